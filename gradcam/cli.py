@@ -1,0 +1,56 @@
+"""``gradcam`` command line: subcommands live in gradcam/commands, one module each.
+
+Errors the user can fix are one line on stderr with exit status 2; ``GRADCAM_DEBUG=1`` shows the
+traceback of an unexpected failure.
+"""
+import argparse
+import os
+import sys
+import warnings
+
+from gradcam.errors import UserError
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise UserError(message)
+
+
+def _one_line_warning(message, category, filename, lineno, file=None, line=None):
+    print(f"gradcam: warning: {message}", file=sys.stderr)
+
+
+def build_parser():
+    from gradcam.commands import COMMANDS
+
+    parser = _Parser(prog="gradcam", description="Visual explanations of TF-Slim image classifiers.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    for module in COMMANDS:
+        command = sub.add_parser(module.NAME, help=module.HELP, description=module.__doc__,
+                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        module.add_arguments(command)
+        command.set_defaults(run=module.run)
+    return parser
+
+
+def main(argv=None):
+    warnings.showwarning = _one_line_warning
+    try:
+        args = build_parser().parse_args(argv)
+        return args.run(args) or 0
+    except UserError as exc:
+        print(f"gradcam: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("gradcam: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a bug of ours: one line unless debugging
+        if os.environ.get("GRADCAM_DEBUG"):
+            raise
+        print(f"gradcam: internal error: {type(exc).__name__}: {exc} (GRADCAM_DEBUG=1 shows the "
+              "traceback)", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,55 @@
+"""Run a registered method and turn its raw attribution into a display map."""
+import warnings
+from dataclasses import dataclass, field
+from typing import Optional
+
+import numpy as np
+
+from gradcam import postprocess
+from gradcam.methods import get_method
+
+
+@dataclass
+class Explanation:
+    """Everything one method said about N (image, target) pairs.
+
+    map: [N, S, S] float32 in [0, 1] at network input resolution (all zeros when degenerate).
+    raw: the method's own output before post-processing; lowres: feature-resolution map, if any.
+    """
+
+    method: str
+    target: np.ndarray
+    logits: np.ndarray
+    map: np.ndarray
+    raw: np.ndarray
+    lowres: Optional[np.ndarray] = None
+    degenerate: np.ndarray = None
+    extras: dict = field(default_factory=dict)
+
+    @property
+    def probabilities(self):
+        z = self.logits - self.logits.max(axis=1, keepdims=True)
+        e = np.exp(z)
+        return e / e.sum(axis=1, keepdims=True)
+
+
+def explain(model, images, target, method="grad_cam", layer=None, batch_size=32, **options):
+    """Explain ``images`` (N x S x S x 3 network-input pixels) for ``target`` (one per image)."""
+    spec = get_method(method)
+    images = np.asarray(images)
+    target = model.check_target(target, len(images))
+    kwargs = dict(options, batch_size=batch_size)
+    if layer is not None:
+        kwargs["layer"] = layer
+    result = spec.fn(model, images, target, **kwargs)
+    raw = np.nan_to_num(np.asarray(result.raw, np.float32), nan=0.0, posinf=0.0, neginf=0.0)
+    if spec.kind == "cam":
+        display = postprocess.cam_map(raw, model.image_size)
+    else:
+        display = postprocess.gradient_map(raw)
+    degenerate = postprocess.is_degenerate(display)
+    if degenerate.any():
+        warnings.warn(f"{method}: {int(degenerate.sum())} of {len(display)} maps are all zero "
+                      "(no evidence for the target at this layer)", stacklevel=2)
+    return Explanation(method, target, result.logits, display, raw, result.lowres, degenerate,
+                       result.extras)

@@ -1,0 +1,88 @@
+"""Drawing maps over the image the network saw: the Hive write-up's three styles, and figures.
+
+- heatmap: colormap of the map blended over the image with ``alpha``.
+- shading: darken what does not matter (pixel scaled by the map).
+- blur: blur what does not matter (blend of the image and a blurred copy, by the map).
+"""
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageFilter
+
+from gradcam.errors import UserError
+
+STYLES = ("heatmap", "shading", "blur")
+
+
+def overlay(image, heatmap, style="heatmap", alpha=0.5, colormap="jet"):
+    """uint8 H x W x 3 rendering of a [0, 1] map over a uint8 H x W x 3 image."""
+    import matplotlib
+
+    image = np.asarray(image, np.float32)
+    weight = np.clip(np.asarray(heatmap, np.float32), 0.0, 1.0)[..., None]
+    if style == "heatmap":
+        colours = matplotlib.colormaps[colormap](weight[..., 0])[..., :3] * 255.0
+        out = (1.0 - alpha) * image + alpha * colours
+    elif style == "shading":
+        out = image * weight
+    elif style == "blur":
+        radius = max(2.0, image.shape[0] / 32.0)
+        blurred = np.asarray(Image.fromarray(image.astype(np.uint8)).filter(
+            ImageFilter.GaussianBlur(radius)), np.float32)
+        out = weight * image + (1.0 - weight) * blurred
+    else:
+        raise UserError(f"unknown style {style!r}; valid styles: {', '.join(STYLES)}")
+    return np.clip(out, 0, 255).astype(np.uint8)
+
+
+def _check_writable(path):
+    parent = Path(path).resolve().parent
+    if not parent.is_dir():
+        raise UserError(f"cannot write {path}: directory {parent} does not exist")
+    if not os.access(parent, os.W_OK):
+        raise UserError(f"cannot write {path}: directory {parent} is not writable")
+
+
+def atomic_write(path, write):
+    """Call ``write(tmp_path)`` then rename onto ``path``: no half-written file is ever left."""
+    _check_writable(path)
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.resolve().parent, prefix=f".{path.name}.", suffix=path.suffix)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def save_png(path, array):
+    atomic_write(path, lambda tmp: Image.fromarray(np.asarray(array, np.uint8)).save(tmp, format="PNG"))
+
+
+def save_figure(path, figure):
+    atomic_write(path, lambda tmp: figure.savefig(tmp, format="png", dpi=100, bbox_inches="tight"))
+
+
+def panel_figure(image, panels, columns=None):
+    """Figure with the input image then one titled panel per (title, uint8 image) pair."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    items = [("input", image)] + list(panels)
+    columns = columns or len(items)
+    rows = -(-len(items) // columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(3.2 * columns, 3.4 * rows), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, (title, picture) in zip(axes.flat, items):
+        ax.imshow(picture)
+        ax.set_title(title, fontsize=9)
+    figure.tight_layout()
+    return figure
