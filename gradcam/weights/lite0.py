@@ -96,12 +96,16 @@ def convert_lite0_checkpoint(out_path):
         if unassigned or unused:
             raise UserError(f"EfficientNet-Lite0 conversion mismatch: variables without weights "
                             f"{unassigned[:5]}, weights without variables {unused[:5]}")
+        feeds, assigns = {}, []
+        for name, variable in variables.items():
+            if tuple(variable.shape.as_list()) != values[name].shape:
+                raise UserError(f"shape mismatch for {name}: variable "
+                                f"{variable.shape.as_list()}, weights {values[name].shape}")
+            value = tf.placeholder(variable.dtype.base_dtype, values[name].shape)
+            feeds[value] = values[name]
+            assigns.append(variable.assign(value))
         with tf.Session() as sess:
-            for name, variable in variables.items():
-                if tuple(variable.shape.as_list()) != values[name].shape:
-                    raise UserError(f"shape mismatch for {name}: variable "
-                                    f"{variable.shape.as_list()}, weights {values[name].shape}")
-                variable.load(values[name], sess)
+            sess.run(assigns, feeds)
             _save_atomically(tf.train.Saver(list(variables.values())), sess, out_path)
 
 

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# One entry point for newcomers and CI:
+#   ./run.sh demo   set up .venv, then Grad-CAM on the embedded EfficientNet-Lite0 -> results/
+#   ./run.sh test   set up .venv, then the test suite
+set -euo pipefail
+cd "$(dirname "$0")"
+PY=.venv/bin/python
+
+setup() {
+  [ -x "$PY" ] || python3 -m venv .venv
+  "$PY" -m pip install -q --upgrade pip
+  "$PY" -m pip install -q -r requirements.txt
+  "$PY" -m pip install -q --no-deps -e .
+}
+
+browser() {  # Debian's chromium for the end-to-end web test (never a downloaded browser)
+  command -v chromium >/dev/null && return
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    echo "run.sh: chromium is missing; install Debian's 'chromium' package for the browser test" >&2
+  fi
+}
+
+case "${1:-}" in
+  demo)
+    setup
+    "$PY" scripts/sample_images.py samples
+    .venv/bin/gradcam explain samples/coffee.png --top-k 5 --class espresso --class cup \
+      --output results/coffee_grad_cam.png --save-npz
+    .venv/bin/gradcam explain samples/chelsea.png --top-k 5 --output results/chelsea_grad_cam.png
+    ;;
+  test)
+    setup
+    browser
+    "$PY" -m pytest -q
+    ;;
+  *)
+    echo "usage: ./run.sh demo|test" >&2
+    exit 2
+    ;;
+esac

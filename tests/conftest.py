@@ -1,0 +1,57 @@
+"""Shared fixtures: the embedded model (built once per session), real photos, random Slim checkpoints."""
+import numpy as np
+import pytest
+
+from gradcam.tf_compat import slim, tf  # noqa: F401  (TF in graph mode before anything else)
+
+PHOTOS = ("chelsea", "coffee", "astronaut", "rocket")
+
+
+def photo(name):
+    """An RGB uint8 photo shipped with scikit-image (chelsea = cat, coffee = espresso, ...)."""
+    import skimage.data
+
+    if name == "motorcycle":
+        return skimage.data.stereo_motorcycle()[0]
+    return getattr(skimage.data, name)()
+
+
+def make_random_checkpoint(network, directory, num_classes=None, seed=0):
+    """Save randomly initialised weights of a registered network under its real Slim names."""
+    from nets.nets_factory import get_network
+
+    spec = get_network(network)
+    with tf.Graph().as_default() as graph:
+        tf.set_random_seed(seed)
+        images = tf.placeholder(tf.float32, [None, spec.image_size, spec.image_size, 3])
+        with slim.arg_scope(spec.arg_scope()):
+            spec.network_fn(images, num_classes or spec.num_classes, is_training=False)
+        with tf.Session(graph=graph) as session:
+            session.run(tf.global_variables_initializer())
+            rng = np.random.default_rng(seed)
+            for var in tf.global_variables():  # non-trivial BN statistics, so restore is visible
+                if "moving_variance" in var.name:
+                    var.load(rng.uniform(0.5, 1.5, var.shape.as_list()).astype(np.float32), session)
+                elif "moving_mean" in var.name or "beta" in var.name:
+                    var.load(rng.normal(0, 0.1, var.shape.as_list()).astype(np.float32), session)
+            return tf.train.Saver().save(session, str(directory / f"{network}.ckpt"))
+
+
+@pytest.fixture(scope="session")
+def lite0():
+    """The embedded EfficientNet-Lite0 with its converted ImageNet weights (one per session)."""
+    from gradcam.model import Model
+
+    model = Model("efficientnet_lite0")
+    yield model
+    model.close()
+
+
+@pytest.fixture(scope="session")
+def cat_input(lite0):
+    return lite0.prepare(photo("chelsea"))
+
+
+@pytest.fixture(scope="session")
+def coffee_input(lite0):
+    return lite0.prepare(photo("coffee"))
