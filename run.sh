@@ -6,11 +6,18 @@ set -euo pipefail
 cd "$(dirname "$0")"
 PY=.venv/bin/python
 
-setup() {
+setup() {  # quiet, and skipped when requirements did not change since the last install
   [ -x "$PY" ] || python3 -m venv .venv
-  "$PY" -m pip install -q --upgrade pip
-  "$PY" -m pip install -q -r requirements.txt
-  "$PY" -m pip install -q --no-deps -e .
+  stamp=$(cat requirements.txt pyproject.toml | sha256sum | cut -c1-16)
+  [ "$(cat .venv/.installed 2>/dev/null)" = "$stamp" ] && return
+  echo "run.sh: installing requirements into .venv (a few minutes the first time; log: .venv/setup.log)"
+  if ! { "$PY" -m pip install --upgrade pip && "$PY" -m pip install -r requirements.txt &&
+         "$PY" -m pip install --no-deps -e .; } > .venv/setup.log 2>&1; then
+    tail -n 30 .venv/setup.log >&2
+    echo "run.sh: installation failed (full log: .venv/setup.log)" >&2
+    exit 1
+  fi
+  echo "$stamp" > .venv/.installed
 }
 
 browser() {  # Debian's chromium for the end-to-end web test (never a downloaded browser)
@@ -26,6 +33,7 @@ case "${1:-}" in
   demo)
     setup
     "$PY" scripts/sample_images.py samples
+    mkdir -p results
     .venv/bin/gradcam explain samples/coffee.png --top-k 5 --class espresso --class cup \
       --output results/coffee_grad_cam.png --save-npz
     .venv/bin/gradcam explain samples/chelsea.png --top-k 5 --output results/chelsea_grad_cam.png

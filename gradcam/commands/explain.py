@@ -35,6 +35,7 @@ def add_arguments(parser):
 def _output_path(args, image_path):
     default_name = f"{Path(image_path).stem}_{args.method}.png"
     if args.output is None:
+        Path("results").mkdir(exist_ok=True)
         return Path("results") / default_name
     out = Path(args.output)
     if out.is_dir() or args.output.endswith("/"):
@@ -67,6 +68,13 @@ def _save_npz(path, result, image):
     atomic_write(path, write)
 
 
+def _method_options(args):
+    from gradcam.commands.method_options import options_for, parse_options
+    from gradcam.methods import get_method
+
+    return options_for(get_method(args.method), parse_options(args.options), strict=True)
+
+
 def explain_image(model, args, image_path):
     """Everything for one image; returns the JSON-able record."""
     from gradcam.explain import explain
@@ -81,7 +89,7 @@ def explain_image(model, args, image_path):
     if not targets:
         targets = [int(model.predict(image[None])[0].argmax())]
     result = explain(model, np.repeat(image[None], len(targets), 0), targets, args.method,
-                     args.layer, args.batch_size)
+                     args.layer, args.batch_size, **_method_options(args))
     probabilities = result.probabilities[0]
     panels = [(f"{model.label(t)} ({t}) p={probabilities[t]:.3f}",
                overlay(image, m, args.style, args.alpha)) for t, m in zip(targets, result.map)]
@@ -110,7 +118,22 @@ def _print_text(record):
     print(f"  wrote {record['output']}" + (f" and {record['npz']}" if "npz" in record else ""))
 
 
+def _check_inputs(args):
+    """Refuse unusable images and unwritable outputs before the (slow) model is built, so a typo
+    costs no time and nothing is written for a run that cannot finish."""
+    from gradcam.images import check_image
+    from gradcam.visualize import _check_writable
+
+    for image_path in args.images:
+        check_image(image_path)
+        png = _output_path(args, image_path)
+        _check_writable(png)
+        if args.save_npz:
+            _check_writable(args.save_npz)
+
+
 def run(args):
+    _check_inputs(args)
     model = load_model(args)
     for image_path in args.images:
         record = explain_image(model, args, image_path)
