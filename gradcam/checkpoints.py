@@ -20,10 +20,20 @@ def default_checkpoint(spec):
     path = checkpoint_dir() / spec.name / spec.checkpoint_file
     if not Path(str(path) + ".index").exists() and not path.exists():
         if spec.convert is None:
-            raise UserError(f"no checkpoint for {spec.name} at {path}: run "
-                            f"'python scripts/download_checkpoints.py {spec.name}' or pass --checkpoint")
+            source = (f"run 'python scripts/download_checkpoints.py {spec.name}' (fetches "
+                      f"{spec.download_url})") if spec.download_url else "train or convert one"
+            raise UserError(f"no checkpoint for {spec.name} at {path}: {source} "
+                            "or pass --checkpoint")
         spec.convert(path)
     return str(path)
+
+
+def find_checkpoint(path, spec):
+    """Checkpoint prefix to restore (``path``, the newest in a directory, or the network's own),
+    checked to exist with a readable index: cheap, so it runs before the graph is built."""
+    path = latest(path if path is not None else default_checkpoint(spec))
+    _checkpoint_shapes(path)
+    return path
 
 
 def _checkpoint_shapes(path):
@@ -31,31 +41,60 @@ def _checkpoint_shapes(path):
         return tf.train.load_checkpoint(path).get_variable_to_shape_map()
     except Exception as exc:  # TF raises several types for unreadable files
         if not (Path(path + ".index").exists() or Path(path).exists()):
-            raise UserError(f"checkpoint not found: {path}") from None
+            raise UserError(f"checkpoint not found: {path} (give the prefix, e.g. model.ckpt for "
+                            "model.ckpt.index + model.ckpt.data-*)") from None
         raise UserError(f"cannot read checkpoint {path}: {str(exc).splitlines()[0]}") from None
 
 
-def restore(model, path):
-    """Restore every model variable from ``path``, naming the first mismatches if any."""
+def latest(path):
+    """A checkpoint prefix from a prefix or a directory (its latest checkpoint)."""
     path = str(path)
     if Path(path).is_dir():
-        latest = tf.train.latest_checkpoint(path)
-        if latest is None:
+        found = tf.train.latest_checkpoint(path)
+        if found is None:
             raise UserError(f"no checkpoint found in directory {path}")
-        path = latest
+        return found
+    return path
+
+
+def _class_hint(variables, shapes):
+    """' : pass --num-classes C' when only the class axis of the head disagrees."""
+    classes = {shapes[v.op.name][-1] for v in variables
+               if list(shapes[v.op.name][:-1]) == v.shape.as_list()[:-1]}
+    return f"; the checkpoint has {classes.pop()} classes: pass --num-classes with that number" \
+        if len(classes) == 1 else " (--num-classes?)"
+
+
+def restore_variables(session, graph, path, name):
+    """Restore every global variable of ``graph`` from ``path``, naming the first mismatches."""
+    path = latest(path)
     shapes = _checkpoint_shapes(path)
-    with model.graph.as_default():
+    with graph.as_default():
         variables = tf.global_variables()
         missing = [v.op.name for v in variables if v.op.name not in shapes]
         if missing:
-            raise UserError(f"checkpoint {path} does not fit {model.spec.name}: {len(missing)} of "
+            raise UserError(f"checkpoint {path} does not fit {name}: {len(missing)} of "
                             f"{len(variables)} variables missing, first: {', '.join(missing[:3])}")
-        wrong = [f"{v.op.name} {shapes[v.op.name]} (model wants {v.shape.as_list()})"
-                 for v in variables if list(shapes[v.op.name]) != v.shape.as_list()]
+        wrong = [v for v in variables if list(shapes[v.op.name]) != v.shape.as_list()]
         if wrong:
-            raise UserError(f"checkpoint {path} has wrong shapes for {model.spec.name} "
-                            f"(--num-classes?): {'; '.join(wrong[:2])}")
+            described = [f"{v.op.name} {shapes[v.op.name]} (model wants {v.shape.as_list()})"
+                         for v in wrong[:2]]
+            raise UserError(f"checkpoint {path} has wrong shapes for {name}: "
+                            f"{'; '.join(described)}{_class_hint(wrong, shapes)}")
         try:
-            tf.train.Saver(variables).restore(model.session, path)
-        except Exception as exc:
-            raise UserError(f"cannot restore {path}: {str(exc).splitlines()[0]}") from None
+            tf.train.Saver(variables).restore(session, path)
+        except tf.errors.OpError as exc:
+            raise UserError(f"cannot restore {path}: damaged or truncated checkpoint data "
+                            f"({type(exc).__name__}: {_tf_reason(exc)})") from None
+
+
+def _tf_reason(exc):
+    """The informative line of a TF error (its message starts with a generic 'Graph execution')."""
+    lines = [line.strip() for line in str(exc.message).splitlines() if line.strip()]
+    useful = [line for line in lines if not line.startswith(("Graph execution error", "Detected at"))]
+    return (useful or lines or ["unknown"])[0][:200]
+
+
+def restore(model, path):
+    """Restore every model variable from ``path`` (a prefix or a directory)."""
+    restore_variables(model.session, model.graph, path, model.spec.name)

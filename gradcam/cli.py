@@ -23,7 +23,9 @@ def _one_line_warning(message, category, filename, lineno, file=None, line=None)
 def build_parser():
     from gradcam.commands import COMMANDS
 
-    parser = _Parser(prog="gradcam", description="Visual explanations of TF-Slim image classifiers.")
+    parser = _Parser(prog="gradcam", description="Visual explanations of TF-Slim image classifiers.",
+                     epilog="Any command takes --register-module FILE.py (repeatable): a Python file "
+                     "that calls nets.nets_factory.register_network, adding --model choices.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     for module in COMMANDS:
         command = sub.add_parser(module.NAME, help=module.HELP, description=module.__doc__,
@@ -36,7 +38,13 @@ def build_parser():
 def main(argv=None):
     warnings.showwarning = _one_line_warning
     try:
-        args = build_parser().parse_args(argv)
+        from gradcam.commands.common import load_user_modules
+
+        argv = load_user_modules(argv)  # registers their networks before --model choices exist
+        args, extra = build_parser().parse_known_args(argv)
+        if extra and not getattr(args, "pass_unknown_args", False):  # only `gradcam beam` takes them
+            raise UserError(f"unrecognized arguments: {' '.join(extra)}")
+        args.extra_args = extra
         return args.run(args) or 0
     except UserError as exc:
         print(f"gradcam: error: {exc}", file=sys.stderr)

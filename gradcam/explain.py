@@ -36,6 +36,7 @@ class Explanation:
 def explain(model, images, target, method="grad_cam", layer=None, batch_size=32, **options):
     """Explain ``images`` (N x S x S x 3 network-input pixels) for ``target`` (one per image)."""
     spec = get_method(method)
+    spec.check_options(options)
     images = np.asarray(images)
     target = model.check_target(target, len(images))
     kwargs = dict(options, batch_size=batch_size)

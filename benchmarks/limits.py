@@ -1,0 +1,120 @@
+"""The speed limit of any explanation on a model: plain forward, forward + backward to the input
+pixels, forward + backward to the CAM layer, in one session run, at batch 1 and batched.
+
+Also the session settings that set that limit: intra/inter-op threads and XLA auto-clustering,
+each a fresh session on the SAME graph with the model's variable values copied in, and the cost of
+the guided-backprop switch in every ReLU gradient against a graph built without it.
+"""
+import numpy as np
+
+from benchmarks.timing import measure
+from gradcam.tf_compat import slim, tf
+
+
+def pass_fetches(model, layer=None):
+    """The three passes every method is made of, as session fetches."""
+    activation, gradient = model.layer(layer)
+    return {"forward": [model.logits],
+            "fwd_bwd_input": [model.logits, model.input_grad],
+            "fwd_bwd_layer": [model.logits, activation, gradient]}
+
+
+def noisy_batch(image, n, seed=0):
+    """``n`` slightly different float copies of one image (so no run sees identical rows)."""
+    noise = np.random.default_rng(seed).normal(0, 2.0, (n,) + image.shape)
+    return np.clip(image[None] + noise, 0, 255).astype(np.float32)
+
+
+def time_passes(session, model, image, target, batch, repeats, names=None):
+    """Seconds per image of each pass at batch 1 and ``batch`` -> {"<pass>_b<n>": summary}."""
+    fetches = pass_fetches(model)
+    out = {}
+    for n in (1, batch):
+        feed = {model.images: noisy_batch(image, n), model.target: np.full(n, target, np.int32)}
+        for name, fetch in fetches.items():
+            if names is None or name in names:
+                out[f"{name}_b{n}"] = measure(lambda: session.run(fetch, feed), repeats, per=n)
+    return out
+
+
+def copy_session(model, config):
+    """A new session on ``model.graph`` holding the model's current variable values."""
+    with model.graph.as_default():
+        variables = tf.global_variables()
+    values = model.session.run(variables)
+    session = tf.Session(graph=model.graph, config=config)
+    for variable, value in zip(variables, values):
+        variable.load(value, session)
+    return session
+
+
+def session_configs():
+    """(label, ConfigProto) of the settings worth comparing on a small CPU."""
+    def config(intra=0, inter=0, jit=False):
+        proto = tf.ConfigProto(intra_op_parallelism_threads=intra, inter_op_parallelism_threads=inter)
+        if jit:
+            proto.graph_options.optimizer_options.global_jit_level = tf.OptimizerOptions.ON_1
+        return proto
+
+    return [("TF default (intra=0, inter=0)", config()), ("intra=1, inter=1", config(1, 1)),
+            ("intra=2, inter=1", config(2, 1)), ("intra=2, inter=2", config(2, 2)),
+            ("XLA global_jit ON_1 (session)", config(jit=True))]
+
+
+def compare_sessions(model, image, target, batch, repeats):
+    """Forward and fwd+bwd-to-input per image under each session setting."""
+    rows = []
+    for label, config in session_configs():
+        session = copy_session(model, config)
+        try:
+            times = time_passes(session, model, image, target, batch, repeats,
+                                names=("forward", "fwd_bwd_input"))
+        finally:
+            session.close()
+        rows.append({"setting": label, **times})
+    return rows
+
+
+def plain_gradient_graph(model):
+    """The same network and weights with TensorFlow's own ReLU gradients (no guided switch)
+    -> (session, images, target, input gradient)."""
+    graph = tf.Graph()
+    size, spec = model.image_size, model.spec
+    with graph.as_default():
+        images = tf.placeholder(tf.float32, [None, size, size, 3])
+        with slim.arg_scope(spec.arg_scope()):
+            logits, _ = spec.network_fn(model.preprocessing.normalize(images), model.num_classes,
+                                        is_training=False)
+        logits = tf.reshape(logits, [-1, model.num_classes])
+        target = tf.placeholder(tf.int32, [None])
+        score = tf.reduce_sum(logits * tf.one_hot(target, model.num_classes), 1)
+        gradient = tf.gradients(score, images)[0]
+        variables = {v.op.name: v for v in tf.global_variables()}
+    with model.graph.as_default():
+        source = {v.op.name: v for v in tf.global_variables()}
+    values = model.session.run({name: source[name] for name in variables})
+    session = tf.Session(graph=graph, config=model.session._config)
+    for name, variable in variables.items():
+        variable.load(values[name], session)
+    return session, images, target, gradient
+
+
+def guided_switch_overhead(model, image, target, batch, repeats):
+    """fwd+bwd-to-input per image with the switch (fed False) and without it, interleaved."""
+    session, images, target_ph, gradient = plain_gradient_graph(model)
+    try:
+        x = noisy_batch(image, batch)
+        t = np.full(batch, target, np.int32)
+        ours = {model.images: x, model.target: t}
+        theirs = {images: x, target_ph: t}
+        same = float(np.abs(model.session.run(model.input_grad, ours)
+                            - session.run(gradient, theirs)).max())
+        switch, plain = [], []
+        for _ in range(repeats):  # interleaved, so load changes hit both alike
+            switch.append(measure(lambda: model.session.run(model.input_grad, ours), 1, batch, 0)["median"])
+            plain.append(measure(lambda: session.run(gradient, theirs), 1, batch, 0)["median"])
+    finally:
+        session.close()
+    return {"with_switch": float(np.median(switch)), "plain": float(np.median(plain)),
+            "overhead": float(np.median(switch) / np.median(plain) - 1.0), "max_abs_difference": same,
+            "batch": batch}

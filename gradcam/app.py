@@ -1,0 +1,213 @@
+"""Local web app (gradio Blocks): upload or pick a photo, choose model, method, target class and
+style, see the overlay and the top-k, compare several methods, download PNG and NPZ.
+
+Models come from a per-process cache (built once each) and requests run concurrently on them
+(see ``gradcam.model_cache``). Every user-fixable problem is shown as a message, never a crash.
+"""
+import tempfile
+import uuid
+from pathlib import Path
+
+import numpy as np
+
+from gradcam.errors import UserError
+
+SAMPLE_PHOTOS = ("chelsea", "coffee", "astronaut", "rocket")
+TOP_K = 5
+
+
+def available_networks():
+    """Registered networks whose checkpoint is here (or can be made locally, like Lite0)."""
+    from gradcam.checkpoints import checkpoint_dir
+    from nets.nets_factory import NETWORKS
+
+    def available(spec):
+        path = checkpoint_dir() / spec.name / (spec.checkpoint_file or "")
+        return spec.convert is not None or (spec.checkpoint_file and (
+            Path(f"{path}.index").exists() or path.exists()))
+
+    return [name for name, spec in NETWORKS.items() if available(spec)]
+
+
+def _write_samples(directory):
+    import skimage.data
+    from PIL import Image
+
+    paths = []
+    for name in SAMPLE_PHOTOS:
+        path = Path(directory) / f"{name}.png"
+        Image.fromarray(getattr(skimage.data, name)()).save(path)
+        paths.append(str(path))
+    return paths
+
+
+class GradcamApp:
+    """The Blocks app and its request handlers. ``cache``: a ``model_cache.ModelCache``."""
+
+    def __init__(self, cache=None, default_network=None):
+        from gradcam.model_cache import PROCESS_MODELS
+        from nets.nets_factory import DEFAULT_NETWORK
+
+        self.cache = cache or PROCESS_MODELS
+        self.default_network = default_network or DEFAULT_NETWORK
+        self._workdir = tempfile.TemporaryDirectory(prefix="gradcam_app_")
+        self.workdir = Path(self._workdir.name)
+        self.samples = _write_samples(self.workdir)
+        self.blocks = self._build()
+
+    # -- handlers (also the HTTP API) ------------------------------------------------------------
+    def _input(self, path, network):
+        from gradcam.images import load_image
+
+        if not path:
+            raise UserError("upload an image or pick a sample first")
+        shared = self.cache.get(network)
+        try:
+            return shared, shared.model.prepare(load_image(path))
+        except UserError as exc:  # name the upload, not the server's temporary copy
+            raise UserError(str(exc).replace(str(path), Path(path).name)) from None
+
+    def _target(self, shared, image, target):
+        """Model-space class: a picked or typed name/index; empty = the top class."""
+        if target in (None, ""):
+            return int(shared.predict(image[None])[0].argmax())
+        return shared.model.class_index(target)
+
+    def _top_k(self, model, probabilities):
+        order = probabilities.argsort()[::-1][:TOP_K]
+        label = {f"{model.label(i)} ({i})": float(probabilities[i]) for i in order}
+        choices = [(f"{model.label(i)} ({i}) {probabilities[i]:.1%}", str(i)) for i in order]
+        return label, choices
+
+    def classify(self, path, network):
+        """Top-k of a new image: the label chart and the target-class choices."""
+        import gradio as gr
+
+        if not path:
+            return {}, gr.update(choices=[], value=None)
+        shared, image = _user_errors(self._input, path, network)
+        logits = shared.predict(image[None])[0]
+        probabilities = np.exp(logits - logits.max())
+        label, choices = self._top_k(shared.model, probabilities / probabilities.sum())
+        return label, gr.update(choices=choices, value=choices[0][1])
+
+    def explain(self, path, network, method, target, style, alpha):
+        """Overlay, top-k and the PNG + NPZ downloads for one method and target."""
+        shared, image = _user_errors(self._input, path, network)
+        index = _user_errors(self._target, shared, image, target)
+        result = _user_errors(shared.explain, image[None], [index], method)
+        _warn_degenerate(result, method)
+        picture = _user_errors(_overlay, image, result.map[0], style, alpha)
+        label, _ = self._top_k(shared.model, result.probabilities[0])
+        return picture, label, self._downloads(path, shared.model, method, index, picture, result, image)
+
+    def compare(self, path, network, methods, target, style, alpha):
+        """Gallery of (overlay, caption), one per selected method, same target."""
+        if not methods:
+            _user_errors(_raise, "select at least one method")
+        shared, image = _user_errors(self._input, path, network)
+        index = _user_errors(self._target, shared, image, target)
+        gallery = []
+        for method in methods:
+            result = _user_errors(shared.explain, image[None], [index], method)
+            _warn_degenerate(result, method)
+            caption = f"{method}: {shared.model.label(index)} ({index})"
+            gallery.append((_user_errors(_overlay, image, result.map[0], style, alpha), caption))
+        return gallery
+
+    def _downloads(self, path, model, method, index, picture, result, image):
+        from gradcam.batch import save_npz
+        from gradcam.visualize import save_png
+
+        folder = self.workdir / uuid.uuid4().hex
+        folder.mkdir()
+        stem = f"{Path(path).stem}_{model.spec.name}_{method}_{index}"
+        save_png(folder / f"{stem}.png", picture)
+        arrays = {"logits": result.logits[0], "target": index, "map": result.map[0],
+                  "input": image, "degenerate": bool(result.degenerate[0])}
+        if result.lowres is not None:
+            arrays["lowres"] = result.lowres[0].astype(np.float32)
+        save_npz(folder / f"{stem}.npz", arrays)
+        return [str(folder / f"{stem}.png"), str(folder / f"{stem}.npz")]
+
+    # -- layout ------------------------------------------------------------------------------------
+    def _build(self):
+        import gradio as gr
+
+        from gradcam.methods import METHODS
+        from gradcam.visualize import STYLES
+
+        networks = list(dict.fromkeys([self.default_network] + available_networks()))
+        methods = sorted(METHODS)  # read now: whatever is registered when the app starts
+        with gr.Blocks(title="gradcam: why does the classifier say that?") as blocks:
+            gr.Markdown("## Why does the classifier say that?")
+            with gr.Row():
+                with gr.Column(scale=1):
+                    upload = gr.File(label="Image", file_types=["image"], type="filepath",
+                                     elem_id="upload")
+                    gr.Examples([[p] for p in self.samples], inputs=[upload], label="Samples")
+                    network = gr.Dropdown(networks, value=self.default_network, label="Model")
+                    method = gr.Dropdown(methods, value="grad_cam", label="Method")
+                    target = gr.Dropdown([], label="Target class", allow_custom_value=True,
+                                         elem_id="target", info="pick one of the top classes, or "
+                                         "type a class name or index")
+                    style = gr.Radio(list(STYLES), value="heatmap", label="Style")
+                    alpha = gr.Slider(0.0, 1.0, value=0.5, step=0.05, label="Heatmap opacity")
+                with gr.Column(scale=2):
+                    with gr.Tab("Explanation"):
+                        run = gr.Button("Explain", variant="primary", elem_id="explain")
+                        picture = gr.Image(label="Overlay", type="numpy", format="png",
+                                           interactive=False, elem_id="overlay")
+                        top = gr.Label(num_top_classes=TOP_K, label="Top classes", elem_id="top")
+                        files = gr.File(label="Download PNG and NPZ", file_count="multiple",
+                                        interactive=False)
+                    with gr.Tab("Compare methods"):
+                        chosen = gr.CheckboxGroup(methods, value=methods[:3], label="Methods")
+                        run_compare = gr.Button("Compare", variant="primary")
+                        gallery = gr.Gallery(label="Methods side by side", columns=3,
+                                             elem_id="gallery")
+            upload.change(self.classify, [upload, network], [top, target], api_name="classify")
+            network.change(self.classify, [upload, network], [top, target], api_name=False)
+            inputs = [upload, network, method, target, style, alpha]
+            run.click(self.explain, inputs, [picture, top, files], api_name="explain")
+            run_compare.click(self.compare, [upload, network, chosen, target, style, alpha],
+                              [gallery], api_name="compare")
+        return blocks
+
+    def launch(self, host="127.0.0.1", port=7860, max_file_size="10mb", concurrency=4, **kwargs):
+        """Serve (blocking unless ``prevent_thread_lock=True``); binds loopback by default."""
+        self.blocks.queue(default_concurrency_limit=concurrency)
+        return self.blocks.launch(server_name=host, server_port=port, max_file_size=max_file_size,
+                                  allowed_paths=[str(self.workdir)], show_error=False,
+                                  quiet=True, **kwargs)
+
+    def close(self):
+        self.blocks.close()
+        self._workdir.cleanup()
+
+
+def _raise(message):
+    raise UserError(message)
+
+
+def _overlay(image, heatmap, style, alpha):
+    from gradcam.visualize import overlay
+
+    return overlay(image, heatmap, style, float(alpha))
+
+
+def _warn_degenerate(result, method):
+    import gradio as gr
+
+    if result.degenerate[0]:
+        gr.Warning(f"{method}: the map is all zero (no evidence for this class at this layer)")
+
+
+def _user_errors(function, *args):
+    """Call ``function``; a UserError becomes a gradio error message shown to the user."""
+    import gradio as gr
+
+    try:
+        return function(*args)
+    except UserError as exc:
+        raise gr.Error(str(exc)) from None

@@ -1,0 +1,291 @@
+"""Explaining a folder of images at scale: streamed decoding, several images per session run,
+atomic outputs, and a results.jsonl whose lines are the done-markers that make ``--resume`` exact.
+
+Per image the job writes ``<name>.png`` (overlay) and ``<name>.npz`` (arrays) atomically, and only
+then appends its JSON line. A kill can therefore leave at most a partial last line (cut off on
+resume) and outputs without a line (redone and atomically replaced): nothing lost, nothing twice.
+The same ``ImageJob`` does the work for ``gradcam batch`` and the Beam pipeline.
+"""
+import glob
+import json
+import os
+import queue
+import resource
+import sys
+import threading
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from gradcam.errors import UserError
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm"}
+RESULTS_FILE = "results.jsonl"
+
+
+@dataclass(frozen=True)
+class JobSettings:
+    """What to explain and how; plain values so Beam can ship it to workers."""
+
+    model: str = "efficientnet_lite0"
+    checkpoint: Optional[str] = None
+    method: str = "grad_cam"
+    target_class: Optional[str] = None  # name or index; None = each image's top class
+    layer: Optional[str] = None
+    top_k: int = 5
+    style: str = "heatmap"
+    alpha: float = 0.5
+    batch_size: int = 8
+    central_fraction: Optional[float] = None
+    options: tuple = ()  # (key, value) pairs of method options
+
+
+# -- inputs ------------------------------------------------------------------------------------
+def list_inputs(source):
+    """(sorted image paths, root directory) of a directory (recursive), a glob or one file.
+
+    In a directory only files with an image suffix count; a glob takes every file it matches.
+    """
+    path = Path(source)
+    if path.is_dir():
+        files = [f for f in path.rglob("*") if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES
+                 and not f.name.startswith(".")]
+        root = path
+    elif glob.has_magic(source):
+        files = [Path(f) for f in glob.glob(source, recursive=True) if Path(f).is_file()]
+        root = Path(os.path.commonpath([str(f.parent) for f in files])) if files else None
+    elif path.is_file():
+        files, root = [path], path.parent
+    else:
+        raise UserError(f"{source}: no such directory or file, and not a glob pattern")
+    if not files:
+        raise UserError(f"{source}: no images found")
+    return sorted(files), root
+
+
+def output_name(path, root):
+    """A unique, flat output name for an input: its path under ``root`` with '/' as '__'."""
+    return "__".join(Path(path).relative_to(root).parts)
+
+
+# -- one job: decode, explain a batch, write -----------------------------------------------------
+@dataclass
+class Decoded:
+    path: str
+    image: Optional[np.ndarray]  # uint8 S x S x 3 network input, or None when unreadable
+    error: Optional[str] = None
+    seconds: float = 0.0
+
+
+def map_statistics(heatmap):
+    """Summary numbers of one [S, S] map in [0, 1]."""
+    peak = np.unravel_index(int(heatmap.argmax()), heatmap.shape)
+    return {"mean": float(heatmap.mean()), "std": float(heatmap.std()),
+            "max": float(heatmap.max()), "peak_yx": [int(peak[0]), int(peak[1])],
+            "area_above_half": float((heatmap >= 0.5).mean())}
+
+
+def save_npz(path, arrays):
+    from gradcam.visualize import atomic_write
+
+    def write(tmp):
+        with open(tmp, "wb") as handle:
+            np.savez(handle, **arrays)
+
+    atomic_write(path, write)
+
+
+class ImageJob:
+    """Explains batches of images with one model and writes each image's PNG and NPZ."""
+
+    def __init__(self, model, settings, out_dir, root, guard=None):
+        """``guard(method, layer)``: context around each model run (see ``model_cache``)."""
+        from gradcam.methods import get_method
+        from gradcam.visualize import STYLES
+
+        get_method(settings.method)
+        if settings.style not in STYLES:
+            raise UserError(f"unknown style {settings.style!r}; valid styles: {', '.join(STYLES)}")
+        if settings.top_k < 1:
+            raise UserError(f"--top-k must be at least 1, got {settings.top_k}")
+        self.model, self.settings = model, settings
+        self.out_dir, self.root = Path(out_dir), Path(root)
+        self.guard = guard or (lambda method, layer: nullcontext())
+        self.target = None if settings.target_class is None else model.class_index(settings.target_class)
+
+    def decode(self, path):
+        from gradcam.images import load_image
+
+        start = time.perf_counter()
+        try:
+            image = self.model.prepare(load_image(path), self.settings.central_fraction)
+            return Decoded(str(path), image, seconds=time.perf_counter() - start)
+        except UserError as exc:
+            return Decoded(str(path), None, str(exc), time.perf_counter() - start)
+
+    def process(self, items):
+        """JSON-able records of decoded items (errors included), outputs written for the rest."""
+        start = time.perf_counter()
+        good = [item for item in items if item.image is not None]
+        outputs = self._explain_and_write(good) if good else []
+        share = (time.perf_counter() - start) / max(len(good), 1)
+        records = []
+        for item in items:
+            if item.image is None:
+                records.append({"path": item.path, "error": item.error,
+                                "seconds": round(item.seconds, 4)})
+            else:
+                record = outputs.pop(0)
+                record["seconds"] = round(item.seconds + share, 4)
+                records.append(record)
+        return records
+
+    def _explain_and_write(self, items):
+        from gradcam.explain import explain
+        from gradcam.visualize import overlay, save_png
+
+        model, settings = self.model, self.settings
+        images = np.stack([item.image for item in items])
+        with self.guard(settings.method, settings.layer):
+            if self.target is None:
+                targets = model.predict(images, settings.batch_size).argmax(axis=1)
+            else:
+                targets = np.full(len(images), self.target)
+            result = explain(model, images, targets, settings.method, settings.layer,
+                             settings.batch_size, **dict(settings.options))
+        records = []
+        for i, item in enumerate(items):
+            name = output_name(item.path, self.root)
+            probabilities = result.probabilities[i]
+            target = int(result.target[i])
+            save_png(self.out_dir / f"{name}.png",
+                     overlay(item.image, result.map[i], settings.style, settings.alpha))
+            arrays = {"logits": result.logits[i].astype(np.float32), "target": target,
+                      "map": result.map[i], "input": item.image,
+                      "degenerate": bool(result.degenerate[i])}
+            if result.lowres is not None:
+                arrays["lowres"] = result.lowres[i].astype(np.float32)
+            save_npz(self.out_dir / f"{name}.npz", arrays)
+            order = probabilities.argsort()[::-1][:settings.top_k]
+            records.append({
+                "path": item.path, "model": model.spec.name, "method": settings.method,
+                "top_k": [{"index": int(k), "label": model.label(k),
+                           "probability": float(probabilities[k])} for k in order],
+                "target": {"index": target, "label": model.label(target),
+                           "probability": float(probabilities[target])},
+                "map": map_statistics(result.map[i]), "degenerate": bool(result.degenerate[i]),
+                "png": f"{name}.png", "npz": f"{name}.npz"})
+        return records
+
+
+# -- the local batch run -------------------------------------------------------------------------
+def completed_paths(results_file):
+    """Paths that already have a complete JSON line; a partial last line is cut off."""
+    results_file = Path(results_file)
+    if not results_file.exists():
+        return set()
+    data = results_file.read_bytes()
+    end = data.rfind(b"\n") + 1
+    if end < len(data):
+        with open(results_file, "r+b") as handle:
+            handle.truncate(end)
+    done = set()
+    for number, line in enumerate(data[:end].splitlines(), 1):
+        try:
+            done.add(json.loads(line)["path"])
+        except (ValueError, KeyError, TypeError):
+            raise UserError(f"{results_file}:{number}: not a gradcam result line; "
+                            "use another --out") from None
+    return done
+
+
+def _decoded_stream(job, paths, depth, stop):
+    """Yield Decoded items, decoded in a background thread ``depth`` images ahead (bounded)."""
+    pending = queue.Queue(maxsize=depth)
+    end = object()
+
+    def put(item):
+        while not stop.is_set():
+            try:
+                pending.put(item, timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def decode_all():
+        for path in paths:
+            if not put(job.decode(path)):
+                return
+        put(end)
+
+    threading.Thread(target=decode_all, name="gradcam-decode", daemon=True).start()
+    while (item := pending.get()) is not end:
+        yield item
+
+
+def _append_line(handle, record):
+    handle.write(json.dumps(record) + "\n")
+    handle.flush()
+    os.fsync(handle.fileno())
+
+
+def peak_rss_mb():
+    """Peak resident memory of this process in MiB (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def run_batch(model, source, out_dir, settings, resume=False, progress=True):
+    """Explain every image of ``source`` into ``out_dir``; returns the summary dict."""
+    from tqdm import tqdm
+
+    if settings.batch_size < 1:
+        raise UserError(f"--batch-size must be at least 1, got {settings.batch_size}")
+    paths, root = list_inputs(source)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    results_file = out_dir / RESULTS_FILE
+    if not resume and results_file.exists() and results_file.stat().st_size:
+        raise UserError(f"{results_file} exists: pass --resume to continue it, or another --out")
+    job = ImageJob(model, settings, out_dir, root)
+    for stale in out_dir.glob(".*"):  # temporary files of atomic writes cut short by a kill
+        if stale.suffix in (".png", ".npz") and stale.is_file():
+            stale.unlink()
+    done = completed_paths(results_file)
+    todo = [p for p in paths if str(p) not in done]
+    summary = {"images": 0, "errors": 0, "skipped_done": len(paths) - len(todo), "failed": []}
+    start = time.perf_counter()
+    stop = threading.Event()
+    bar = tqdm(total=len(todo), unit="img", file=sys.stderr, disable=not progress)
+    try:
+        with open(results_file, "a", encoding="utf-8") as handle:
+            batch = []
+            for item in _decoded_stream(job, todo, 2 * settings.batch_size, stop):
+                batch.append(item)
+                if len(batch) == settings.batch_size:
+                    _finish(job, batch, handle, summary, bar)
+                    batch = []
+            if batch:
+                _finish(job, batch, handle, summary, bar)
+    finally:
+        stop.set()
+        bar.close()
+    seconds = time.perf_counter() - start
+    summary.update(seconds=round(seconds, 3), peak_rss_mb=round(peak_rss_mb(), 1),
+                   images_per_second=round(summary["images"] / seconds, 3) if seconds else 0.0)
+    return summary
+
+
+def _finish(job, batch, handle, summary, bar):
+    for record in job.process(batch):
+        _append_line(handle, record)
+        if "error" in record:
+            summary["errors"] += 1
+            summary["failed"].append(record)
+        else:
+            summary["images"] += 1
+    bar.update(len(batch))

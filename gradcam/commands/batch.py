@@ -1,0 +1,68 @@
+"""Explain every image of a directory (recursive) or glob into OUT: one overlay PNG, one NPZ and
+one line of OUT/results.jsonl per image; unreadable files are reported and skipped. ``--resume``
+continues a killed run without losing or repeating an image."""
+import json
+import sys
+
+from gradcam.commands.common import add_method_arguments, add_model_arguments, load_model
+
+NAME = "batch"
+HELP = "explain a folder of images (streamed, resumable, results.jsonl)"
+
+
+def add_job_arguments(parser):
+    """Arguments shared by ``gradcam batch`` and ``gradcam beam``."""
+    from gradcam.visualize import STYLES
+
+    parser.add_argument("input", metavar="INPUT_DIR_OR_GLOB")
+    parser.add_argument("--out", required=True, metavar="DIR", help="output directory")
+    add_model_arguments(parser)
+    add_method_arguments(parser)
+    parser.set_defaults(batch_size=8)
+    parser.add_argument("--class", dest="target_class", metavar="CLASS",
+                        help="target class for every image (name or index); default: its top class")
+    parser.add_argument("--top-k", type=int, default=5, help="classes listed per image")
+    parser.add_argument("--style", default="heatmap", choices=STYLES)
+    parser.add_argument("--alpha", type=float, default=0.5, help="heatmap opacity")
+
+
+def job_settings(args):
+    from gradcam.batch import JobSettings
+    from gradcam.commands.method_options import options_for, parse_options
+    from gradcam.methods import get_method
+
+    options = options_for(get_method(args.method), parse_options(args.options), strict=True)
+    return JobSettings(args.model, args.checkpoint, args.method, args.target_class, args.layer,
+                       args.top_k, args.style, args.alpha, args.batch_size, args.central_fraction,
+                       tuple(sorted(options.items())))
+
+
+def add_arguments(parser):
+    add_job_arguments(parser)
+    parser.add_argument("--resume", action="store_true",
+                        help="continue OUT/results.jsonl: skip images that already have a line")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+
+
+def print_summary(summary, as_json):
+    if as_json:
+        print(json.dumps(summary))
+        return
+    print(f"{summary['images']} images explained, {summary['errors']} unreadable, "
+          f"{summary['skipped_done']} already done; {summary['images_per_second']:.2f} images/s, "
+          f"peak RSS {summary['peak_rss_mb']:.0f} MiB")
+    for failure in summary["failed"]:
+        print(f"  skipped: {failure['error']}")
+
+
+def run(args):
+    from gradcam.batch import list_inputs, run_batch
+
+    settings = job_settings(args)
+    list_inputs(args.input)  # a wrong INPUT fails before the slow model load
+    model = load_model(args)
+    summary = run_batch(model, args.input, args.out, settings, args.resume, not args.no_progress)
+    print_summary(summary, args.json)
+    sys.stdout.flush()
+    return 0

@@ -1,0 +1,43 @@
+"""Synthesise an image that maximises a class logit (class model visualisation) or one channel of
+a layer (activation maximisation), by regularised gradient ascent on the input."""
+from gradcam.commands.common import add_model_arguments, load_model
+from gradcam.errors import UserError
+
+NAME = "maximize"
+HELP = "synthesise an image maximising a class or a layer channel"
+
+
+def add_arguments(parser):
+    add_model_arguments(parser)
+    goal = parser.add_mutually_exclusive_group(required=True)
+    goal.add_argument("--class", dest="target", metavar="CLASS", help="class name or index")
+    goal.add_argument("--layer", help="end point whose --channel to maximise")
+    parser.add_argument("--channel", type=int, default=0, help="channel of --layer")
+    parser.add_argument("--steps", type=int, default=200)
+    parser.add_argument("--learning-rate", type=float, default=2.0)
+    parser.add_argument("--l2-decay", type=float, default=1e-3)
+    parser.add_argument("--jitter", type=int, default=8, help="max random shift in pixels")
+    parser.add_argument("--blur-every", type=int, default=4, help="blur every N steps (0: never)")
+    parser.add_argument("--blur-sigma", type=float, default=0.5)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--output", default="results/maximize.png", help="PNG path")
+
+
+def run(args):
+    from gradcam.methods.activation_max import maximize
+    from gradcam.visualize import save_png
+
+    if not args.output.lower().endswith(".png"):
+        raise UserError(f"--output {args.output}: expected a .png file")
+    if args.jitter < 0 or args.blur_every < 0:
+        raise UserError("--jitter and --blur-every must be >= 0")
+    model = load_model(args)
+    target = model.class_index(args.target) if args.target is not None else None
+    result = maximize(model, target, args.layer, args.channel, args.steps, args.learning_rate,
+                      args.l2_decay, args.jitter, args.blur_every, args.blur_sigma, args.seed)
+    save_png(args.output, result.image)
+    goal = f"class {model.label(target)} ({target})" if target is not None else \
+        f"{args.layer} channel {args.channel}"
+    print(f"{goal}: objective {result.objective[0]:.3f} -> {result.objective[-1]:.3f}; "
+          f"wrote {args.output}")
+    return 0

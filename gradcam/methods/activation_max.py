@@ -1,0 +1,79 @@
+"""Activation maximisation (Erhan et al. 2009, "Visualizing Higher-Layer Features of a Deep
+Network"; class model visualisation: Simonyan et al. 2013, "Deep Inside Convolutional Networks"):
+gradient ascent on the input pixels for a class logit or the mean of one end-point channel, kept
+natural-looking by L2 decay, random jitter and periodic Gaussian blur.
+
+Not an image -> map method, so it is not in the registry; ``gradcam maximize`` runs it.
+"""
+from dataclasses import dataclass
+
+import numpy as np
+
+from gradcam.errors import UserError
+from gradcam.methods.path_math import blur
+from gradcam.tf_compat import tf
+
+MID_GREY = 127.5
+
+
+@dataclass
+class Visualisation:
+    image: np.ndarray  # uint8 S x S x 3
+    objective: np.ndarray  # objective before each step and after the last, [steps + 1]
+
+
+def _channel_objective(model, layer):
+    """(objective, d objective / d pixels, channel placeholder) for ``layer``, built once per layer."""
+    activation, _ = model.layer(layer)
+    channel = model.cached(("activation_max", "channel"), lambda: tf.placeholder(tf.int32, [], "channel"))
+
+    def build():
+        objective = tf.reduce_mean(tf.gather(activation, channel, axis=-1), axis=[1, 2])
+        return objective, tf.gradients(objective, model.images)[0]
+
+    return model.cached(("activation_max", layer), build) + (channel,)
+
+
+def _objective_fn(model, target, layer, channel):
+    """x [1, S, S, 3] -> (objective, gradient) for a class logit or a layer channel."""
+    if (target is None) == (layer is None):
+        raise UserError("maximize needs either a class or a layer and channel")
+    if target is not None:
+        fetches = {"objective": model.score, "gradient": model.input_grad}
+        return lambda x: model.run(fetches, x, target=[target])
+    objective, gradient, placeholder = _channel_objective(model, layer)
+    channels = int(model.layer(layer)[0].shape[-1])
+    if not 0 <= channel < channels:
+        raise UserError(f"channel {channel} out of range 0..{channels - 1} for layer {layer!r}")
+    fetches = {"objective": objective, "gradient": gradient}
+    return lambda x: model.run(fetches, x, feeds={placeholder: int(channel)})
+
+
+def maximize(model, target=None, layer=None, channel=0, steps=200, learning_rate=2.0,
+             l2_decay=1e-3, jitter=8, blur_every=4, blur_sigma=0.5, seed=0):
+    """Synthesise an image maximising class ``target``'s logit, or channel ``channel`` of ``layer``.
+
+    Each step: shift the image by a random jitter, take the gradient, ascend by ``learning_rate``
+    pixel units per unit of mean |gradient|, shrink towards mid-grey by ``l2_decay``, and blur
+    every ``blur_every`` steps with ``blur_sigma`` pixels.
+    """
+    if steps < 1:
+        raise UserError(f"steps must be at least 1, got {steps}")
+    evaluate = _objective_fn(model, target, layer, channel)
+    rng = np.random.default_rng(seed)
+    size = model.image_size
+    centred = rng.normal(0.0, 8.0, (size, size, 3)).astype(np.float32)
+    history = []
+    for step in range(int(steps)):
+        dy, dx = rng.integers(-jitter, jitter + 1, 2) if jitter else (0, 0)
+        out = evaluate(np.roll(centred, (dy, dx), (0, 1))[None] + MID_GREY)
+        history.append(float(out["objective"][0]))
+        gradient = np.roll(out["gradient"][0], (-dy, -dx), (0, 1))
+        centred += learning_rate * gradient / (np.abs(gradient).mean() + 1e-12)
+        centred *= 1.0 - l2_decay
+        if blur_every and (step + 1) % blur_every == 0:
+            centred = blur(centred, blur_sigma)
+        centred = np.clip(centred, -MID_GREY, MID_GREY)
+    history.append(float(evaluate(centred[None] + MID_GREY)["objective"][0]))
+    image = np.clip(np.round(centred + MID_GREY), 0, 255).astype(np.uint8)
+    return Visualisation(image, np.asarray(history))

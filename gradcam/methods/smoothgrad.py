@@ -1,0 +1,49 @@
+"""SmoothGrad (Smilkov et al. 2017, "SmoothGrad: removing noise by adding noise"): the average of a
+pixel method's attributions over noisy copies of the input. Wraps any registered pixel method."""
+import numpy as np
+
+from gradcam.errors import UserError
+from gradcam.methods.registry import Attribution, get_method, register
+
+INPUT_RANGE = 255.0
+
+
+def noisy_copies(images, samples, noise, seed=0):
+    """[samples * N, ...] copies of ``images`` plus Gaussian noise with std ``noise`` * 255
+    (sample-major: rows k*N .. k*N+N-1 are sample k of every image)."""
+    if samples < 1:
+        raise UserError(f"smoothgrad: samples must be at least 1, got {samples}")
+    if noise < 0:
+        raise UserError(f"smoothgrad: noise must be >= 0, got {noise}")
+    images = np.asarray(images, np.float32)
+    copies = np.tile(images, (samples,) + (1,) * (images.ndim - 1))
+    if noise > 0:
+        rng = np.random.default_rng(seed)
+        copies = copies + rng.normal(0.0, noise * INPUT_RANGE, copies.shape).astype(np.float32)
+    return copies
+
+
+def average_samples(raw, samples, squared=False):
+    """Mean over the sample axis of sample-major attributions [samples * N, ...] -> [N, ...]."""
+    raw = np.asarray(raw, np.float64).reshape((samples, -1) + raw.shape[1:])
+    return (raw ** 2 if squared else raw).mean(axis=0).astype(np.float32)
+
+
+@register("smoothgrad", kind="pixel", title="SmoothGrad")
+def smoothgrad(model, images, target, layer=None, batch_size=32, inner="gradient", samples=25,
+               noise=0.15, squared=False, seed=0, **inner_options):
+    """All noisy copies go through ``inner`` in one batched call; extra options go to ``inner``."""
+    method = get_method(inner)
+    if method.kind != "pixel" or method.name == "smoothgrad":
+        raise UserError(f"smoothgrad: inner method must be a pixel method other than smoothgrad, "
+                        f"got {inner!r}")
+    method.check_options(inner_options)
+    images = np.asarray(images, np.float32)
+    target = model.check_target(target, len(images))
+    copies = noisy_copies(images, int(samples), float(noise), seed)
+    kwargs = dict(inner_options, batch_size=batch_size)
+    if layer is not None:
+        kwargs["layer"] = layer
+    out = method.fn(model, copies, np.tile(target, int(samples)), **kwargs)
+    logits = out.logits[:len(images)] if noise == 0 else model.predict(images, batch_size)
+    return Attribution(average_samples(out.raw, int(samples), squared), logits)

@@ -1,0 +1,136 @@
+"""Batch mode and its Beam twin: per-image outputs equal a direct explanation, broken files are
+reported without stopping, a SIGKILLed run resumes with nothing lost or repeated, and the Beam
+pipeline writes the same maps."""
+import json
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import PHOTOS, photo
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def image_dir(tmp_path_factory):
+    """11 small photos (crops and flips, some in a subfolder, PNG and JPEG) and one broken file."""
+    folder = tmp_path_factory.mktemp("images")
+    (folder / "more").mkdir()
+    count = 0
+    for name in PHOTOS:
+        rgb = photo(name)
+        h, w = rgb.shape[:2]
+        variants = [rgb, rgb[:, ::-1], rgb[h // 8:, w // 8:]][: 3 if count < 9 else 2]
+        for i, variant in enumerate(variants):
+            small = Image.fromarray(np.ascontiguousarray(variant)).resize((256, 256 * h // w))
+            target = folder / "more" if i == 2 else folder
+            small.save(target / (f"{name}_{i}.png" if i != 1 else f"{name}_{i}.jpg"), quality=95)
+            count += 1
+    (folder / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    return folder
+
+
+def _lines(out):
+    return [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+
+
+@pytest.fixture(scope="module")
+def batch_out(lite0, image_dir, tmp_path_factory):
+    from gradcam.batch import JobSettings, run_batch
+
+    out = tmp_path_factory.mktemp("batch_out")
+    summary = run_batch(lite0, image_dir, out, JobSettings(batch_size=4), progress=False)
+    return out, summary
+
+
+def test_batch_outputs_match_direct_explanations(lite0, image_dir, batch_out):
+    from gradcam.explain import explain
+    from gradcam.images import load_image
+
+    out, summary = batch_out
+    images = sorted(p for p in image_dir.rglob("*") if p.is_file())
+    assert (summary["images"], summary["errors"]) == (len(images) - 1, 1)
+    assert summary["failed"][0]["path"].endswith("broken.png")
+    records = _lines(out)
+    assert sorted(r["path"] for r in records) == sorted(map(str, images))
+    for record in records:
+        if "error" in record:
+            assert "broken.png" in record["error"] and not (out / "broken.png.png").exists()
+            continue
+        image = lite0.prepare(load_image(record["path"]))
+        direct = explain(lite0, image[None], [int(lite0.predict(image[None])[0].argmax())])
+        saved = np.load(out / record["npz"])
+        assert int(saved["target"]) == record["target"]["index"] == int(direct.target[0])
+        assert record["top_k"][0]["index"] == record["target"]["index"]
+        np.testing.assert_allclose(saved["map"], direct.map[0], atol=1e-5)
+        np.testing.assert_array_equal(saved["input"], image)
+        assert Image.open(out / record["png"]).size == (lite0.image_size, lite0.image_size)
+        assert record["map"]["max"] == pytest.approx(float(direct.map[0].max()), abs=1e-5)
+
+
+def _line_count(results):
+    return results.read_bytes().count(b"\n") if results.exists() else 0
+
+
+def test_sigkill_and_resume_loses_and_repeats_nothing(image_dir, tmp_path):
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "gradcam.cli", "batch", str(image_dir), "--out", str(out),
+               "--batch-size", "2", "--no-progress", "--resume"]
+    rng = random.Random(0)
+    kills = 0
+    for _ in range(2):  # two kills at random points after some progress, then a full resume
+        before = _line_count(out / "results.jsonl")
+        process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL)
+        wanted = before + rng.randint(1, 3)
+        deadline = time.monotonic() + 120
+        while process.poll() is None and _line_count(out / "results.jsonl") < wanted \
+                and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(rng.uniform(0.0, 0.5))
+        if process.poll() is None:
+            process.send_signal(signal.SIGKILL)
+            kills += 1
+        process.wait()
+    assert kills >= 1, "the job finished before it could be killed"
+    finished = subprocess.run(command + ["--json"], cwd=REPO, capture_output=True, text=True,
+                              timeout=300)
+    assert finished.returncode == 0, finished.stderr
+    records = _lines(out)
+    images = sorted(str(p) for p in image_dir.rglob("*") if p.is_file())
+    assert sorted(r["path"] for r in records) == images  # each exactly once
+    for record in records:
+        if "error" not in record:
+            assert np.load(out / record["npz"])["map"].shape == (224, 224)
+            Image.open(out / record["png"]).verify()
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temporary leftovers
+
+
+def test_beam_pipeline_writes_the_same_maps_as_batch(lite0, image_dir, batch_out, tmp_path):
+    from gradcam.batch import JobSettings
+    from gradcam.beam_pipeline import run_pipeline
+    from gradcam.model_cache import PROCESS_MODELS
+
+    PROCESS_MODELS.put(lite0)  # the Beam worker (this process) reuses the session's model
+    out, _ = batch_out
+    results = run_pipeline(image_dir, tmp_path, JobSettings(batch_size=4))
+    beam = {r["path"]: r for r in map(json.loads, results.read_text().splitlines())}
+    batch = {r["path"]: r for r in _lines(out)}
+    assert sorted(beam) == sorted(batch)
+    for path, record in batch.items():
+        assert ("error" in record) == ("error" in beam[path])
+        if "error" in record:
+            continue
+        assert beam[path]["target"]["index"] == record["target"]["index"]
+        assert beam[path]["target"]["probability"] == pytest.approx(record["target"]["probability"],
+                                                                     abs=1e-5)
+        ours, theirs = np.load(tmp_path / record["npz"]), np.load(out / record["npz"])
+        np.testing.assert_allclose(ours["map"], theirs["map"], rtol=0, atol=1e-6)
+        np.testing.assert_array_equal(ours["target"], theirs["target"])

@@ -1,0 +1,42 @@
+"""The benchmark suite's smoke run (benchmarks/run.py --quick) and the one-forward path for several
+classes of one image. No timing thresholds: the numbers are the script's business."""
+import json
+import math
+
+import numpy as np
+
+from gradcam.methods import METHODS
+
+
+def positive(summary):
+    return all(math.isfinite(summary[k]) and summary[k] > 0 for k in ("median", "min", "max"))
+
+
+def test_quick_benchmark_covers_every_method(lite0, tmp_path):
+    from benchmarks.run import run_all
+
+    run_all(lite0, quick=True, out_dir=tmp_path, pair=False, sessions=False, log=lambda m: None)
+    result = json.loads((tmp_path / "benchmark.json").read_text())
+    assert all(positive(v) for v in result["limits"].values())
+    assert sorted(r["method"] for r in result["methods"]) == sorted(METHODS)
+    for row in result["methods"]:
+        assert positive(row["seconds"]), row["method"]
+        assert row["session_runs"] >= 1 and row["images_fed"] >= 1, row["method"]
+        assert row["ratio"] is None or row["ratio"] > 0, row["method"]
+    assert result["classes"]["ratio"] > 0
+    runs = result["batch_mode"]["runs"]
+    assert [r["images"] for r in runs] == [2, 4]
+    assert all(r["images_per_second"] > 0 and r["peak_rss_mb"] > 0 for r in runs)
+    readme = (tmp_path / "README.md").read_text()
+    assert all(f"| {name} |" in readme for name in METHODS)
+
+
+def test_several_classes_of_one_image_match_separate_runs(lite0, coffee_input):
+    """Repeated rows take the fed-activation path; it must equal one full pass per class."""
+    classes = [967, 968, 504]
+    shared = lite0.layer_and_gradients(np.repeat(coffee_input[None], 3, 0), classes)
+    for i, c in enumerate(classes):
+        alone = lite0.layer_and_gradients(coffee_input[None], c)
+        for key in ("logits", "activations", "gradients"):
+            np.testing.assert_allclose(shared[key][i], alone[key][0], rtol=1e-4, atol=1e-5)
+    assert not np.allclose(shared["gradients"][0], shared["gradients"][1])

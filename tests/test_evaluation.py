@@ -1,0 +1,184 @@
+"""Evaluation library: deletion/insertion on a toy linear model with a known answer, pointing game
+on synthetic maps, confidence drop, and cascading randomisation on the embedded model."""
+import numpy as np
+import pytest
+
+from gradcam.evaluation import collage, confidence, perturbation, pointing, randomization, similarity
+
+SIDE = 8  # toy images are 8 x 8 x 3, all ones; pixel weights are a permutation of 1..64
+
+
+def toy_model(weights):
+    """Linear 'network': score = sum of pixel weight x mean channel value, over its total weight."""
+    calls = []
+
+    def score(images):
+        calls.append(len(images))
+        return np.einsum("hw,nhw->n", weights, images.mean(-1)) / weights.sum()
+
+    return score, calls
+
+
+@pytest.fixture
+def toy():
+    weights = np.random.default_rng(1).permutation(SIDE * SIDE).reshape(SIDE, SIDE) + 1.0
+    return np.ones((SIDE, SIDE, 3), np.float32), weights
+
+
+def test_perfect_order_gives_the_analytic_deletion_and_insertion_auc(toy):
+    image, weights = toy
+    score, calls = toy_model(weights)
+    deletion = perturbation.curve(score, image, weights, "deletion", "zero", steps=64, batch_size=10)
+    insertion = perturbation.curve(score, image, weights, "insertion", "zero", steps=64, batch_size=10)
+    # after removing the t largest of 1..64 the rest sums to (64 - t)(65 - t) / 2; the sum over t of
+    # these is C(66, 3) = 45760, i.e. 22 in units of the total 2080, so AUC = (22 - 1/2) / 64.
+    t = np.arange(65)
+    np.testing.assert_allclose(deletion, (64 - t) * (65 - t) / 2 / 2080, atol=1e-12)
+    assert perturbation.auc(deletion) == pytest.approx(21.5 / 64)
+    assert perturbation.auc(insertion) == pytest.approx(1 - 21.5 / 64)
+    assert calls == ([10] * 6 + [5]) * 2  # 65 copies per curve, in batches of at most 10
+
+
+def test_random_order_lies_between_the_best_and_the_worst(toy):
+    image, weights = toy
+    score, _ = toy_model(weights)
+
+    def deletion_auc(saliency):
+        return perturbation.auc(perturbation.curve(score, image, saliency, "deletion", "zero", 64))
+
+    random_aucs = [deletion_auc(np.random.default_rng(s).random((SIDE, SIDE))) for s in range(5)]
+    assert deletion_auc(weights) == pytest.approx(21.5 / 64)
+    assert deletion_auc(-weights) == pytest.approx(42.5 / 64)  # least important first
+    assert all(21.5 / 64 < a < 42.5 / 64 for a in random_aucs)
+
+
+def test_curve_ends_are_the_image_and_the_baseline_and_batches_are_bounded(toy):
+    image, weights = toy
+    score, calls = toy_model(weights)
+    blurred = perturbation.baseline_image(image * 100, "blur")
+    values = perturbation.curve(score, image * 100, weights, "deletion", blurred, steps=7, batch_size=3)
+    assert len(values) == 8 and calls == [3, 3, 2]
+    assert values[0] == pytest.approx(score((image * 100)[None])[0])
+    assert values[-1] == pytest.approx(score(blurred[None])[0])
+
+
+def test_pointing_game_and_energy_on_a_synthetic_map():
+    saliency = np.zeros((50, 50))
+    saliency[30, 35] = 1.0
+    saliency[5:10, 5:10] = 0.5  # 25 pixels x 0.5 = 12.5 of the 13.5 total mass
+    box = pointing.box_mask((50, 50), (0, 0, 20, 30))
+    assert not pointing.pointing_hit(saliency, box, tolerance=0)
+    assert not pointing.pointing_hit(saliency, box, tolerance=10)  # 12.5 px from corner (19, 29)
+    assert pointing.pointing_hit(saliency, box, tolerance=15)
+    assert pointing.energy_inside(saliency, box) == pytest.approx(12.5 / 13.5)
+    other = pointing.box_mask((50, 50), (25, 30, 35, 40))
+    result = pointing.pointing_game([saliency, saliency], [box, other], 0)
+    assert result["hit"].tolist() == [False, True]
+
+
+def test_drop_and_increase_follow_their_definitions():
+    drop, increase = confidence.drop_and_increase([0.5, 0.2, 0.8], [0.25, 0.4, 0.8])
+    np.testing.assert_allclose(drop, [0.5, 0.0, 0.0])
+    assert increase.tolist() == [False, True, False]
+
+
+def test_all_ones_map_keeps_the_image_so_nothing_drops(lite0, cat_input):
+    result = confidence.average_drop_increase(lite0, cat_input[None], np.ones((1, 224, 224)), [282])
+    assert result["average_drop"] == 0.0 and result["increase_in_confidence"] == 0.0
+
+
+def test_grad_cam_order_beats_its_reverse_on_the_espresso(lite0, coffee_input):
+    from gradcam.explain import explain
+
+    saliency = explain(lite0, coffee_input[None], [967]).map
+    good = perturbation.deletion_insertion(lite0, coffee_input[None], saliency, [967], steps=8)
+    bad = perturbation.deletion_insertion(lite0, coffee_input[None], 1 - saliency, [967], steps=8)
+    assert good["deletion_auc"][0] < bad["deletion_auc"][0]
+    assert good["insertion_auc"][0] > bad["insertion_auc"][0]
+
+
+def test_cascading_randomization_changes_exactly_its_layers_and_restores_bit_exactly(lite0):
+    groups = randomization.layer_groups(lite0)
+    assert list(groups)[:3] == ["logits", "head", "block_15"] and list(groups)[-1] == "stem"
+    variables = randomization.model_variables(lite0)
+    before = lite0.session.run(variables)
+    ops = lite0.op_count
+    changed_after = []
+    with randomization.cascading_randomization(lite0, ["logits", "head"]) as steps:
+        for _ in steps:
+            now = lite0.session.run(variables)
+            changed_after.append({v.op.name for v, a, b in zip(variables, before, now)
+                                  if not np.array_equal(a, b)})
+    expected_logits = {v.op.name for v in groups["logits"]}
+    expected_both = expected_logits | {v.op.name for v in groups["head"]}
+    assert changed_after == [expected_logits, expected_both]
+    assert lite0.op_count == ops
+    after = lite0.session.run(variables)
+    assert all(np.array_equal(a, b) and a.dtype == b.dtype for a, b in zip(before, after))
+
+
+def test_randomization_is_restored_when_the_block_fails(lite0):
+    variables = randomization.layer_groups(lite0)["logits"]
+    before = lite0.session.run(variables)
+    with pytest.raises(RuntimeError):
+        with randomization.cascading_randomization(lite0, ["logits"]) as steps:
+            next(steps)
+            raise RuntimeError("boom")
+    assert all(np.array_equal(a, b) for a, b in zip(before, lite0.session.run(variables)))
+
+
+def test_random_values_keep_scale_and_sign_of_variances():
+    rng = np.random.default_rng(0)
+    variance = np.array([0.0, 0.5, 2.0, 8.0] * 100, np.float32)
+    weights = rng.normal(0.3, 2.0, 1000).astype(np.float32)
+    assert randomization.random_like(variance, rng).min() > 0
+    draw = randomization.random_like(weights, rng)
+    assert draw.dtype == np.float32 and abs(draw.std() - weights.std()) < 0.2
+    assert abs(np.corrcoef(draw, weights)[0, 1]) < 0.1
+
+
+def test_similarity_measures():
+    a = np.random.default_rng(0).random((16, 16))
+    assert similarity.spearman(a, a ** 3) == pytest.approx(1.0)
+    assert similarity.pearson(a, -a) == pytest.approx(-1.0)
+    assert similarity.ssim(a, a) == pytest.approx(1.0)
+    assert np.isnan(similarity.spearman(a, np.zeros_like(a)))
+
+
+def test_collage_tiles_partition_the_image_and_hold_the_photos():
+    photos = [np.full((30, 60, 3), v, np.uint8) for v in (10, 20, 30, 40)]
+    image, masks = collage.collage(photos, 2, 2, 50)
+    assert np.array_equal(np.sum(masks, axis=0), np.ones((50, 50)))
+    for photo, mask in zip(photos, masks):
+        assert np.all(image[mask] == photo[0, 0])
+
+
+def test_evaluate_command_scores_a_method_and_reads_boxes(lite0, coffee_input, tmp_path):
+    import argparse
+    import json
+
+    from gradcam.commands import evaluate
+    from gradcam.methods import get_method
+
+    boxes = tmp_path / "boxes.json"
+    boxes.write_text(json.dumps({"coffee.png": [[0, 0, 224, 224]]}))
+    masks = evaluate.read_boxes(boxes, ["samples/coffee.png"], 224)
+    args = argparse.Namespace(steps=4, batch_size=8, deletion_baseline="zero", insertion_baseline="blur",
+                              tolerance=0)
+    values, curves = evaluate.evaluate_method(lite0, get_method("grad_cam"), coffee_input[None], [967],
+                                              {}, args, masks)
+    assert curves["deletion_curve"].shape == (1, 5)
+    assert values["pointing_hit"].tolist() == [100.0] and values["energy_in_box"][0] == pytest.approx(1.0)
+    boxes.write_text(json.dumps({"other.png": [[0, 0, 5, 5]]}))
+    from gradcam.errors import UserError
+
+    with pytest.raises(UserError, match="no box for coffee.png"):
+        evaluate.read_boxes(boxes, ["samples/coffee.png"], 224)
+
+
+def test_evaluate_cli_rejects_bad_input_in_one_line(capsys):
+    from gradcam.cli import main
+
+    assert main(["evaluate", "--methods", "nosuch", "x.png"]) == 2
+    assert main(["evaluate", "--steps", "0", "x.png"]) == 2
+    assert capsys.readouterr().err.count("gradcam: error:") == 2

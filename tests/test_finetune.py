@@ -1,0 +1,113 @@
+"""Fine-tune a custom classifier on a toy set whose evidence we placed, then explain it.
+
+The "marked" class differs from "plain" only by a magenta square in the top-left corner
+(scripts/make_marked_dataset.py), so Grad-CAM for "marked" on held-out images must point there.
+"""
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gradcam.cli import main
+from gradcam.errors import UserError
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _script(name):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    from gradcam.finetune import finetune
+
+    make = _script("make_marked_dataset").make_marked_dataset
+    root = tmp_path_factory.mktemp("marked")
+    train, held_out = make(root / "train", 20, seed=0), make(root / "held_out", 6, seed=1)
+    result = finetune(train, root / "mine", steps=100)
+    assert result.cached_features and result.class_names == ["marked", "plain"]
+    assert result.train_accuracy == 1.0
+    return root, held_out
+
+
+@pytest.fixture(scope="module")
+def custom_model(trained):
+    from gradcam.labels import read_label_file
+    from gradcam.model import Model
+
+    root = trained[0]
+    model = Model("efficientnet_lite0", root / "mine", 2, read_label_file(root / "mine" / "labels.txt", 2))
+    yield model
+    model.close()
+
+
+def _held_out(model, folder):
+    from gradcam.images import load_image
+
+    return np.stack([model.prepare(load_image(p)) for p in sorted(folder.glob("*.png"))])
+
+
+def test_grad_cam_for_marked_points_at_the_mark(trained, custom_model):
+    from gradcam.explain import explain
+
+    held_out = trained[1]
+    marked = custom_model.class_index("marked")
+    images = _held_out(custom_model, held_out / "marked")
+    plain = _held_out(custom_model, held_out / "plain")
+    assert (custom_model.predict(images).argmax(1) == marked).sum() >= 4
+    assert (custom_model.predict(plain).argmax(1) != marked).sum() >= 5
+    result = explain(custom_model, images, marked)
+    quadrant = custom_model.image_size // 2
+    found = result.probabilities[:, marked] > 0.5
+    for heat in result.map[found]:
+        row, col = np.unravel_index(heat.argmax(), heat.shape)
+        assert row < quadrant and col < quadrant
+        assert heat[:quadrant, :quadrant].sum() > 0.5 * heat.sum()
+
+
+def test_class_names_from_the_label_file_in_the_cli(trained, tmp_path, capsys):
+    root, held_out = trained
+    image = sorted((held_out / "marked").glob("*.png"))[0]
+    status = main(["explain", str(image), "--checkpoint", str(root / "mine"), "--num-classes", "2",
+                   "--labels", str(root / "mine" / "labels.txt"), "--class", "marked", "--json",
+                   "--top-k", "2", "--output", str(tmp_path / "out.png")])
+    assert status == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["targets"][0]["label"] == "marked" and record["targets"][0]["index"] == 0
+    assert {row["label"] for row in record["top_k"]} == {"marked", "plain"}
+
+
+def _error_line(capsys, argv):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("gradcam: error: ")
+    return err
+
+
+def test_label_file_of_the_wrong_length(trained, tmp_path, capsys):
+    root, held_out = trained
+    labels = tmp_path / "labels.txt"
+    labels.write_text("0:marked\n")
+    image = str(sorted((held_out / "plain").glob("*.png"))[0])
+    err = _error_line(capsys, ["explain", image, "--checkpoint", str(root / "mine"),
+                               "--num-classes", "3", "--labels", str(labels)])
+    assert "names 1 classes, the model has 3" in err
+
+
+def test_finetune_data_errors(tmp_path, capsys):
+    from gradcam.finetune import image_folder
+
+    (tmp_path / "only").mkdir()
+    with pytest.raises(UserError, match="has no images"):
+        image_folder(tmp_path)
+    (tmp_path / "only" / "a.png").write_bytes(b"")
+    with pytest.raises(UserError, match="needs at least two class folders"):
+        image_folder(tmp_path)
+    assert _script("finetune").main([str(tmp_path / "missing"), "--out", str(tmp_path / "o")]) == 2
+    assert "data directory not found" in capsys.readouterr().err

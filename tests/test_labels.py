@@ -1,0 +1,108 @@
+"""Class names: ImageNet synonyms, ambiguity, indices, suggestions and Slim label files."""
+import pytest
+
+from gradcam.errors import UserError
+from gradcam.labels import imagenet_labels, labels_for, read_label_file, resolve_class
+from nets.nets_factory import get_network
+
+
+@pytest.fixture(scope="module")
+def imagenet():
+    return list(imagenet_labels())
+
+
+@pytest.fixture(scope="module")
+def slim1001():
+    return labels_for(get_network("resnet_v2_50"), 1001)
+
+
+def test_imagenet_order(imagenet):
+    assert len(imagenet) == 1000
+    assert imagenet[0].startswith("tench") and imagenet[281].startswith("tabby")
+    assert imagenet[967] == "espresso" and imagenet[968] == "cup"
+
+
+@pytest.mark.parametrize("query", ["tabby", "Tabby Cat", "  TABBY, TABBY CAT ", "281"])
+def test_synonyms_and_case_resolve_to_one_class(imagenet, query):
+    assert resolve_class(query, imagenet) == 281
+
+
+def test_background_offset_of_1001_way_nets(slim1001):
+    assert slim1001[0] == "background"
+    assert resolve_class("tabby", slim1001) == 282
+    assert resolve_class("espresso", slim1001) == 968
+
+
+def test_other_class_counts_get_generic_names():
+    names = labels_for(get_network("efficientnet_lite0"), 5)
+    assert names == [f"class {i}" for i in range(5)]
+    assert resolve_class("class 3", names) == 3
+
+
+def test_ambiguous_name_lists_every_index(imagenet):
+    with pytest.raises(UserError, match="ambiguous") as error:
+        resolve_class("crane", imagenet)
+    assert "134" in str(error.value) and "517" in str(error.value)
+
+
+@pytest.mark.parametrize("query", ["1000", "-1", "99999"])
+def test_index_out_of_range(imagenet, query):
+    with pytest.raises(UserError, match=r"out of range 0\.\.999"):
+        resolve_class(query, imagenet)
+
+
+@pytest.mark.parametrize("query", ["--1", "\u00b2", "2.5"])
+def test_malformed_numbers_are_user_errors(imagenet, query):
+    with pytest.raises(UserError, match="unknown class"):
+        resolve_class(query, imagenet)
+
+
+def test_close_matches_are_suggested(imagenet):
+    with pytest.raises(UserError, match="did you mean: .*espresso") as error:
+        resolve_class("espreso", imagenet)
+    assert str(error.value).count("\n") == 0
+
+
+def test_nonsense_gets_no_suggestion(imagenet):
+    with pytest.raises(UserError) as error:
+        resolve_class("zzqqxxyy", imagenet)
+    assert "unknown class 'zzqqxxyy'" in str(error.value) and "did you mean" not in str(error.value)
+
+
+def test_slim_label_file(tmp_path):
+    path = tmp_path / "labels.txt"
+    path.write_text("0:background\n1:daisy\n\n3:tulips, tulipa\n", encoding="utf-8")
+    names = read_label_file(str(path), 4)
+    assert names == ["background", "daisy", "class 2", "tulips, tulipa"]
+    assert resolve_class("Tulipa", names) == 3
+
+
+def test_label_file_without_background(tmp_path):
+    path = tmp_path / "labels.txt"
+    path.write_text("1:daisy\n2:dandelion\n", encoding="utf-8")
+    assert read_label_file(str(path), 3) == ["background", "daisy", "dandelion"]
+
+
+@pytest.mark.parametrize("text,classes,message", [
+    ("0:a\nno colon here\n", 2, r"labels.txt:2: expected 'id:name'"),
+    ("0:a\n\u00b2:b\n", 2, r"labels.txt:2: expected 'id:name'"),
+    ("0:a\n1:b\n5:c\n", 3, "has id 5 but the model has 3 classes"),
+    ("0:a\n", 5, "names 1 classes, the model has 5"),
+])
+def test_bad_label_files(tmp_path, text, classes, message):
+    path = tmp_path / "labels.txt"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(UserError, match=message):
+        read_label_file(str(path), classes)
+
+
+def test_binary_label_file(tmp_path):
+    path = tmp_path / "labels.txt"
+    path.write_bytes(b"0:\xff\xfe\x00bad\n")
+    with pytest.raises(UserError, match="not UTF-8"):
+        read_label_file(str(path), 1)
+
+
+def test_missing_label_file(tmp_path):
+    with pytest.raises(UserError, match="cannot read label file"):
+        read_label_file(str(tmp_path / "nope.txt"), 3)

@@ -1,0 +1,86 @@
+"""Every registered method through the CLI (one process, the session's lite0), compare and
+maximize; no method grows the graph when called again."""
+import numpy as np
+import pytest
+from PIL import Image
+
+import gradcam.commands.compare
+import gradcam.commands.explain
+import gradcam.commands.maximize
+from gradcam.cli import main
+from gradcam.methods import METHODS, get_method
+from methods_toynet import SIZE, make_toy_model, toy_weights
+
+SMALL = {"smoothgrad": ["samples=2"], "integrated_gradients": ["steps=2"], "blur_ig": ["steps=2"],
+         "xrai": ["steps=2"], "score_cam": ["max_channels=4"], "occlusion": ["patch=112", "stride=112"]}
+FEATURE_MAPS = {"grad_cam", "cam", "grad_cam_pp", "score_cam"}
+
+
+@pytest.fixture(scope="module")
+def cli_lite0(lite0):
+    """The CLI's model loading answers with the session's lite0 (building another is slow)."""
+    patch = pytest.MonkeyPatch()
+    for module in (gradcam.commands.explain, gradcam.commands.compare, gradcam.commands.maximize):
+        patch.setattr(module, "load_model", lambda args: lite0)
+    yield lite0
+    patch.undo()
+
+
+@pytest.fixture(scope="module")
+def coffee_png(tmp_path_factory, coffee_input):
+    path = tmp_path_factory.mktemp("cli") / "coffee.png"
+    Image.fromarray(coffee_input).save(path)
+    return path
+
+
+@pytest.mark.parametrize("method", sorted(METHODS))
+def test_explain_runs_every_method(cli_lite0, coffee_png, tmp_path, method):
+    out = tmp_path / f"{method}.png"
+    options = [a for o in SMALL.get(method, []) for a in ("--option", o)]
+    assert main(["explain", str(coffee_png), "--method", method, "--output", str(out), "--save-npz",
+                 "--class", "espresso", "--batch-size", "8", *options]) == 0
+    assert Image.open(out).size[0] > 100
+    arrays = np.load(out.with_suffix(".npz"))
+    assert arrays["map"].shape == (224, 224) and not arrays["degenerate"]
+    assert ("lowres" in arrays) == (method in FEATURE_MAPS)
+
+
+def test_unknown_option_is_one_line_error(cli_lite0, coffee_png, tmp_path, capsys):
+    assert main(["explain", str(coffee_png), "--method", "gradient", "--option", "steps=3",
+                 "--output", str(tmp_path / "x.png")]) == 2
+    assert "gradient has no option 'steps'" in capsys.readouterr().err
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_compare_draws_one_row_per_image(cli_lite0, coffee_png, tmp_path):
+    out = tmp_path / "compare.png"
+    options = [a for m, opts in SMALL.items() for o in opts for a in ("--option", f"{m}.{o}")]
+    assert main(["compare", str(coffee_png), str(coffee_png), "--methods", "grad_cam,gradient,occlusion",
+                 "--output", str(out), *options]) == 0
+    width, height = Image.open(out).size
+    assert 1.6 < width / height < 2.2  # 2 rows of 4 panels (input + 3 methods)
+
+
+def test_maximize_writes_an_image(cli_lite0, tmp_path, capsys):
+    out = tmp_path / "max.png"
+    assert main(["maximize", "--class", "espresso", "--steps", "3", "--output", str(out)]) == 0
+    assert Image.open(out).size == (224, 224)
+    assert "objective" in capsys.readouterr().out
+
+
+def test_no_method_grows_the_graph(tmp_path):
+    model = make_toy_model(tmp_path, toy_weights(seed=12), name="toy_ops")
+    images = np.random.default_rng(13).uniform(0, 255, (2, SIZE, SIZE, 3)).astype(np.float32)
+    options = {"smoothgrad": {"samples": 2}, "integrated_gradients": {"steps": 2}, "blur_ig": {"steps": 2},
+               "xrai": {"steps": 2, "scales": (20,)}, "occlusion": {"patch": 8, "stride": 8}}
+
+    def every_method():
+        for name in METHODS:
+            get_method(name).fn(model, images, [0, 1], **options.get(name, {}))
+        get_method("grad_cam").fn(model, images, [0, 1], layer="conv1")
+
+    every_method()
+    ops = model.op_count
+    every_method()
+    assert model.op_count == ops
+    model.close()

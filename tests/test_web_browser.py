@@ -1,0 +1,130 @@
+"""The web app end to end: Debian's chromium (headless, driven by Playwright) picks a non-top class
+and gets that class's Grad-CAM; over HTTP, bad uploads and unknown classes get a message and the
+server keeps serving."""
+import io
+import shutil
+import socket
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import photo
+
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+SCREENSHOT = Path(__file__).resolve().parent.parent / "results" / "web_app.png"
+MAX_FILE_SIZE = 1_000_000
+
+
+def _free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(lite0, tmp_path_factory):
+    """The app on a free loopback port, sharing the session's Lite0; yields (url, photo dir)."""
+    from gradcam.app import GradcamApp
+    from gradcam.model_cache import ModelCache
+
+    cache = ModelCache()
+    cache.put(lite0)
+    app = GradcamApp(cache)
+    port = _free_port()
+    app.launch("127.0.0.1", port, MAX_FILE_SIZE, prevent_thread_lock=True)
+    folder = tmp_path_factory.mktemp("uploads")
+    Image.fromarray(photo("chelsea")).save(folder / "chelsea.png")
+    yield f"http://127.0.0.1:{port}/", folder
+    app.close()
+
+
+def _expected_overlay(lite0, name, target):
+    from gradcam.explain import explain
+    from gradcam.visualize import overlay
+
+    image = lite0.prepare(photo(name))
+    return overlay(image, explain(lite0, image[None], [target]).map[0], "heatmap", 0.5)
+
+
+def _overlay_pixels(page, previous_src=None):
+    """Wait for the overlay <img> (a new one if ``previous_src``); its src and decoded pixels."""
+    page.wait_for_function(
+        "prev => { const img = document.querySelector('#overlay img');"
+        " return img && img.complete && img.naturalWidth > 0 && img.src !== prev; }",
+        arg=previous_src, timeout=120_000)
+    src = page.locator("#overlay img").get_attribute("src")
+    body = page.request.get(src).body()
+    return src, np.asarray(Image.open(io.BytesIO(body)).convert("RGB"))
+
+
+def test_browser_picks_a_non_top_class(server, lite0):
+    from playwright.sync_api import sync_playwright
+
+    chromium = shutil.which("chromium")
+    assert chromium, "Debian's chromium is not installed: apt-get install -y chromium (run.sh test does it)"
+    url, folder = server
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1100, "height": 820})
+            page.goto(url)
+            page.locator("#upload input[type=file]").set_input_files(str(folder / "chelsea.png"))
+            page.wait_for_function("document.querySelector('#top').innerText.includes('tiger cat')",
+                                   timeout=120_000)
+            page.click("#explain")
+            top_src, top_overlay = _overlay_pixels(page)
+
+            page.click("#target input")
+            options = page.get_by_role("option")
+            assert "tiger cat (282)" in options.nth(0).inner_text()
+            assert "Egyptian cat (285)" in options.nth(1).inner_text()
+            options.nth(1).click()
+            page.click("#explain")
+            _, other_overlay = _overlay_pixels(page, top_src)
+            SCREENSHOT.parent.mkdir(exist_ok=True)
+            page.screenshot(path=str(SCREENSHOT))
+        finally:
+            browser.close()
+    assert np.abs(top_overlay.astype(int) - other_overlay.astype(int)).mean() > 1.0
+    # each one is exactly what the library computes for that class (PNG is lossless)
+    assert np.abs(top_overlay.astype(int) - _expected_overlay(lite0, "chelsea", 282)).max() <= 1
+    assert np.abs(other_overlay.astype(int) - _expected_overlay(lite0, "chelsea", 285)).max() <= 1
+
+
+def _explain_call(client, path, target=""):
+    from gradio_client import handle_file
+
+    return client.predict(handle_file(str(path)), "efficientnet_lite0", "grad_cam", target,
+                          "heatmap", 0.5, api_name="/explain")
+
+
+def test_http_errors_are_messages_and_the_server_keeps_serving(server, tmp_path):
+    import requests
+    from gradio_client import Client
+    from gradio_client.exceptions import AppError
+
+    url, folder = server
+    big = tmp_path / "big.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (1000, 1000, 3), np.uint8)).save(big)
+    assert big.stat().st_size > MAX_FILE_SIZE
+    with open(big, "rb") as handle:
+        response = requests.post(url + "gradio_api/upload", files={"files": handle}, timeout=60)
+    assert response.status_code == 413 and "maximum allowed size" in response.text
+
+    client = Client(url, verbose=False)
+    (tmp_path / "notes.txt").write_text("not a picture")
+    with pytest.raises(AppError, match="Invalid file type"):
+        _explain_call(client, tmp_path / "notes.txt")
+    (tmp_path / "fake.jpg").write_bytes(b"\x00 definitely not a jpeg")
+    with pytest.raises(AppError, match=r"fake\.jpg: not .*image"):
+        _explain_call(client, tmp_path / "fake.jpg")
+    with pytest.raises(AppError, match="unknown class 'expresso'; did you mean: espresso"):
+        _explain_call(client, folder / "chelsea.png", "expresso")
+
+    picture, label, downloads = _explain_call(client, folder / "chelsea.png", "Egyptian cat")
+    assert label["label"] == "tiger cat (282)"
+    assert sorted(Path(p).suffix for p in downloads) == [".npz", ".png"]
+    assert int(np.load(next(p for p in downloads if p.endswith(".npz")))["target"]) == 285
