@@ -151,10 +151,7 @@ class ImageJob:
         model, settings = self.model, self.settings
         images = np.stack([item.image for item in items])
         with self.guard(settings.method, settings.layer):
-            if self.target is None:
-                targets = model.predict(images, settings.batch_size).argmax(axis=1)
-            else:
-                targets = np.full(len(images), self.target)
+            targets = None if self.target is None else np.full(len(images), self.target)
             result = explain(model, images, targets, settings.method, settings.layer,
                              settings.batch_size, **dict(settings.options))
         records = []

@@ -34,15 +34,21 @@ class Explanation:
 
 
 def explain(model, images, target, method="grad_cam", layer=None, batch_size=32, **options):
-    """Explain ``images`` (N x S x S x 3 network-input pixels) for ``target`` (one per image)."""
+    """Explain ``images`` (N x S x S x 3 network-input pixels) for ``target`` (one per image;
+    None = each image's top class)."""
     spec = get_method(method)
     spec.check_options(options)
     images = np.asarray(images)
-    target = model.check_target(target, len(images))
+    if target is not None:
+        target = model.check_target(target, len(images))
+    elif not spec.one_pass:
+        target = model.predict(images, batch_size).argmax(axis=1).astype(np.int32)
     kwargs = dict(options, batch_size=batch_size)
     if layer is not None:
         kwargs["layer"] = layer
     result = spec.fn(model, images, target, **kwargs)
+    if target is None:
+        target = result.logits.argmax(axis=1).astype(np.int32)
     raw = np.nan_to_num(np.asarray(result.raw, np.float32), nan=0.0, posinf=0.0, neginf=0.0)
     if spec.kind == "cam":
         display = postprocess.cam_map(raw, model.image_size)

@@ -101,7 +101,9 @@ class Model:
         """Logits, probabilities, target placeholder, one-hot score and the per-graph caches."""
         self.logits = tf.reshape(logits, [-1, self.num_classes])
         self.probabilities = tf.nn.softmax(self.logits)
-        self.target = tf.placeholder(tf.int32, [None], name="target")
+        # Not fed: each image's own top class, so one-pass methods need no prediction run first.
+        self.target = tf.placeholder_with_default(tf.argmax(self.logits, 1, output_type=tf.int32),
+                                                  [None], name="target")
         self.score = tf.reduce_sum(self.logits * tf.one_hot(self.target, self.num_classes), 1)
         self._layer_grads = {}
         self._input_grad = None
@@ -200,7 +202,7 @@ class Model:
         act, grad = self.layer(layer)
         images = np.asarray(images, np.float32)
         firsts, index = _distinct_rows(images)
-        if len(firsts) == len(images) or not self.cached(
+        if target is None or len(firsts) == len(images) or not self.cached(
                 ("fed_layer", act.name), lambda: self._depends_only_through(grad, act)):
             return self.run({"logits": self.logits, "activations": act, "gradients": grad},
                             images, target, batch_size)

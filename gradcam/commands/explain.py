@@ -86,10 +86,10 @@ def explain_image(model, args, image_path):
     png = _output_path(args, image_path)
     image = model.prepare(load_image(image_path), args.central_fraction)
     targets = [model.class_index(c) for c in args.classes or []]
-    if not targets:
-        targets = [int(model.predict(image[None])[0].argmax())]
-    result = explain(model, np.repeat(image[None], len(targets), 0), targets, args.method,
-                     args.layer, args.batch_size, **_method_options(args))
+    copies = np.repeat(image[None], max(len(targets), 1), 0)  # no --class: the top class
+    result = explain(model, copies, targets or None, args.method, args.layer, args.batch_size,
+                     **_method_options(args))
+    targets = [int(t) for t in result.target]
     probabilities = result.probabilities[0]
     panels = [(f"{model.label(t)} ({t}) p={probabilities[t]:.3f}",
                overlay(image, m, args.style, args.alpha)) for t, m in zip(targets, result.map)]

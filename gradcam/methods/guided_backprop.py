@@ -3,7 +3,7 @@ Convolutional Net"): the input gradient where every ReLU also blocks negative in
 from gradcam.methods.registry import Attribution, register
 
 
-@register("guided_backprop", kind="pixel", title="Guided backprop")
+@register("guided_backprop", kind="pixel", title="Guided backprop", one_pass=True)
 def guided_backprop(model, images, target, layer=None, batch_size=32):
     """Guided input gradient of the target logit; ``layer`` is not used."""
     out = model.input_gradients(images, target, batch_size, guided=True)

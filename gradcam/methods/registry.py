@@ -38,6 +38,9 @@ class Method:
     fn: Callable
     kind: str  # "cam" (feature-resolution map) or "pixel" (input-resolution attribution)
     title: str
+    # True when the method scores only the given images (no perturbed copies), so a target of
+    # None can be left to the graph's default, each image's top class, saving a forward pass.
+    one_pass: bool = False
 
     @property
     def options(self):
@@ -57,13 +60,13 @@ class Method:
 METHODS = {}
 
 
-def register(name, kind, title):
-    """Decorator adding a method to the registry under ``name``."""
+def register(name, kind, title, one_pass=False):
+    """Decorator adding a method to the registry under ``name`` (``one_pass``: see ``Method``)."""
     if kind not in ("cam", "pixel"):
         raise ValueError(f"kind must be 'cam' or 'pixel', got {kind!r}")
 
     def add(fn):
-        METHODS[name] = Method(name, fn, kind, title)
+        METHODS[name] = Method(name, fn, kind, title, one_pass)
         return fn
 
     return add

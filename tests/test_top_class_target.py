@@ -1,0 +1,38 @@
+"""target=None means each image's top class: one-pass methods leave it to the graph's default
+(no prediction run), the others predict first; both must equal an explicit argmax target."""
+import numpy as np
+import pytest
+
+from gradcam.explain import explain
+from gradcam.methods import METHODS
+
+
+@pytest.fixture(scope="module")
+def two_photos(cat_input, coffee_input):
+    return np.stack([cat_input, coffee_input])
+
+
+@pytest.mark.parametrize("method", sorted(m.name for m in METHODS.values() if m.one_pass))
+def test_one_pass_default_target_equals_explicit_top_class(lite0, two_photos, method):
+    top = lite0.predict(two_photos).argmax(axis=1)
+    assert list(top) != [top[0]] * 2  # two different classes, so a mix-up would show
+    implicit = explain(lite0, two_photos, None, method)
+    explicit = explain(lite0, two_photos, top, method)
+    np.testing.assert_array_equal(implicit.target, top)
+    np.testing.assert_allclose(implicit.raw, explicit.raw, rtol=1e-5, atol=1e-6)
+
+
+def test_one_pass_default_target_adds_no_ops_and_no_prediction(lite0, two_photos, monkeypatch):
+    explain(lite0, two_photos, None, "grad_cam")
+    ops = lite0.op_count
+    monkeypatch.setattr(lite0, "predict", lambda *a, **k: pytest.fail("predict was called"))
+    explain(lite0, two_photos, None, "grad_cam")
+    assert lite0.op_count == ops
+
+
+def test_multi_pass_method_predicts_the_top_class_first(lite0, two_photos):
+    top = lite0.predict(two_photos).argmax(axis=1)
+    result = explain(lite0, two_photos, None, "smoothgrad", samples=2, noise=0.1, seed=3)
+    explicit = explain(lite0, two_photos, top, "smoothgrad", samples=2, noise=0.1, seed=3)
+    np.testing.assert_array_equal(result.target, top)
+    np.testing.assert_allclose(result.raw, explicit.raw, rtol=1e-5, atol=1e-6)
