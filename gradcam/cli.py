@@ -4,11 +4,10 @@ Errors the user can fix are one line on stderr with exit status 2; ``GRADCAM_DEB
 traceback of an unexpected failure.
 """
 import argparse
-import os
 import sys
 import warnings
 
-from gradcam.errors import UserError
+from gradcam.errors import UserError, exit_status
 
 
 class _Parser(argparse.ArgumentParser):
@@ -37,27 +36,18 @@ def build_parser():
 
 def main(argv=None):
     warnings.showwarning = _one_line_warning
-    try:
+
+    def run():
         from gradcam.commands.common import load_user_modules
 
-        argv = load_user_modules(argv)  # registers their networks before --model choices exist
-        args, extra = build_parser().parse_known_args(argv)
+        argv_ = load_user_modules(argv)  # registers their networks before --model choices exist
+        args, extra = build_parser().parse_known_args(argv_)
         if extra and not getattr(args, "pass_unknown_args", False):  # only `gradcam beam` takes them
             raise UserError(f"unrecognized arguments: {' '.join(extra)}")
         args.extra_args = extra
-        return args.run(args) or 0
-    except UserError as exc:
-        print(f"gradcam: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("gradcam: interrupted", file=sys.stderr)
-        return 130
-    except Exception as exc:  # a bug of ours: one line unless debugging
-        if os.environ.get("GRADCAM_DEBUG"):
-            raise
-        print(f"gradcam: internal error: {type(exc).__name__}: {exc} (GRADCAM_DEBUG=1 shows the "
-              "traceback)", file=sys.stderr)
-        return 1
+        return args.run(args)
+
+    return exit_status(run, "gradcam")
 
 
 if __name__ == "__main__":

@@ -7,9 +7,10 @@ give ``logits``; ``GraphModel`` explains them given the tensor names this module
 """
 import argparse
 import shutil
+import sys
 from pathlib import Path
 
-from gradcam.errors import UserError
+from gradcam.errors import exit_status
 from gradcam.tf_compat import slim, tf
 from nets.nets_factory import NETWORKS, get_network
 
@@ -63,10 +64,7 @@ def main(argv=None):
     parser.add_argument("--checkpoint", help="default: the network's own checkpoint")
     parser.add_argument("--num-classes", type=int)
     args = parser.parse_args(argv)
-    try:
-        names = export(args.network, args.out_dir, args.checkpoint, args.num_classes)
-    except UserError as exc:
-        parser.exit(2, f"export: error: {exc}\n")
+    names = export(args.network, args.out_dir, args.checkpoint, args.num_classes)
     print(f"wrote {args.out_dir}/frozen.pb and {args.out_dir}/saved_model/; explain with:\n"
           f"  --input-tensor {names['input']} --logits-tensor {names['logits']} "
           f"--layer-tensor {names['layer']} --preprocessing {names['preprocessing']} "
@@ -74,4 +72,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(exit_status(main, "export"))

@@ -33,7 +33,7 @@ from pathlib import Path, PurePosixPath
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from gradcam.checkpoints import checkpoint_dir  # noqa: E402
-from gradcam.errors import UserError  # noqa: E402
+from gradcam.errors import UserError, exit_status  # noqa: E402
 from nets.nets_factory import NETWORKS  # noqa: E402
 
 KNOWN_SHA256 = {}  # tarball file name -> official sha256 (none published; see the docstring)
@@ -189,21 +189,14 @@ def main(argv=None):
     parser.add_argument("--force", action="store_true", help="download even if already present")
     args = parser.parse_args(argv)
     names = downloadable() if "all" in args.networks else list(dict.fromkeys(args.networks))
-    try:
+
+    def run():
         if args.url and len(names) != 1:
             raise UserError("--url needs exactly one network")
         for name in names:
             print(download(name, args.dir or checkpoint_dir(), args.url, args.force), flush=True)
-    except UserError as exc:
-        print(f"gradcam: error: {exc}", file=sys.stderr)
-        return 2
-    except OSError as exc:
-        print(f"gradcam: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("gradcam: interrupted", file=sys.stderr)
-        return 130
-    return 0
+
+    return exit_status(run, "gradcam")
 
 
 if __name__ == "__main__":

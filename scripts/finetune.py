@@ -13,10 +13,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from gradcam.errors import UserError  # noqa: E402
+from gradcam.errors import exit_status  # noqa: E402
 
 
-def main(argv=None):
+def _run(argv):
     from nets.nets_factory import DEFAULT_NETWORK, NETWORKS
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
@@ -38,14 +38,10 @@ def main(argv=None):
     from gradcam.finetune import finetune
 
     start = time.perf_counter()
-    try:
-        result = finetune(args.data_dir, args.out, args.model, args.checkpoint,
-                          args.train_scopes.split(","), args.steps, args.batch_size,
-                          args.learning_rate, args.seed,
-                          progress=lambda r: tqdm(r, desc="training", unit="step", leave=False))
-    except UserError as exc:
-        print(f"finetune: error: {exc}", file=sys.stderr)
-        return 2
+    result = finetune(args.data_dir, args.out, args.model, args.checkpoint,
+                      args.train_scopes.split(","), args.steps, args.batch_size,
+                      args.learning_rate, args.seed,
+                      progress=lambda r: tqdm(r, desc="training", unit="step", leave=False))
     n = len(result.class_names)
     print(f"trained {n} classes ({', '.join(result.class_names)}) in "
           f"{time.perf_counter() - start:.1f} s{' on cached features' if result.cached_features else ''}:"
@@ -54,6 +50,10 @@ def main(argv=None):
           f"  gradcam explain IMAGE --model {args.model} --checkpoint {args.out} "
           f"--num-classes {n} --labels {result.labels_file}")
     return 0
+
+
+def main(argv=None):
+    return exit_status(lambda: _run(argv), "finetune")
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ import sys
 
 import numpy as np
 
+from gradcam.errors import exit_status
 from gradcam.evaluation import report
 
 METHODS = ("grad_cam", "guided_backprop", "guided_grad_cam")
@@ -103,4 +104,4 @@ def main(argv=None, model=None):
 
 
 if __name__ == "__main__":
-    sys.exit(report.run_script(main))
+    sys.exit(exit_status(main))

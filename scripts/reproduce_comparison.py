@@ -13,6 +13,7 @@ import time
 
 
 
+from gradcam.errors import exit_status
 from gradcam.evaluation import report
 
 
@@ -68,4 +69,4 @@ def main(argv=None, model=None):
 
 
 if __name__ == "__main__":
-    sys.exit(report.run_script(main))
+    sys.exit(exit_status(main))

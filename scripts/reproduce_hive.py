@@ -17,6 +17,7 @@ import sys
 
 import numpy as np
 
+from gradcam.errors import exit_status
 from gradcam.evaluation import report
 
 
@@ -106,4 +107,4 @@ def main(argv=None, model=None):
 
 
 if __name__ == "__main__":
-    sys.exit(report.run_script(main))
+    sys.exit(exit_status(main))

@@ -15,6 +15,7 @@ import sys
 
 import numpy as np
 
+from gradcam.errors import exit_status
 from gradcam.evaluation import report
 
 METHODS = ("gradient", "guided_backprop", "grad_cam", "guided_grad_cam", "integrated_gradients",
@@ -136,4 +137,4 @@ def main(argv=None, model=None):
 
 
 if __name__ == "__main__":
-    sys.exit(report.run_script(main))
+    sys.exit(exit_status(main))

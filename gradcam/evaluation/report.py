@@ -70,19 +70,6 @@ def markdown_table(header, rows):
     return "\n".join(lines) + "\n"
 
 
-def run_script(main):
-    """Exit status of ``main()``; a UserError is one line on stderr and status 2."""
-    import sys
-
-    from gradcam.errors import UserError
-
-    try:
-        return main() or 0
-    except UserError as exc:
-        print(f"{Path(sys.argv[0]).name}: error: {exc}", file=sys.stderr)
-        return 2
-
-
 def load_model(network, checkpoint=None):
     from gradcam.model import Model
 
