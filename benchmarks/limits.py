@@ -3,7 +3,7 @@ pixels, forward + backward to the CAM layer, in one session run, at batch 1 and 
 
 Also the session settings that set that limit: intra/inter-op threads and XLA auto-clustering,
 each a fresh session on the SAME graph with the model's variable values copied in, and the cost of
-the guided-backprop switch in every ReLU gradient against a graph built without it.
+the plain backward under the guided-backprop gradient override against a graph built without it.
 """
 import numpy as np
 
@@ -76,7 +76,7 @@ def compare_sessions(model, image, target, batch, repeats):
 
 
 def plain_gradient_graph(model):
-    """The same network and weights with TensorFlow's own ReLU gradients (no guided switch)
+    """The same network and weights with TensorFlow's own ReLU gradients (no override)
     -> (session, images, target, input gradient)."""
     graph = tf.Graph()
     size, spec = model.image_size, model.spec
@@ -99,8 +99,8 @@ def plain_gradient_graph(model):
     return session, images, target, gradient
 
 
-def guided_switch_overhead(model, image, target, batch, repeats):
-    """fwd+bwd-to-input per image with the switch (fed False) and without it, interleaved."""
+def guided_override_overhead(model, image, target, batch, repeats):
+    """fwd+bwd-to-input per image under the override and without it, interleaved."""
     session, images, target_ph, gradient = plain_gradient_graph(model)
     try:
         x = noisy_batch(image, batch)
@@ -109,12 +109,12 @@ def guided_switch_overhead(model, image, target, batch, repeats):
         theirs = {images: x, target_ph: t}
         same = float(np.abs(model.session.run(model.input_grad, ours)
                             - session.run(gradient, theirs)).max())
-        switch, plain = [], []
+        overridden, plain = [], []
         for _ in range(repeats):  # interleaved, so load changes hit both alike
-            switch.append(measure(lambda: model.session.run(model.input_grad, ours), 1, batch, 0)["median"])
+            overridden.append(measure(lambda: model.session.run(model.input_grad, ours), 1, batch, 0)["median"])
             plain.append(measure(lambda: session.run(gradient, theirs), 1, batch, 0)["median"])
     finally:
         session.close()
-    return {"with_switch": float(np.median(switch)), "plain": float(np.median(plain)),
-            "overhead": float(np.median(switch) / np.median(plain) - 1.0), "max_abs_difference": same,
+    return {"with_override": float(np.median(overridden)), "plain": float(np.median(plain)),
+            "overhead": float(np.median(overridden) / np.median(plain) - 1.0), "max_abs_difference": same,
             "batch": batch}

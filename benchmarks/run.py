@@ -62,7 +62,7 @@ def run_all(model, quick=False, out_dir=DEFAULT_OUT, pair=True, sessions=True, b
     if sessions:
         log("session settings ...")
         result["sessions"] = limits.compare_sessions(model, image, target, batch, 1 if quick else 3)
-        result["guided_switch"] = limits.guided_switch_overhead(model, image, target, batch,
+        result["guided_override"] = limits.guided_override_overhead(model, image, target, batch,
                                                                 2 if quick else 5)
     result["load_average_end"] = list(os.getloadavg())
     write(result, Path(out_dir))

@@ -4,7 +4,7 @@
 works on it. Our own float pixel placeholder (N x S x S x 3 in [0, 255]) goes through the chosen
 preprocessing's normalisation and is mapped onto the graph's input tensor at import time. The
 graph is imported under the guided-backprop gradient override, so its Relu and Relu6 ops get the
-guided-switchable gradients too (TensorFlow applies the override map to imported ops as well).
+guided-backprop gradients too (TensorFlow applies the override map to imported ops as well).
 Other activations (e.g. swish, Relu inside fused ops) keep their plain gradients.
 """
 from difflib import get_close_matches

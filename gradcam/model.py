@@ -6,9 +6,10 @@ happens inside the graph, so attributions live in pixel space and overlays are d
 that image. The target class goes in through a placeholder, so no call adds ops to the graph:
 gradient ops are built on the first use of a layer and reused after.
 
-Guided backpropagation (Springenberg et al. 2014) shares the same backward graph: every ReLU and
-ReLU6 is created under a gradient override whose backward pass also zeroes negative incoming
-gradients when the ``guided`` placeholder is fed True.
+Guided backpropagation (Springenberg et al. 2014): every ReLU and ReLU6 is created under a
+gradient override. Its gradient is TensorFlow's own, except while the model builds its guided
+input gradient (once, on first use): then it also zeroes negative incoming gradients. So the
+plain backward costs nothing extra and the guided one is a second path, built once.
 """
 import numpy as np
 
@@ -18,24 +19,35 @@ from gradcam.tf_compat import slim, tf
 from nets.nets_factory import get_network
 from nets.preprocessing import crop_and_resize, get_preprocessing
 
-_GUIDED_COLLECTION = "gradcam_guided_flag"
-# ReLUs created under this map get the guided-switchable gradients registered below.
+# ReLUs created under this map get the gradients registered below.
 GUIDED_OVERRIDES = {"Relu": "GradcamRelu", "Relu6": "GradcamRelu6"}
+_BUILDING_GUIDED = "_gradcam_building_guided"  # graph attribute, True only inside guided_gradients
 
 
-def _switch_guided(op, grad, plain):
-    flag = op.graph.get_collection(_GUIDED_COLLECTION)[0]
-    return tf.cond(flag, lambda: plain * tf.cast(grad > 0, grad.dtype), lambda: plain)
+def _maybe_guided(op, grad, plain):
+    if getattr(op.graph, _BUILDING_GUIDED, False):
+        return plain * tf.cast(grad > 0, grad.dtype)
+    return plain
 
 
 @tf.RegisterGradient("GradcamRelu")
 def _relu_grad(op, grad):
-    return _switch_guided(op, grad, tf.raw_ops.ReluGrad(gradients=grad, features=op.outputs[0]))
+    return _maybe_guided(op, grad, tf.raw_ops.ReluGrad(gradients=grad, features=op.outputs[0]))
 
 
 @tf.RegisterGradient("GradcamRelu6")
 def _relu6_grad(op, grad):
-    return _switch_guided(op, grad, tf.raw_ops.Relu6Grad(gradients=grad, features=op.inputs[0]))
+    return _maybe_guided(op, grad, tf.raw_ops.Relu6Grad(gradients=grad, features=op.inputs[0]))
+
+
+def guided_gradients(ys, xs):
+    """``tf.gradients(ys, xs)`` with guided-backprop rules at every overridden ReLU/ReLU6."""
+    graph = ys.graph
+    setattr(graph, _BUILDING_GUIDED, True)
+    try:
+        return tf.gradients(ys, xs)
+    finally:
+        setattr(graph, _BUILDING_GUIDED, False)
 
 
 def _distinct_rows(images):
@@ -91,11 +103,9 @@ class Model:
         self.layer(self.spec.cam_layer)
 
     def _build_input(self):
-        """Pixel placeholder and the guided-backprop switch (call inside ``self.graph``)."""
+        """Pixel placeholder (call inside ``self.graph``)."""
         size = self.image_size
         self.images = tf.placeholder(tf.float32, [None, size, size, 3], name="images")
-        self.guided = tf.placeholder_with_default(False, [], name="guided")
-        tf.add_to_collection(_GUIDED_COLLECTION, self.guided)
 
     def _build_output(self, logits):
         """Logits, probabilities, target placeholder, one-hot score and the per-graph caches."""
@@ -142,6 +152,11 @@ class Model:
             with self.graph.as_default():
                 self._input_grad = tf.gradients(self.score, self.images)[0]
         return self._input_grad
+
+    @property
+    def guided_input_grad(self):
+        """Guided-backprop gradient of the target score with respect to the input pixels."""
+        return self.cached("guided_input_grad", lambda: guided_gradients(self.score, self.images)[0])
 
     def cached(self, key, build):
         """``build()`` run once under this graph and its result kept under ``key``: methods that need
@@ -231,8 +246,8 @@ class Model:
 
     def input_gradients(self, images, target, batch_size=32, guided=False):
         """Logits and d(score)/d(input pixels) [N,S,S,3]; guided=True uses guided backprop."""
-        return self.run({"logits": self.logits, "gradients": self.input_grad}, images, target,
-                        batch_size, feeds={self.guided: bool(guided)})
+        gradient = self.guided_input_grad if guided else self.input_grad
+        return self.run({"logits": self.logits, "gradients": gradient}, images, target, batch_size)
 
     # -- classes and images ------------------------------------------------------------------
     def class_index(self, query):
