@@ -14,6 +14,7 @@ import resource
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -129,54 +130,65 @@ class ImageJob:
 
     def process(self, items):
         """JSON-able records of decoded items (errors included), outputs written for the rest."""
+        return self.write(self.explain(items))
+
+    def explain(self, items):
+        """Run the method on the readable items -> (items, Explanation or None, seconds)."""
+        from gradcam.explain import explain
+
         start = time.perf_counter()
         good = [item for item in items if item.image is not None]
-        outputs = self._explain_and_write(good) if good else []
-        share = (time.perf_counter() - start) / max(len(good), 1)
+        result = None
+        if good:
+            settings = self.settings
+            images = np.stack([item.image for item in good])
+            targets = None if self.target is None else np.full(len(images), self.target)
+            with self.guard(settings.method, settings.layer):
+                result = explain(self.model, images, targets, settings.method, settings.layer,
+                                 settings.batch_size, **dict(settings.options))
+        return items, result, time.perf_counter() - start
+
+    def write(self, explained):
+        """Write the PNG and NPZ of each explained item -> one record per item, in input order;
+        an item's seconds are its decoding plus its share of the batch's explaining and writing."""
+        items, result, seconds = explained
+        start = time.perf_counter()
+        good = [item for item in items if item.image is not None]
+        outputs = iter([self._write_one(item, result, i) for i, item in enumerate(good)])
+        share = (seconds + time.perf_counter() - start) / max(len(good), 1)
         records = []
         for item in items:
             if item.image is None:
                 records.append({"path": item.path, "error": item.error,
                                 "seconds": round(item.seconds, 4)})
             else:
-                record = outputs.pop(0)
-                record["seconds"] = round(item.seconds + share, 4)
-                records.append(record)
+                records.append(dict(next(outputs), seconds=round(item.seconds + share, 4)))
         return records
 
-    def _explain_and_write(self, items):
-        from gradcam.explain import explain
+    def _write_one(self, item, result, i):
         from gradcam.visualize import overlay, save_png
 
         model, settings = self.model, self.settings
-        images = np.stack([item.image for item in items])
-        with self.guard(settings.method, settings.layer):
-            targets = None if self.target is None else np.full(len(images), self.target)
-            result = explain(model, images, targets, settings.method, settings.layer,
-                             settings.batch_size, **dict(settings.options))
-        records = []
-        for i, item in enumerate(items):
-            name = output_name(item.path, self.root)
-            probabilities = result.probabilities[i]
-            target = int(result.target[i])
-            save_png(self.out_dir / f"{name}.png",
-                     overlay(item.image, result.map[i], settings.style, settings.alpha))
-            arrays = {"logits": result.logits[i].astype(np.float32), "target": target,
-                      "map": result.map[i], "input": item.image,
-                      "degenerate": bool(result.degenerate[i])}
-            if result.lowres is not None:
-                arrays["lowres"] = result.lowres[i].astype(np.float32)
-            save_npz(self.out_dir / f"{name}.npz", arrays)
-            order = probabilities.argsort()[::-1][:settings.top_k]
-            records.append({
-                "path": item.path, "model": model.spec.name, "method": settings.method,
-                "top_k": [{"index": int(k), "label": model.label(k),
-                           "probability": float(probabilities[k])} for k in order],
-                "target": {"index": target, "label": model.label(target),
-                           "probability": float(probabilities[target])},
-                "map": map_statistics(result.map[i]), "degenerate": bool(result.degenerate[i]),
-                "png": f"{name}.png", "npz": f"{name}.npz"})
-        return records
+        name = output_name(item.path, self.root)
+        probabilities = result.probabilities[i]
+        target = int(result.target[i])
+        save_png(self.out_dir / f"{name}.png",
+                 overlay(item.image, result.map[i], settings.style, settings.alpha))
+        arrays = {"logits": result.logits[i].astype(np.float32), "target": target,
+                  "map": result.map[i], "input": item.image,
+                  "degenerate": bool(result.degenerate[i])}
+        if result.lowres is not None:
+            arrays["lowres"] = result.lowres[i].astype(np.float32)
+        save_npz(self.out_dir / f"{name}.npz", arrays)
+        order = probabilities.argsort()[::-1][:settings.top_k]
+        return {
+            "path": item.path, "model": model.spec.name, "method": settings.method,
+            "top_k": [{"index": int(k), "label": model.label(k),
+                       "probability": float(probabilities[k])} for k in order],
+            "target": {"index": target, "label": model.label(target),
+                       "probability": float(probabilities[target])},
+            "map": map_statistics(result.map[i]), "degenerate": bool(result.degenerate[i]),
+            "png": f"{name}.png", "npz": f"{name}.npz"}
 
 
 # -- the local batch run -------------------------------------------------------------------------
@@ -259,15 +271,17 @@ def run_batch(model, source, out_dir, settings, resume=False, progress=True):
     stop = threading.Event()
     bar = tqdm(total=len(todo), unit="img", file=sys.stderr, disable=not progress)
     try:
-        with open(results_file, "a", encoding="utf-8") as handle:
-            batch = []
-            for item in _decoded_stream(job, todo, 2 * settings.batch_size, stop):
-                batch.append(item)
-                if len(batch) == settings.batch_size:
-                    _finish(job, batch, handle, summary, bar)
-                    batch = []
-            if batch:
-                _finish(job, batch, handle, summary, bar)
+        with open(results_file, "a", encoding="utf-8") as handle, \
+                ThreadPoolExecutor(1, thread_name_prefix="gradcam-write") as writer:
+            writing = None  # the previous batch's outputs are written while this batch computes
+            for batch in _batched(_decoded_stream(job, todo, 2 * settings.batch_size, stop),
+                                  settings.batch_size):
+                explained = job.explain(batch)
+                if writing is not None:
+                    writing.result()  # one batch in flight at most: memory stays fixed
+                writing = writer.submit(_finish, job, explained, handle, summary, bar)
+            if writing is not None:
+                writing.result()
     finally:
         stop.set()
         bar.close()
@@ -277,12 +291,25 @@ def run_batch(model, source, out_dir, settings, resume=False, progress=True):
     return summary
 
 
-def _finish(job, batch, handle, summary, bar):
-    for record in job.process(batch):
+def _batched(items, size):
+    """Lists of ``size`` consecutive items (the last may be shorter)."""
+    batch = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _finish(job, explained, handle, summary, bar):
+    """Write a batch's outputs, then append its JSON lines (a line means the image is done)."""
+    for record in job.write(explained):
         _append_line(handle, record)
         if "error" in record:
             summary["errors"] += 1
             summary["failed"].append(record)
         else:
             summary["images"] += 1
-    bar.update(len(batch))
+    bar.update(len(explained[0]))

@@ -69,6 +69,15 @@ def test_smoothgrad_averages_inner_over_noisy_copies(toy, weights, images):
     assert not np.allclose(copies[:2], copies[2:4])  # samples differ
 
 
+def test_smoothgrad_noise_is_a_fraction_of_each_images_value_range():
+    rng = np.random.default_rng(11)
+    images = np.stack([rng.uniform(0, 255, (16, 16, 3)), rng.uniform(100, 150, (16, 16, 3))])
+    ranges = images.max(axis=(1, 2, 3)) - images.min(axis=(1, 2, 3))
+    copies = noisy_copies(images, 200, 0.2, seed=3).reshape(200, 2, 16, 16, 3)
+    measured = (copies - images.astype(np.float32)[None]).std(axis=(0, 2, 3, 4))
+    np.testing.assert_allclose(measured, 0.2 * ranges, rtol=0.02)
+
+
 def test_average_samples_is_sample_major():
     raw = np.arange(12, dtype=np.float32).reshape(6, 2)  # 3 samples x 2 images
     np.testing.assert_array_equal(average_samples(raw, 3), [[4, 5], [6, 7]])

@@ -2,16 +2,18 @@
 from a maximally Gaussian-blurred copy of the image to the image itself."""
 import numpy as np
 
-from gradcam.methods.integrated_gradients import target_scores
+from gradcam.methods.integrated_gradients import target_of
 from gradcam.methods.path_math import blur_path, completeness
 from gradcam.methods.registry import Attribution, register
 
 
 def blur_integrate(model, image, target, max_sigma, steps, batch_size):
-    """sum_k grad F(L_k) * (L_{k+1} - L_k) over the blur path L_0 (max blur) .. L_steps (image)."""
+    """sum_k grad F(L_k) * (L_{k+1} - L_k) over the blur path L_0 (max blur) .. L_steps (image)
+    -> (attribution, L_0, logits at L_0)."""
     _, path = blur_path(image, max_sigma, int(steps))
-    grads = model.input_gradients(path[:-1], np.full(len(path) - 1, target), batch_size)["gradients"]
-    return (grads * np.diff(path, axis=0)).sum(axis=0).astype(np.float32), path[0]
+    out = model.input_gradients(path[:-1], np.full(len(path) - 1, target), batch_size)
+    attribution = (out["gradients"] * np.diff(path, axis=0)).sum(axis=0).astype(np.float32)
+    return attribution, path[0], out["logits"][0]
 
 
 @register("blur_ig", kind="pixel", title="Blur IG")
@@ -22,7 +24,7 @@ def blur_ig(model, images, target, layer=None, batch_size=32, max_sigma=50.0, st
     parts = [blur_integrate(model, x, t, float(max_sigma), steps, batch_size)
              for x, t in zip(images, target)]
     raw = np.stack([p[0] for p in parts])
-    logits, score = target_scores(model, images, target, batch_size)
-    _, blurred_score = target_scores(model, np.stack([p[1] for p in parts]), target, batch_size)
-    gap, relative = completeness(raw, score, blurred_score)
+    logits = model.predict(images, batch_size)
+    gap, relative = completeness(raw, target_of(logits, target),
+                                 target_of(np.stack([p[2] for p in parts]), target))
     return Attribution(raw, logits, extras={"completeness_gap": gap, "relative_completeness_gap": relative})

@@ -38,7 +38,8 @@ def gradcam_pp_weights(activations, gradients, eps=1e-12):
     """
     a = np.asarray(activations, np.float64)
     g = np.asarray(gradients, np.float64)
-    denominator = 2.0 * g ** 2 + a.sum(axis=(1, 2), keepdims=True) * g ** 3
+    g2 = g * g  # products, not powers: np.power with exponent 3 is ~50x slower
+    denominator = 2.0 * g2 + a.sum(axis=(1, 2), keepdims=True) * g2 * g
     safe = np.abs(denominator) > eps
-    alpha = np.where(safe, g ** 2 / np.where(safe, denominator, 1.0), 0.0)
+    alpha = np.where(safe, g2 / np.where(safe, denominator, 1.0), 0.0)
     return (alpha * np.maximum(g, 0.0)).sum(axis=(1, 2))

@@ -1,15 +1,17 @@
 """Guided Grad-CAM (Selvaraju et al. 2017, "Grad-CAM: Visual Explanations from Deep Networks via
 Gradient-based Localization"): guided backprop times the upsampled, rectified Grad-CAM map."""
 from gradcam import postprocess
-from gradcam.methods.grad_cam import grad_cam
-from gradcam.methods.guided_backprop import guided_backprop
+from gradcam.methods.cam_math import gradcam_weights, weighted_sum
 from gradcam.methods.registry import Attribution, register
 
 
-@register("guided_grad_cam", kind="pixel", title="Guided Grad-CAM")
+@register("guided_grad_cam", kind="pixel", title="Guided Grad-CAM", one_pass=True)
 def guided_grad_cam(model, images, target, layer=None, batch_size=32):
-    """Pixel-level detail from guided backprop, class localisation from Grad-CAM at ``layer``."""
-    coarse = grad_cam(model, images, target, layer, batch_size)
-    fine = guided_backprop(model, images, target, batch_size=batch_size)
-    localisation = postprocess.cam_map(coarse.lowres, model.image_size)
-    return Attribution(fine.raw * localisation[..., None], coarse.logits)
+    """Pixel-level detail from guided backprop, class localisation from Grad-CAM at ``layer``; one
+    forward feeds both backward paths (to ``layer`` and, guided, to the pixels)."""
+    activations, gradients = model.layer(layer)
+    out = model.run({"logits": model.logits, "activations": activations, "gradients": gradients,
+                     "guided": model.guided_input_grad}, images, target, batch_size)
+    lowres = weighted_sum(out["activations"], gradcam_weights(out["gradients"]))
+    localisation = postprocess.cam_map(lowres, model.image_size)
+    return Attribution(out["guided"] * localisation[..., None], out["logits"])

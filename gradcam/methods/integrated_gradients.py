@@ -6,19 +6,31 @@ from gradcam.methods.path_math import completeness, make_baseline, path_alphas, 
 from gradcam.methods.registry import Attribution, register
 
 
-def target_scores(model, images, target, batch_size=32):
-    """Logits [N, classes] and the target logit [N] of each image."""
-    logits = model.predict(images, batch_size)
-    return logits, logits[np.arange(len(images)), target]
+def endpoint_logits(model, known, images, batch_size=32):
+    """Logits of ``images`` [N, ...], taken from ``known`` (one array or None per image, e.g. read
+    off a path that passed through it) and computed in one batched forward for the rest."""
+    missing = [i for i, logits in enumerate(known) if logits is None]
+    computed = model.predict(np.asarray(images)[missing], batch_size) if missing else []
+    known = list(known)
+    for i, logits in zip(missing, computed):
+        known[i] = logits
+    return np.stack(known)
+
+
+def target_of(logits, target):
+    return logits[np.arange(len(logits)), target]
 
 
 def integrate(model, image, baseline, target, steps, rule, batch_size):
-    """IG of one image: the path points go through the network in batches of ``batch_size``."""
+    """IG of one image -> (attribution, logits at the baseline or None, logits at x or None): the
+    path points go through the network in batches; a rule whose points include alpha = 0 or 1
+    gives F at the baseline or at x for free."""
     alphas, weights = path_alphas(int(steps), rule)
     path = straight_path(image, baseline, alphas)
-    grads = model.input_gradients(path, np.full(len(path), target), batch_size)["gradients"]
-    average = np.tensordot(weights, grads.astype(np.float64), axes=1)
-    return ((image - baseline) * average).astype(np.float32)
+    out = model.input_gradients(path, np.full(len(path), target), batch_size)
+    average = np.tensordot(weights, out["gradients"].astype(np.float64), axes=1)
+    at = {float(a): logits for a, logits in zip(alphas, out["logits"])}
+    return ((image - baseline) * average).astype(np.float32), at.get(0.0), at.get(1.0)
 
 
 @register("integrated_gradients", kind="pixel", title="Integrated Gradients")
@@ -29,9 +41,11 @@ def integrated_gradients(model, images, target, layer=None, batch_size=32, basel
     images = np.asarray(images, np.float32)
     target = model.check_target(target, len(images))
     baselines = np.stack([make_baseline(x, baseline, seed) for x in images])
-    raw = np.stack([integrate(model, x, b, t, steps, rule, batch_size)
-                    for x, b, t in zip(images, baselines, target)])
-    logits, score = target_scores(model, images, target, batch_size)
-    _, base_score = target_scores(model, baselines, target, batch_size)
-    gap, relative = completeness(raw, score, base_score)
+    parts = [integrate(model, x, b, t, steps, rule, batch_size)
+             for x, b, t in zip(images, baselines, target)]
+    ends = endpoint_logits(model, [p[1] for p in parts] + [p[2] for p in parts],
+                           np.concatenate([baselines, images]), batch_size)
+    base_logits, logits = ends[:len(images)], ends[len(images):]
+    raw = np.stack([p[0] for p in parts])
+    gap, relative = completeness(raw, target_of(logits, target), target_of(base_logits, target))
     return Attribution(raw, logits, extras={"completeness_gap": gap, "relative_completeness_gap": relative})

@@ -1,7 +1,7 @@
 """Pure-numpy pieces of path attributions (Integrated Gradients, Blur IG, XRAI): baselines,
 quadrature rules along the straight path, and the Gaussian-blur path."""
 import numpy as np
-from scipy.ndimage import gaussian_filter
+from scipy import fft
 
 from gradcam.errors import UserError
 
@@ -24,10 +24,34 @@ def path_alphas(steps, rule="riemann_mid"):
     raise UserError(f"unknown rule {rule!r}; valid rules: {', '.join(RULES)}")
 
 
-def blur(image, sigma):
-    """Gaussian blur of an H x W x 3 image over the two spatial axes (sigma 0 = the image)."""
+def blurs(image, sigmas):
+    """Gaussian blurs of an H x W x C image over its two spatial axes, one per sigma (0 = the image)
+    -> [len(sigmas), H, W, C] float32.
+
+    Mirror-boundary Gaussian convolution is diagonal in the DCT-II basis: each coefficient (ky, kx)
+    is scaled by the Gaussian's transfer function exp(-2 pi^2 sigma^2 (f_y^2 + f_x^2)) at
+    f = k / 2H, k / 2W. One forward transform serves every sigma, so a whole blur path costs one
+    inverse transform per point, whatever the sigma (a spatial kernel grows with it).
+    """
     image = np.asarray(image, np.float32)
-    return image.copy() if sigma <= 0 else gaussian_filter(image, (sigma, sigma, 0), mode="reflect")
+    coefficients = fft.dctn(image, type=2, axes=(0, 1), norm="ortho")
+    fy = (np.arange(image.shape[0]) / (2.0 * image.shape[0])) ** 2
+    fx = (np.arange(image.shape[1]) / (2.0 * image.shape[1])) ** 2
+    out = np.empty((len(sigmas),) + image.shape, np.float32)
+    for i, sigma in enumerate(sigmas):
+        if sigma <= 0:
+            out[i] = image
+            continue
+        k = -2.0 * np.pi ** 2 * float(sigma) ** 2
+        transfer = np.outer(np.exp(k * fy), np.exp(k * fx)).astype(np.float32)
+        out[i] = fft.idctn(coefficients * transfer.reshape(transfer.shape + (1,) * (image.ndim - 2)),
+                           type=2, axes=(0, 1), norm="ortho")
+    return out
+
+
+def blur(image, sigma):
+    """Gaussian blur of an H x W x C image over the two spatial axes (sigma 0 = the image)."""
+    return blurs(image, [sigma])[0]
 
 
 def make_baseline(image, baseline="black", seed=0):
@@ -49,8 +73,10 @@ def make_baseline(image, baseline="black", seed=0):
 
 def straight_path(image, baseline, alphas):
     """baseline + alpha * (image - baseline) for every alpha -> [len(alphas), H, W, 3]."""
-    alphas = np.asarray(alphas, np.float32)[:, None, None, None]
-    return (baseline[None] + alphas * (image - baseline)[None]).astype(np.float32)
+    alphas = np.asarray(alphas, np.float32)
+    path = (baseline[None] + alphas[:, None, None, None] * (image - baseline)[None]).astype(np.float32)
+    path[alphas == 1] = image  # the end is exactly x (not x up to rounding), so F(x) can be read there
+    return path
 
 
 def blur_path(image, max_sigma, steps):
@@ -59,7 +85,7 @@ def blur_path(image, max_sigma, steps):
     if steps < 1 or max_sigma <= 0:
         raise UserError(f"blur_ig needs steps >= 1 and max_sigma > 0, got {steps}, {max_sigma}")
     sigmas = np.linspace(max_sigma, 0.0, steps + 1)
-    return sigmas, np.stack([blur(image, s) for s in sigmas])
+    return sigmas, blurs(image, sigmas)
 
 
 def completeness(attribution, score_input, score_baseline):

@@ -5,12 +5,11 @@ import numpy as np
 from gradcam.errors import UserError
 from gradcam.methods.registry import Attribution, get_method, register
 
-INPUT_RANGE = 255.0
-
 
 def noisy_copies(images, samples, noise, seed=0):
-    """[samples * N, ...] copies of ``images`` plus Gaussian noise with std ``noise`` * 255
-    (sample-major: rows k*N .. k*N+N-1 are sample k of every image)."""
+    """[samples * N, ...] copies of ``images`` plus Gaussian noise whose std is ``noise`` times each
+    image's value range (max - min), as in the paper (sample-major: rows k*N .. k*N+N-1 are sample
+    k of every image)."""
     if samples < 1:
         raise UserError(f"smoothgrad: samples must be at least 1, got {samples}")
     if noise < 0:
@@ -18,8 +17,11 @@ def noisy_copies(images, samples, noise, seed=0):
     images = np.asarray(images, np.float32)
     copies = np.tile(images, (samples,) + (1,) * (images.ndim - 1))
     if noise > 0:
+        axes = tuple(range(1, images.ndim))
+        std = noise * (images.max(axis=axes) - images.min(axis=axes))
+        std = np.tile(std, samples).reshape((-1,) + (1,) * (images.ndim - 1)).astype(np.float32)
         rng = np.random.default_rng(seed)
-        copies = copies + rng.normal(0.0, noise * INPUT_RANGE, copies.shape).astype(np.float32)
+        copies += rng.standard_normal(copies.shape, dtype=np.float32) * std
     return copies
 
 

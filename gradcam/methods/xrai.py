@@ -21,21 +21,30 @@ def segment_masks(image, scales=(50, 150, 500), min_size=20):
 
 def rank_regions(attribution, masks):
     """Greedy XRAI order: repeatedly take the region with the highest mean attribution over its
-    still-uncovered pixels. Returns [H, W] with 1 - rank / picks (1 = first region), 0 if uncovered."""
-    flat = masks.reshape(len(masks), -1)
+    still-uncovered pixels. Returns [H, W] with 1 - rank / picks (1 = first region), 0 if uncovered.
+
+    The masks are held sparse (rows to list a region's pixels, columns to update the regions that
+    share newly covered pixels), so each pick costs what it covers, not regions x pixels."""
+    from scipy import sparse
+
     values = np.asarray(attribution, np.float64).reshape(-1)
-    remaining_sum = flat @ values
-    remaining_area = flat.sum(axis=1).astype(np.float64)
+    rows = sparse.csr_matrix(np.asarray(masks).reshape(len(masks), -1), dtype=np.float64)
+    columns = rows.tocsc()
+    remaining_sum = rows @ values
+    remaining_area = np.asarray(rows.sum(axis=1)).ravel()  # whole numbers: exact in float64
     order = np.full(values.shape, -1)
     covered = np.zeros(values.shape, bool)
     picks = 0
     while remaining_area.max() > 0:
         density = np.where(remaining_area > 0, remaining_sum / np.maximum(remaining_area, 1), -np.inf)
-        new = flat[int(np.argmax(density))] & ~covered
+        pick = int(np.argmax(density))
+        pixels = rows.indices[rows.indptr[pick]:rows.indptr[pick + 1]]
+        new = pixels[~covered[pixels]]
         order[new] = picks
-        covered |= new
-        remaining_sum -= flat[:, new] @ values[new]
-        remaining_area -= flat[:, new].sum(axis=1)
+        covered[new] = True
+        touched = columns[:, new]
+        remaining_sum -= touched @ values[new]
+        remaining_area -= np.asarray(touched.sum(axis=1)).ravel()
         picks += 1
     ranked = np.where(order >= 0, 1.0 - order / max(picks, 1), 0.0)
     return ranked.reshape(np.shape(attribution)).astype(np.float32)
