@@ -117,6 +117,17 @@ def test_cascading_randomization_changes_exactly_its_layers_and_restores_bit_exa
     assert all(np.array_equal(a, b) and a.dtype == b.dtype for a, b in zip(before, after))
 
 
+def test_cam_sees_randomised_head_weights_and_their_restoration(lite0, cat_input):
+    from gradcam.explain import explain
+
+    original = explain(lite0, cat_input[None], [282], "cam").lowres
+    with randomization.cascading_randomization(lite0, ["logits"]) as steps:
+        next(steps)
+        randomised = explain(lite0, cat_input[None], [282], "cam").lowres
+    assert np.corrcoef(original.ravel(), randomised.ravel())[0, 1] < 0.9
+    np.testing.assert_array_equal(explain(lite0, cat_input[None], [282], "cam").lowres, original)
+
+
 def test_randomization_is_restored_when_the_block_fails(lite0):
     variables = randomization.layer_groups(lite0)["logits"]
     before = lite0.session.run(variables)

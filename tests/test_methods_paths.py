@@ -62,3 +62,14 @@ def test_blur_ig_completeness_on_a_linear_model(linear):
     images = np.random.default_rng(9).uniform(0, 255, (2, SIZE, SIZE, 3)).astype(np.float32)
     result = get_method("blur_ig").fn(model, images, [1, 3], max_sigma=4.0, steps=4)
     np.testing.assert_allclose(result.extras["completeness_gap"], 0, atol=1e-3)
+
+
+@pytest.mark.parametrize("sigma", [1.0, 3.0, 7.5])
+def test_dct_blur_equals_reflect_gaussian_convolution(sigma):
+    """The DCT-domain blur against scipy's spatial Gaussian filter with mirror boundaries."""
+    from scipy.ndimage import gaussian_filter
+
+    image = np.random.default_rng(10).uniform(0, 255, (40, 48, 3)).astype(np.float32)
+    expected = gaussian_filter(image.astype(np.float64), (sigma, sigma, 0), mode="reflect", truncate=8)
+    np.testing.assert_allclose(blur(image, sigma), expected, atol=0.5)  # of 255; sampled vs continuous kernel
+    np.testing.assert_array_equal(blur(image, 0), image)

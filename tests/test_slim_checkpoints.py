@@ -117,3 +117,30 @@ def test_wrong_class_count_is_a_clear_error(restored):
         tf.get_variable(head, list(kernel[:-1]) + [10])
         with tf.Session() as session, pytest.raises(UserError, match="wrong shapes.*1001 classes"):
             restore_variables(session, graph, path, model.spec.name)
+
+
+@pytest.mark.parametrize("method", sorted(__import__("gradcam.methods", fromlist=["METHODS"]).METHODS))
+def test_every_method_runs_through_the_cli_on_the_slim_net(restored, method, tmp_path, monkeypatch):
+    """The CLI's model loading answers with the restored random-weight net (building it per method
+    is slow); the method, its layer default and the figure are the CLI's own."""
+    import gradcam.commands.explain
+    from PIL import Image
+
+    from gradcam.cli import main
+    from test_methods_cli import FEATURE_MAPS, SMALL
+
+    model, logits, _, pixels = restored
+    monkeypatch.setattr(gradcam.commands.explain, "load_model", lambda args: model)
+    image = tmp_path / "cat.png"
+    Image.fromarray(pixels[0].astype(np.uint8)).save(image)
+    out = tmp_path / f"{method}.png"
+    options = [a for o in SMALL.get(method, []) for a in ("--option", o)]
+    assert main(["explain", str(image), "--model", model.spec.name, "--method", method,
+                 "--class", str(int(logits[0].argmax())), "--output", str(out), "--save-npz",
+                 *options]) == 0
+    arrays = np.load(out.with_suffix(".npz"))
+    assert arrays["map"].shape == (299, 299) and np.isfinite(arrays["map"]).all()
+    side = {"resnet_v2_50": 10, "inception_v3": 8}[model.spec.name]
+    assert ("lowres" in arrays) == (method in FEATURE_MAPS)
+    if method in FEATURE_MAPS and method != "occlusion":
+        assert arrays["lowres"].shape == (side, side)

@@ -24,11 +24,6 @@ def gradcam_weights(gradients):
     return np.asarray(gradients, np.float64).mean(axis=(1, 2))
 
 
-def cam_weights(head_weights, target):
-    """CAM: the target classes' columns of the final linear layer [C_in, classes] -> [N, C_in]."""
-    return np.asarray(head_weights, np.float64)[:, np.asarray(target)].T
-
-
 def gradcam_pp_weights(activations, gradients, eps=1e-12):
     """Grad-CAM++ weights [N, c] from A and g = dY/dA ([N, h, w, c]).
 

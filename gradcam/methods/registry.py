@@ -66,6 +66,8 @@ def register(name, kind, title, one_pass=False):
         raise ValueError(f"kind must be 'cam' or 'pixel', got {kind!r}")
 
     def add(fn):
+        if name in METHODS:
+            raise ValueError(f"method {name!r} is registered already (by {METHODS[name].fn.__module__})")
         METHODS[name] = Method(name, fn, kind, title, one_pass)
         return fn
 
