@@ -1,6 +1,11 @@
 """Multi-method figures: one row per image, the input then one panel per explanation method."""
+import time
+import warnings
+
 import numpy as np
 
+from gradcam import postprocess
+from gradcam.errors import UserError
 from gradcam.visualize import overlay
 
 
@@ -10,6 +15,47 @@ def method_panel(image, explanation_map, kind, alpha=0.5):
         return overlay(image, explanation_map, "heatmap", alpha)
     grey = np.clip(np.asarray(explanation_map) * 255.0, 0, 255).astype(np.uint8)
     return np.repeat(grey[..., None], 3, axis=-1)
+
+
+def comparison_rows(model, named_images, methods, options, target=None, layer=None, batch_size=32,
+                    log=print):
+    """Explain every (name, network-input image) with every method -> (rows for
+    ``comparison_figure``, {name: {target, label, seconds per method}}).
+
+    Each method's maps share one colour scale over all images (its column), so a weaker
+    explanation looks weaker. ``target``: class index for every image, default each one's top
+    class. A method that cannot run on the model (e.g. CAM without a linear head) leaves its
+    panels blank with a warning."""
+    from gradcam.explain import explain
+
+    targets = {name: int(model.predict(image[None])[0].argmax()) if target is None else target
+               for name, image in named_images}
+    columns, record = [], {name: {"target": t, "label": model.label(t), "seconds": {}}
+                           for name, t in targets.items()}
+    for method in methods:
+        evidence = []
+        for name, image in named_images:
+            start = time.perf_counter()
+            try:
+                result = explain(model, image[None], targets[name], method.name, layer, batch_size,
+                                 **options[method.name])
+            except UserError as exc:
+                warnings.warn(f"{method.name} left blank: {exc}")
+                evidence = None
+                break
+            record[name]["seconds"][method.name] = round(time.perf_counter() - start, 2)
+            evidence.append(postprocess.magnitude(result.raw, method.kind, model.image_size)[0])
+        if evidence is None:
+            columns.append([np.full_like(image, 255) for _, image in named_images])
+            continue
+        shared = postprocess.normalize_jointly(evidence)
+        columns.append([method_panel(image, m, method.kind) for (_, image), m in zip(named_images, shared)])
+    for name, _ in named_images:
+        timing = ", ".join(f"{k} {v}" for k, v in record[name]["seconds"].items())
+        log(f"{name}: {record[name]['label']} ({record[name]['target']}); seconds {timing}")
+    rows = [(f"{name}\n{record[name]['label']}", image, [column[i] for column in columns])
+            for i, (name, image) in enumerate(named_images)]
+    return rows, record
 
 
 def comparison_figure(rows, titles):

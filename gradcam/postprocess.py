@@ -26,17 +26,38 @@ def upsample(maps, size):
                                 .resize((size, size), Image.BILINEAR)) for m in maps])
 
 
+def cam_magnitude(lowres, size):
+    """CAM-kind evidence before normalisation: ReLU, then bilinear upsample to the input size."""
+    return upsample(relu(lowres), size)
+
+
+def gradient_magnitude(gradients, percentile=99.0):
+    """Pixel-attribution evidence before normalisation: sum of |attribution| over colour channels,
+    values above the ``percentile`` clipped (a few extreme pixels otherwise wash out the rest)."""
+    total = np.abs(np.asarray(gradients, np.float32)).sum(axis=-1)
+    return np.minimum(total, np.percentile(total, percentile, axis=(1, 2), keepdims=True))
+
+
+def magnitude(raw, kind, size):
+    """The evidence a method's raw output shows, by method kind ("cam" or "pixel")."""
+    return cam_magnitude(raw, size) if kind == "cam" else gradient_magnitude(raw)
+
+
 def cam_map(lowres, size):
     """Grad-CAM display map: ReLU, bilinear upsample to the input size, normalise."""
-    return normalize(upsample(relu(lowres), size))
+    return normalize(cam_magnitude(lowres, size))
 
 
 def gradient_map(gradients, percentile=99.0):
-    """Pixel-attribution display map: sum of |attribution| over colour channels, values above the
-    ``percentile`` clipped (a few extreme pixels otherwise wash out the rest), normalised to [0, 1]."""
-    total = np.abs(np.asarray(gradients, np.float32)).sum(axis=-1)
-    top = np.percentile(total, percentile, axis=(1, 2), keepdims=True)
-    return normalize(np.minimum(total, top))
+    """Pixel-attribution display map: ``gradient_magnitude`` normalised to [0, 1]."""
+    return normalize(gradient_magnitude(gradients, percentile))
+
+
+def normalize_jointly(maps, eps=EPSILON):
+    """Scale a stack of maps to [0, 1] by their common min and max (one colour scale for all);
+    a stack without signal becomes all zeros, never NaN."""
+    maps = np.asarray(maps, np.float32)
+    return normalize(maps.reshape(1, len(maps) * maps.shape[1], -1), eps).reshape(maps.shape)
 
 
 def is_degenerate(maps, eps=EPSILON):

@@ -4,14 +4,11 @@ registered explanation method on the same photos (cat, espresso), one row per ph
     python scripts/reproduce_comparison.py [--fast] [--out results/comparison]
 
 Uses the figure of ``gradcam compare`` (gradcam/figures.py): CAM-type maps as heatmaps over the
-image, pixel attributions in grayscale. Each photo is explained for its top class; the JSON holds
-the class, the seconds each method took and the options used.
+image, pixel attributions in grayscale, one colour scale per method column. Each photo is explained
+for its top class; the JSON holds the class, the seconds each method took and the options used.
 """
 import argparse
 import sys
-import time
-
-
 
 from gradcam.errors import exit_status
 from gradcam.evaluation import report
@@ -31,8 +28,7 @@ def parse_args(argv):
 def main(argv=None, model=None):
     from gradcam.errors import UserError
     from gradcam.evaluation.collage import benchmark_photos
-    from gradcam.explain import explain
-    from gradcam.figures import comparison_figure, method_panel
+    from gradcam.figures import comparison_figure, comparison_rows
     from gradcam.methods import METHODS, get_method
 
     args = parse_args(argv)
@@ -43,27 +39,13 @@ def main(argv=None, model=None):
     methods = [get_method(n) for n in (args.methods.split(",") if args.methods else METHODS)]
     out = report.output_dir(args.out)
     model = model or report.load_model("efficientnet_lite0")
-    rows, record = [], {"images": {}}
-    for name in names:
-        image = model.prepare(photos[name])
-        target = int(model.predict(image[None])[0].argmax())
-        panels, seconds = [], {}
-        for method in methods:
-            start = time.perf_counter()
-            result = explain(model, image[None], target, method.name,
-                             **report.method_options(method.name, args.fast))
-            seconds[method.name] = round(time.perf_counter() - start, 2)
-            panels.append(method_panel(image, result.map[0], method.kind))
-        rows.append((f"{name}\n{model.label(target)}", image, panels))
-        record["images"][name] = {"target": target, "label": model.label(target), "seconds": seconds}
-        timing = ", ".join(f"{k} {v}" for k, v in seconds.items())
-        print(f"{name}: {model.label(target)}; seconds {timing}", flush=True)
+    options = {m.name: report.method_options(m.name, args.fast) for m in methods}
+    rows, images = comparison_rows(model, [(n, model.prepare(photos[n])) for n in names], methods,
+                                   options, log=lambda line: print(line, flush=True))
     report.save_small_figure(out / "comparison.png", comparison_figure(rows, [m.title for m in methods]))
-    record.update({
-        "command": report.command_line("reproduce_comparison", argv),
-        "model": model.spec.name, "methods": [m.name for m in methods],
-        "method_options": {m.name: report.method_options(m.name, args.fast) for m in methods}})
-    report.write_json(out / "comparison.json", record)
+    report.write_json(out / "comparison.json", {
+        "images": images, "command": report.command_line("reproduce_comparison", argv),
+        "model": model.spec.name, "methods": [m.name for m in methods], "method_options": options})
     print(f"wrote {out / 'comparison.png'}")
     return 0
 

@@ -243,3 +243,11 @@ def test_gradcam_weights_are_pooled_gradients():
     gradients = np.random.default_rng(3).normal(size=(2, 3, 4, 5))
     expected = [[gradients[n, :, :, c].sum() / 12 for c in range(5)] for n in range(2)]
     np.testing.assert_allclose(cam_math.gradcam_weights(gradients), expected, rtol=1e-10)
+
+
+def test_joint_normalisation_keeps_the_ratio_between_maps():
+    weak = np.zeros((4, 4), np.float32)
+    weak[1, 1] = 1.0
+    out = postprocess.normalize_jointly([weak, 3 * weak, np.zeros((4, 4))])
+    assert out[1].max() == 1.0 and np.isclose(out[0].max(), 1 / 3) and not out[2].any()
+    assert not postprocess.normalize_jointly(np.zeros((2, 4, 4))).any()  # no signal: zeros, no NaN

@@ -73,3 +73,22 @@ def test_dct_blur_equals_reflect_gaussian_convolution(sigma):
     expected = gaussian_filter(image.astype(np.float64), (sigma, sigma, 0), mode="reflect", truncate=8)
     np.testing.assert_allclose(blur(image, sigma), expected, atol=0.5)  # of 255; sampled vs continuous kernel
     np.testing.assert_array_equal(blur(image, 0), image)
+
+
+def test_ig_baseline_can_be_an_image_file(linear, tmp_path):
+    from PIL import Image
+
+    from gradcam.errors import UserError
+    from gradcam.images import load_image
+
+    model, _ = linear
+    rng = np.random.default_rng(12)
+    Image.fromarray(rng.integers(0, 255, (SIZE, SIZE, 3)).astype(np.uint8)).save(tmp_path / "b.png")
+    images = rng.uniform(0, 255, (1, SIZE, SIZE, 3)).astype(np.float32)
+    ig = get_method("integrated_gradients").fn
+    from_file = ig(model, images, [1], baseline=str(tmp_path / "b.png"), steps=3)
+    array = model.prepare(load_image(tmp_path / "b.png")).astype(np.float32)
+    np.testing.assert_array_equal(from_file.raw, ig(model, images, [1], baseline=array, steps=3).raw)
+    assert np.abs(from_file.raw).sum() > 0
+    with pytest.raises(UserError, match="unknown baseline 'blak'"):
+        ig(model, images, [1], baseline="blak", steps=3)

@@ -4,7 +4,7 @@ import pytest
 
 from gradcam.methods import get_method
 from gradcam.methods.occlusion import drops_to_map, grid_regions
-from gradcam.methods.xrai import rank_regions
+from gradcam.methods.xrai import region_gains, segment_masks
 from methods_toynet import SIZE, make_toy_model
 
 PATCH = (slice(4, 8), slice(8, 12))
@@ -54,19 +54,38 @@ def test_overlapping_patches_average_their_drops():
     assert result[0, 0] == 0 and result[3, 3] == 8 and np.isclose(result[1, 1], (0 + 1 + 3 + 4) / 4)
 
 
-def test_xrai_ranks_denser_regions_first():
+def test_xrai_covers_denser_regions_first_with_their_gain():
     attribution = np.zeros((4, 4))
     attribution[:2, :2] = 5.0
     attribution[2:, 2:] = 1.0
     masks = np.zeros((3, 4, 4), bool)
     masks[0, 2:, 2:] = True  # density 1
     masks[1, :2, :2] = True  # density 5
-    masks[2] = True          # whole image, density 1.5
-    ranked = rank_regions(attribution, masks)
-    assert np.all(ranked[:2, :2] == 1.0)  # first pick
-    assert ranked[2, 2] < ranked[0, 0] and np.all(ranked > 0)  # everything covered, lower ranks
+    masks[2] = True          # whole image, density 1.5; after the first pick, 8/12 of the rest
+    gains = region_gains(attribution, masks, min_new_pixels=1)
+    np.testing.assert_allclose(gains[:2, :2], 5.0)  # first pick: its own density
+    np.testing.assert_allclose(gains[2:, 2:], 1.0)  # then 1 beats the whole image's rest, 4/12
+    np.testing.assert_allclose(gains[masks[2] & ~masks[1] & ~masks[0]], 0.0)  # last: 0/8
+    # a region adding fewer new pixels than asked is never picked: the rest takes its own mean
+    np.testing.assert_allclose(region_gains(attribution, masks[:2], min_new_pixels=5),
+                               np.full((4, 4), attribution.mean()))
+
+
+def test_segments_are_dilated_by_the_radius():
+    """Dilating inside each segment's grown bounding box equals dilating the whole mask."""
+    from scipy.ndimage import binary_dilation
+    from skimage.morphology import disk
+
+    image = np.random.default_rng(4).integers(0, 255, (40, 40, 3)).astype(np.uint8)
+    image[10:25, 5:30] = 200
+    plain = segment_masks(image, scales=(100, 300), min_size=10, dilation=0)
+    grown = segment_masks(image, scales=(100, 300), min_size=10, dilation=3)
+    assert len(plain) == len(grown) > 2
+    for p, g in zip(plain, grown):
+        np.testing.assert_array_equal(g, binary_dilation(p, disk(3)))
 
 
 def test_xrai_puts_the_evidence_patch_on_top(toy, image):
-    raw = get_method("xrai").fn(toy, image[None], [0], steps=4, scales=(20,)).raw[0, ..., 0]
-    assert np.all(raw[PATCH] == raw.max())
+    raw = get_method("xrai").fn(toy, image[None], [0], steps=4, scales=(20,), min_size=2,
+                                dilation=0, min_new_pixels=1).raw[0]
+    assert np.all(raw[PATCH] == raw.max()) and raw.max() > raw.min()

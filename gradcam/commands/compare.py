@@ -1,10 +1,7 @@
 """Compare explanation methods side by side: one row per IMAGE, the input then one column per
-method (CAM-type maps as heatmaps, pixel attributions in grayscale), each for the image's top
-class unless --class is given."""
-import warnings
+method (CAM-type maps as heatmaps, pixel attributions in grayscale; one colour scale per method
+column), each for the image's top class unless --class is given."""
 from pathlib import Path
-
-import numpy as np
 
 from gradcam.commands.common import add_model_arguments, load_model
 from gradcam.commands.method_options import add_option_argument, options_for, parse_options
@@ -36,8 +33,7 @@ def chosen_methods(text):
 
 
 def run(args):
-    from gradcam.explain import explain
-    from gradcam.figures import comparison_figure, method_panel
+    from gradcam.figures import comparison_figure, comparison_rows
     from gradcam.images import load_image
     from gradcam.visualize import save_figure
 
@@ -48,23 +44,10 @@ def run(args):
     options = {m.name: options_for(m, parsed, strict=False) for m in methods}
     photos = [load_image(p) for p in args.images]
     model = load_model(args)
-    rows = []
-    for path, photo in zip(args.images, photos):
-        image = model.prepare(photo)
-        target = model.class_index(args.target) if args.target else \
-            int(model.predict(image[None])[0].argmax())
-        panels = []
-        for method in methods:
-            try:
-                result = explain(model, image[None], target, method.name, args.layer,
-                                 args.batch_size, **options[method.name])
-            except UserError as exc:  # e.g. CAM on a network without a linear head
-                warnings.warn(f"{method.name} left blank: {exc}")
-                panels.append(np.full_like(image, 255))
-                continue
-            panels.append(method_panel(image, result.map[0], method.kind))
-        rows.append((f"{Path(path).name}\n{model.label(target)}", image, panels))
-        print(f"{path}: {model.label(target)} ({target})", flush=True)
+    target = model.class_index(args.target) if args.target else None
+    named = [(Path(path).name, model.prepare(photo)) for path, photo in zip(args.images, photos)]
+    rows, _ = comparison_rows(model, named, methods, options, target, args.layer, args.batch_size,
+                              log=lambda line: print(line, flush=True))
     save_figure(args.output, comparison_figure(rows, [m.title for m in methods]))
     print(f"wrote {args.output}")
     return 0

@@ -1,8 +1,11 @@
 """Integrated Gradients (Sundararajan et al. 2017, "Axiomatic Attribution for Deep Networks"):
 (x - x') times the gradient averaged along the straight path from a baseline x' to x."""
+import os
+
 import numpy as np
 
-from gradcam.methods.path_math import completeness, make_baseline, path_alphas, straight_path
+from gradcam.errors import UserError
+from gradcam.methods.path_math import BASELINES, completeness, make_baseline, path_alphas, straight_path
 from gradcam.methods.registry import Attribution, register
 
 
@@ -15,6 +18,19 @@ def endpoint_logits(model, known, images, batch_size=32):
     for i, logits in zip(missing, computed):
         known[i] = logits
     return np.stack(known)
+
+
+def baseline_image(model, baseline):
+    """A baseline named by an image file becomes that image as the network sees it; other values
+    (a name in BASELINES or an array) pass through to ``make_baseline``."""
+    if not isinstance(baseline, (str, os.PathLike)) or baseline in BASELINES:
+        return baseline
+    if not os.path.isfile(baseline):
+        raise UserError(f"unknown baseline {str(baseline)!r}: not one of {', '.join(BASELINES)} "
+                        "and not an image file")
+    from gradcam.images import load_image
+
+    return model.prepare(load_image(baseline)).astype(np.float32)
 
 
 def target_of(logits, target):
@@ -36,10 +52,12 @@ def integrate(model, image, baseline, target, steps, rule, batch_size):
 @register("integrated_gradients", kind="pixel", title="Integrated Gradients")
 def integrated_gradients(model, images, target, layer=None, batch_size=32, baseline="black",
                          steps=50, rule="trapezoid", seed=0):
-    """Extras: ``completeness_gap`` = sum(attribution) - (F(x) - F(baseline)) and its relative
+    """``baseline``: black, blurred, uniform (noise), an image file or an array [S, S, 3].
+    Extras: ``completeness_gap`` = sum(attribution) - (F(x) - F(baseline)) and its relative
     value, which shrink as ``steps`` grows."""
     images = np.asarray(images, np.float32)
     target = model.check_target(target, len(images))
+    baseline = baseline_image(model, baseline)
     baselines = np.stack([make_baseline(x, baseline, seed) for x in images])
     parts = [integrate(model, x, b, t, steps, rule, batch_size)
              for x, b, t in zip(images, baselines, target)]
