@@ -37,3 +37,24 @@ def test_bad_channel_and_missing_goal_are_user_errors(toy):
         maximize(toy, layer="conv1", channel=99, steps=1)
     with pytest.raises(UserError):
         maximize(toy, steps=1)
+
+
+def test_unit_visualisation_raises_that_unit_and_checks_its_position(toy):
+    result = maximize(toy, layer="conv1", channel=2, unit=(3, 5), steps=20, jitter=0)
+    assert result.objective[-1] > result.objective[0]
+    ops = toy.op_count
+    other = maximize(toy, layer="conv1", channel=2, unit=(9, 1), steps=3, jitter=0)
+    assert toy.op_count == ops and other.objective[0] != result.objective[0]
+    with pytest.raises(UserError, match="outside"):
+        maximize(toy, layer="conv1", channel=2, unit=(99, 0), steps=1)
+
+
+def test_unit_gradient_comes_from_that_position_only(toy):
+    """A 1x1 conv layer: the unit at (y, x) depends on the pixel at (y, x) alone."""
+    from gradcam.methods.activation_max import _objective_fn
+
+    evaluate = _objective_fn(toy, None, "conv1", 2, (3, 5))
+    gradient = evaluate(np.full((1, 16, 16, 3), 100.0, np.float32))["gradient"][0]
+    assert np.abs(gradient[3, 5]).sum() > 0
+    gradient[3, 5] = 0
+    assert not gradient.any()

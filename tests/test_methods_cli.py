@@ -66,6 +66,11 @@ def test_maximize_writes_an_image(cli_lite0, tmp_path, capsys):
     assert main(["maximize", "--class", "espresso", "--steps", "3", "--output", str(out)]) == 0
     assert Image.open(out).size == (224, 224)
     assert "objective" in capsys.readouterr().out
+    assert main(["maximize", "--layer", "block_10", "--channel", "7", "--unit", "3,4", "--steps", "2",
+                 "--output", str(out)]) == 0
+    assert "block_10 channel 7 at (3, 4)" in capsys.readouterr().out
+    assert main(["maximize", "--layer", "block_10", "--unit", "3", "--output", str(out)]) == 2
+    assert "expected two whole numbers" in capsys.readouterr().err
 
 
 def test_no_method_grows_the_graph(tmp_path):

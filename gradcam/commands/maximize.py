@@ -13,6 +13,8 @@ def add_arguments(parser):
     goal.add_argument("--class", dest="target", metavar="CLASS", help="class name or index")
     goal.add_argument("--layer", help="end point whose --channel to maximise")
     parser.add_argument("--channel", type=int, default=0, help="channel of --layer")
+    parser.add_argument("--unit", metavar="Y,X", help="maximise the channel at this position of the "
+                        "layer's map only (one unit) instead of its mean")
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--learning-rate", type=float, default=2.0)
     parser.add_argument("--l2-decay", type=float, default=1e-3)
@@ -23,6 +25,17 @@ def add_arguments(parser):
     parser.add_argument("--output", default="results/maximize.png", help="PNG path")
 
 
+def parse_unit(text):
+    """"Y,X" -> (y, x); None stays None."""
+    if text is None:
+        return None
+    try:
+        y, x = (int(v) for v in text.split(","))
+    except ValueError:
+        raise UserError(f"--unit {text!r}: expected two whole numbers Y,X") from None
+    return y, x
+
+
 def run(args):
     from gradcam.methods.activation_max import maximize
     from gradcam.visualize import save_png
@@ -31,13 +44,16 @@ def run(args):
         raise UserError(f"--output {args.output}: expected a .png file")
     if args.jitter < 0 or args.blur_every < 0:
         raise UserError("--jitter and --blur-every must be >= 0")
+    unit = parse_unit(args.unit)
+    if unit is not None and args.layer is None:
+        raise UserError("--unit goes with --layer")
     model = load_model(args)
     target = model.class_index(args.target) if args.target is not None else None
     result = maximize(model, target, args.layer, args.channel, args.steps, args.learning_rate,
-                      args.l2_decay, args.jitter, args.blur_every, args.blur_sigma, args.seed)
+                      args.l2_decay, args.jitter, args.blur_every, args.blur_sigma, args.seed, unit)
     save_png(args.output, result.image)
     goal = f"class {model.label(target)} ({target})" if target is not None else \
-        f"{args.layer} channel {args.channel}"
+        f"{args.layer} channel {args.channel}" + (f" at {unit}" if unit else "")
     print(f"{goal}: objective {result.objective[0]:.3f} -> {result.objective[-1]:.3f}; "
           f"wrote {args.output}")
     return 0

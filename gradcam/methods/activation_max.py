@@ -1,7 +1,8 @@
 """Activation maximisation (Erhan et al. 2009, "Visualizing Higher-Layer Features of a Deep
 Network"; class model visualisation: Simonyan et al. 2013, "Deep Inside Convolutional Networks"):
-gradient ascent on the input pixels for a class logit or the mean of one end-point channel, kept
-natural-looking by L2 decay, random jitter and periodic Gaussian blur.
+gradient ascent on the input pixels for a class logit, the mean of one end-point channel, or one
+unit (a channel at one position), kept natural-looking by L2 decay, random jitter and periodic
+Gaussian blur.
 
 Not an image -> map method, so it is not in the registry; ``gradcam maximize`` runs it.
 """
@@ -22,36 +23,48 @@ class Visualisation:
     objective: np.ndarray  # objective before each step and after the last, [steps + 1]
 
 
-def _channel_objective(model, layer):
-    """(objective, d objective / d pixels, channel placeholder) for ``layer``, built once per layer."""
+def _layer_objectives(model, layer):
+    """(channel-mean objective, its input gradient, unit objective, its input gradient) of
+    ``layer`` and the placeholders choosing the channel and the unit's position; built once."""
     activation, _ = model.layer(layer)
-    channel = model.cached(("activation_max", "channel"), lambda: tf.placeholder(tf.int32, [], "channel"))
+    channel, position = model.cached(("activation_max", "placeholders"), lambda: (
+        tf.placeholder(tf.int32, [], "channel"), tf.placeholder_with_default([0, 0], [2], "unit")))
 
     def build():
-        objective = tf.reduce_mean(tf.gather(activation, channel, axis=-1), axis=[1, 2])
-        return objective, tf.gradients(objective, model.images)[0]
+        chosen = tf.gather(activation, channel, axis=-1)  # [N, h, w]
+        mean = tf.reduce_mean(chosen, axis=[1, 2])
+        unit = tf.gather(tf.gather(chosen, position[0], axis=1), position[1], axis=1)
+        return mean, tf.gradients(mean, model.images)[0], unit, tf.gradients(unit, model.images)[0]
 
-    return model.cached(("activation_max", layer), build) + (channel,)
+    return model.cached(("activation_max", layer), build), channel, position
 
 
-def _objective_fn(model, target, layer, channel):
-    """x [1, S, S, 3] -> (objective, gradient) for a class logit or a layer channel."""
+def _objective_fn(model, target, layer, channel, unit):
+    """x [1, S, S, 3] -> (objective, gradient) for a class logit, a layer channel or one unit."""
     if (target is None) == (layer is None):
         raise UserError("maximize needs either a class or a layer and channel")
     if target is not None:
         fetches = {"objective": model.score, "gradient": model.input_grad}
         return lambda x: model.run(fetches, x, target=[target])
-    objective, gradient, placeholder = _channel_objective(model, layer)
-    channels = int(model.layer(layer)[0].shape[-1])
+    (mean, mean_grad, at_unit, unit_grad), channel_in, position_in = _layer_objectives(model, layer)
+    _, height, width, channels = model.layer(layer)[0].shape.as_list()
     if not 0 <= channel < channels:
         raise UserError(f"channel {channel} out of range 0..{channels - 1} for layer {layer!r}")
-    fetches = {"objective": objective, "gradient": gradient}
-    return lambda x: model.run(fetches, x, feeds={placeholder: int(channel)})
+    feeds = {channel_in: int(channel)}
+    fetches = {"objective": mean, "gradient": mean_grad}
+    if unit is not None:
+        y, x = unit
+        if not (0 <= y < height and 0 <= x < width):
+            raise UserError(f"unit ({y}, {x}) outside the {height} x {width} map of layer {layer!r}")
+        feeds[position_in] = [int(y), int(x)]
+        fetches = {"objective": at_unit, "gradient": unit_grad}
+    return lambda x: model.run(fetches, x, feeds=feeds)
 
 
 def maximize(model, target=None, layer=None, channel=0, steps=200, learning_rate=2.0,
-             l2_decay=1e-3, jitter=8, blur_every=4, blur_sigma=0.5, seed=0):
-    """Synthesise an image maximising class ``target``'s logit, or channel ``channel`` of ``layer``.
+             l2_decay=1e-3, jitter=8, blur_every=4, blur_sigma=0.5, seed=0, unit=None):
+    """Synthesise an image maximising class ``target``'s logit, or channel ``channel`` of ``layer``
+    (its mean over positions, or with ``unit`` = (y, x) its value at that position).
 
     Each step: shift the image by a random jitter, take the gradient, ascend by ``learning_rate``
     pixel units per unit of mean |gradient|, shrink towards mid-grey by ``l2_decay``, and blur
@@ -59,7 +72,7 @@ def maximize(model, target=None, layer=None, channel=0, steps=200, learning_rate
     """
     if steps < 1:
         raise UserError(f"steps must be at least 1, got {steps}")
-    evaluate = _objective_fn(model, target, layer, channel)
+    evaluate = _objective_fn(model, target, layer, channel, unit)
     rng = np.random.default_rng(seed)
     size = model.image_size
     centred = rng.normal(0.0, 8.0, (size, size, 3)).astype(np.float32)
