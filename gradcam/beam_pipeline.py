@@ -5,16 +5,23 @@ Runs on the DirectRunner by default; any Beam option (``--runner DataflowRunner`
 ``--temp_location``, ...) passes through to ``PipelineOptions``. Outputs are written by the same
 ``gradcam.batch.ImageJob`` as ``gradcam batch``, so both modes produce the same files. Workers
 read images and write outputs with local file paths, so remote runners need a shared filesystem.
+Settings are checked on the driver first; a worker's UserError comes back as one UserError, and a
+failed run leaves no ``beam-temp-*`` folder in OUT.
 """
 import json
+import re
+import shutil
+from pathlib import Path
 
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from gradcam.batch import RESULTS_FILE, ImageJob, list_inputs
+from gradcam.errors import UserError
 
 # Light local defaults; flags given by the user come later and win.
 DEFAULT_FLAGS = ["--runner=DirectRunner", "--direct_running_mode=in_memory", "--direct_num_workers=1"]
+TEMP_GLOB = "beam-temp-*"  # WriteToText's staging folders
 
 
 class ExplainBatches(beam.DoFn):
@@ -35,6 +42,23 @@ class ExplainBatches(beam.DoFn):
             yield json.dumps(record)
 
 
+def check_settings(settings):
+    """UserError for what can be checked without the model: sizes, class, checkpoint."""
+    from gradcam.checkpoints import find_checkpoint
+    from gradcam.labels import labels_for, resolve_class
+    from gradcam.methods import get_method
+    from nets.nets_factory import get_network
+
+    get_method(settings.method)
+    if settings.batch_size < 1 or settings.top_k < 1:
+        raise UserError(f"--batch-size and --top-k must be at least 1, got {settings.batch_size} "
+                        f"and {settings.top_k}")
+    spec = get_network(settings.model)
+    if settings.target_class is not None:
+        resolve_class(settings.target_class, labels_for(spec, spec.num_classes))
+    find_checkpoint(settings.checkpoint, spec)
+
+
 def build_pipeline(pipeline, source, out_dir, settings):
     """Add the explain-and-write steps for every image of ``source`` to ``pipeline``."""
     paths, root = list_inputs(source)
@@ -46,13 +70,30 @@ def build_pipeline(pipeline, source, out_dir, settings):
                                                     shard_name_template="", num_shards=1))
 
 
-def run_pipeline(source, out_dir, settings, beam_flags=()):
-    """Run the pipeline to completion; ``beam_flags`` are Beam command-line options."""
-    from pathlib import Path
+def _worker_user_error(exc):
+    """The message of the UserError behind ``exc``: Beam re-raises a worker's exception itself
+    when the worker shares the driver's process, else as text ending in its traceback; or None."""
+    if isinstance(exc, UserError):
+        return str(exc)
+    found = re.findall(r"^gradcam\.errors\.UserError: (.*)$", str(exc), re.MULTILINE)
+    return found[-1] if found else None
 
+
+def run_pipeline(source, out_dir, settings, beam_flags=()):
+    """Check ``settings``, then run the pipeline to completion; ``beam_flags`` are Beam
+    command-line options. On failure the staging folders of this run are removed."""
+    check_settings(settings)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    options = PipelineOptions(DEFAULT_FLAGS + list(beam_flags))
-    with beam.Pipeline(options=options) as pipeline:
-        build_pipeline(pipeline, source, out_dir, settings)
+    earlier = set(out_dir.glob(TEMP_GLOB))
+    try:
+        with beam.Pipeline(options=PipelineOptions(DEFAULT_FLAGS + list(beam_flags))) as pipeline:
+            build_pipeline(pipeline, source, out_dir, settings)
+    except BaseException as exc:
+        for staging in set(out_dir.glob(TEMP_GLOB)) - earlier:
+            shutil.rmtree(staging, ignore_errors=True)
+        message = _worker_user_error(exc)
+        if message is None:
+            raise
+        raise UserError(message) from None
     return out_dir / RESULTS_FILE

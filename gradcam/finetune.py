@@ -67,21 +67,27 @@ def _head_input(graph, scope):
     raise UserError(f"cannot find the input of {scope}; pass --train-scopes to train without caching")
 
 
-def _restore_backbone(session, checkpoint, variables):
-    """Restore the variables the checkpoint has with the same shape; zero the rest (new head)."""
+def _restore_backbone(session, checkpoint, variables, head):
+    """Restore ``variables`` from the checkpoint; only those under the ``head`` scope may be
+    missing or of another shape there (a new head): they start at zero."""
     from gradcam.checkpoints import _checkpoint_shapes, latest
 
     path = latest(checkpoint)
     shapes = _checkpoint_shapes(path)
-    known = [v for v in variables if list(shapes.get(v.op.name, [-1])) == v.shape.as_list()]
-    fresh = [v for v in variables if v not in known]
-    if len(fresh) > 4:
-        raise UserError(f"checkpoint {path} lacks {len(fresh)} variables of the network (first: "
-                        f"{fresh[0].op.name}): is it a checkpoint of this network?")
-    tf.train.Saver(known).restore(session, path)
-    for v in fresh:
-        v.load(np.zeros(v.shape.as_list(), np.float32), session)
-    return [v.op.name for v in fresh]
+    fresh = {v.op.name for v in variables if list(shapes.get(v.op.name, [-1])) != v.shape.as_list()}
+    outside = sorted((v.op.name, v.shape.as_list()) for v in variables
+                     if v.op.name in fresh and not v.op.name.startswith(head + "/"))
+    if outside:
+        name, wanted = outside[0]
+        problem = (f"lacks {name}" if name not in shapes else
+                   f"has {name} with shape {list(shapes[name])}, the network {wanted}")
+        more = f" (and {len(outside) - 1} more)" if len(outside) > 1 else ""
+        raise UserError(f"checkpoint {path} {problem}{more}: only the head ({head}) may be new; "
+                        "is it a checkpoint of this network?")
+    tf.train.Saver([v for v in variables if v.op.name not in fresh]).restore(session, path)
+    for v in variables:
+        if v.op.name in fresh:
+            v.load(np.zeros(v.shape.as_list(), np.float32), session)
 
 
 def _load_images(paths, size, preprocessing):
@@ -132,7 +138,8 @@ def finetune(data_dir, out_dir, network="efficientnet_lite0", checkpoint=None, t
         with tf.Session(graph=graph) as session:
             session.run(tf.variables_initializer(
                 [v for v in tf.global_variables() if v not in network_variables]))
-            _restore_backbone(session, checkpoint or default_checkpoint(spec), network_variables)
+            _restore_backbone(session, checkpoint or default_checkpoint(spec), network_variables,
+                              scopes[0])
             inputs = _run_batches(session, feature, pixels, images, batch_size) if cache else images
             for _ in (progress or (lambda r: r))(range(steps)):
                 batch = rng.choice(len(ids), min(batch_size, len(ids)), replace=False)

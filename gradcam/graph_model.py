@@ -66,6 +66,51 @@ def _check_names(names, nodes, source):
             raise UserError(f"{flag} {name!r} is not in {source}{hint}")
 
 
+def _check_outputs(names, graph):
+    """UserError for the first tensor name whose op has no output of that index (``graph``: the
+    GraphDef imported, so ops know their outputs)."""
+    for flag, name in names.items():
+        op_name, _, index = name.partition(":")
+        count = len(graph.get_operation_by_name(op_name).outputs)
+        if not index.isdigit() or int(index) >= count:
+            use = {0: "", 1: f"; use {op_name}:0"}.get(count, f"; use {op_name}:0 to :{count - 1}")
+            raise UserError(f"{flag} {name!r}: op {op_name!r} has {count} output"
+                            f"{'' if count == 1 else 's'}{use}")
+
+
+def _reachable(op, neighbours):
+    """``op`` and every op reached from it by repeated ``neighbours(op)``."""
+    seen, todo = {op}, [op]
+    while todo:
+        for other in neighbours(todo.pop()):
+            if other not in seen:
+                seen.add(other)
+                todo.append(other)
+    return seen
+
+
+def _inputs(op):
+    return [tensor.op for tensor in op.inputs]
+
+
+def _consumers(op):
+    return [consumer for tensor in op.outputs for consumer in tensor.consumers()]
+
+
+def _check_layer(layer, names, feeds_logits, fed_by_input):
+    """UserError unless ``layer`` is a 4-D map on a path from our input to the logits."""
+    name = names["--layer-tensor"]
+    if layer.shape.ndims != 4:
+        raise UserError(f"--layer-tensor {name!r} has shape {layer.shape}, need a "
+                        "4-D feature map N x h x w x c")
+    if layer.op not in feeds_logits:
+        raise UserError(f"--layer-tensor {name!r}: the logits {names['--logits-tensor']!r} "
+                        "do not depend on it; pick a layer on the way to the logits")
+    if layer.op not in fed_by_input:
+        raise UserError(f"--layer-tensor {name!r} does not depend on the input "
+                        f"{names['--input-tensor']!r}")
+
+
 class GraphModel(Model):
     """A frozen GraphDef or SavedModel explained through named tensors.
 
@@ -99,13 +144,15 @@ class GraphModel(Model):
             self._set_classes(logits, num_classes, labels, path, names)
             self._build_output(logits)
         layer = self.graph.get_tensor_by_name(f"{SCOPE}/{names['--layer-tensor']}")
-        if layer.shape.ndims != 4:
-            raise UserError(f"--layer-tensor {layer_tensor!r} has shape {layer.shape}, need a "
-                            "4-D feature map N x h x w x c")
+        feeds_logits = _reachable(logits.op, _inputs)
+        fed_by_input = _reachable(self.images.op, _consumers)
+        _check_layer(layer, names, feeds_logits, fed_by_input)
+        on_path = feeds_logits & fed_by_input
         self.end_points = {self.spec.cam_layer: layer}
         self.end_points.update({op.name[len(SCOPE) + 1:]: op.outputs[0]
                                 for op in self.graph.get_operations()
-                                if op.name.startswith(SCOPE + "/") and len(op.outputs) == 1
+                                if op.name.startswith(SCOPE + "/") and op in on_path
+                                and len(op.outputs) == 1
                                 and op.outputs[0].shape.ndims == 4
                                 and op.outputs[0].shape.as_list()[0] is None  # not weights
                                 and op.outputs[0].dtype == tf.float32})
@@ -148,6 +195,7 @@ class GraphModel(Model):
         """Our pixel placeholder, normalised, shaped like the graph's input tensor."""
         with tf.Graph().as_default() as probe:
             tf.import_graph_def(graph_def, name="")
+            _check_outputs(names, probe)
             placeholder = probe.get_tensor_by_name(names["--input-tensor"])
         if placeholder.dtype != tf.float32:
             raise UserError(f"--input-tensor {names['--input-tensor']!r} is {placeholder.dtype.name};"

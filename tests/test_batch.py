@@ -113,14 +113,37 @@ def test_sigkill_and_resume_loses_and_repeats_nothing(image_dir, tmp_path):
     assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temporary leftovers
 
 
-def test_beam_pipeline_writes_the_same_maps_as_batch(lite0, image_dir, batch_out, tmp_path):
-    from gradcam.batch import JobSettings
+@pytest.fixture(scope="module")
+def beam_dir(tmp_path_factory):
+    """A few dozen images for the Beam comparison: 7 variants of each photo (flips, crops, a
+    rotation; PNG and JPEG, some in a subfolder) and one broken file."""
+    folder = tmp_path_factory.mktemp("beam_images")
+    (folder / "sub").mkdir()
+    for name in PHOTOS:
+        rgb = photo(name)
+        h, w = rgb.shape[:2]
+        variants = [rgb, rgb[:, ::-1], rgb[::-1], rgb[: h // 2, : w // 2], rgb[h // 2:, w // 2:],
+                    rgb[h // 6: -h // 6, w // 6: -w // 6], np.rot90(rgb)]
+        for i, variant in enumerate(variants):
+            small = Image.fromarray(np.ascontiguousarray(variant))
+            small = small.resize((192, 192 * small.height // small.width))
+            target = folder / "sub" if i % 3 == 0 else folder
+            small.save(target / f"{name}_{i}.{'png' if i % 2 else 'jpg'}", quality=95)
+    (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff not a jpeg")
+    return folder
+
+
+def test_beam_pipeline_writes_the_same_maps_as_batch(lite0, beam_dir, tmp_path):
+    from gradcam.batch import JobSettings, run_batch
     from gradcam.beam_pipeline import run_pipeline
     from gradcam.model_cache import PROCESS_MODELS
 
     PROCESS_MODELS.put(lite0)  # the Beam worker (this process) reuses the session's model
-    out, _ = batch_out
-    results = run_pipeline(image_dir, tmp_path, JobSettings(batch_size=4))
+    out = tmp_path / "batch"
+    summary = run_batch(lite0, beam_dir, out, JobSettings(batch_size=4), progress=False)
+    assert (summary["images"], summary["errors"]) == (7 * len(PHOTOS), 1)
+    assert summary["images"] >= 24
+    results = run_pipeline(beam_dir, tmp_path / "beam", JobSettings(batch_size=4))
     beam = {r["path"]: r for r in map(json.loads, results.read_text().splitlines())}
     batch = {r["path"]: r for r in _lines(out)}
     assert sorted(beam) == sorted(batch)
@@ -131,6 +154,51 @@ def test_beam_pipeline_writes_the_same_maps_as_batch(lite0, image_dir, batch_out
         assert beam[path]["target"]["index"] == record["target"]["index"]
         assert beam[path]["target"]["probability"] == pytest.approx(record["target"]["probability"],
                                                                      abs=1e-5)
-        ours, theirs = np.load(tmp_path / record["npz"]), np.load(out / record["npz"])
+        ours, theirs = np.load(tmp_path / "beam" / record["npz"]), np.load(out / record["npz"])
         np.testing.assert_allclose(ours["map"], theirs["map"], rtol=0, atol=1e-6)
         np.testing.assert_array_equal(ours["target"], theirs["target"])
+
+
+def _beam_error(capsys, argv):
+    """Run ``gradcam beam`` expecting a one-line user error; returns the line."""
+    from gradcam.cli import main
+
+    assert main(["beam", *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("gradcam: error: "), err
+    return err
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--graph", "/nonexistent.pb"], "gradcam beam does not take --graph"),
+    (["--threads", "2"], "gradcam beam does not take --threads"),
+    (["--checkpoint", "/nonexistent.ckpt"], "checkpoint not found: /nonexistent.ckpt"),
+    (["--class", "no such class"], "unknown class 'no such class'"),
+    (["--top-k", "0"], "--top-k must be at least 1"),
+])
+def test_beam_refuses_mistakes_on_the_driver(image_dir, tmp_path, capsys, flags, message):
+    out = tmp_path / "out"
+    assert message in _beam_error(capsys, [str(image_dir), "--out", str(out), *flags])
+    assert not out.exists()  # refused before the pipeline started
+
+
+def test_failed_beam_run_is_one_line_and_leaves_no_staging_folder(lite0, image_dir, tmp_path,
+                                                                 capsys):
+    from gradcam.model_cache import PROCESS_MODELS
+
+    PROCESS_MODELS.put(lite0)
+    out = tmp_path / "out"
+    err = _beam_error(capsys, [str(image_dir), "--out", str(out), "--layer", "no_such_layer"])
+    assert "unknown layer 'no_such_layer'" in err  # raised in the worker
+    assert not list(out.glob("beam-temp-*")) and not (out / "results.jsonl").exists()
+
+
+def test_worker_user_error_is_found_in_a_remote_traceback():
+    from gradcam.beam_pipeline import _worker_user_error
+
+    text = ("Pipeline failed: Error processing instruction bundle_3. Original traceback is\n"
+            "Traceback (most recent call last):\n  File \"gradcam/model.py\", line 141\n"
+            "gradcam.errors.UserError: unknown layer 'x' [while running 'ExplainAndWrite']\n\n")
+    assert _worker_user_error(RuntimeError(text)) == \
+        "unknown layer 'x' [while running 'ExplainAndWrite']"
+    assert _worker_user_error(RuntimeError("Traceback...\nValueError: a bug")) is None

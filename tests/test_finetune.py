@@ -111,3 +111,35 @@ def test_finetune_data_errors(tmp_path, capsys):
         image_folder(tmp_path)
     assert _script("finetune").main([str(tmp_path / "missing"), "--out", str(tmp_path / "o")]) == 2
     assert "data directory not found" in capsys.readouterr().err
+
+
+def _copy_checkpoint(source, target, keep):
+    """Save the variables of checkpoint ``source`` whose names ``keep`` accepts, as ``target``."""
+    from gradcam.tf_compat import tf
+
+    reader = tf.train.load_checkpoint(source)
+    with tf.Graph().as_default():
+        variables = [tf.Variable(reader.get_tensor(name), name=name)
+                     for name in sorted(reader.get_variable_to_shape_map()) if keep(name)]
+        with tf.Session() as session:
+            session.run(tf.variables_initializer(variables))
+            return tf.train.Saver(variables).save(session, str(target))
+
+
+def test_only_the_head_may_be_missing_from_the_starting_checkpoint(tmp_path):
+    from gradcam.checkpoints import default_checkpoint
+    from gradcam.finetune import finetune
+    from nets.nets_factory import get_network
+
+    source = default_checkpoint(get_network("efficientnet_lite0"))
+    data = _script("make_marked_dataset").make_marked_dataset(tmp_path / "data", 2, seed=2)
+    dropped = "efficientnet_lite0/block_3/expand/BatchNorm/moving_mean"
+    no_backbone_part = _copy_checkpoint(source, tmp_path / "part.ckpt", lambda n: n != dropped)
+    with pytest.raises(UserError, match=f"lacks {dropped}: only the head "
+                                        r"\(efficientnet_lite0/logits\) may be new"):
+        finetune(data, tmp_path / "refused", checkpoint=no_backbone_part, steps=1)
+    assert not (tmp_path / "refused").exists()
+    no_head = _copy_checkpoint(source, tmp_path / "backbone.ckpt",
+                               lambda n: not n.startswith("efficientnet_lite0/logits/"))
+    result = finetune(data, tmp_path / "mine", checkpoint=no_head, steps=1)
+    assert result.class_names == ["marked", "plain"] and Path(result.checkpoint + ".index").exists()

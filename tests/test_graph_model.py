@@ -80,3 +80,45 @@ def test_graph_errors_are_one_line(exported, tmp_path, capsys):
     assert "--num-classes 5 but 'logits:0' has 1000 classes" in err
     err = _error_line(capsys, base + ["--input-tensor", "input"])
     assert "--graph needs --logits-tensor, --layer-tensor" in err
+
+
+@pytest.fixture(scope="module")
+def toy_graph(tmp_path_factory):
+    """A frozen toy graph: input -> 'used' -> logits (plus 'mask', fed by a second placeholder),
+    and a 4-D 'side' branch of the input that the logits ignore."""
+    from gradcam.tf_compat import tf
+
+    with tf.Graph().as_default() as graph:
+        image = tf.placeholder(tf.float32, [None, 8, 8, 3], name="input")
+        second = tf.placeholder(tf.float32, [None, 8, 8, 3], name="mask_input")
+        mask = tf.nn.relu(second, name="mask")
+        used = tf.nn.relu(tf.nn.conv2d(image, tf.ones([1, 1, 3, 3]), 1, "SAME"), name="used")
+        tf.nn.relu(image * 2.0, name="side")
+        tf.add(tf.reduce_mean(used, [1, 2]), tf.reduce_mean(mask, [1, 2]), name="logits")
+    path = tmp_path_factory.mktemp("toy") / "toy.pb"
+    path.write_bytes(graph.as_graph_def().SerializeToString())
+    return path
+
+
+def test_toy_graph_layers_are_those_between_input_and_logits(toy_graph):
+    from gradcam.graph_model import GraphModel
+
+    model = GraphModel(toy_graph, "input", "logits", "used", "efficientnet_lite")
+    assert model.num_classes == 3 and "used" in model.layer_names
+    assert "side" not in model.layer_names and "mask" not in model.layer_names
+    model.close()
+
+
+def test_output_index_and_off_path_layer_are_one_line_errors(toy_graph, tmp_path, capsys):
+    image = tmp_path / "coffee.png"
+    Image.fromarray(photo("coffee")).save(image)
+    base = ["explain", str(image), "--graph", str(toy_graph), "--input-tensor", "input",
+            "--preprocessing", "efficientnet_lite"]
+    err = _error_line(capsys, base + ["--logits-tensor", "logits:1", "--layer-tensor", "used"])
+    assert "--logits-tensor 'logits:1': op 'logits' has 1 output; use logits:0" in err
+    err = _error_line(capsys, base + ["--logits-tensor", "logits", "--layer-tensor", "used:x"])
+    assert "--layer-tensor 'used:x': op 'used' has 1 output" in err
+    err = _error_line(capsys, base + ["--logits-tensor", "logits", "--layer-tensor", "side"])
+    assert "--layer-tensor 'side:0': the logits 'logits:0' do not depend on it" in err
+    err = _error_line(capsys, base + ["--logits-tensor", "logits", "--layer-tensor", "mask"])
+    assert "--layer-tensor 'mask:0' does not depend on the input 'input:0'" in err

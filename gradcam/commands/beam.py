@@ -1,11 +1,16 @@
 """Run the batch job (``gradcam batch``) as an Apache Beam pipeline. Options this command does not
 know go to Beam's PipelineOptions: the DirectRunner runs locally (default), ``--runner
 DataflowRunner --project P --region R --temp_location gs://...`` (or FlinkRunner, SparkRunner)
-runs elsewhere. Put Beam options after INPUT, or write them as --name=value."""
+runs elsewhere. Put Beam options after INPUT, or write them as --name=value. Workers build a
+registered network (--model, --checkpoint) with TensorFlow's default threads: --graph (and its
+tensor flags), --num-classes, --labels and --threads are refused; use gradcam batch for them.
+Settings and the checkpoint are checked before the pipeline starts."""
 from gradcam.commands.batch import add_job_arguments, job_settings, print_summary
 
 NAME = "beam"
 HELP = "explain a folder of images with an Apache Beam pipeline (DirectRunner by default)"
+REFUSED = ("graph", "input_tensor", "logits_tensor", "layer_tensor", "preprocessing", "image_size",
+           "num_classes", "labels", "threads")
 
 
 def add_arguments(parser):
@@ -13,14 +18,14 @@ def add_arguments(parser):
     parser.set_defaults(pass_unknown_args=True)
 
 
-def _check_settings(settings):
-    """Fail on the driver, before any worker starts, for what can be checked without the model."""
-    from gradcam.labels import labels_for, resolve_class
-    from nets.nets_factory import get_network
+def _refuse_batch_only_flags(args):
+    """UserError naming the model flags given that the Beam workers do not carry."""
+    from gradcam.errors import UserError
 
-    if settings.target_class is not None:
-        spec = get_network(settings.model)
-        resolve_class(settings.target_class, labels_for(spec, spec.num_classes))
+    given = [f"--{name.replace('_', '-')}" for name in REFUSED if getattr(args, name) is not None]
+    if given:
+        raise UserError(f"gradcam beam does not take {', '.join(given)} (its workers build a "
+                        "registered --model); use gradcam batch")
 
 
 def run(args):
@@ -30,14 +35,13 @@ def run(args):
 
     from gradcam.batch import list_inputs, peak_rss_mb
     from gradcam.beam_pipeline import run_pipeline
-    from gradcam.errors import UserError
 
-    if args.num_classes or args.labels:
-        raise UserError("gradcam beam does not take --num-classes/--labels; use gradcam batch")
+    _refuse_batch_only_flags(args)
     settings = job_settings(args)
-    _check_settings(settings)
     paths, _ = list_inputs(args.input)
     logging.getLogger("apache_beam").setLevel(logging.WARNING)
+    # A failing DoFn's traceback is logged there; run_pipeline reports the error itself.
+    logging.getLogger("apache_beam.runners.common").setLevel(logging.CRITICAL)
     start = time.perf_counter()
     results = run_pipeline(args.input, args.out, settings, args.extra_args)
     seconds = time.perf_counter() - start
