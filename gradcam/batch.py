@@ -119,6 +119,7 @@ class ImageJob:
         self.target = None if settings.target_class is None else model.class_index(settings.target_class)
 
     def decode(self, path):
+        """Decoded item of ``path``; any failure becomes that file's error, never an exception."""
         from gradcam.images import load_image
 
         start = time.perf_counter()
@@ -126,7 +127,10 @@ class ImageJob:
             image = self.model.prepare(load_image(path), self.settings.central_fraction)
             return Decoded(str(path), image, seconds=time.perf_counter() - start)
         except UserError as exc:
-            return Decoded(str(path), None, str(exc), time.perf_counter() - start)
+            error = str(exc)
+        except Exception as exc:  # a decoder bug must not stop the run: it is this file's error
+            error = f"{path}: cannot decode ({type(exc).__name__}: {exc})"
+        return Decoded(str(path), None, error, time.perf_counter() - start)
 
     def process(self, items):
         """JSON-able records of decoded items (errors included), outputs written for the rest."""
@@ -227,13 +231,18 @@ def _decoded_stream(job, paths, depth, stop):
         return False
 
     def decode_all():
-        for path in paths:
-            if not put(job.decode(path)):
-                return
-        put(end)
+        try:
+            for path in paths:
+                if not put(job.decode(path)):
+                    return
+            put(end)
+        except Exception as exc:  # handed to the consumer, which would otherwise wait forever
+            put(exc)
 
     threading.Thread(target=decode_all, name="gradcam-decode", daemon=True).start()
     while (item := pending.get()) is not end:
+        if isinstance(item, Exception):
+            raise item
         yield item
 
 

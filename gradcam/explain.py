@@ -54,9 +54,23 @@ def explain(model, images, target, method="grad_cam", layer=None, batch_size=32,
         display = postprocess.cam_map(raw, model.image_size)
     else:
         display = postprocess.gradient_map(raw)
-    degenerate = postprocess.is_degenerate(display)
-    if degenerate.any():
-        warnings.warn(f"{method}: {int(degenerate.sum())} of {len(display)} maps are all zero "
-                      "(no evidence for the target at this layer)", stacklevel=2)
+    display, degenerate = _flag_degenerate(method, images, display)
     return Explanation(method, target, result.logits, display, raw, result.lowres, degenerate,
                        result.extras)
+
+
+def _flag_degenerate(method, images, display):
+    """(display maps, degenerate flags): maps of constant images (no evidence at all) are set to
+    zero; they and maps without signal are flagged, with one warning per cause."""
+    flat = images.reshape(len(images), -1)
+    constant = flat.min(axis=1) == flat.max(axis=1)
+    display = np.where(constant[:, None, None], np.float32(0), display)
+    empty = postprocess.is_degenerate(display) & ~constant
+    if constant.any():
+        warnings.warn(f"{method}: {int(constant.sum())} of {len(display)} images are constant "
+                      "(one value everywhere, nothing to explain): their maps are all zero",
+                      stacklevel=3)
+    if empty.any():
+        warnings.warn(f"{method}: {int(empty.sum())} of {len(display)} maps are all zero "
+                      "(no evidence for the target at this layer)", stacklevel=3)
+    return display, constant | empty

@@ -26,26 +26,51 @@ def labels_for(spec, num_classes):
 
 
 def read_label_file(path, num_classes):
-    """Slim ``id:name`` label file (one per line). Missing ids are named 'class N'."""
-    try:
-        lines = open(path, encoding="utf-8").read().splitlines()
-    except OSError as exc:
-        raise UserError(f"cannot read label file {path}: {exc.strerror}") from None
-    except UnicodeDecodeError:
-        raise UserError(f"cannot read label file {path}: not UTF-8 text") from None
-    names = {}
-    for number, line in enumerate(lines, 1):
+    """Slim ``id:name`` label file (one per line): ids 0..N-1, or 1..N-1 with Slim's background
+    class 0 left out (then named 'background')."""
+    names, repeated = {}, set()
+    for number, line in enumerate(_read_lines(path), 1):
         if not line.strip():
             continue
         key, sep, name = line.partition(":")
         if not sep or not key.strip().isdecimal():
             raise UserError(f"{path}:{number}: expected 'id:name', got {line!r}")
+        if int(key) in names:
+            repeated.add(int(key))
         names[int(key)] = name.strip()
-    if names and max(names) >= num_classes:
-        raise UserError(f"label file {path} has id {max(names)} but the model has {num_classes} classes")
-    if len(names) not in (num_classes, num_classes - 1):
-        raise UserError(f"label file {path} names {len(names)} classes, the model has {num_classes}")
-    return [names.get(i, "background" if i == 0 else f"class {i}") for i in range(num_classes)]
+    ids = sorted(names)
+    if not repeated and ids == list(range(num_classes)):
+        return [names[i] for i in ids]
+    if not repeated and ids == list(range(1, num_classes)):
+        return ["background"] + [names[i] for i in ids]
+    found = f"ids {_ranges(ids)}" if ids else "no ids"
+    if repeated:
+        found += f" with {_ranges(sorted(repeated))} repeated"
+    last = num_classes - 1
+    raise UserError(f"label file {path} has {found}; expected each of 0..{last} once, or each "
+                    f"of 1..{last} once (background 0 left out), for the model's {num_classes} "
+                    "classes")
+
+
+def _read_lines(path):
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read().splitlines()
+    except OSError as exc:
+        raise UserError(f"cannot read label file {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise UserError(f"cannot read label file {path}: not UTF-8 text") from None
+
+
+def _ranges(ids):
+    """Sorted ints as runs: [0, 1, 2, 5, 7, 8] -> '0..2, 5, 7..8'."""
+    runs = []
+    for i in ids:
+        if runs and i == runs[-1][1] + 1:
+            runs[-1][1] = i
+        else:
+            runs.append([i, i])
+    return ", ".join(str(a) if a == b else f"{a}..{b}" for a, b in runs)
 
 
 def resolve_class(query, labels):

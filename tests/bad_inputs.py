@@ -5,7 +5,8 @@ Each ``Case`` writes its own files into a directory and says what must happen:
 - ``error``: the CLI prints exactly one line ``gradcam: error: ...`` containing ``says``, exits 2,
   and writes nothing; the API call raises ``UserError`` containing ``says``.
 - ``ok``: the CLI exits 0 and writes the PNG and NPZ (plus one ``gradcam: warning:`` line
-  containing ``says`` when ``says`` is set); the API returns an image that ``check`` accepts.
+  containing ``says`` when ``says`` is set), flagged degenerate exactly when ``degenerate`` is
+  set; the API returns a value (image or explanation) that ``check`` accepts.
 
 Nothing here is stored: every file is built from scratch (PIL/numpy), so the count is visible.
 """
@@ -30,8 +31,8 @@ ROOT_NOTE = ("root reads and writes regardless of mode bits, so as root this cas
 @dataclass
 class Built:
     argv: list  # CLI arguments after "explain" (output options are added by the test if absent)
-    api: Callable  # api(model) -> RGB array (ok) or raises UserError (error)
-    check: Optional[Callable] = None  # check(rgb) for ok cases: asserts the content is right
+    api: Callable  # api(model) -> RGB array or Explanation (ok), or raises UserError (error)
+    check: Optional[Callable] = None  # check(value) for ok cases: asserts the content is right
     env: dict = None  # environment variables the case needs
 
 
@@ -43,6 +44,7 @@ class Case:
     build: Callable  # build(directory, lite0_checkpoint) -> Built
     unprivileged: bool = False  # must run as a non-root user to fail (see ROOT_NOTE)
     cli_only: bool = False  # an option of the command line only (no API counterpart)
+    degenerate: bool = False  # ok cases: the map must be all zero and flagged
 
 
 # -- image builders --------------------------------------------------------------------------------
@@ -241,7 +243,31 @@ def _image_cases():
                     _animated_gif, _close_to(np.full((32, 32, 3), (255, 0, 0), np.uint8), 1.0)),
         _image_case("PNG named .jpg", "ok", "", _write_bytes("really_png.jpg", lambda: _png_bytes(
             photo)), _close_to(photo)),
+        _constant_image_case(),
     ]
+
+
+def _constant_image_case():
+    """A flat grey photo: no evidence for any class, so an all-zero map and a warning."""
+    def build(directory, _checkpoint):
+        path = _save(directory / "grey.png", Image.new("RGB", (96, 64), (128, 128, 128)))
+        return Built([str(path)], _explain_file(path), _all_zero_and_flagged)
+
+    return Case("constant grey image", "ok", "images are constant", build, degenerate=True)
+
+
+def _explain_file(path):
+    def api(model):
+        from gradcam.explain import explain
+        from gradcam.images import load_image
+
+        return explain(model, model.prepare(load_image(path))[None], None)
+
+    return api
+
+
+def _all_zero_and_flagged(result):
+    assert result.degenerate.tolist() == [True] and not result.map.any()
 
 
 def _cmyk_jpeg(rgb):
@@ -365,6 +391,11 @@ def _several_images_one_missing(directory, _checkpoint):
     return Built([str(_good_png(directory)), str(directory / "missing.png")], None)
 
 
+def _good_then_truncated(directory, _checkpoint):
+    cut = _write_bytes("cut.jpg", lambda: _jpeg_bytes(_photo())[:1500])(directory)
+    return Built([str(_good_png(directory)), str(cut)], None)
+
+
 def _other_cases():
     return [
         _output_case("output in a missing directory", "does not exist",
@@ -374,6 +405,8 @@ def _other_cases():
         _cli_only("output that is not a .png", "expected a .png", ["--output", "result.jpg"]),
         _other_case("second of two images missing (nothing written)", "no such file",
                     _several_images_one_missing, cli_only=True),
+        _other_case("good image then a truncated JPEG (nothing written)", "cut.jpg: damaged image",
+                    _good_then_truncated, cli_only=True),
         _other_case("unknown class name", "did you mean: tabby cat", lambda d, c: Built(
             [str(_good_png(d)), "--class", "tabby kat"], lambda model: model.class_index("tabby kat"))),
         _other_case("class index out of range", "out of range 0..999", lambda d, c: Built(

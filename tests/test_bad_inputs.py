@@ -2,7 +2,8 @@
 
 An error is exactly one ``gradcam: error:`` line on stderr (fd level, so TF's C++ logging would be
 caught too), exit status 2, no traceback and no file written; a handled input gives status 0, the
-PNG and NPZ and nothing else. A few cases also run as real processes.
+PNG and NPZ and nothing else, its map flagged and all zero exactly when the case says so. A few
+cases also run as real processes.
 """
 import json
 import os
@@ -87,7 +88,7 @@ def test_cli(case, tmp_path, checkpoint, reuse_lite0, capfd, monkeypatch):
     arrays = np.load(out / f"{stem}_grad_cam.npz")
     assert np.all(np.isfinite(arrays["map"])) and 0 <= arrays["map"].min() <= arrays["map"].max() <= 1
     assert record["targets"][0]["all_zero_map"] == bool(arrays["degenerate"]) \
-        == (arrays["map"].max() == 0)
+        == (arrays["map"].max() == 0) == case.degenerate
 
 
 @pytest.mark.parametrize("case", API_CASES, ids=[c.name for c in API_CASES])
@@ -100,8 +101,7 @@ def test_api(case, tmp_path, checkpoint, lite0, monkeypatch, recwarn):
         expect_user_error(lambda: built.api(lite0), case.says)
         assert _listing(tmp_path) == before
         return
-    rgb = built.api(lite0)
-    built.check(rgb)
+    built.check(built.api(lite0))
     messages = [str(w.message) for w in recwarn if case.says and case.says in str(w.message)]
     assert len(messages) == (1 if case.says else 0)
 

@@ -202,3 +202,69 @@ def test_worker_user_error_is_found_in_a_remote_traceback():
     assert _worker_user_error(RuntimeError(text)) == \
         "unknown layer 'x' [while running 'ExplainAndWrite']"
     assert _worker_user_error(RuntimeError("Traceback...\nValueError: a bug")) is None
+
+
+def _finishes(function, seconds):
+    """Run ``function`` in a daemon thread -> (True, result or exception) or (False, None) when
+    it is still running after ``seconds`` (a hang)."""
+    import threading
+
+    outcome = []
+
+    def call():
+        try:
+            outcome.append(function())
+        except Exception as exc:  # noqa: BLE001  (handed back to the test)
+            outcome.append(exc)
+
+    thread = threading.Thread(target=call, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    return (True, outcome[0]) if outcome else (False, None)
+
+
+def test_unexpected_decode_error_is_that_files_error(lite0, tmp_path, monkeypatch):
+    import gradcam.images
+    from gradcam.batch import JobSettings, run_batch
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name in ("a", "b", "c"):
+        Image.fromarray(photo("coffee")).resize((64, 48)).save(folder / f"{name}.png")
+    real = gradcam.images.load_image
+
+    def load_image(path):
+        if Path(path).name == "b.png":
+            raise RuntimeError("decoder crashed")
+        return real(path)
+
+    monkeypatch.setattr(gradcam.images, "load_image", load_image)
+    done, summary = _finishes(lambda: run_batch(lite0, folder, tmp_path / "out",
+                                                JobSettings(batch_size=2), progress=False), 120)
+    assert done, "batch run hung after a decoder error"
+    assert not isinstance(summary, Exception), summary
+    assert (summary["images"], summary["errors"]) == (2, 1)
+    error = summary["failed"][0]["error"]
+    assert "b.png: cannot decode (RuntimeError: decoder crashed)" in error
+    records = {Path(r["path"]).name: r for r in _lines(tmp_path / "out")}
+    assert "error" in records["b.png"] and not (tmp_path / "out" / "b.png.png").exists()
+    assert all((tmp_path / "out" / records[n]["npz"]).exists() for n in ("a.png", "c.png"))
+
+
+def test_decode_thread_failure_reaches_the_consumer():
+    import threading
+
+    from gradcam.batch import _decoded_stream
+
+    class Job:
+        def decode(self, path):
+            if path == "second":
+                raise KeyError("bug in decode itself")
+            return path
+
+    stop = threading.Event()
+    done, outcome = _finishes(lambda: list(_decoded_stream(Job(), ["first", "second", "third"],
+                                                            1, stop)), 20)
+    stop.set()
+    assert done, "consumer hung after the decode thread died"
+    assert isinstance(outcome, KeyError) and "bug in decode itself" in str(outcome)

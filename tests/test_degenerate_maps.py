@@ -83,18 +83,31 @@ def test_cli_reports_all_zero_map(lite0, dead_class, tmp_path, monkeypatch, capf
     assert bool(arrays["degenerate"]) and not arrays["map"].any()
 
 
-def test_constant_image_every_method_finite(lite0, grey=0):
-    """Zero padding makes a convnet's features vary near the borders, so a constant image need
-    not give a constant map; whatever it gives must be finite, in [0, 1], and flagged exactly
-    when it is all zero. Black is also the integrated-gradients baseline (zero attribution)."""
+@pytest.mark.parametrize("grey", [0, 128, 255])
+def test_constant_image_gives_zero_map_for_every_method(lite0, grey):
+    """A constant image carries no evidence: every method's display map is all zero and flagged,
+    with one warning naming the cause, whatever its raw output (zero padding makes a convnet's
+    border features differ, so gradients need not vanish; black is also the IG baseline)."""
     image = np.full((1, 224, 224, 3), grey, np.uint8)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for name in METHODS:
+    for name in METHODS:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
             result = explain(lite0, image, 0, name, **CHEAP_OPTIONS.get(name, {}))
-            assert np.all(np.isfinite(result.map)) and np.all(np.isfinite(result.raw)), name
-            assert 0 <= result.map.min() and result.map.max() <= 1, name
-            assert result.degenerate.tolist() == [not result.map.any()], name
+        messages = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
+        assert result.degenerate.tolist() == [True], name
+        assert result.map.dtype == np.float32 and not result.map.any(), name
+        assert np.all(np.isfinite(result.raw)), name
+        assert len(messages) == 1 and "constant" in messages[0], (name, messages)
+
+
+def test_constant_image_in_a_batch_leaves_the_others_alone(lite0, cat_input):
+    images = np.stack([cat_input, np.full_like(cat_input, 77)])
+    top = int(lite0.predict(cat_input[None])[0].argmax())
+    with pytest.warns(UserWarning, match="1 of 2 images are constant"):
+        result = explain(lite0, images, [top, top])
+    alone = explain(lite0, cat_input[None], top)
+    assert result.degenerate.tolist() == [False, True] and not result.map[1].any()
+    np.testing.assert_allclose(result.map[0], alone.map[0], atol=1e-5)
 
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])

@@ -71,9 +71,9 @@ def test_nonsense_gets_no_suggestion(imagenet):
 
 def test_slim_label_file(tmp_path):
     path = tmp_path / "labels.txt"
-    path.write_text("0:background\n1:daisy\n\n3:tulips, tulipa\n", encoding="utf-8")
+    path.write_text("0:background\n1:daisy\n\n3:tulips, tulipa\n2:roses\n", encoding="utf-8")
     names = read_label_file(str(path), 4)
-    assert names == ["background", "daisy", "class 2", "tulips, tulipa"]
+    assert names == ["background", "daisy", "roses", "tulips, tulipa"]
     assert resolve_class("Tulipa", names) == 3
 
 
@@ -86,14 +86,38 @@ def test_label_file_without_background(tmp_path):
 @pytest.mark.parametrize("text,classes,message", [
     ("0:a\nno colon here\n", 2, r"labels.txt:2: expected 'id:name'"),
     ("0:a\n\u00b2:b\n", 2, r"labels.txt:2: expected 'id:name'"),
-    ("0:a\n1:b\n5:c\n", 3, "has id 5 but the model has 3 classes"),
-    ("0:a\n", 5, "names 1 classes, the model has 5"),
+    ("0:a\n1:b\n5:c\n", 3, r"has ids 0\.\.1, 5; expected"),
+    ("0:a\n", 5, r"has ids 0; expected"),
+    ("", 3, r"has no ids; expected"),
 ])
 def test_bad_label_files(tmp_path, text, classes, message):
     path = tmp_path / "labels.txt"
     path.write_text(text, encoding="utf-8")
     with pytest.raises(UserError, match=message):
         read_label_file(str(path), classes)
+
+
+@pytest.mark.parametrize("text,classes,found", [
+    ("0:a\n1:b\n1:c\n", 3, r"0\.\.1 with 1 repeated"),  # 3 lines for 3 classes, one id twice
+    ("1:a\n2:b\n2:c\n3:d\n", 4, r"1\.\.3 with 2 repeated"),
+])
+def test_duplicate_ids_are_refused(tmp_path, text, classes, found):
+    path = tmp_path / "labels.txt"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(UserError, match=found) as error:
+        read_label_file(str(path), classes)
+    assert str(path) in str(error.value)
+
+
+def test_n_minus_1_names_must_leave_out_background_0(tmp_path):
+    path = tmp_path / "labels.txt"
+    path.write_text("0:daisy\n1:dandelion\n", encoding="utf-8")  # class 2 missing, not background
+    with pytest.raises(UserError) as error:
+        read_label_file(str(path), 3)
+    message = str(error.value)
+    assert str(path) in message and "has ids 0..1" in message
+    assert "expected each of 0..2 once, or each of 1..2 once" in message
+    assert "\n" not in message
 
 
 def test_binary_label_file(tmp_path):
