@@ -200,7 +200,8 @@ def _warn_degenerate(result, method):
     import gradio as gr
 
     if result.degenerate[0]:
-        gr.Warning(f"{method}: the map is all zero (no evidence for this class at this layer)")
+        gr.Warning(f"{method}: the map is all zero (a one-colour image, or no evidence for this "
+                   "class at this layer)")
 
 
 def _user_errors(function, *args):

@@ -62,13 +62,13 @@ def explain(model, images, target, method="grad_cam", layer=None, batch_size=32,
 def _flag_degenerate(method, images, display):
     """(display maps, degenerate flags): maps of constant images (no evidence at all) are set to
     zero; they and maps without signal are flagged, with one warning per cause."""
-    flat = images.reshape(len(images), -1)
-    constant = flat.min(axis=1) == flat.max(axis=1)
+    spread = np.ptp(np.asarray(images, np.float32).reshape(len(images), -1, images.shape[-1]), axis=1)
+    constant = spread.max(axis=1) == 0  # one colour everywhere (each channel flat)
     display = np.where(constant[:, None, None], np.float32(0), display)
     empty = postprocess.is_degenerate(display) & ~constant
     if constant.any():
         warnings.warn(f"{method}: {int(constant.sum())} of {len(display)} images are constant "
-                      "(one value everywhere, nothing to explain): their maps are all zero",
+                      "(one colour everywhere, nothing to explain): their maps are all zero",
                       stacklevel=3)
     if empty.any():
         warnings.warn(f"{method}: {int(empty.sum())} of {len(display)} maps are all zero "

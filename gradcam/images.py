@@ -93,14 +93,6 @@ def _reason(exc):
     return text[0] if text else type(exc).__name__
 
 
-def check_image(path):
-    """Raise UserError if ``path`` is clearly unusable; reads the header only (cheap)."""
-    path = Path(path)
-    _check_file(path)
-    with _open(path) as image:
-        _check_size(path, image)
-
-
 def load_image(path):
     """RGB uint8 array of an image file; EXIF orientation applied, first frame of animations."""
     path = Path(path)

@@ -83,12 +83,12 @@ def test_cli_reports_all_zero_map(lite0, dead_class, tmp_path, monkeypatch, capf
     assert bool(arrays["degenerate"]) and not arrays["map"].any()
 
 
-@pytest.mark.parametrize("grey", [0, 128, 255])
+@pytest.mark.parametrize("grey", [0, 128, 255, (255, 0, 0)])
 def test_constant_image_gives_zero_map_for_every_method(lite0, grey):
     """A constant image carries no evidence: every method's display map is all zero and flagged,
     with one warning naming the cause, whatever its raw output (zero padding makes a convnet's
     border features differ, so gradients need not vanish; black is also the IG baseline)."""
-    image = np.full((1, 224, 224, 3), grey, np.uint8)
+    image = np.broadcast_to(np.asarray(grey, np.uint8), (1, 224, 224, 3))  # grey, or solid red
     for name in METHODS:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
