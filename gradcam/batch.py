@@ -197,7 +197,7 @@ class ImageJob:
 
 # -- the local batch run -------------------------------------------------------------------------
 def completed_paths(results_file):
-    """Paths that already have a complete JSON line; a partial last line is cut off."""
+    """Resolved paths that already have a complete JSON line; a partial last line is cut off."""
     results_file = Path(results_file)
     if not results_file.exists():
         return set()
@@ -209,7 +209,7 @@ def completed_paths(results_file):
     done = set()
     for number, line in enumerate(data[:end].splitlines(), 1):
         try:
-            done.add(json.loads(line)["path"])
+            done.add(os.path.realpath(json.loads(line)["path"]))
         except (ValueError, KeyError, TypeError):
             raise UserError(f"{results_file}:{number}: not a gradcam result line; "
                             "use another --out") from None
@@ -274,7 +274,7 @@ def run_batch(model, source, out_dir, settings, resume=False, progress=True):
         if stale.suffix in (".png", ".npz") and stale.is_file():
             stale.unlink()
     done = completed_paths(results_file)
-    todo = [p for p in paths if str(p) not in done]
+    todo = [p for p in paths if os.path.realpath(p) not in done]  # however the path was typed
     summary = {"images": 0, "errors": 0, "skipped_done": len(paths) - len(todo), "failed": []}
     start = time.perf_counter()
     stop = threading.Event()

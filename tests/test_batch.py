@@ -75,6 +75,23 @@ def test_batch_outputs_match_direct_explanations(lite0, image_dir, batch_out):
         assert record["map"]["max"] == pytest.approx(float(direct.map[0].max()), abs=1e-5)
 
 
+def test_resume_recognises_the_same_files_under_another_spelling(lite0, image_dir, tmp_path,
+                                                                 monkeypatch):
+    """Written with the absolute folder path, resumed with a relative one: nothing is redone."""
+    import shutil
+
+    from gradcam.batch import JobSettings, run_batch
+
+    folder = tmp_path / "photos"
+    shutil.copytree(image_dir / "more", folder)
+    out = tmp_path / "out"
+    first = run_batch(lite0, str(folder), out, JobSettings(batch_size=4), progress=False)
+    monkeypatch.chdir(tmp_path)
+    again = run_batch(lite0, "photos", out, JobSettings(batch_size=4), resume=True, progress=False)
+    assert first["images"] > 0 and again["images"] == 0
+    assert again["skipped_done"] == first["images"] and len(_lines(out)) == first["images"]
+
+
 def _line_count(results):
     return results.read_bytes().count(b"\n") if results.exists() else 0
 

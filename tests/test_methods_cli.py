@@ -89,3 +89,18 @@ def test_no_method_grows_the_graph(tmp_path):
     every_method()
     assert model.op_count == ops
     model.close()
+
+
+def test_seed_makes_randomised_methods_repeat_exactly(cli_lite0, coffee_png, tmp_path):
+    def smoothgrad_map(seed, name):
+        out = tmp_path / f"{name}.png"
+        assert main(["explain", str(coffee_png), "--method", "smoothgrad", "--option", "samples=2",
+                     "--seed", str(seed), "--output", str(out), "--save-npz"]) == 0
+        return np.load(out.with_suffix(".npz"))["map"]
+
+    first, again, other = smoothgrad_map(3, "a"), smoothgrad_map(3, "b"), smoothgrad_map(4, "c")
+    np.testing.assert_array_equal(first, again)
+    assert not np.array_equal(first, other)
+    # a method without randomness takes --seed too (one flag for every method)
+    assert main(["explain", str(coffee_png), "--method", "gradient", "--seed", "3",
+                 "--output", str(tmp_path / "g.png")]) == 0

@@ -31,7 +31,8 @@ def job_settings(args):
     from gradcam.commands.method_options import options_for, parse_options
     from gradcam.methods import get_method
 
-    options = options_for(get_method(args.method), parse_options(args.options), strict=True)
+    options = options_for(get_method(args.method), parse_options(args.options), strict=True,
+                          seed=args.seed)
     return JobSettings(args.model, args.checkpoint, args.method, args.target_class, args.layer,
                        args.top_k, args.style, args.alpha, args.batch_size, args.central_fraction,
                        tuple(sorted(options.items())))

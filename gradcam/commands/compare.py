@@ -41,7 +41,7 @@ def run(args):
         raise UserError(f"--output {args.output}: expected a .png file")
     methods = chosen_methods(args.methods)
     parsed = parse_options(args.options)
-    options = {m.name: options_for(m, parsed, strict=False) for m in methods}
+    options = {m.name: options_for(m, parsed, strict=False, seed=args.seed) for m in methods}
     photos = [load_image(p) for p in args.images]
     model = load_model(args)
     target = model.class_index(args.target) if args.target else None

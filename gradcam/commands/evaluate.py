@@ -131,7 +131,7 @@ def run(args):
         raise UserError(f"--steps must be at least 1, got {args.steps}")
     methods = chosen_methods(args.methods)
     parsed = parse_options(args.options)
-    options = {m.name: options_for(m, parsed, strict=len(methods) == 1) for m in methods}
+    options = {m.name: options_for(m, parsed, strict=len(methods) == 1, seed=args.seed) for m in methods}
     photos = [load_image(p) for p in args.images]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -72,7 +72,8 @@ def _method_options(args):
     from gradcam.commands.method_options import options_for, parse_options
     from gradcam.methods import get_method
 
-    return options_for(get_method(args.method), parse_options(args.options), strict=True)
+    return options_for(get_method(args.method), parse_options(args.options), strict=True,
+                       seed=args.seed)
 
 
 def explain_image(model, args, image_path, rgb):

@@ -10,6 +10,9 @@ def add_option_argument(parser):
     parser.add_argument("--option", dest="options", action="append", default=[], metavar="KEY=VALUE",
                         help="method option, e.g. steps=20 or smoothgrad.samples=10 (repeatable; "
                         "README 'Methods' lists each method's options)")
+    parser.add_argument("--seed", type=int, metavar="N", help="seed of every randomised method "
+                        "(SmoothGrad's noise, IG's uniform baseline; default 0): same seed, same "
+                        "output; an explicit --option seed=N wins")
 
 
 def _value(text):
@@ -33,12 +36,15 @@ def parse_options(items):
     return parsed
 
 
-def options_for(method, parsed, strict):
+def options_for(method, parsed, strict, seed=None):
     """The options meant for ``method`` (a registry Method). ``strict``: every unscoped option must
-    be one of its own (single method); otherwise unscoped options go only where they fit."""
+    be one of its own (single method); otherwise unscoped options go only where they fit.
+    ``seed`` (``--seed``) goes to methods that take one, unless an option set it."""
     chosen = {}
     for (scope, name), value in parsed.items():
         if scope == method.name or (scope is None and (strict or name in method.options)):
             chosen[name] = value
+    if seed is not None and "seed" in method.options:
+        chosen.setdefault("seed", seed)
     method.check_options(chosen)
     return chosen
