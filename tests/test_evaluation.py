@@ -193,3 +193,33 @@ def test_evaluate_cli_rejects_bad_input_in_one_line(capsys):
     assert main(["evaluate", "--methods", "nosuch", "x.png"]) == 2
     assert main(["evaluate", "--steps", "0", "x.png"]) == 2
     assert capsys.readouterr().err.count("gradcam: error:") == 2
+
+
+def test_evaluate_command_end_to_end_writes_its_table(lite0, coffee_input, cat_input, tmp_path,
+                                                      monkeypatch, capsys):
+    import csv
+    import json
+
+    from PIL import Image
+
+    from gradcam.cli import main
+    from gradcam.commands import evaluate
+
+    monkeypatch.setattr(evaluate, "load_model", lambda args: lite0)
+    for name, image in (("coffee.png", coffee_input), ("cat.png", cat_input)):
+        Image.fromarray(image).save(tmp_path / name)
+    (tmp_path / "boxes.json").write_text(json.dumps({"coffee.png": [[20, 20, 200, 200]],
+                                                     "cat.png": [[0, 0, 224, 224]]}))
+    out = tmp_path / "eval"
+    assert main(["evaluate", str(tmp_path / "coffee.png"), str(tmp_path / "cat.png"), "--methods",
+                 "grad_cam,gradient", "--steps", "4", "--boxes", str(tmp_path / "boxes.json"),
+                 "--out", str(out)]) == 0
+    rows = list(csv.DictReader(open(out / "per_image.csv")))
+    assert [(r["method"], r["image"].rsplit("/", 1)[-1]) for r in rows] == [
+        ("grad_cam", "coffee.png"), ("grad_cam", "cat.png"), ("gradient", "coffee.png"),
+        ("gradient", "cat.png")]
+    assert all(0 <= float(r["deletion_auc"]) <= 1 and float(r["pointing_hit"]) in (0, 100) for r in rows)
+    assert rows[1]["pointing_hit"] == "100"  # the cat's box is the whole image
+    printed = capsys.readouterr().out
+    assert "| grad_cam |" in printed and "pointing game" in printed
+    assert (out / "curves.png").stat().st_size > 0 and (out / "summary.csv").exists()

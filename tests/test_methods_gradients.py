@@ -88,3 +88,24 @@ def test_smoothgrad_rejects_cam_inner_and_unknown_options(toy, images):
         run(toy, "smoothgrad", images, inner="grad_cam", samples=1)
     with pytest.raises(UserError, match="no option"):
         run(toy, "smoothgrad", images, samples=1, stepz=3)
+
+
+def test_guided_rule_for_relu6_by_hand():
+    """y = v . relu6(W x): the guided gradient passes only where 0 < Wx < 6 AND v > 0; the plain
+    one where 0 < Wx < 6 whatever the sign of v (EfficientNet-Lite's activation)."""
+    from gradcam.model import GUIDED_OVERRIDES, guided_gradients
+    from gradcam.tf_compat import tf
+
+    rng = np.random.default_rng(14)
+    w, v, x = rng.normal(0, 2, (8, 5)), rng.normal(0, 1, 8), rng.normal(0, 1, 5)
+    pre = w @ x
+    assert ((pre < 0) | (pre > 6)).any() and ((pre > 0) & (pre < 6)).any() and (v < 0).any()
+    inside = (pre > 0) & (pre < 6)
+    with tf.Graph().as_default() as graph, graph.gradient_override_map(GUIDED_OVERRIDES):
+        xs = tf.constant(x[None])
+        y = tf.reduce_sum(tf.nn.relu6(tf.matmul(xs, tf.constant(w.T))) * tf.constant(v))
+        plain, guided = tf.gradients(y, xs)[0], guided_gradients(y, xs)[0]
+        with tf.Session() as session:
+            plain, guided = session.run([plain, guided])
+    np.testing.assert_allclose(plain[0], w.T @ (v * inside), rtol=1e-10)
+    np.testing.assert_allclose(guided[0], w.T @ (v * inside * (v > 0)), rtol=1e-10)

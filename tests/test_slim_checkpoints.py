@@ -144,3 +144,33 @@ def test_every_method_runs_through_the_cli_on_the_slim_net(restored, method, tmp
     assert ("lowres" in arrays) == (method in FEATURE_MAPS)
     if method in FEATURE_MAPS and method != "occlusion":
         assert arrays["lowres"].shape == (side, side)
+
+
+def test_fine_tuned_resnet_head_with_a_label_file_everywhere(tmp_path, capsys):
+    """The Hive's setting: a resnet_v2_50 whose logits layer has 3 classes (Slim background + 2),
+    named by a label file: names work for --class, the top-k, --json and the batch JSON lines."""
+    import json
+
+    from PIL import Image
+
+    from conftest import make_random_checkpoint
+    from gradcam.cli import main
+
+    checkpoint = make_random_checkpoint("resnet_v2_50", tmp_path, num_classes=3)
+    (tmp_path / "labels.txt").write_text("0:background\n1:alcohol\n2:gambling\n")
+    (tmp_path / "in").mkdir()
+    Image.fromarray(photo("coffee")).save(tmp_path / "in" / "coffee.png")
+    model_flags = ["--model", "resnet_v2_50", "--checkpoint", checkpoint, "--num-classes", "3",
+                   "--labels", str(tmp_path / "labels.txt")]
+    assert main(["explain", str(tmp_path / "in" / "coffee.png"), *model_flags, "--class", "Gambling",
+                 "--top-k", "3", "--json", "--output", str(tmp_path / "out.png")]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["targets"][0]["index"] == 2 and record["targets"][0]["label"] == "gambling"
+    assert {c["label"] for c in record["top_k"]} == {"background", "alcohol", "gambling"}
+    assert main(["batch", str(tmp_path / "in"), "--out", str(tmp_path / "batch"), *model_flags,
+                 "--class", "alcohol", "--no-progress"]) == 0
+    line = json.loads((tmp_path / "batch" / "results.jsonl").read_text())
+    assert line["target"]["label"] == "alcohol" and line["target"]["index"] == 1
+    assert main(["explain", str(tmp_path / "in" / "coffee.png"), *model_flags, "--class", "drugs",
+                 "--output", str(tmp_path / "x.png")]) == 2
+    assert "drugs" in capsys.readouterr().err
