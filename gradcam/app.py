@@ -89,7 +89,15 @@ class GradcamApp:
         logits = shared.predict(image[None])[0]
         probabilities = np.exp(logits - logits.max())
         label, choices = self._top_k(shared.model, probabilities / probabilities.sum())
-        return label, gr.update(choices=choices, value=choices[0][1])
+        return label, gr.update(choices=choices + self._other_classes(shared.model, choices),
+                                value=choices[0][1])
+
+    @staticmethod
+    def _other_classes(model, top):
+        """Every other class of the model after the top ones, so typing a name filters them all."""
+        shown = {value for _, value in top}
+        return [(f"{model.label(i)} ({i})", str(i)) for i in range(model.num_classes)
+                if str(i) not in shown]
 
     def explain(self, path, network, method, target, style, alpha):
         """Overlay, top-k and the PNG + NPZ downloads for one method and target."""
@@ -150,7 +158,7 @@ class GradcamApp:
                     method = gr.Dropdown(methods, value="grad_cam", label="Method")
                     target = gr.Dropdown([], label="Target class", allow_custom_value=True,
                                          elem_id="target", info="pick one of the top classes, or "
-                                         "type a class name or index")
+                                         "type to search every class (name or index)")
                     style = gr.Radio(list(STYLES), value="heatmap", label="Style")
                     alpha = gr.Slider(0.0, 1.0, value=0.5, step=0.05, label="Heatmap opacity")
                 with gr.Column(scale=2):
