@@ -223,3 +223,13 @@ def test_evaluate_command_end_to_end_writes_its_table(lite0, coffee_input, cat_i
     printed = capsys.readouterr().out
     assert "| grad_cam |" in printed and "pointing game" in printed
     assert (out / "curves.png").stat().st_size > 0 and (out / "summary.csv").exists()
+
+
+def test_ties_are_broken_at_random_not_in_raster_order():
+    saliency = np.zeros((32, 32))
+    saliency[5, 7] = 1.0
+    ranks = perturbation.pixel_ranks(saliency)
+    assert ranks[5, 7] == 0 and sorted(ranks.ravel()) == list(range(1024))
+    plateau = np.delete(ranks.ravel(), 5 * 32 + 7)
+    assert abs(np.corrcoef(plateau, np.arange(plateau.size))[0, 1]) < 0.1  # not top rows first
+    np.testing.assert_array_equal(perturbation.pixel_ranks(saliency), ranks)  # seeded

@@ -24,9 +24,13 @@ def baseline_image(image, kind="zero", blur_radius=5.0):
     raise ValueError(f"unknown baseline {kind!r}; valid: {', '.join(BASELINES)}")
 
 
-def pixel_ranks(saliency):
-    """Rank of every pixel of a H x W map (0 = most salient); ties keep raster order."""
-    order = np.argsort(-np.asarray(saliency, np.float64).ravel(), kind="stable")
+def pixel_ranks(saliency, seed=0):
+    """Rank of every pixel of a H x W map (0 = most salient). Ties (the flat zero areas of a
+    rectified CAM map) are broken in a seeded random order, not raster order, so a plateau is not
+    deleted from the top rows down."""
+    values = np.asarray(saliency, np.float64).ravel()
+    tie_break = np.random.default_rng(seed).permutation(values.size)
+    order = np.lexsort((tie_break, -values))
     ranks = np.empty(order.size, np.int64)
     ranks[order] = np.arange(order.size)
     return ranks.reshape(np.shape(saliency))
