@@ -62,8 +62,7 @@ def explain(model, images, target, method="grad_cam", layer=None, batch_size=32,
 def _flag_degenerate(method, images, display):
     """(display maps, degenerate flags): maps of constant images (no evidence at all) are set to
     zero; they and maps without signal are flagged, with one warning per cause."""
-    spread = np.ptp(np.asarray(images, np.float32).reshape(len(images), -1, images.shape[-1]), axis=1)
-    constant = spread.max(axis=1) == 0  # one colour everywhere (each channel flat)
+    constant = (images == images[:, :1, :1]).reshape(len(images), -1).all(axis=1)  # one colour
     display = np.where(constant[:, None, None], np.float32(0), display)
     empty = postprocess.is_degenerate(display) & ~constant
     if constant.any():
