@@ -11,7 +11,7 @@ import numpy as np
 
 from benchmarks.limits import noisy_batch, pass_fetches
 from benchmarks.timing import counting, interleaved
-from gradcam.explain import explain
+from gradcam.explain import explain, explain_many
 from gradcam.methods import METHODS
 
 # Options of the full run (the issue's SmoothGrad-50 / IG-50) and of the --quick smoke run.
@@ -107,3 +107,15 @@ def time_classes(model, image, classes, batch, repeats):
     many(), one()
     all_classes, one_class, ratio = interleaved(many, one, repeats)
     return {"classes": len(classes), "one_class": one_class, "all_classes": all_classes, "ratio": ratio}
+
+
+SHARED_PASS = ("grad_cam", "grad_cam_pp", "cam", "guided_grad_cam")
+
+
+def time_shared_pass(model, image, target, repeats):
+    """The CAM family and guided Grad-CAM from one shared pass vs one ``explain`` each."""
+    together = lambda: explain_many(model, image[None], [target], SHARED_PASS)  # noqa: E731
+    apart = lambda: [explain(model, image[None], [target], m) for m in SHARED_PASS]  # noqa: E731
+    together(), apart()
+    shared, separate, ratio = interleaved(together, apart, repeats)
+    return {"methods": list(SHARED_PASS), "shared": shared, "separate": separate, "ratio": ratio}

@@ -109,6 +109,10 @@ def markdown(result):
     k = result["classes"]
     lines += ["", f"Grad-CAM for {k['classes']} classes of one image: {ms(k['all_classes'])} ms vs "
               f"{ms(k['one_class'])} ms for one class ({k['ratio']:.2f}x)."]
+    if "shared_pass" in result:
+        p = result["shared_pass"]
+        lines += ["", f"{', '.join(p['methods'])} from one shared pass (`explain_many`): "
+                  f"{ms(p['shared'])} ms vs {ms(p['separate'])} ms one by one ({p['ratio']:.2f}x)."]
     if "batch_mode" in result:
         lines += ["", "## Batch mode", ""] + batch_table(result["batch_mode"])
     if "pair" in result:

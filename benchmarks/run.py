@@ -50,6 +50,7 @@ def run_all(model, quick=False, out_dir=DEFAULT_OUT, pair=True, sessions=True, b
     result["methods"] = methods.time_methods(model, image, target, batch, repeats, quick)
     classes = [int(c) for c in model.predict(image[None])[0].argsort()[::-1][:5]]
     result["classes"] = methods.time_classes(model, image, classes, batch, repeats)
+    result["shared_pass"] = methods.time_shared_pass(model, image, target, repeats)
     if batch_mode:
         log("batch mode ...")
         result["batch_mode"] = batch_section(model, quick)

@@ -110,14 +110,15 @@ class GradcamApp:
         return picture, label, self._downloads(path, shared.model, method, index, picture, result, image)
 
     def compare(self, path, network, methods, target, style, alpha):
-        """Gallery of (overlay, caption), one per selected method, same target."""
+        """Gallery of (overlay, caption), one per selected method, same target (the CAM family and
+        guided Grad-CAM from one shared pass)."""
         if not methods:
             _user_errors(_raise, "select at least one method")
         shared, image = _user_errors(self._input, path, network)
         index = _user_errors(self._target, shared, image, target)
         gallery = []
-        for method in methods:
-            result = _user_errors(shared.explain, image[None], [index], method)
+        results = _user_errors(shared.explain_many, image[None], [index], list(methods))
+        for method, result in results.items():
             _warn_degenerate(result, method)
             caption = f"{method}: {shared.model.label(index)} ({index})"
             gallery.append((_user_errors(_overlay, image, result.map[0], style, alpha), caption))

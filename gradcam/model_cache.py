@@ -75,6 +75,13 @@ class SharedModel:
         with self.running(method, layer):
             return explain(self.model, images, target, method, layer, **kwargs)
 
+    def explain_many(self, images, target, methods, layer=None, **kwargs):
+        """``gradcam.explain.explain_many`` (one shared pass where methods allow) under the lock."""
+        from gradcam.explain import explain_many
+
+        with self.running(tuple(methods), layer):
+            return explain_many(self.model, images, target, methods, layer, **kwargs)
+
 
 class ModelCache:
     """Models by (network, checkpoint), each built once; building holds a lock."""

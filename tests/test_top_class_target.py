@@ -36,3 +36,22 @@ def test_multi_pass_method_predicts_the_top_class_first(lite0, two_photos):
     explicit = explain(lite0, two_photos, top, "smoothgrad", samples=2, noise=0.1, seed=3)
     np.testing.assert_array_equal(result.target, top)
     np.testing.assert_allclose(result.raw, explicit.raw, rtol=1e-5, atol=1e-6)
+
+
+def test_explain_many_shares_one_pass_and_equals_explain(lite0, coffee_input, monkeypatch):
+    from gradcam.explain import explain_many
+    from gradcam.methods import get_method
+
+    shared = ["grad_cam", "grad_cam_pp", "cam", "guided_grad_cam"]
+    assert all(get_method(name).options == [] for name in shared)  # the call shape, nothing more
+    images, targets = np.stack([coffee_input] * 2), [967, 968]
+    alone = {name: explain(lite0, images, targets, name) for name in shared + ["gradient"]}
+    runs = []
+    real_run = lite0.session.run
+    monkeypatch.setattr(lite0.session, "run", lambda *a, **k: runs.append(1) or real_run(*a, **k))
+    together = explain_many(lite0, images, targets, shared + ["gradient"])
+    assert len(runs) == 2  # one for the four shared methods, one for the gradient
+    assert list(together) == shared + ["gradient"]
+    for name, result in together.items():
+        np.testing.assert_allclose(result.map, alone[name].map, atol=1e-5)
+        np.testing.assert_array_equal(result.target, targets)

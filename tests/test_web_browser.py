@@ -135,3 +135,17 @@ def test_http_errors_are_messages_and_the_server_keeps_serving(server, tmp_path)
     assert label["label"] == "tiger cat (282)"
     assert sorted(Path(p).suffix for p in downloads) == [".npz", ".png"]
     assert int(np.load(next(p for p in downloads if p.endswith(".npz")))["target"]) == 285
+
+
+def test_compare_tab_over_http_shows_one_overlay_per_method(server):
+    from gradio_client import Client, handle_file
+
+    url, folder = server
+    client = Client(url, verbose=False)
+    gallery = client.predict(handle_file(str(folder / "chelsea.png")), "efficientnet_lite0",
+                             ["grad_cam", "cam", "gradient"], "285", "heatmap", 0.5,
+                             api_name="/compare")
+    assert [item["caption"] for item in gallery] == [
+        "grad_cam: Egyptian cat (285)", "cam: Egyptian cat (285)", "gradient: Egyptian cat (285)"]
+    first = np.asarray(Image.open(gallery[0]["image"]).convert("RGB"))
+    assert first.shape == (224, 224, 3)

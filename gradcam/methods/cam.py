@@ -6,6 +6,7 @@ layer weigh the channels of the pooled feature map; no gradients needed.
 from gradcam.errors import UserError
 from gradcam.methods.cam_math import weighted_sum
 from gradcam.methods.registry import Attribution, register
+from gradcam.methods.shared_pass import pass_method
 from gradcam.tf_compat import tf
 
 
@@ -29,15 +30,12 @@ def target_head_weights(model):
 
 
 @register("cam", kind="cam", title="CAM", one_pass=True)
-def cam(model, images, target, layer=None, batch_size=32):
+@pass_method(("activations", "head_weights"))
+def cam(model, out):
     """Feature map of ``layer`` (default: the one feeding the pooling) weighted by the head's column."""
-    weights = target_head_weights(model)
-    activation, _ = model.layer(layer)
-    if activation.shape[-1] != weights.shape[-1]:
-        raise UserError(f"CAM: layer {layer or model.spec.cam_layer!r} has {activation.shape[-1]} "
-                        f"channels but the linear head takes {weights.shape[-1]}; use the layer that "
-                        "feeds global average pooling")
-    out = model.run({"logits": model.logits, "activations": activation, "weights": weights},
-                    images, target, batch_size)
-    lowres = weighted_sum(out["activations"], out["weights"])
+    if out["activations"].shape[-1] != out["head_weights"].shape[-1]:
+        raise UserError(f"CAM: the layer has {out['activations'].shape[-1]} channels but the linear "
+                        f"head takes {out['head_weights'].shape[-1]}; use the layer that feeds "
+                        "global average pooling")
+    lowres = weighted_sum(out["activations"], out["head_weights"])
     return Attribution(lowres, out["logits"], lowres=lowres)

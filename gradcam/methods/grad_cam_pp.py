@@ -2,11 +2,12 @@
 Explanations for Deep Convolutional Networks")."""
 from gradcam.methods.cam_math import gradcam_pp_weights, weighted_sum
 from gradcam.methods.registry import Attribution, register
+from gradcam.methods.shared_pass import pass_method
 
 
 @register("grad_cam_pp", kind="cam", title="Grad-CAM++", one_pass=True)
-def grad_cam_pp(model, images, target, layer=None, batch_size=32):
+@pass_method(("activations", "gradients"))
+def grad_cam_pp(model, out):
     """One forward and a backward to ``layer``; position-weighted positive gradients as weights."""
-    out = model.layer_and_gradients(images, target, layer, batch_size)
     lowres = weighted_sum(out["activations"], gradcam_pp_weights(out["activations"], out["gradients"]))
     return Attribution(lowres, out["logits"], lowres=lowres)

@@ -3,15 +3,14 @@ Gradient-based Localization"): guided backprop times the upsampled, rectified Gr
 from gradcam import postprocess
 from gradcam.methods.cam_math import gradcam_weights, weighted_sum
 from gradcam.methods.registry import Attribution, register
+from gradcam.methods.shared_pass import pass_method
 
 
 @register("guided_grad_cam", kind="pixel", title="Guided Grad-CAM", one_pass=True)
-def guided_grad_cam(model, images, target, layer=None, batch_size=32):
+@pass_method(("activations", "gradients", "guided"))
+def guided_grad_cam(model, out):
     """Pixel-level detail from guided backprop, class localisation from Grad-CAM at ``layer``; one
     forward feeds both backward paths (to ``layer`` and, guided, to the pixels)."""
-    activations, gradients = model.layer(layer)
-    out = model.run({"logits": model.logits, "activations": activations, "gradients": gradients,
-                     "guided": model.guided_input_grad}, images, target, batch_size)
     lowres = weighted_sum(out["activations"], gradcam_weights(out["gradients"]))
     localisation = postprocess.cam_map(lowres, model.image_size)
     return Attribution(out["guided"] * localisation[..., None], out["logits"])
