@@ -153,8 +153,24 @@ def _exif_rotated(orientation):
     return write, check
 
 
+def _gif_first_frame():
+    """Red left half, green right half (a frame with content: a one-colour one is 'constant')."""
+    frame = np.zeros((32, 32, 3), np.uint8)
+    frame[:, :16, 0] = 255
+    frame[:, 16:, 1] = 255
+    return frame
+
+
+def _wide_strip():
+    """10000 x 8 pixels whose colour changes from pixel to pixel along the strip (so its centre
+    crop is not one colour either)."""
+    ramp = (np.arange(10000) * 37 % 256).astype(np.uint8)
+    return np.stack([np.broadcast_to(ramp, (8, 10000)), np.full((8, 10000), 99, np.uint8),
+                     np.broadcast_to(ramp[::-1], (8, 10000))], axis=-1)
+
+
 def _animated_gif(directory):
-    frames = [Image.new("RGB", (32, 32), colour) for colour in ((255, 0, 0), (0, 0, 255))]
+    frames = [Image.fromarray(_gif_first_frame()), Image.new("RGB", (32, 32), (0, 0, 255))]
     path = directory / "animated.gif"
     frames[0].save(path, save_all=True, append_images=frames[1:], duration=100, loop=0)
     return path
@@ -235,12 +251,12 @@ def _image_cases():
                     _write_image("float.tiff", lambda: Image.fromarray(_float_with_nan(), "F")),
                     _close_to(np.repeat(float_expected.round()[..., None], 3, 2), 0.5)),
         _image_case("10000x8 strip (centre crop)", "ok", "",
-                    _write_image("wide.png", lambda: Image.new("RGB", (10000, 8), (9, 99, 199))),
-                    _close_to(np.broadcast_to(np.array([9, 99, 199], np.uint8), (8, 10000, 3)))),
+                    _write_image("wide.png", lambda: Image.fromarray(_wide_strip())),
+                    _close_to(_wide_strip())),
         _image_case("EXIF Orientation=6 photo", "ok", "", exif6, check6),
         _image_case("EXIF Orientation=8 photo", "ok", "", exif8, check8),
         _image_case("animated GIF (first frame)", "ok", "frames, explaining the first",
-                    _animated_gif, _close_to(np.full((32, 32, 3), (255, 0, 0), np.uint8), 1.0)),
+                    _animated_gif, _close_to(_gif_first_frame(), 1.0)),
         _image_case("PNG named .jpg", "ok", "", _write_bytes("really_png.jpg", lambda: _png_bytes(
             photo)), _close_to(photo)),
         _constant_image_case(),

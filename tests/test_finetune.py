@@ -97,7 +97,7 @@ def test_label_file_of_the_wrong_length(trained, tmp_path, capsys):
     image = str(sorted((held_out / "plain").glob("*.png"))[0])
     err = _error_line(capsys, ["explain", image, "--checkpoint", str(root / "mine"),
                                "--num-classes", "3", "--labels", str(labels)])
-    assert "names 1 classes, the model has 3" in err
+    assert "has ids 0; expected each of 0..2 once" in err and "3 classes" in err
 
 
 def test_finetune_data_errors(tmp_path, capsys):
