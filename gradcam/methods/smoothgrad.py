@@ -27,8 +27,9 @@ def noisy_copies(images, samples, noise, seed=0):
 
 def average_samples(raw, samples, squared=False):
     """Mean over the sample axis of sample-major attributions [samples * N, ...] -> [N, ...]."""
-    raw = np.asarray(raw, np.float64).reshape((samples, -1) + raw.shape[1:])
-    return (raw ** 2 if squared else raw).mean(axis=0).astype(np.float32)
+    raw = np.asarray(raw).reshape((samples, -1) + np.shape(raw)[1:])
+    # accumulate in float64 without a float64 copy of all samples
+    return (np.square(raw) if squared else raw).mean(axis=0, dtype=np.float64).astype(np.float32)
 
 
 @register("smoothgrad", kind="pixel", title="SmoothGrad")
