@@ -2,6 +2,7 @@
 (input + one panel per target class) and optionally the raw arrays."""
 import json
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -76,15 +77,16 @@ def _method_options(args):
                        seed=args.seed)
 
 
-def explain_image(model, args, image_path, rgb):
-    """Everything for one image (``rgb``: its decoded pixels); returns the JSON-able record."""
+def explain_image(model, args, image_path):
+    """Everything for one image; returns the JSON-able record."""
     from gradcam.explain import explain
+    from gradcam.images import load_image
     from gradcam.visualize import overlay, panel_figure, save_figure
 
     if args.top_k < 1:
         raise UserError(f"--top-k must be at least 1, got {args.top_k}")
     png = _output_path(args, image_path)
-    image = model.prepare(rgb, args.central_fraction)
+    image = model.prepare(load_image(image_path), args.central_fraction)
     targets = [model.class_index(c) for c in args.classes or []]
     copies = np.repeat(image[None], max(len(targets), 1), 0)  # no --class: the top class
     result = explain(model, copies, targets or None, args.method, args.layer, args.batch_size,
@@ -119,26 +121,27 @@ def _print_text(record):
 
 
 def _check_inputs(args):
-    """Decode every image and refuse unwritable outputs before the (slow) model is built, so a
-    typo costs no time and nothing is written for a run that cannot finish -> the RGB arrays."""
+    """Decode every image (then let it go: memory stays that of one image) and refuse unwritable
+    outputs before the (slow) model is built, so a typo costs no time and nothing is written for
+    a run that cannot finish."""
     from gradcam.images import load_image
     from gradcam.visualize import _check_writable
 
-    decoded = []
     for image_path in args.images:
-        decoded.append(load_image(image_path))
+        with warnings.catch_warnings():  # said once, when the image is used
+            warnings.simplefilter("ignore")
+            load_image(image_path)
         png = _output_path(args, image_path)
         _check_writable(png)
         if args.save_npz:
             _check_writable(args.save_npz)
-    return decoded
 
 
 def run(args):
-    decoded = _check_inputs(args)
+    _check_inputs(args)
     model = load_model(args)
-    for image_path, rgb in zip(args.images, decoded):
-        record = explain_image(model, args, image_path, rgb)
+    for image_path in args.images:
+        record = explain_image(model, args, image_path)
         if args.json:
             print(json.dumps(record), flush=True)
         else:
