@@ -143,3 +143,28 @@ def test_only_the_head_may_be_missing_from_the_starting_checkpoint(tmp_path):
                                lambda n: not n.startswith("efficientnet_lite0/logits/"))
     result = finetune(data, tmp_path / "mine", checkpoint=no_head, steps=1)
     assert result.class_names == ["marked", "plain"] and Path(result.checkpoint + ".index").exists()
+
+
+def test_train_scopes_train_exactly_those_layers_too(trained, tmp_path):
+    """--train-scopes block_15: its weights move, block_14 and the batch-norm statistics do not."""
+    from gradcam.checkpoints import default_checkpoint
+    from gradcam.finetune import finetune
+    from gradcam.tf_compat import tf
+    from nets.nets_factory import get_network
+
+    root = trained[0]
+    result = finetune(root / "train", tmp_path / "deeper", steps=3, batch_size=8,
+                      train_scopes=["efficientnet_lite0/block_15"])
+    assert not result.cached_features  # every step runs the whole network
+    before = tf.train.load_checkpoint(default_checkpoint(get_network("efficientnet_lite0")))
+    after = tf.train.load_checkpoint(result.checkpoint)
+
+    def moved(name):
+        return not np.array_equal(before.get_tensor(name), after.get_tensor(name))
+
+    assert moved("efficientnet_lite0/block_15/project/weights")
+    assert moved("efficientnet_lite0/block_15/depthwise/BatchNorm/gamma")
+    assert not moved("efficientnet_lite0/block_15/depthwise/BatchNorm/moving_mean")
+    assert not moved("efficientnet_lite0/block_14/project/weights")
+    with pytest.raises(UserError, match="names no variables"):
+        finetune(root / "train", tmp_path / "bad", steps=1, train_scopes=["efficientnet_lite0/block_99"])

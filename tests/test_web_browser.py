@@ -149,3 +149,24 @@ def test_compare_tab_over_http_shows_one_overlay_per_method(server):
         "grad_cam: Egyptian cat (285)", "cam: Egyptian cat (285)", "gradient: Egyptian cat (285)"]
     first = np.asarray(Image.open(gallery[0]["image"]).convert("RGB"))
     assert first.shape == (224, 224, 3)
+
+
+def test_concurrent_requests_share_one_graph(server, lite0):
+    """Six requests at once on the shared model: all answered right, no op added to the graph."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from gradio_client import Client
+
+    url, folder = server
+    _explain_call(Client(url, verbose=False), folder / "chelsea.png")  # warm: grad_cam ops exist
+    ops = lite0.op_count
+    targets = ["282", "285", "281", "287", "282", "285"]
+
+    def ask(target):
+        picture, _, downloads = _explain_call(Client(url, verbose=False), folder / "chelsea.png", target)
+        return int(np.load(next(p for p in downloads if p.endswith(".npz")))["target"])
+
+    with ThreadPoolExecutor(len(targets)) as pool:
+        answered = list(pool.map(ask, targets))
+    assert answered == [int(t) for t in targets]
+    assert lite0.op_count == ops
