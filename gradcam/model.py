@@ -50,7 +50,7 @@ def guided_gradients(ys, xs):
         setattr(graph, _BUILDING_GUIDED, False)
 
 
-def _distinct_rows(images):
+def distinct_rows(images):
     """(row index of each distinct image's first occurrence, index of every row into those)."""
     slots, firsts, index = {}, [], []
     for i, row in enumerate(images):
@@ -216,7 +216,7 @@ class Model:
         """
         act, grad = self.layer(layer)
         images = np.asarray(images, np.float32)
-        firsts, index = _distinct_rows(images)
+        firsts, index = distinct_rows(images)
         if target is None or len(firsts) == len(images) or not self.cached(
                 ("fed_layer", act.name), lambda: self._depends_only_through(grad, act)):
             return self.run({"logits": self.logits, "activations": act, "gradients": grad},

@@ -55,3 +55,26 @@ def test_explain_many_shares_one_pass_and_equals_explain(lite0, coffee_input, mo
     for name, result in together.items():
         np.testing.assert_allclose(result.map, alone[name].map, atol=1e-5)
         np.testing.assert_array_equal(result.target, targets)
+
+
+@pytest.mark.parametrize("method,options", [("occlusion", {"patch": 112, "stride": 56}),
+                                            ("score_cam", {"max_channels": 6})])
+def test_targets_of_one_image_share_the_perturbed_copies(lite0, coffee_input, monkeypatch,
+                                                         method, options):
+    targets = [967, 968, 504]
+    alone = [explain(lite0, coffee_input[None], [t], method, **options) for t in targets]
+    fed = []
+    real_run = lite0.session.run
+
+    def counting(fetches, feed_dict=None, **kwargs):
+        fed.append(len(feed_dict[lite0.images]))
+        return real_run(fetches, feed_dict, **kwargs)
+
+    monkeypatch.setattr(lite0.session, "run", counting)
+    together = explain(lite0, np.stack([coffee_input] * 3), targets, method, **options)
+    single = sum(fed)
+    fed.clear()
+    explain(lite0, coffee_input[None], [targets[0]], method, **options)
+    assert single == sum(fed)  # three targets cost what one does
+    for i, result in enumerate(alone):
+        np.testing.assert_allclose(together.map[i], result.map[0], atol=1e-5)

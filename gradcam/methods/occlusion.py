@@ -54,28 +54,34 @@ def drops_to_map(masks, drops):
     return (total / np.maximum(coverage, 1)).astype(np.float32)
 
 
-def occlude_one(model, image, target, masks, filler, batch_size):
-    """Score drop of every region of one image; occluded copies are built and run batch by batch."""
-    score = model.predict(image[None])[0, target]
-    drops = []
+def occluded_logits(model, image, masks, filler, batch_size):
+    """Logits [R, classes] of the image with each region filled; copies built batch by batch."""
+    parts = []
     for start in range(0, len(masks), batch_size):
         chunk = masks[start:start + batch_size, :, :, None]
-        occluded = np.where(chunk, filler[None], image[None])
-        drops.append(score - model.predict(occluded, batch_size)[:, target])
-    return np.concatenate(drops)
+        parts.append(model.predict(np.where(chunk, filler[None], image[None]), batch_size))
+    return np.concatenate(parts)
 
 
 @register("occlusion", kind="cam", title="Occlusion")
 def occlusion(model, images, target, layer=None, batch_size=32, patch=32, stride=16, segments=None,
               fill="mean"):
-    """Grid patches (``patch``, ``stride`` pixels) or ``segments`` SLIC superpixels, filled by ``fill``."""
+    """Grid patches (``patch``, ``stride`` pixels) or ``segments`` SLIC superpixels, filled by ``fill``.
+    Rows that repeat one image (several targets) share its occluded copies: one forward of each
+    copy scores every class."""
+    from gradcam.model import distinct_rows
+
     images = np.asarray(images, np.float32)
     target = model.check_target(target, len(images))
-    size = model.image_size
-    grid = None if segments else grid_regions(size, int(patch), int(stride))
-    maps = []
-    for image, t in zip(images, target):
+    grid = None if segments else grid_regions(model.image_size, int(patch), int(stride))
+    firsts, index = distinct_rows(images)
+    logits = model.predict(images[firsts], batch_size)
+    regions = []
+    for image in images[firsts]:
         masks = grid if grid is not None else superpixel_regions(image, segments)
-        drops = occlude_one(model, image, t, masks, fill_image(image, fill), batch_size)
-        maps.append(drops_to_map(masks, drops))
-    return Attribution(np.stack(maps), model.predict(images, batch_size))
+        regions.append((masks, occluded_logits(model, image, masks, fill_image(image, fill), batch_size)))
+    maps = []
+    for d, t in zip(index, target):
+        masks, occluded = regions[d]
+        maps.append(drops_to_map(masks, logits[d, t] - occluded[:, t]))
+    return Attribution(np.stack(maps), logits[index])

@@ -24,18 +24,28 @@ def probabilities(model, images, batch_size):
 
 @register("score_cam", kind="cam", title="Score-CAM")
 def score_cam(model, images, target, layer=None, batch_size=32, max_channels=64):
-    """At most ``max_channels`` channels per image (highest mean activation); masks run batched."""
+    """At most ``max_channels`` channels per image (highest mean activation); masks run batched.
+    Rows that repeat one image (several targets) share its masked copies: one forward of each
+    copy scores every class."""
+    from gradcam.model import distinct_rows
+
     images = np.asarray(images, np.float32)
     target = model.check_target(target, len(images))
     activation, _ = model.layer(layer)
-    out = model.run({"logits": model.logits, "activations": activation}, images, batch_size=batch_size)
+    firsts, index = distinct_rows(images)
+    out = model.run({"logits": model.logits, "activations": activation}, images[firsts],
+                    batch_size=batch_size)
     black = probabilities(model, np.zeros_like(images[:1]), 1)[0]
-    weights = np.zeros((len(images), out["activations"].shape[-1]))
-    for n, (image, t, act) in enumerate(zip(images, target, out["activations"])):
+    masked = []
+    for image, act in zip(images[firsts], out["activations"]):
         keep = top_channels(act, int(max_channels))
         masks = channel_masks(act[..., keep], model.image_size)
-        masked = [probabilities(model, image[None] * masks[s:s + batch_size, ..., None], batch_size)
-                  for s in range(0, len(masks), batch_size)]
-        weights[n, keep] = np.concatenate(masked)[:, t] - black[t]
-    lowres = weighted_sum(out["activations"], weights)
-    return Attribution(lowres, out["logits"], lowres=lowres)
+        masked.append((keep, np.concatenate([
+            probabilities(model, image[None] * masks[s:s + batch_size, ..., None], batch_size)
+            for s in range(0, len(masks), batch_size)])))
+    weights = np.zeros((len(images), out["activations"].shape[-1]))
+    for n, (d, t) in enumerate(zip(index, target)):
+        keep, scores = masked[d]
+        weights[n, keep] = scores[:, t] - black[t]
+    lowres = weighted_sum(out["activations"][index], weights)
+    return Attribution(lowres, out["logits"][index], lowres=lowres)
