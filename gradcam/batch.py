@@ -65,7 +65,14 @@ def list_inputs(source):
         raise UserError(f"{source}: no such directory or file, and not a glob pattern")
     if not files:
         raise UserError(f"{source}: no images found")
-    return sorted(files), root
+    files = sorted(files)
+    seen = {}
+    for path in files:  # sub-folders flatten into names: two inputs must not share one output
+        other = seen.setdefault(output_name(path, root), path)
+        if other != path:
+            raise UserError(f"{other} and {path} would both write {output_name(path, root)}.*; "
+                            "rename one")
+    return files, root
 
 
 def output_name(path, root):

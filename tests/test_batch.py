@@ -296,3 +296,14 @@ def test_decode_thread_failure_reaches_the_consumer():
     stop.set()
     assert done, "consumer hung after the decode thread died"
     assert isinstance(outcome, KeyError) and "bug in decode itself" in str(outcome)
+
+
+def test_inputs_that_would_share_an_output_name_are_refused(tmp_path):
+    from gradcam.batch import list_inputs
+    from gradcam.errors import UserError
+
+    (tmp_path / "a").mkdir()
+    for path in (tmp_path / "a" / "b.png", tmp_path / "a__b.png"):
+        Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(path)
+    with pytest.raises(UserError, match="would both write a__b.png"):
+        list_inputs(str(tmp_path))
