@@ -122,3 +122,27 @@ def test_output_index_and_off_path_layer_are_one_line_errors(toy_graph, tmp_path
     assert "--layer-tensor 'side:0': the logits 'logits:0' do not depend on it" in err
     err = _error_line(capsys, base + ["--logits-tensor", "logits", "--layer-tensor", "mask"])
     assert "--layer-tensor 'mask:0' does not depend on the input 'input:0'" in err
+
+
+def test_input_without_fixed_size_takes_image_size(tmp_path):
+    """A frozen graph whose input is N x ? x ? x 3: --image-size sets what the network sees; without
+    it, or against a fixed size, a one-line error."""
+    from gradcam.errors import UserError
+    from gradcam.explain import explain
+    from gradcam.graph_model import GraphModel
+    from gradcam.tf_compat import tf
+
+    with tf.Graph().as_default() as graph:
+        image = tf.placeholder(tf.float32, [None, None, None, 3], name="input")
+        used = tf.nn.relu(tf.nn.conv2d(image, tf.ones([3, 3, 3, 4]), 2, "SAME"), name="used")
+        tf.identity(tf.reduce_mean(used, [1, 2]), name="logits")
+    path = tmp_path / "free.pb"
+    path.write_bytes(graph.as_graph_def().SerializeToString())
+    with pytest.raises(UserError, match="no fixed size: pass --image-size"):
+        GraphModel(path, "input", "logits", "used", "raw")
+    model = GraphModel(path, "input", "logits", "used", "raw", image_size=40)
+    picture = model.prepare(photo("coffee"))
+    assert picture.shape == (40, 40, 3)
+    result = explain(model, picture[None], [1])
+    assert result.lowres.shape == (1, 20, 20) and result.map.shape == (1, 40, 40)
+    model.close()
