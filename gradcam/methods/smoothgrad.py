@@ -15,14 +15,14 @@ def noisy_copies(images, samples, noise, seed=0):
     if noise < 0:
         raise UserError(f"smoothgrad: noise must be >= 0, got {noise}")
     images = np.asarray(images, np.float32)
-    copies = np.tile(images, (samples,) + (1,) * (images.ndim - 1))
-    if noise > 0:
-        axes = tuple(range(1, images.ndim))
-        std = noise * (images.max(axis=axes) - images.min(axis=axes))
-        std = np.tile(std, samples).reshape((-1,) + (1,) * (images.ndim - 1)).astype(np.float32)
-        rng = np.random.default_rng(seed)
-        copies += rng.standard_normal(copies.shape, dtype=np.float32) * std
-    return copies
+    if noise == 0:
+        return np.tile(images, (samples,) + (1,) * (images.ndim - 1))
+    axes = tuple(range(1, images.ndim))
+    std = (noise * (images.max(axis=axes) - images.min(axis=axes))).astype(np.float32)
+    copies = np.random.default_rng(seed).standard_normal((samples,) + images.shape, dtype=np.float32)
+    copies *= std.reshape((1, -1) + (1,) * (images.ndim - 1))  # in place: no 2nd copy of all
+    copies += images[None]
+    return copies.reshape((samples * len(images),) + images.shape[1:])
 
 
 def average_samples(raw, samples, squared=False):
