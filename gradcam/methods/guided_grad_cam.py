@@ -1,7 +1,7 @@
 """Guided Grad-CAM (Selvaraju et al. 2017, "Grad-CAM: Visual Explanations from Deep Networks via
 Gradient-based Localization"): guided backprop times the upsampled, rectified Grad-CAM map."""
 from gradcam import postprocess
-from gradcam.methods.cam_math import gradcam_weights, weighted_sum
+from gradcam.methods.grad_cam import grad_cam
 from gradcam.methods.registry import Attribution, register
 from gradcam.methods.shared_pass import pass_method
 
@@ -11,6 +11,5 @@ from gradcam.methods.shared_pass import pass_method
 def guided_grad_cam(model, out):
     """Pixel-level detail from guided backprop, class localisation from Grad-CAM at ``layer``; one
     forward feeds both backward paths (to ``layer`` and, guided, to the pixels)."""
-    lowres = weighted_sum(out["activations"], gradcam_weights(out["gradients"]))
-    localisation = postprocess.cam_map(lowres, model.image_size)
+    localisation = postprocess.cam_map(grad_cam.combine(model, out).lowres, model.image_size)
     return Attribution(out["guided"] * localisation[..., None], out["logits"])

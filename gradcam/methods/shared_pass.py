@@ -8,8 +8,6 @@ of several such methods' needs in one session run per batch (``gradcam.explain.e
 """
 import functools
 
-from gradcam.methods.registry import Attribution  # noqa: F401  (combine functions return these)
-
 LAYER_ONLY = frozenset({"activations", "gradients"})
 
 
