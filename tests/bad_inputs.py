@@ -478,12 +478,19 @@ def output_argv(argv, out):
 
 def _become_nobody(out):
     """Drop root privileges for the rest of the process (the interpreter under /root stays
-    loaded; everything the case needs is imported before)."""
+    loaded; everything the case needs is imported before, since the checkout itself may not be
+    readable by 'nobody', e.g. a clone in a mkdtemp folder)."""
+    import importlib
+    import pkgutil
     import pwd
 
+    import gradcam
     from gradcam.cli import build_parser
 
     build_parser()
+    for module in pkgutil.walk_packages(gradcam.__path__, "gradcam."):
+        if module.name not in ("gradcam.app", "gradcam.beam_pipeline"):  # servers, not explain
+            importlib.import_module(module.name)
     Image.init()
     nobody = pwd.getpwnam("nobody")
     out.chmod(0o777)
