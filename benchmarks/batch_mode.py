@@ -51,7 +51,7 @@ def batch_runs(model, photos, sizes, batch_size, method="grad_cam"):
     """One ``run_batch`` per folder size -> rows with images/s and peak RSS during the run."""
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        settings = JobSettings(model=model.spec.name, method=method, batch_size=batch_size)
+        settings = JobSettings(model=model.name, method=method, batch_size=batch_size)
         for count in sizes:
             folder = Path(tmp) / f"in{count}"
             write_folder(folder, photos, count)

@@ -8,15 +8,16 @@ the plain backward under the guided-backprop gradient override against a graph b
 import numpy as np
 
 from benchmarks.timing import measure
-from gradcam.tf_compat import slim, tf
+from gradcam.loaders.slim import network_spec
+from nets.tf_compat import tf
+
+PASS_KEYS = {"forward": ["logits"], "fwd_bwd_input": ["logits", "input_gradients"],
+             "fwd_bwd_layer": ["logits", "activations", "layer_gradients"]}
 
 
 def pass_fetches(model, layer=None):
-    """The three passes every method is made of, as session fetches."""
-    activation, gradient = model.layer(layer)
-    return {"forward": [model.logits],
-            "fwd_bwd_input": [model.logits, model.input_grad],
-            "fwd_bwd_layer": [model.logits, activation, gradient]}
+    """The three passes every method is made of, as session fetches (``Model.tensors``)."""
+    return {name: list(model.tensors(keys, layer).values()) for name, keys in PASS_KEYS.items()}
 
 
 def noisy_batch(image, n, seed=0):
@@ -79,12 +80,10 @@ def plain_gradient_graph(model):
     """The same network and weights with TensorFlow's own ReLU gradients (no override)
     -> (session, images, target, input gradient)."""
     graph = tf.Graph()
-    size, spec = model.image_size, model.spec
+    size, spec = model.image_size, network_spec(model.name)
     with graph.as_default():
         images = tf.placeholder(tf.float32, [None, size, size, 3])
-        with slim.arg_scope(spec.arg_scope()):
-            logits, _ = spec.network_fn(model.preprocessing.normalize(images), model.num_classes,
-                                        is_training=False)
+        logits, _ = spec.build(model.preprocessing.normalize(images), model.num_classes)
         logits = tf.reshape(logits, [-1, model.num_classes])
         target = tf.placeholder(tf.int32, [None])
         score = tf.reduce_sum(logits * tf.one_hot(target, model.num_classes), 1)
@@ -107,11 +106,11 @@ def guided_override_overhead(model, image, target, batch, repeats):
         t = np.full(batch, target, np.int32)
         ours = {model.images: x, model.target: t}
         theirs = {images: x, target_ph: t}
-        same = float(np.abs(model.session.run(model.input_grad, ours)
-                            - session.run(gradient, theirs)).max())
+        input_grad = model.tensors(["input_gradients"])["input_gradients"]
+        same = float(np.abs(model.session.run(input_grad, ours) - session.run(gradient, theirs)).max())
         overridden, plain = [], []
         for _ in range(repeats):  # interleaved, so load changes hit both alike
-            overridden.append(measure(lambda: model.session.run(model.input_grad, ours), 1, batch, 0)["median"])
+            overridden.append(measure(lambda: model.session.run(input_grad, ours), 1, batch, 0)["median"])
             plain.append(measure(lambda: session.run(gradient, theirs), 1, batch, 0)["median"])
     finally:
         session.close()

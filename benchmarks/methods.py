@@ -1,9 +1,11 @@
 """Each registered method's time per image, next to the passes it cannot do without.
 
-Every method is run through ``gradcam.explain.explain`` (what users call) on one image; its limit
+Every method is run through ``gradcam.explanation.explain`` (what users call) on one image; its limit
 is the passes it needs, run bare on the same session and timed alternately with the method:
-one fwd+bwd for gradient methods, ``samples``/``steps`` batched fwd+bwd for SmoothGrad and the
-path methods, one forward per occluded copy or masked input for occlusion and Score-CAM.
+exactly what the method declared at registration (``Method.cost``): one fwd+bwd for gradient
+methods, ``samples``/``steps`` batched fwd+bwd for SmoothGrad and the path methods, one forward per
+occluded copy or masked input for occlusion and Score-CAM. Options: each method's defaults (its
+``smoke`` options for --quick).
 """
 import warnings
 
@@ -11,59 +13,24 @@ import numpy as np
 
 from benchmarks.limits import noisy_batch, pass_fetches
 from benchmarks.timing import counting, interleaved
-from gradcam.explain import explain, explain_many
+from gradcam.explanation import explain, explain_many
 from gradcam.methods import METHODS
 
-# Options of the full run (the issue's SmoothGrad-50 / IG-50) and of the --quick smoke run.
-FULL_OPTIONS = {"smoothgrad": {"samples": 50}, "integrated_gradients": {"steps": 50},
-                "blur_ig": {"steps": 50}, "xrai": {"steps": 25}, "score_cam": {"max_channels": 64},
-                "occlusion": {"patch": 32, "stride": 16}}
-QUICK_OPTIONS = {"smoothgrad": {"samples": 2}, "integrated_gradients": {"steps": 2},
-                 "blur_ig": {"steps": 2}, "xrai": {"steps": 2, "scales": (150,)},
-                 "score_cam": {"max_channels": 2}, "occlusion": {"patch": 112, "stride": 112}}
 
 
 def options(name, quick):
-    """The benchmark's options for method ``name`` (full or --quick run)."""
-    return dict((QUICK_OPTIONS if quick else FULL_OPTIONS).get(name, {}))
-
-
-def occlusion_regions(model, chosen):
-    from gradcam.methods.occlusion import grid_regions
-
-    return len(grid_regions(model.image_size, chosen["patch"], chosen["stride"]))
-
-
-def limit_of(name, chosen, model):
-    """The passes ``name`` cannot do without: (pass, images, batched) or None."""
-    if name in ("grad_cam", "grad_cam_pp"):
-        return "fwd_bwd_layer", 1, False
-    if name == "cam":
-        return "forward", 1, False
-    if name in ("gradient", "guided_backprop", "guided_grad_cam"):
-        return "fwd_bwd_input", 1, False
-    if name == "smoothgrad":
-        return "fwd_bwd_input", chosen["samples"], True
-    if name in ("integrated_gradients", "blur_ig"):
-        return "fwd_bwd_input", chosen["steps"], True
-    if name == "xrai":  # IG from a black and from a white baseline
-        return "fwd_bwd_input", 2 * chosen["steps"], True
-    if name == "occlusion":
-        return "forward", 1 + occlusion_regions(model, chosen), True
-    if name == "score_cam":
-        return "forward", 1 + chosen["max_channels"], True
-    return None
+    """The benchmark's options for method ``name``: its defaults, or its smoke options (--quick)."""
+    return dict(METHODS[name].smoke) if quick else {}
 
 
 def limit_run(model, image, target, limit, batch):
     """A function doing exactly the passes of ``limit`` on copies of ``image``, in session runs of
     at most ``batch`` images."""
-    name, count, batched = limit
-    fetch = pass_fetches(model)[name]
-    size = batch if batched else 1
-    feeds = [{model.images: noisy_batch(image, min(size, count - start)),
-              model.target: np.full(min(size, count - start), target, np.int32)}
-             for start in range(0, count, size)]
+    fetch = pass_fetches(model)[limit.passes]
+    count = limit.images
+    feeds = [{model.images: noisy_batch(image, min(batch, count - start)),
+              model.target: np.full(min(batch, count - start), target, np.int32)}
+             for start in range(0, count, batch)]
     return lambda: [model.session.run(fetch, feed) for feed in feeds]
 
 
@@ -71,32 +38,29 @@ def time_methods(model, image, target, batch, repeats, quick):
     """One row per registered method: time per image, the session work it did, and its ratio to
     its limit, the two timed alternately in the same repeats."""
     rows = []
-    for name in METHODS:
+    for name, method in METHODS.items():
         chosen = options(name, quick)
         run = lambda: explain(model, image[None], target, name, batch_size=batch, **chosen)  # noqa: E731
-        limit = limit_of(name, chosen, model)
+        limit = method.passes(chosen, model.image_size)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             with counting(model) as session:
                 run()  # also the warm-up
-            reference = limit_run(model, image, target, limit, batch) if limit else lambda: None
+            reference = limit_run(model, image, target, limit, batch)
             reference()
-            heavy = name in ("smoothgrad", "integrated_gradients", "blur_ig", "xrai", "occlusion",
-                             "score_cam")
+            heavy = limit.images > 1
             ours, bound, ratio = interleaved(run, reference, 3 if heavy and not quick else repeats)
         rows.append({"method": name, "options": {k: list(v) if isinstance(v, tuple) else v
                                                  for k, v in chosen.items()},
                      "seconds": ours, "session_runs": session.runs, "images_fed": session.images,
-                     "limit_seconds": bound["median"] if limit else None,
-                     "limit": describe(limit), "ratio": ratio if limit else None})
+                     "limit_seconds": bound["median"], "limit": describe(limit), "ratio": ratio})
     return rows
 
 
 def describe(limit):
-    if limit is None:
-        return "no limit formula for this method"
-    name, count, batched = limit
-    return f"{count} {'batched ' if batched else ''}{name.replace('_', ' ').replace('fwd bwd', 'fwd+bwd to')}"
+    """"16 batched fwd+bwd to input" for ``Cost("fwd_bwd_input", 16)``."""
+    passes = limit.passes.replace("_", " ").replace("fwd bwd", "fwd+bwd to")
+    return f"{limit.images} {'batched ' if limit.images > 1 else ''}{passes}"
 
 
 def time_classes(model, image, classes, batch, repeats):

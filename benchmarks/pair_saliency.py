@@ -1,7 +1,7 @@
 """Side by side with PAIR saliency (``pip install saliency``, framework-agnostic ``saliency.core``).
 
 PAIR's methods call the model through a ``call_model_function``; here it runs OUR graph and session
-(``model.images``, ``model.target``, ``model.input_grad``, ``model.layer()``), so both sides do the
+(``model.images``, ``model.target`` and the tensors of ``Model.tensors``), so both sides do the
 same network passes with the same parameters, and the timings compare only how the passes are
 organised (PAIR's defaults send one image per call). Where a method is deterministic the maps are
 compared by Pearson correlation.
@@ -10,15 +10,17 @@ import numpy as np
 import saliency.core as pair
 
 from benchmarks.timing import measure
-from gradcam.explain import explain
+from gradcam.explanation import explain
+from gradcam.methods import METHODS
 
 
 def call_model_function(model, layer=None):
     """PAIR's model interface on ``model``: one session run per call, target class in the args."""
-    activation, layer_gradient = model.layer(layer)
-    tensors = {pair.INPUT_OUTPUT_GRADIENTS: model.input_grad, pair.OUTPUT_LAYER_VALUES: model.score,
-               pair.CONVOLUTION_LAYER_VALUES: activation,
-               pair.CONVOLUTION_OUTPUT_GRADIENTS: layer_gradient}
+    ours = model.tensors(["input_gradients", "score", "activations", "layer_gradients"], layer)
+    tensors = {pair.INPUT_OUTPUT_GRADIENTS: ours["input_gradients"],
+               pair.OUTPUT_LAYER_VALUES: ours["score"],
+               pair.CONVOLUTION_LAYER_VALUES: ours["activations"],
+               pair.CONVOLUTION_OUTPUT_GRADIENTS: ours["layer_gradients"]}
 
     def call(x_value_batch, call_model_args=None, expected_keys=None):
         x = np.asarray(x_value_batch, np.float32)
@@ -84,8 +86,6 @@ def occlusion_per_forward(model, image, target, x, call, args, repeats, options,
     """PAIR's Occlusion slides a 15x15 window with stride 1 (44100 single-image forwards at 224),
     too slow to run whole: time its per-window step (copy, occlude, one-image run) on ``windows``
     windows and compare per occluded forward with our batched occlusion."""
-    from benchmarks.methods import occlusion_regions
-
     occluder = pair.Occlusion()
 
     def pair_windows():
@@ -94,8 +94,7 @@ def occlusion_per_forward(model, image, target, x, call, args, repeats, options,
             occluded[0:15, col:col + 15, :] = 0
             occluder.getY(occluded, call, args)
 
-    options = options or {"patch": 32, "stride": 16}
-    forwards = occlusion_regions(model, options) + 2
+    forwards = METHODS["occlusion"].passes(options, model.image_size).images + 1
     ours = measure(lambda: explain(model, image[None], target, "occlusion", **options), 1, forwards, 0)
     theirs = measure(pair_windows, repeats, windows, 0)
     full = (1 + x.shape[0] - 15) * (1 + x.shape[1] - 15)

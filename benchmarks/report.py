@@ -41,8 +41,6 @@ def pair_table(rows):
 
 
 def batch_table(section):
-    if "missing" in section:
-        return [f"`gradcam batch`: {section['missing']}."]
     lines = [f"`gradcam batch` ({section['method']}, --batch-size {section['batch_size']}, JPEG folder):",
              "", "| images | img/s | seconds | peak RSS during run (MiB) | process ru_maxrss (MiB) |",
              "|---|---|---|---|---|"]
@@ -101,7 +99,7 @@ def markdown(result):
              f"{result['load_average_start'][0]:.1f}, at end {result['load_average_end'][0]:.1f}; "
              f"batched = batch {batch}; medians of {result['repeats']} repeats unless noted"
              f"{' (QUICK smoke run: numbers not meaningful)' if result['quick'] else ''}. "
-             f"Command: `python benchmarks/run.py` (or `gradcam bench`).", "",
+             f"Command: `python benchmarks/run.py`.", "",
              "## Targets", "", "| check | measured | target | met |", "|---|---|---|---|"]
     lines += [f"| {c} | {m} | {t} | {'yes' if ok else 'NO'} |" for c, m, t, ok in targets(result)]
     lines += ["", "## The limit: passes of the network", ""] + limits_table(result["limits"])

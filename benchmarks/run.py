@@ -4,7 +4,8 @@ ratios compare like with like on a busy machine.
 
     python benchmarks/run.py            # full run (several minutes on 2 cores)
     python benchmarks/run.py --quick    # smoke run (seconds)
-    gradcam bench [--quick]             # the same
+
+A developer tool of the source checkout (the installed package ships no benchmark command).
 
 Writes results/benchmarks/benchmark.json and results/benchmarks/README.md.
 """
@@ -39,7 +40,7 @@ def run_all(model, quick=False, out_dir=DEFAULT_OUT, pair=True, sessions=True, b
     repeats, batch = (2, 4) if quick else (5, 16)
     image = model.prepare(photo("coffee"))
     target = int(model.predict(image[None])[0].argmax())
-    result = {"model": model.spec.name, "image_size": model.image_size, "quick": quick,
+    result = {"model": model.name, "image_size": model.image_size, "quick": quick,
               "batch": batch, "repeats": repeats, "target": target, "cpu": platform.processor()
               or platform.machine(), "cpu_count": os.cpu_count(),
               "load_average_start": list(os.getloadavg()), "started": time.strftime("%Y-%m-%d %H:%M:%S")}
@@ -73,10 +74,6 @@ def run_all(model, quick=False, out_dir=DEFAULT_OUT, pair=True, sessions=True, b
 def batch_section(model, quick):
     from benchmarks.batch_mode import batch_runs
 
-    try:
-        import gradcam.batch  # noqa: F401
-    except ImportError:
-        return {"missing": "gradcam.batch does not exist yet"}
     photos = [photo(p) for p in PHOTOS]
     sizes, batch_size = ((2, 4), 2) if quick else ((16, 48), 8)
     return {"batch_size": batch_size, "method": "grad_cam",
@@ -107,12 +104,21 @@ def run(args):
     return 0
 
 
-def main(argv=None):
-    from gradcam.commands.bench import add_arguments
-
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    add_arguments(parser)
-    return run(parser.parse_args(argv))
+    parser.add_argument("--quick", action="store_true", help="smoke run: tiny repeats and sizes")
+    parser.add_argument("--out", default=str(DEFAULT_OUT),
+                        help="directory for benchmark.json and README.md")
+    parser.add_argument("--no-pair", action="store_true", help="skip the PAIR saliency comparison")
+    parser.add_argument("--no-sessions", action="store_true",
+                        help="skip the thread/XLA settings and the guided-switch measurement")
+    parser.add_argument("--no-batch", action="store_true", help="skip gradcam batch throughput/memory")
+    parser.add_argument("--threads", type=int, help="intra-op threads of the model's session")
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    return run(parse_args(argv))
 
 
 if __name__ == "__main__":

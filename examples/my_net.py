@@ -1,16 +1,19 @@
-"""Register your own TF-Slim network so every gradcam command can explain it.
+"""Your own TF-Slim network, explained by every gradcam command and by the Python API.
+
+From Python no registration is needed: ``gradcam.Model(SPEC, checkpoint=...)``. For the command
+line, this file registers the record when imported::
 
     gradcam list models --register-module examples/my_net.py
     gradcam explain img.png --register-module examples/my_net.py --model tiny_convnet \
         --checkpoint path/to/tiny_convnet.ckpt --labels labels.txt --num-classes 3
 
-The file only has to call ``register_network`` when imported. ``network_fn(images, num_classes,
-is_training=False)`` gets images already normalised by ``preprocessing`` and returns ``(logits
-[N, num_classes], end_points)``; ``cam_layer`` names a 4-D end point; ``head_weights`` names the
-final linear layer's weights (used by CAM and by scripts/finetune.py).
+``network_fn(images, num_classes, is_training=False)`` gets images already normalised by
+``preprocessing`` and returns ``(logits [N, num_classes], end_points)``; ``default_layer`` names a
+4-D end point; ``head_weights`` names the final linear layer's weights (used by CAM and by
+scripts/finetune.py).
 """
-from gradcam.tf_compat import slim, tf
 from nets.nets_factory import NetworkSpec, register_network
+from nets.tf_compat import slim, tf
 
 
 def tiny_convnet(images, num_classes=3, is_training=False, scope="tiny_convnet"):
@@ -32,7 +35,7 @@ def tiny_convnet_arg_scope():
         return scope
 
 
-register_network(NetworkSpec(
-    name="tiny_convnet", network_fn=tiny_convnet, arg_scope=tiny_convnet_arg_scope,
-    preprocessing="inception", image_size=64, num_classes=3, label_offset=0, cam_layer="conv2",
-    head_weights="tiny_convnet/logits/weights"))
+SPEC = NetworkSpec(name="tiny_convnet", network_fn=tiny_convnet, arg_scope=tiny_convnet_arg_scope,
+                   preprocessing="inception", image_size=64, num_classes=3, default_layer="conv2",
+                   head_weights="tiny_convnet/logits/weights")
+register_network(SPEC)

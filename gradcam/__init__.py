@@ -1,11 +1,34 @@
-"""Grad-CAM and the family of visual explanations for TF-Slim image classifiers.
+"""Grad-CAM and the family of visual explanations for TensorFlow image classifiers::
 
-Typical use::
+    import gradcam
+    model = gradcam.Model()                                  # the embedded EfficientNet-Lite0
+    gradcam.explain(model, "cat.png", "tiger cat").save("out.png")
 
-    from gradcam.model import Model
-    from gradcam.explain import explain
-    model = Model("efficientnet_lite0")
-    image = model.prepare(rgb_uint8_photo)
-    result = explain(model, image[None], model.class_index("espresso"), method="grad_cam")
+``Model("resnet_v2_50", checkpoint=...)`` loads a registered TF-Slim network, ``Model(spec)`` a
+``nets.nets_factory.NetworkSpec`` of your own. The names below load on first use, so
+``import gradcam`` (and the ``gradcam`` command's ``--help``) does not import TensorFlow.
 """
-__version__ = "0.1.0"
+import importlib
+from typing import TYPE_CHECKING
+
+__version__ = "0.2.0"
+_API = {"Model": "gradcam.model", "explain": "gradcam.explanation",
+        "explain_many": "gradcam.explanation", "Explanation": "gradcam.explanation",
+        "load_image": "gradcam.images", "UserError": "gradcam.errors"}
+__all__ = list(_API)
+
+if TYPE_CHECKING:
+    from gradcam.errors import UserError
+    from gradcam.explanation import Explanation, explain, explain_many
+    from gradcam.images import load_image
+    from gradcam.model import Model
+
+
+def __getattr__(name):
+    if name in _API:
+        return getattr(importlib.import_module(_API[name]), name)
+    raise AttributeError(f"module 'gradcam' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(list(globals()) + __all__)

@@ -8,9 +8,18 @@ import tempfile
 import uuid
 from pathlib import Path
 
-import numpy as np
+import gradio as gr
+import skimage.data
+from PIL import Image
 
+from gradcam.checkpoints import CONVERTERS, checkpoint_dir
 from gradcam.errors import UserError
+from gradcam.explanation import explain, explain_many, top_classes
+from gradcam.images import load_image
+from gradcam.methods import METHODS
+from gradcam.model_cache import PROCESS_MODELS
+from gradcam.visualize import STYLES, save_png
+from nets.nets_factory import DEFAULT_NETWORK, NETWORKS
 
 SAMPLE_PHOTOS = ("chelsea", "coffee", "astronaut", "rocket")
 TOP_K = 5
@@ -18,21 +27,15 @@ TOP_K = 5
 
 def available_networks():
     """Registered networks whose checkpoint is here (or can be made locally, like Lite0)."""
-    from gradcam.checkpoints import checkpoint_dir
-    from nets.nets_factory import NETWORKS
-
     def available(spec):
         path = checkpoint_dir() / spec.name / (spec.checkpoint_file or "")
-        return spec.convert is not None or (spec.checkpoint_file and (
+        return spec.name in CONVERTERS or (spec.checkpoint_file and (
             Path(f"{path}.index").exists() or path.exists()))
 
     return [name for name, spec in NETWORKS.items() if available(spec)]
 
 
 def _write_samples(directory):
-    import skimage.data
-    from PIL import Image
-
     paths = []
     for name in SAMPLE_PHOTOS:
         path = Path(directory) / f"{name}.png"
@@ -45,9 +48,6 @@ class GradcamApp:
     """The Blocks app and its request handlers. ``cache``: a ``model_cache.ModelCache``."""
 
     def __init__(self, cache=None, default_network=None):
-        from gradcam.model_cache import PROCESS_MODELS
-        from nets.nets_factory import DEFAULT_NETWORK
-
         self.cache = cache or PROCESS_MODELS
         self.default_network = default_network or DEFAULT_NETWORK
         self._workdir = tempfile.TemporaryDirectory(prefix="gradcam_app_")
@@ -57,39 +57,34 @@ class GradcamApp:
 
     # -- handlers (also the HTTP API) ------------------------------------------------------------
     def _input(self, path, network):
-        from gradcam.images import load_image
-
         if not path:
             raise UserError("upload an image or pick a sample first")
-        shared = self.cache.get(network)
+        model = self.cache.get(network)
         try:
-            return shared, shared.model.prepare(load_image(path))
+            return model, model.prepare(load_image(path))
         except UserError as exc:  # name the upload, not the server's temporary copy
             raise UserError(str(exc).replace(str(path), Path(path).name)) from None
 
-    def _target(self, shared, image, target):
+    def _target(self, model, image, target):
         """Model-space class: a picked or typed name/index; empty = the top class."""
         if target in (None, ""):
-            return int(shared.predict(image[None])[0].argmax())
-        return shared.model.class_index(target)
+            return int(model.predict(image[None])[0].argmax())
+        return model.class_index(target)
 
-    def _top_k(self, model, probabilities):
-        order = probabilities.argsort()[::-1][:TOP_K]
-        label = {f"{model.label(i)} ({i})": float(probabilities[i]) for i in order}
-        choices = [(f"{model.label(i)} ({i}) {probabilities[i]:.1%}", str(i)) for i in order]
+    @staticmethod
+    def _top_k(top):
+        label = {f"{row['label']} ({row['index']})": row["probability"] for row in top}
+        choices = [(f"{row['label']} ({row['index']}) {row['probability']:.1%}", str(row["index"]))
+                   for row in top]
         return label, choices
 
     def classify(self, path, network):
         """Top-k of a new image: the label chart and the target-class choices."""
-        import gradio as gr
-
         if not path:
             return {}, gr.update(choices=[], value=None)
-        shared, image = _user_errors(self._input, path, network)
-        logits = shared.predict(image[None])[0]
-        probabilities = np.exp(logits - logits.max())
-        label, choices = self._top_k(shared.model, probabilities / probabilities.sum())
-        return label, gr.update(choices=choices + self._other_classes(shared.model, choices),
+        model, image = _user_errors(self._input, path, network)
+        label, choices = self._top_k(top_classes(model.predict(image[None])[0], model.labels, TOP_K))
+        return label, gr.update(choices=choices + self._other_classes(model, choices),
                                 value=choices[0][1])
 
     @staticmethod
@@ -101,51 +96,39 @@ class GradcamApp:
 
     def explain(self, path, network, method, target, style, alpha):
         """Overlay, top-k and the PNG + NPZ downloads for one method and target."""
-        shared, image = _user_errors(self._input, path, network)
-        index = _user_errors(self._target, shared, image, target)
-        result = _user_errors(shared.explain, image[None], [index], method)
+        model, image = _user_errors(self._input, path, network)
+        index = _user_errors(self._target, model, image, target)
+        result = _user_errors(explain, model, image[None], index, method)
         _warn_degenerate(result, method)
-        picture = _user_errors(_overlay, image, result.map[0], style, alpha)
-        label, _ = self._top_k(shared.model, result.probabilities[0])
-        return picture, label, self._downloads(path, shared.model, method, index, picture, result, image)
+        picture = _user_errors(result.overlay, 0, style, float(alpha))
+        label, _ = self._top_k(result.top_k(TOP_K))
+        return picture, label, self._downloads(path, model, method, index, picture, result)
 
     def compare(self, path, network, methods, target, style, alpha):
         """Gallery of (overlay, caption), one per selected method, same target (the CAM family and
         guided Grad-CAM from one shared pass)."""
         if not methods:
             _user_errors(_raise, "select at least one method")
-        shared, image = _user_errors(self._input, path, network)
-        index = _user_errors(self._target, shared, image, target)
+        model, image = _user_errors(self._input, path, network)
+        index = _user_errors(self._target, model, image, target)
         gallery = []
-        results = _user_errors(shared.explain_many, image[None], [index], list(methods))
+        results = _user_errors(explain_many, model, image[None], index, list(methods))
         for method, result in results.items():
             _warn_degenerate(result, method)
-            caption = f"{method}: {shared.model.label(index)} ({index})"
-            gallery.append((_user_errors(_overlay, image, result.map[0], style, alpha), caption))
+            caption = f"{method}: {model.label(index)} ({index})"
+            gallery.append((_user_errors(result.overlay, 0, style, float(alpha)), caption))
         return gallery
 
-    def _downloads(self, path, model, method, index, picture, result, image):
-        from gradcam.batch import save_npz
-        from gradcam.visualize import save_png
-
+    def _downloads(self, path, model, method, index, picture, result):
         folder = self.workdir / uuid.uuid4().hex
         folder.mkdir()
-        stem = f"{Path(path).stem}_{model.spec.name}_{method}_{index}"
+        stem = f"{Path(path).stem}_{model.name}_{method}_{index}"
         save_png(folder / f"{stem}.png", picture)
-        arrays = {"logits": result.logits[0], "target": index, "map": result.map[0],
-                  "input": image, "degenerate": bool(result.degenerate[0])}
-        if result.lowres is not None:
-            arrays["lowres"] = result.lowres[0].astype(np.float32)
-        save_npz(folder / f"{stem}.npz", arrays)
+        result.save(folder / f"{stem}.npz")
         return [str(folder / f"{stem}.png"), str(folder / f"{stem}.npz")]
 
     # -- layout ------------------------------------------------------------------------------------
     def _build(self):
-        import gradio as gr
-
-        from gradcam.methods import METHODS
-        from gradcam.visualize import STYLES
-
         networks = list(dict.fromkeys([self.default_network] + available_networks()))
         methods = sorted(METHODS)  # read now: whatever is registered when the app starts
         with gr.Blocks(title="gradcam: why does the classifier say that?") as blocks:
@@ -199,15 +182,7 @@ def _raise(message):
     raise UserError(message)
 
 
-def _overlay(image, heatmap, style, alpha):
-    from gradcam.visualize import overlay
-
-    return overlay(image, heatmap, style, float(alpha))
-
-
 def _warn_degenerate(result, method):
-    import gradio as gr
-
     if result.degenerate[0]:
         gr.Warning(f"{method}: the map is all zero (a one-colour image, or no evidence for this "
                    "class at this layer)")
@@ -215,8 +190,6 @@ def _warn_degenerate(result, method):
 
 def _user_errors(function, *args):
     """Call ``function``; a UserError becomes a gradio error message shown to the user."""
-    import gradio as gr
-
     try:
         return function(*args)
     except UserError as exc:

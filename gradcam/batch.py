@@ -15,14 +15,18 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
 import numpy as np
+from tqdm import tqdm
 
 from gradcam.errors import UserError
+from gradcam.explanation import explain
+from gradcam.images import load_image
+from gradcam.methods import get_method
+from gradcam.visualize import STYLES, save_png
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm"}
 RESULTS_FILE = "results.jsonl"
@@ -30,7 +34,7 @@ RESULTS_FILE = "results.jsonl"
 
 @dataclass(frozen=True)
 class JobSettings:
-    """What to explain and how; plain values so Beam can ship it to workers."""
+    """What to explain and how; plain values so Beam can ship it to workers. Checked when made."""
 
     model: str = "efficientnet_lite0"
     checkpoint: Optional[str] = None
@@ -43,6 +47,14 @@ class JobSettings:
     batch_size: int = 8
     central_fraction: Optional[float] = None
     options: tuple = ()  # (key, value) pairs of method options
+
+    def __post_init__(self):
+        get_method(self.method).check_options(dict(self.options))
+        if self.style not in STYLES:
+            raise UserError(f"unknown style {self.style!r}; valid styles: {', '.join(STYLES)}")
+        for name in ("top_k", "batch_size"):
+            if getattr(self, name) < 1:
+                raise UserError(f"{{argument}} must be at least 1, got {getattr(self, name)}", name)
 
 
 # -- inputs ------------------------------------------------------------------------------------
@@ -97,38 +109,16 @@ def map_statistics(heatmap):
             "area_above_half": float((heatmap >= 0.5).mean())}
 
 
-def save_npz(path, arrays):
-    from gradcam.visualize import atomic_write
-
-    def write(tmp):
-        with open(tmp, "wb") as handle:
-            np.savez(handle, **arrays)
-
-    atomic_write(path, write)
-
-
 class ImageJob:
     """Explains batches of images with one model and writes each image's PNG and NPZ."""
 
-    def __init__(self, model, settings, out_dir, root, guard=None):
-        """``guard(method, layer)``: context around each model run (see ``model_cache``)."""
-        from gradcam.methods import get_method
-        from gradcam.visualize import STYLES
-
-        get_method(settings.method)
-        if settings.style not in STYLES:
-            raise UserError(f"unknown style {settings.style!r}; valid styles: {', '.join(STYLES)}")
-        if settings.top_k < 1:
-            raise UserError(f"--top-k must be at least 1, got {settings.top_k}")
+    def __init__(self, model, settings, out_dir, root):
         self.model, self.settings = model, settings
         self.out_dir, self.root = Path(out_dir), Path(root)
-        self.guard = guard or (lambda method, layer: nullcontext())
         self.target = None if settings.target_class is None else model.class_index(settings.target_class)
 
     def decode(self, path):
         """Decoded item of ``path``; any failure becomes that file's error, never an exception."""
-        from gradcam.images import load_image
-
         start = time.perf_counter()
         try:
             image = self.model.prepare(load_image(path), self.settings.central_fraction)
@@ -145,18 +135,15 @@ class ImageJob:
 
     def explain(self, items):
         """Run the method on the readable items -> (items, Explanation or None, seconds)."""
-        from gradcam.explain import explain
-
         start = time.perf_counter()
         good = [item for item in items if item.image is not None]
         result = None
         if good:
             settings = self.settings
             images = np.stack([item.image for item in good])
-            targets = None if self.target is None else np.full(len(images), self.target)
-            with self.guard(settings.method, settings.layer):
-                result = explain(self.model, images, targets, settings.method, settings.layer,
-                                 settings.batch_size, **dict(settings.options))
+            result = explain(self.model, images, self.target, settings.method,
+                             layer=settings.layer, batch_size=settings.batch_size,
+                             **dict(settings.options))
         return items, result, time.perf_counter() - start
 
     def write(self, explained):
@@ -177,27 +164,16 @@ class ImageJob:
         return records
 
     def _write_one(self, item, result, i):
-        from gradcam.visualize import overlay, save_png
-
-        model, settings = self.model, self.settings
+        settings = self.settings
         name = output_name(item.path, self.root)
-        probabilities = result.probabilities[i]
         target = int(result.target[i])
-        save_png(self.out_dir / f"{name}.png",
-                 overlay(item.image, result.map[i], settings.style, settings.alpha))
-        arrays = {"logits": result.logits[i].astype(np.float32), "target": target,
-                  "map": result.map[i], "input": item.image,
-                  "degenerate": bool(result.degenerate[i])}
-        if result.lowres is not None:
-            arrays["lowres"] = result.lowres[i].astype(np.float32)
-        save_npz(self.out_dir / f"{name}.npz", arrays)
-        order = probabilities.argsort()[::-1][:settings.top_k]
+        save_png(self.out_dir / f"{name}.png", result.overlay(i, settings.style, settings.alpha))
+        result.save(self.out_dir / f"{name}.npz", i)
         return {
-            "path": item.path, "model": model.spec.name, "method": settings.method,
-            "top_k": [{"index": int(k), "label": model.label(k),
-                       "probability": float(probabilities[k])} for k in order],
-            "target": {"index": target, "label": model.label(target),
-                       "probability": float(probabilities[target])},
+            "path": item.path, "model": self.model.name, "method": settings.method,
+            "top_k": result.top_k(settings.top_k, i),
+            "target": {"index": target, "label": result.label(target),
+                       "probability": float(result.probabilities[i, target])},
             "map": map_statistics(result.map[i]), "degenerate": bool(result.degenerate[i]),
             "png": f"{name}.png", "npz": f"{name}.npz"}
 
@@ -266,10 +242,6 @@ def peak_rss_mb():
 
 def run_batch(model, source, out_dir, settings, resume=False, progress=True):
     """Explain every image of ``source`` into ``out_dir``; returns the summary dict."""
-    from tqdm import tqdm
-
-    if settings.batch_size < 1:
-        raise UserError(f"--batch-size must be at least 1, got {settings.batch_size}")
     paths, root = list_inputs(source)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -17,7 +17,11 @@ import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from gradcam.batch import RESULTS_FILE, ImageJob, list_inputs
+from gradcam.checkpoints import find_checkpoint
 from gradcam.errors import UserError
+from gradcam.labels import labels_for, resolve_class
+from gradcam.loaders.slim import network_spec
+from gradcam.model_cache import PROCESS_MODELS
 
 # Light local defaults; flags given by the user come later and win.
 DEFAULT_FLAGS = ["--runner=DirectRunner", "--direct_running_mode=in_memory", "--direct_num_workers=1"]
@@ -32,10 +36,8 @@ class ExplainBatches(beam.DoFn):
         self.job = None
 
     def setup(self):
-        from gradcam.model_cache import PROCESS_MODELS
-
-        shared = PROCESS_MODELS.get(self.settings.model, self.settings.checkpoint)
-        self.job = ImageJob(shared.model, self.settings, self.out_dir, self.root, shared.running)
+        model = PROCESS_MODELS.get(self.settings.model, self.settings.checkpoint)
+        self.job = ImageJob(model, self.settings, self.out_dir, self.root)
 
     def process(self, paths):
         for record in self.job.process([self.job.decode(path) for path in paths]):
@@ -43,19 +45,11 @@ class ExplainBatches(beam.DoFn):
 
 
 def check_settings(settings):
-    """UserError for what can be checked without the model: sizes, class, checkpoint."""
-    from gradcam.checkpoints import find_checkpoint
-    from gradcam.labels import labels_for, resolve_class
-    from gradcam.methods import get_method
-    from nets.nets_factory import get_network
-
-    get_method(settings.method)
-    if settings.batch_size < 1 or settings.top_k < 1:
-        raise UserError(f"--batch-size and --top-k must be at least 1, got {settings.batch_size} "
-                        f"and {settings.top_k}")
-    spec = get_network(settings.model)
+    """UserError for what can be checked without the model: the class and the checkpoint (the
+    settings checked themselves when made)."""
+    spec = network_spec(settings.model)
     if settings.target_class is not None:
-        resolve_class(settings.target_class, labels_for(spec, spec.num_classes))
+        resolve_class(settings.target_class, labels_for(spec.label_offset, spec.num_classes))
     find_checkpoint(settings.checkpoint, spec)
 
 

@@ -1,30 +1,53 @@
-"""Where checkpoints live and how they are restored, with errors that say what to do."""
+"""Where checkpoints live and how they are restored, with errors that say what to do.
+
+Converted weights and downloaded checkpoints go under one home folder, ``<home>/<network>/``:
+``$GRADCAM_HOME`` when set; else the ``checkpoints/`` folder of a source checkout when gradcam
+runs from one; else ``~/.cache/gradcam`` (``$XDG_CACHE_HOME/gradcam``). Nothing is ever written
+next to an installed package.
+"""
 import os
 from pathlib import Path
 
 from gradcam.errors import UserError
-from gradcam.tf_compat import tf
+from gradcam.weights.lite0 import convert_lite0_checkpoint
+from nets.tf_compat import tf
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+_PACKAGE_PARENT = Path(__file__).resolve().parent.parent
+# Networks whose default checkpoint is made here from an installed package: name -> convert(path).
+CONVERTERS = {"efficientnet_lite0": convert_lite0_checkpoint}
+
+
+def _source_checkout():
+    """The source checkout gradcam runs from, or None when it is an installed package."""
+    root = _PACKAGE_PARENT
+    if "site-packages" in root.parts or "dist-packages" in root.parts:
+        return None
+    return root if (root / "pyproject.toml").is_file() and (root / "checkpoints").is_dir() else None
 
 
 def checkpoint_dir():
-    """checkpoints/ of the repo, or $GRADCAM_CHECKPOINT_DIR."""
-    return Path(os.environ.get("GRADCAM_CHECKPOINT_DIR", REPO_ROOT / "checkpoints"))
+    """The folder holding ``<network>/`` checkpoints (see the module docstring)."""
+    if os.environ.get("GRADCAM_HOME"):
+        return Path(os.environ["GRADCAM_HOME"])
+    checkout = _source_checkout()
+    if checkout is not None:
+        return checkout / "checkpoints"
+    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(cache) / "gradcam"
 
 
 def default_checkpoint(spec):
     """Checkpoint prefix of a registered network, converting local weights on first use."""
     if not spec.checkpoint_file:
-        raise UserError(f"{spec.name} has no default checkpoint: pass --checkpoint")
+        raise UserError(f"{spec.name} has no default checkpoint: pass {{argument}}", "checkpoint")
     path = checkpoint_dir() / spec.name / spec.checkpoint_file
     if not Path(str(path) + ".index").exists() and not path.exists():
-        if spec.convert is None:
+        if spec.name not in CONVERTERS:
             source = (f"run 'python scripts/download_checkpoints.py {spec.name}' (fetches "
                       f"{spec.download_url})") if spec.download_url else "train or convert one"
-            raise UserError(f"no checkpoint for {spec.name} at {path}: {source} "
-                            "or pass --checkpoint")
-        spec.convert(path)
+            raise UserError(f"no checkpoint for {spec.name} at {path}: {source} or pass {{argument}}",
+                            "checkpoint")
+        CONVERTERS[spec.name](path)
     return str(path)
 
 
@@ -32,11 +55,12 @@ def find_checkpoint(path, spec):
     """Checkpoint prefix to restore (``path``, the newest in a directory, or the network's own),
     checked to exist with a readable index: cheap, so it runs before the graph is built."""
     path = latest(path if path is not None else default_checkpoint(spec))
-    _checkpoint_shapes(path)
+    checkpoint_shapes(path)
     return path
 
 
-def _checkpoint_shapes(path):
+def checkpoint_shapes(path):
+    """{variable name: shape} of a checkpoint; UserError when it is missing or unreadable."""
     try:
         return tf.train.load_checkpoint(path).get_variable_to_shape_map()
     except Exception as exc:  # TF raises several types for unreadable files
@@ -61,14 +85,14 @@ def _class_hint(variables, shapes):
     """' : pass --num-classes C' when only the class axis of the head disagrees."""
     classes = {shapes[v.op.name][-1] for v in variables
                if list(shapes[v.op.name][:-1]) == v.shape.as_list()[:-1]}
-    return f"; the checkpoint has {classes.pop()} classes: pass --num-classes with that number" \
-        if len(classes) == 1 else " (--num-classes?)"
+    return f"; the checkpoint has {classes.pop()} classes: pass {{argument}} with that number" \
+        if len(classes) == 1 else " ({argument}?)"
 
 
 def restore_variables(session, graph, path, name):
     """Restore every global variable of ``graph`` from ``path``, naming the first mismatches."""
     path = latest(path)
-    shapes = _checkpoint_shapes(path)
+    shapes = checkpoint_shapes(path)
     with graph.as_default():
         variables = tf.global_variables()
         missing = [v.op.name for v in variables if v.op.name not in shapes]
@@ -80,7 +104,7 @@ def restore_variables(session, graph, path, name):
             described = [f"{v.op.name} {shapes[v.op.name]} (model wants {v.shape.as_list()})"
                          for v in wrong[:2]]
             raise UserError(f"checkpoint {path} has wrong shapes for {name}: "
-                            f"{'; '.join(described)}{_class_hint(wrong, shapes)}")
+                            f"{'; '.join(described)}{_class_hint(wrong, shapes)}", "num_classes")
         try:
             tf.train.Saver(variables).restore(session, path)
         except tf.errors.OpError as exc:
@@ -93,8 +117,3 @@ def _tf_reason(exc):
     lines = [line.strip() for line in str(exc.message).splitlines() if line.strip()]
     useful = [line for line in lines if not line.startswith(("Graph execution error", "Detected at"))]
     return (useful or lines or ["unknown"])[0][:200]
-
-
-def restore(model, path):
-    """Restore every model variable from ``path`` (a prefix or a directory)."""
-    restore_variables(model.session, model.graph, path, model.spec.name)

@@ -7,12 +7,9 @@ import argparse
 import sys
 import warnings
 
+from gradcam.commands import COMMANDS
+from gradcam.commands.common import Parser, load_user_modules
 from gradcam.errors import UserError, exit_status
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):
-        raise UserError(message)
 
 
 def _one_line_warning(message, category, filename, lineno, file=None, line=None):
@@ -20,12 +17,10 @@ def _one_line_warning(message, category, filename, lineno, file=None, line=None)
 
 
 def build_parser():
-    from gradcam.commands import COMMANDS
-
-    parser = _Parser(prog="gradcam", description="Visual explanations of TF-Slim image classifiers.",
-                     epilog="Any command takes --register-module FILE.py (repeatable): a Python file "
-                     "that calls nets.nets_factory.register_network, adding --model choices.")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    parser = Parser(prog="gradcam", description="Visual explanations of TensorFlow image classifiers.",
+                    epilog="Any command takes --register-module FILE.py (repeatable): a Python file "
+                    "that calls nets.nets_factory.register_network, adding --model choices.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     for module in COMMANDS:
         command = sub.add_parser(module.NAME, help=module.HELP, description=module.__doc__,
                                  formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -38,8 +33,6 @@ def main(argv=None):
     warnings.showwarning = _one_line_warning
 
     def run():
-        from gradcam.commands.common import load_user_modules
-
         argv_ = load_user_modules(argv)  # registers their networks before --model choices exist
         args, extra = build_parser().parse_known_args(argv_)
         if extra and not getattr(args, "pass_unknown_args", False):  # only `gradcam beam` takes them

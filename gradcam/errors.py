@@ -6,7 +6,21 @@ from pathlib import Path
 
 
 class UserError(Exception):
-    """A problem with what the user asked for or gave us: printed as one line, never a traceback."""
+    """A problem with what the user asked for or gave us: printed as one line, never a traceback.
+
+    Where the message names the argument to change, it writes ``{argument}``: the Python API shows
+    the argument's name there ("num_classes"), the command line its flag ("--num-classes").
+    """
+
+    def __init__(self, message, argument=None):
+        self.template, self.argument = message, argument
+        super().__init__(message.replace("{argument}", argument) if argument else message)
+
+    def for_command_line(self):
+        """The message with the argument written as its command-line flag."""
+        if not self.argument:
+            return str(self)
+        return self.template.replace("{argument}", "--" + self.argument.replace("_", "-"))
 
 
 def exit_status(run, prog=None):
@@ -19,7 +33,10 @@ def exit_status(run, prog=None):
     prog = prog or Path(sys.argv[0]).name
     try:
         return run() or 0
-    except (UserError, OSError) as exc:
+    except UserError as exc:
+        print(f"{prog}: error: {exc.for_command_line()}", file=sys.stderr)
+        return 2
+    except OSError as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

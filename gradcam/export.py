@@ -1,7 +1,7 @@
 """Export a registered network as a frozen GraphDef (.pb) and as a SavedModel.
 
 Both take the network's input AFTER value normalisation (``input``, float32 N x S x S x 3) and
-give ``logits``; ``GraphModel`` explains them given the tensor names this module prints::
+give ``logits``; ``Model.from_graph`` explains them given the tensor names this module prints::
 
     python -m gradcam.export efficientnet_lite0 exported/
 """
@@ -10,9 +10,11 @@ import shutil
 import sys
 from pathlib import Path
 
+from gradcam.checkpoints import default_checkpoint, restore_variables
 from gradcam.errors import exit_status
-from gradcam.tf_compat import slim, tf
-from nets.nets_factory import NETWORKS, get_network
+from gradcam.loaders.slim import network_spec
+from nets.nets_factory import NETWORKS
+from nets.tf_compat import tf
 
 INPUT_NAME = "input"
 LOGITS_NAME = "logits"
@@ -24,17 +26,14 @@ def _build(spec, num_classes):
     with graph.as_default():
         size = spec.image_size
         images = tf.placeholder(tf.float32, [None, size, size, 3], name=INPUT_NAME)
-        with slim.arg_scope(spec.arg_scope()):
-            logits, end_points = spec.network_fn(images, num_classes, is_training=False)
+        logits, end_points = spec.build(images, num_classes)
         logits = tf.identity(tf.reshape(logits, [-1, num_classes]), name=LOGITS_NAME)
-    return graph, images, logits, end_points[spec.cam_layer]
+    return graph, images, logits, end_points[spec.default_layer]
 
 
 def export(network, out_dir, checkpoint=None, num_classes=None):
     """Write ``<out_dir>/frozen.pb`` and ``<out_dir>/saved_model/``; returns the tensor names."""
-    from gradcam.checkpoints import default_checkpoint, restore_variables
-
-    spec = get_network(network)
+    spec = network_spec(network)
     num_classes = int(num_classes or spec.num_classes)
     out = Path(out_dir)
     graph, images, logits, layer = _build(spec, num_classes)

@@ -6,7 +6,8 @@ import numpy as np
 
 from gradcam import postprocess
 from gradcam.errors import UserError
-from gradcam.visualize import overlay
+from gradcam.explanation import explain
+from gradcam.visualize import new_figure, overlay
 
 
 def method_panel(image, explanation_map, kind, alpha=0.5):
@@ -26,8 +27,6 @@ def comparison_rows(model, named_images, methods, options, target=None, layer=No
     explanation looks weaker. ``target``: class index for every image, default each one's top
     class. A method that cannot run on the model (e.g. CAM without a linear head) leaves its
     panels blank with a warning."""
-    from gradcam.explain import explain
-
     targets = {name: int(model.predict(image[None])[0].argmax()) if target is None else target
                for name, image in named_images}
     columns, record = [], {name: {"target": t, "label": model.label(t), "seconds": {}}
@@ -37,8 +36,8 @@ def comparison_rows(model, named_images, methods, options, target=None, layer=No
         for name, image in named_images:
             start = time.perf_counter()
             try:
-                result = explain(model, image[None], targets[name], method.name, layer, batch_size,
-                                 **options[method.name])
+                result = explain(model, image[None], targets[name], method.name, layer=layer,
+                                 batch_size=batch_size, **options[method.name])
             except UserError as exc:
                 warnings.warn(f"{method.name} left blank: {exc}")
                 evidence = None
@@ -60,14 +59,7 @@ def comparison_rows(model, named_images, methods, options, target=None, layer=No
 
 def comparison_figure(rows, titles):
     """``rows``: per image (row label, input uint8, [panel uint8 per method]); ``titles``: per method."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    columns = len(titles) + 1
-    figure, axes = plt.subplots(len(rows), columns, figsize=(2.4 * columns, 2.6 * len(rows)),
-                                squeeze=False)
+    figure, axes = new_figure(len(rows), len(titles) + 1, 2.4, 2.6)
     for r, (label, image, panels) in enumerate(rows):
         for c, picture in enumerate([image] + list(panels)):
             ax = axes[r, c]

@@ -12,10 +12,12 @@ from pathlib import Path
 
 import numpy as np
 
+from gradcam.checkpoints import checkpoint_shapes, default_checkpoint, latest
 from gradcam.errors import UserError
-from gradcam.tf_compat import slim, tf
-from nets.nets_factory import get_network
-from nets.preprocessing import crop_and_resize, get_preprocessing
+from gradcam.images import load_image
+from gradcam.loaders.slim import network_spec
+from gradcam.preprocessing import crop_and_resize, get_preprocessing
+from nets.tf_compat import tf
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 CHECKPOINT_NAME = "model.ckpt"
@@ -70,10 +72,8 @@ def _head_input(graph, scope):
 def _restore_backbone(session, checkpoint, variables, head):
     """Restore ``variables`` from the checkpoint; only those under the ``head`` scope may be
     missing or of another shape there (a new head): they start at zero."""
-    from gradcam.checkpoints import _checkpoint_shapes, latest
-
     path = latest(checkpoint)
-    shapes = _checkpoint_shapes(path)
+    shapes = checkpoint_shapes(path)
     fresh = {v.op.name for v in variables if list(shapes.get(v.op.name, [-1])) != v.shape.as_list()}
     outside = sorted((v.op.name, v.shape.as_list()) for v in variables
                      if v.op.name in fresh and not v.op.name.startswith(head + "/"))
@@ -91,8 +91,6 @@ def _restore_backbone(session, checkpoint, variables, head):
 
 
 def _load_images(paths, size, preprocessing):
-    from gradcam.images import load_image
-
     return np.stack([crop_and_resize(load_image(p), size, preprocessing) for p in paths])
 
 
@@ -100,14 +98,12 @@ def finetune(data_dir, out_dir, network="efficientnet_lite0", checkpoint=None, t
              steps=200, batch_size=32, learning_rate=0.01, seed=0, progress=None):
     """Train a new ``len(classes)``-way head (and ``train_scopes``) and save it under ``out_dir``.
 
-    Returns a ``Result``; the checkpoint restores with ``Model(network, out_dir, num_classes,
-    read_label_file(out_dir/labels.txt, num_classes))``.
+    Returns a ``Result``; the checkpoint restores with ``Model(network, out_dir,
+    num_classes=len(classes), labels=out_dir/labels.txt)``.
     """
-    from gradcam.checkpoints import default_checkpoint
-
     if steps < 1 or batch_size < 1 or learning_rate <= 0:
         raise UserError("--steps and --batch-size must be at least 1, --learning-rate positive")
-    spec = get_network(network)
+    spec = network_spec(network)
     paths, ids, classes = image_folder(data_dir)
     scopes = [head_scope(spec)] + [s.strip("/") for s in train_scopes if s.strip("/")]
     cache = len(scopes) == 1
@@ -117,9 +113,7 @@ def finetune(data_dir, out_dir, network="efficientnet_lite0", checkpoint=None, t
     with graph.as_default():
         tf.set_random_seed(seed)
         pixels = tf.placeholder(tf.float32, [None, spec.image_size, spec.image_size, 3])
-        with slim.arg_scope(spec.arg_scope()):
-            logits, _ = spec.network_fn(get_preprocessing(spec.preprocessing).normalize(pixels),
-                                        len(classes), is_training=False)
+        logits, _ = spec.build(get_preprocessing(spec.preprocessing).normalize(pixels), len(classes))
         logits = tf.reshape(logits, [-1, len(classes)])
         network_variables = tf.global_variables()
         trainable = [v for v in tf.trainable_variables()  # not batch-norm moving statistics

@@ -105,11 +105,16 @@ def load_image(path):
                 warnings.warn(f"{path}: {frames} frames, explaining the first only", stacklevel=2)
                 image.seek(0)
             image.load()
-            upright = ImageOps.exif_transpose(image)
-            rgb = np.asarray(_to_rgb(upright), dtype=np.uint8)
+            rgb = image_array(image)
         except (OSError, SyntaxError, ValueError, EOFError, IndexError, KeyError,
                 TypeError, ZeroDivisionError) as exc:
             raise UserError(f"{path}: damaged image ({_reason(exc)})") from None
     if rgb.ndim != 3 or rgb.shape[2] != 3:
         raise UserError(f"{path}: unsupported image layout {rgb.shape}")
     return rgb
+
+
+def image_array(image):
+    """RGB uint8 H x W x 3 array of a decoded PIL image: EXIF orientation applied, 16-bit, grey,
+    palette, CMYK and transparent modes converted as ``load_image`` does."""
+    return np.asarray(_to_rgb(ImageOps.exif_transpose(image)), dtype=np.uint8)

@@ -17,9 +17,10 @@ def imagenet_labels():
     return tuple(names[str(i)] for i in range(1000))
 
 
-def labels_for(spec, num_classes):
-    """Names in a network's label space: ImageNet with Slim's background class when offset is 1."""
-    names = ("background",) * spec.label_offset + imagenet_labels()
+def labels_for(label_offset, num_classes):
+    """Names in a model's label space: ImageNet's with Slim's background class first when
+    ``label_offset`` is 1; "class i" for any other class count."""
+    names = ("background",) * label_offset + imagenet_labels()
     if num_classes == len(names):
         return list(names)
     return [f"class {i}" for i in range(num_classes)]
@@ -93,3 +94,8 @@ def resolve_class(query, labels):
     near = get_close_matches(text, synonyms, 5, 0.6) or [s for s in synonyms if wanted in s.lower()][:5]
     hint = f"; did you mean: {', '.join(near)}" if near else ""
     raise UserError(f"unknown class {text!r}{hint}")
+
+
+def short_label(labels, index):
+    """The first synonym of class ``index`` ("tabby, tabby cat" -> "tabby")."""
+    return labels[int(index)].split(",")[0]

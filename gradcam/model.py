@@ -1,202 +1,249 @@
-"""One model adapter: a network's graph, session and gradient ops, built once.
+"""``Model``: a classifier's graph and session, and the one boundary methods talk to it through.
 
-Every explanation method talks to the network only through ``Model``. The graph input is the
-image the network sees as float32 pixels in [0, 255] (N x S x S x 3); value normalisation
-happens inside the graph, so attributions live in pixel space and overlays are drawn on exactly
-that image. The target class goes in through a placeholder, so no call adds ops to the graph:
-gradient ops are built on the first use of a layer and reused after.
+In the style of PAIR saliency's ``call_model_function``, ``Model.fetch(images, target, keys,
+layer)`` returns numpy arrays for a closed vocabulary of named quantities (``FETCH_KEYS``).
+Explanation methods are numpy over those arrays and never touch the graph. The graph piece behind
+each key is built inside ``Model`` on first use, once, under a lock, so concurrent callers (web
+requests, Beam threads) can share one model and no call adds ops after the first. The target class
+goes in through a placeholder whose default is each image's own top class.
 
-Guided backpropagation (Springenberg et al. 2014): every ReLU and ReLU6 is created under a
-gradient override. Its gradient is TensorFlow's own, except while the model builds its guided
-input gradient (once, on first use): then it also zeroes negative incoming gradients. So the
-plain backward costs nothing extra and the guided one is a second path, built once.
+A ``Model`` is made from a ``gradcam.graph.ClassifierGraph`` by composition: the constructor loads a
+TF-Slim network and checkpoint (``gradcam.loaders.slim``), ``Model.from_graph`` a frozen GraphDef
+or SavedModel (``gradcam.loaders.graph_file``); both feed the same core.
 """
+import threading
+from difflib import get_close_matches
+from os import PathLike
+from typing import Optional, Sequence, Union
+
 import numpy as np
 
+from gradcam.arrays import batch_slices, distinct_rows
 from gradcam.errors import UserError
-from gradcam.labels import labels_for, resolve_class
-from gradcam.tf_compat import slim, tf
-from nets.nets_factory import get_network
-from nets.preprocessing import crop_and_resize, get_preprocessing
+from gradcam.graph import building, depends_only_through, guided_gradients
+from gradcam.labels import labels_for, read_label_file, resolve_class, short_label
+from gradcam.loaders.graph_file import load_graph_file
+from gradcam.loaders.slim import load_slim
+from gradcam.preprocessing import crop_and_resize
+from nets.nets_factory import DEFAULT_NETWORK, NetworkSpec
+from nets.tf_compat import tf
 
-# ReLUs created under this map get the gradients registered below.
-GUIDED_OVERRIDES = {"Relu": "GradcamRelu", "Relu6": "GradcamRelu6"}
-_BUILDING_GUIDED = "_gradcam_building_guided"  # graph attribute, True only inside guided_gradients
-
-
-def _maybe_guided(op, grad, plain):
-    if getattr(op.graph, _BUILDING_GUIDED, False):
-        return plain * tf.cast(grad > 0, grad.dtype)
-    return plain
-
-
-@tf.RegisterGradient("GradcamRelu")
-def _relu_grad(op, grad):
-    return _maybe_guided(op, grad, tf.raw_ops.ReluGrad(gradients=grad, features=op.outputs[0]))
-
-
-@tf.RegisterGradient("GradcamRelu6")
-def _relu6_grad(op, grad):
-    return _maybe_guided(op, grad, tf.raw_ops.Relu6Grad(gradients=grad, features=op.inputs[0]))
-
-
-def guided_gradients(ys, xs):
-    """``tf.gradients(ys, xs)`` with guided-backprop rules at every overridden ReLU/ReLU6."""
-    graph = ys.graph
-    setattr(graph, _BUILDING_GUIDED, True)
-    try:
-        return tf.gradients(ys, xs)
-    finally:
-        setattr(graph, _BUILDING_GUIDED, False)
-
-
-def distinct_rows(images):
-    """(row index of each distinct image's first occurrence, index of every row into those)."""
-    slots, firsts, index = {}, [], []
-    for i, row in enumerate(images):
-        key = row.tobytes()
-        if key not in slots:
-            slots[key] = len(firsts)
-            firsts.append(i)
-        index.append(slots[key])
-    return np.asarray(firsts, np.int64), np.asarray(index, np.int64)
-
-
-def _batches(n, batch_size):
-    if batch_size < 1:
-        raise UserError(f"--batch-size must be at least 1, got {batch_size}")
-    return [slice(i, min(i + batch_size, n)) for i in range(0, n, batch_size)]
+# The named quantities of ``Model.fetch``; per row of images, with the row's target:
+FETCH_KEYS = {
+    "logits": "pre-softmax class scores [N, C]",
+    "probabilities": "softmax of the logits [N, C]",
+    "score": "the target's logit [N], the quantity every gradient is taken of",
+    "activations": "the layer's feature map [N, h, w, c]",
+    "layer_gradients": "d score / d activations [N, h, w, c]",
+    "input_gradients": "d score / d input pixels [N, S, S, 3]",
+    "guided_input_gradients": "guided-backprop d score / d input pixels [N, S, S, 3]",
+    "head_weights": "the target's column of the final linear layer [N, C_in] (CAM)",
+}
+LAYER_KEYS = frozenset({"activations", "layer_gradients"})
+# Keys that a layer's activations determine (with the target): rows repeating one image can run
+# the network below the layer once and feed the stored activations to the part above it.
+ABOVE_LAYER_KEYS = frozenset({"logits", "probabilities", "score", "layer_gradients"})
 
 
 class Model:
-    """A registered network restored from a checkpoint, ready to explain.
+    """A classifier ready to explain: graph, session and every gradient built once.
 
     Args:
-        network: a name in ``nets.nets_factory.NETWORKS``.
-        checkpoint: checkpoint prefix; default: the network's own under checkpoints/.
-        num_classes: override the record's class count (fine-tuned heads).
-        labels: class names in the model's label space; default ImageNet names.
-        threads: intra-op threads of the session (inter-op uses 1); None lets TF choose.
+        network: a registered network name (``gradcam list models``) or a
+            ``nets.nets_factory.NetworkSpec`` of your own.
+        checkpoint: checkpoint prefix or directory; default: the network's own under GRADCAM_HOME.
+        num_classes: size of a fine-tuned logits layer (default: the network's).
+        labels: class names in the model's label space, or a Slim label file (``id:name`` per
+            line); default: ImageNet's names when the class count fits, else "class i".
+        threads: intra-op threads of the session (inter-op then uses 1); None lets TF choose.
+
+    Raises:
+        UserError: unknown network, missing or mismatching checkpoint, bad labels.
     """
 
-    def __init__(self, network="efficientnet_lite0", checkpoint=None, num_classes=None,
-                 labels=None, threads=None):
-        from gradcam.checkpoints import find_checkpoint, restore
+    def __init__(self, network: Union[str, NetworkSpec] = DEFAULT_NETWORK,
+                 checkpoint: Optional[Union[str, PathLike]] = None, *,
+                 num_classes: Optional[int] = None,
+                 labels: Optional[Union[Sequence[str], str, PathLike]] = None,
+                 threads: Optional[int] = None):
+        self._open(load_slim(network, checkpoint, num_classes), labels, threads)
 
-        self.spec = get_network(network)
-        checkpoint = find_checkpoint(checkpoint, self.spec)  # fail fast, before the graph
-        self.num_classes = int(num_classes or self.spec.num_classes)
-        self.labels = list(labels) if labels is not None else labels_for(self.spec, self.num_classes)
-        if len(self.labels) != self.num_classes:
-            raise UserError(f"{len(self.labels)} labels given for a model with {self.num_classes} classes")
-        self.image_size = self.spec.image_size
-        self.preprocessing = get_preprocessing(self.spec.preprocessing)
-        self.graph = tf.Graph()
-        with self.graph.as_default(), self.graph.gradient_override_map(GUIDED_OVERRIDES):
-            self._build_input()
-            with slim.arg_scope(self.spec.arg_scope()):
-                logits, self.end_points = self.spec.network_fn(
-                    self.preprocessing.normalize(self.images), self.num_classes, is_training=False)
-            self._build_output(logits)
-            self.session = self._open_session(threads)
-            restore(self, checkpoint)
-        self.layer(self.spec.cam_layer)
+    @classmethod
+    def from_graph(cls, path: Union[str, PathLike], *, input_tensor: str, logits_tensor: str,
+                   layer_tensor: str, preprocessing: str, image_size: Optional[int] = None,
+                   num_classes: Optional[int] = None, labels=None, threads: Optional[int] = None,
+                   tags: Sequence[str] = ("serve",)) -> "Model":
+        """A frozen GraphDef (.pb) or SavedModel directory explained through named tensors (see
+        ``gradcam.loaders.graph_file.load_graph_file`` for the arguments)."""
+        model = cls.__new__(cls)
+        model._open(load_graph_file(path, input_tensor=input_tensor, logits_tensor=logits_tensor,
+                                    layer_tensor=layer_tensor, preprocessing=preprocessing,
+                                    image_size=image_size, num_classes=num_classes, tags=tags),
+                    labels, threads)
+        return model
 
-    def _build_input(self):
-        """Pixel placeholder (call inside ``self.graph``)."""
-        size = self.image_size
-        self.images = tf.placeholder(tf.float32, [None, size, size, 3], name="images")
-
-    def _build_output(self, logits):
-        """Logits, probabilities, target placeholder, one-hot score and the per-graph caches."""
-        self.logits = tf.reshape(logits, [-1, self.num_classes])
-        self.probabilities = tf.nn.softmax(self.logits)
-        # Not fed: each image's own top class, so one-pass methods need no prediction run first.
-        self.target = tf.placeholder_with_default(tf.argmax(self.logits, 1, output_type=tf.int32),
-                                                  [None], name="target")
-        self.score = tf.reduce_sum(self.logits * tf.one_hot(self.target, self.num_classes), 1)
-        self._layer_grads = {}
-        self._input_grad = None
-        self._cached = {}
-
-    def _open_session(self, threads):
+    def _open(self, built, labels, threads):
+        """The core every constructor ends in: outputs, target, session, weights."""
+        self.name = built.name
+        self.graph, self.images = built.graph, built.images
+        self.image_size = int(built.images.shape[1])
+        self.preprocessing = built.preprocessing
+        self.default_layer = built.default_layer
+        self.source = built.source
+        self._layers, self._head_weights = dict(built.layers), built.head_weights
+        self.num_classes = int(built.logits.shape[-1])
+        self.labels = self._labels(labels, built.label_offset)
+        with building(self.graph):
+            self.logits = tf.reshape(built.logits, [-1, self.num_classes])
+            self.probabilities = tf.nn.softmax(self.logits)
+            # Not fed: each image's own top class, so one-pass methods need no prediction run.
+            self.target = tf.placeholder_with_default(
+                tf.argmax(self.logits, 1, output_type=tf.int32), [None], name="target")
+            self.score = tf.reduce_sum(self.logits * tf.one_hot(self.target, self.num_classes), 1)
         config = tf.ConfigProto(inter_op_parallelism_threads=1 if threads else 0,
                                 intra_op_parallelism_threads=threads or 0)
-        return tf.Session(graph=self.graph, config=config)
+        self.session = tf.Session(graph=self.graph, config=config)
+        built.restore(self.session)
+        self._lock = threading.RLock()
+        self._built = {}
+        self.tensors(LAYER_KEYS)  # the default layer's gradient: checked and built up front
 
-    # -- graph pieces, each built once -------------------------------------------------------
+    def _labels(self, labels, label_offset):
+        if isinstance(labels, (str, PathLike)):
+            labels = read_label_file(labels, self.num_classes)
+        labels = list(labels) if labels is not None else labels_for(label_offset, self.num_classes)
+        if len(labels) != self.num_classes:
+            raise UserError(f"{len(labels)} labels given for a model with {self.num_classes} "
+                            "classes")
+        return labels
+
+    # -- graph pieces, each built once under the lock ----------------------------------------
     @property
-    def layer_names(self):
-        """End points usable as explanation layers (4-D feature maps)."""
-        return [k for k, v in self.end_points.items() if v.shape.ndims == 4]
+    def layer_names(self) -> list:
+        """Layers usable for the CAM family (4-D feature maps), input side first."""
+        return list(self._layers)
 
-    def layer(self, name=None):
-        """(activation tensor, gradient-of-score tensor) of an end point, built on first use."""
-        name = name or self.spec.cam_layer
-        if name not in self._layer_grads:
-            if name not in self.layer_names:
-                from difflib import get_close_matches
+    def tensors(self, keys, layer: Optional[str] = None) -> dict:
+        """The graph tensors behind fetch ``keys`` (built now if new), for callers that drive
+        ``self.session`` themselves (benchmarks, adapters); feed ``self.images``/``self.target``."""
+        with self._lock:
+            return {key: self._tensor(key, layer) for key in keys}
 
-                near = get_close_matches(name, self.layer_names, 5, 0.4) or self.layer_names[-5:]
-                raise UserError(f"unknown layer {name!r} for {self.spec.name}; close: {', '.join(near)}"
-                                f" (all: gradcam list layers --model {self.spec.name})")
-            tensor = self.end_points[name]
-            with self.graph.as_default():
-                self._layer_grads[name] = (tensor, tf.gradients(self.score, tensor)[0])
-        return self._layer_grads[name]
+    def _tensor(self, key, layer):
+        if key in ("logits", "probabilities", "score"):
+            return getattr(self, key)
+        if key in LAYER_KEYS:
+            return self._layer(layer)[key]
+        if key == "input_gradients":
+            return self._once(key, lambda: tf.gradients(self.score, self.images)[0])
+        if key == "guided_input_gradients":
+            return self._once(key, lambda: guided_gradients(self.score, self.images)[0])
+        if key == "head_weights":
+            return self._once(key, self._target_head_weights)
+        raise ValueError(f"unknown fetch key {key!r}; keys: {', '.join(FETCH_KEYS)}")
+
+    def _once(self, key, build):
+        if key not in self._built:
+            with building(self.graph):
+                self._built[key] = build()
+        return self._built[key]
+
+    def _layer(self, name):
+        name = name or self.default_layer
+        if name not in self._layers:
+            near = get_close_matches(name, self._layers, 5, 0.4) or list(self._layers)[-5:]
+            raise UserError(f"unknown layer {name!r} for {self.name}; close: {', '.join(near)} "
+                            "(all: gradcam list layers)")
+        activations = self._layers[name]
+        return self._once(("layer", name), lambda: {
+            "activations": activations,
+            "layer_gradients": tf.gradients(self.score, activations)[0]})
+
+    def _target_head_weights(self):
+        if self._head_weights is None:
+            raise UserError(f"CAM needs a network ending in global average pooling + one linear "
+                            f"layer; {self.name} has none (use grad_cam)")
+        return tf.transpose(tf.gather(self._head_weights, self.target, axis=1))
+
+    def _fed_by_layer(self, keys, layer):
+        """True when every key of ``keys`` reaches the pixels only through ``layer``."""
+        tensors = self.tensors(keys | LAYER_KEYS, layer)
+        with self._lock:
+            return self._once(("fed_by_layer", layer or self.default_layer, frozenset(keys)),
+                              lambda: all(depends_only_through(tensors[k], tensors["activations"],
+                                                               self.images) for k in keys))
 
     @property
-    def input_grad(self):
-        """Gradient of the target score with respect to the input pixels."""
-        if self._input_grad is None:
-            with self.graph.as_default():
-                self._input_grad = tf.gradients(self.score, self.images)[0]
-        return self._input_grad
-
-    @property
-    def guided_input_grad(self):
-        """Guided-backprop gradient of the target score with respect to the input pixels."""
-        return self.cached("guided_input_grad", lambda: guided_gradients(self.score, self.images)[0])
-
-    def cached(self, key, build):
-        """``build()`` run once under this graph and its result kept under ``key``: methods that need
-        their own graph ops (or values read once from the session) get them here, so no call adds ops."""
-        if key not in self._cached:
-            with self.graph.as_default():
-                self._cached[key] = build()
-        return self._cached[key]
-
-    @property
-    def op_count(self):
+    def op_count(self) -> int:
         return len(self.graph.get_operations())
 
     # -- running ----------------------------------------------------------------------------
-    def run(self, fetches, images, target=None, batch_size=32, feeds=None):
-        """Run ``fetches`` (a dict of tensors) over images in batches; arrays concatenated on axis 0.
+    def fetch(self, images, target=None, keys: Sequence[str] = ("logits",),
+              layer: Optional[str] = None, batch_size: int = 32) -> dict:
+        """Named quantities of ``images`` (see ``FETCH_KEYS``), one session run per batch.
 
-        ``target`` is one class index per image (model label space). Fetches without a batch axis
-        are not allowed; ``feeds`` adds extra placeholder values for every batch.
+        Args:
+            images: network-input pixels N x S x S x 3 (uint8 or float in [0, 255]).
+            target: one class index per image (or one for all); None = each image's top class.
+            keys: names from ``FETCH_KEYS``.
+            layer: the layer of "activations"/"layer_gradients" (default: ``default_layer``).
+            batch_size: images per session run.
+
+        Returns:
+            {key: numpy array with one row per image}.
+
+        When rows repeat one image (several targets of it) and every key is determined by the
+        layer, the network below the layer runs once per distinct image and only the part above it
+        runs per row, fed the stored activations.
         """
-        images = np.asarray(images, np.float32)
-        if images.ndim != 4 or images.shape[1:] != (self.image_size, self.image_size, 3):
-            raise UserError(f"images must be N x {self.image_size} x {self.image_size} x 3, "
-                            f"got {images.shape}")
-        if not np.all(np.isfinite(images)):
-            raise UserError("input image contains NaN or infinite values")
-        if target is not None:
-            target = self.check_target(target, len(images))
-        parts = {k: [] for k in fetches}
-        for s in _batches(len(images), batch_size):
-            feed = {self.images: images[s], **(feeds or {})}
+        images = self._checked_images(images)
+        target = None if target is None else self.check_target(target, len(images))
+        keys = list(keys)
+        batches = batch_slices(len(images), batch_size)
+        firsts, index = distinct_rows(images)
+        above = set(keys) - {"activations"}
+        if target is not None and len(firsts) < len(images) and above <= ABOVE_LAYER_KEYS \
+                and above and self._fed_by_layer(above, layer):
+            return self._fetch_through_layer(images, firsts, index, target, keys, layer, batch_size)
+        return self._run(self.tensors(keys, layer), images, target, batches)
+
+    def _fetch_through_layer(self, images, firsts, index, target, keys, layer, batch_size):
+        tensors = self.tensors(set(keys) | {"activations"}, layer)
+        activations = tensors["activations"]
+        once = self._run({"activations": activations}, images[firsts], None,
+                         batch_slices(len(firsts), batch_size))["activations"][index]
+        rest = {k: tensors[k] for k in keys if k != "activations"}
+        out = self._run(rest, None, target, batch_slices(len(index), batch_size),
+                        feeds={activations: once})
+        return {k: once if k == "activations" else out[k] for k in keys}
+
+    def _run(self, tensors, images, target, batches, feeds=None):
+        """Session runs over ``batches`` (slices); ``feeds`` maps extra tensors to row arrays."""
+        parts = {k: [] for k in tensors}
+        for s in batches:
+            feed = {t: v[s] for t, v in (feeds or {}).items()}
+            if images is not None:
+                feed[self.images] = images[s]
             if target is not None:
                 feed[self.target] = target[s]
-            for k, v in self.session.run(fetches, feed).items():
+            for k, v in self.session.run(tensors, feed).items():
                 parts[k].append(v)
         return {k: np.concatenate(v) for k, v in parts.items()}
 
-    def check_target(self, target, n):
-        target = np.broadcast_to(np.asarray(target, np.int64).reshape(-1), (n,)) if np.ndim(target) == 0 \
-            or np.size(target) == 1 else np.asarray(target, np.int64)
+    def _checked_images(self, images):
+        images = np.asarray(images, np.float32)
+        size = self.image_size
+        if images.ndim != 4 or images.shape[1:] != (size, size, 3):
+            raise UserError(f"images must be N x {size} x {size} x 3, got {images.shape}")
+        if not np.all(np.isfinite(images)):
+            raise UserError("input image contains NaN or infinite values")
+        return images
+
+    def check_target(self, target, n: int) -> np.ndarray:
+        """``target`` as one int32 class index per row (a single one is repeated), range-checked."""
+        target = np.asarray(target, np.int64).reshape(-1)
+        if target.size == 1:
+            target = np.broadcast_to(target, (n,))
         if target.shape != (n,):
             raise UserError(f"need one target per image: {n} images, {target.size} targets")
         bad = target[(target < 0) | (target >= self.num_classes)]
@@ -204,62 +251,53 @@ class Model:
             raise UserError(f"class index {int(bad[0])} out of range 0..{self.num_classes - 1}")
         return target.astype(np.int32)
 
-    def predict(self, images, batch_size=32):
-        """Logits [N, num_classes]."""
-        return self.run({"logits": self.logits}, images, batch_size=batch_size)["logits"]
+    def predict(self, images, batch_size: int = 32) -> np.ndarray:
+        """Logits [N, C] of network-input images."""
+        return self.fetch(images, keys=["logits"], batch_size=batch_size)["logits"]
 
-    def layer_and_gradients(self, images, target, layer=None, batch_size=32):
-        """Logits, activations [N,h,w,c] and d(score)/d(activations) of a layer, in one pass.
+    def unit_gradients(self, images, layer: str, channel: int, unit=None) -> dict:
+        """The mean over positions of ``channel`` of ``layer`` (or, with ``unit`` = (y, x), its value
+        there) and its gradient with respect to the input pixels: {"objective": [N],
+        "input_gradients": [N, S, S, 3]} (activation maximisation)."""
+        activations = self.tensors(["activations"], layer)["activations"]
+        _, height, width, channels = activations.shape.as_list()
+        if not 0 <= channel < channels:
+            raise UserError(f"channel {channel} out of range 0..{channels - 1} for layer {layer!r}")
+        if unit is not None and not (0 <= unit[0] < height and 0 <= unit[1] < width):
+            raise UserError(f"unit {tuple(unit)} outside the {height} x {width} map of layer "
+                            f"{layer!r}")
+        with self._lock:
+            pieces = self._once(("unit", layer), lambda: self._unit_objectives(activations))
+        which = "unit" if unit is not None else "mean"
+        feeds = {pieces["channel"]: int(channel)}
+        if unit is not None:
+            feeds[pieces["position"]] = [int(unit[0]), int(unit[1])]
+        fetches = {"objective": pieces[which], "input_gradients": pieces[f"{which}_gradients"]}
+        return self.session.run(fetches, {self.images: self._checked_images(images), **feeds})
 
-        When rows repeat one image (several classes of it), the network below the layer runs once
-        per distinct image; only the part above it runs per row, fed the stored activations.
-        """
-        act, grad = self.layer(layer)
-        images = np.asarray(images, np.float32)
-        firsts, index = distinct_rows(images)
-        if target is None or len(firsts) == len(images) or not self.cached(
-                ("fed_layer", act.name), lambda: self._depends_only_through(grad, act)):
-            return self.run({"logits": self.logits, "activations": act, "gradients": grad},
-                            images, target, batch_size)
-        target = self.check_target(target, len(images))
-        once = self.run({"logits": self.logits, "activations": act}, images[firsts], batch_size=batch_size)
-        activations = once["activations"][index]
-        gradients = [self.session.run(grad, {act: activations[s], self.target: target[s]})
-                     for s in _batches(len(images), batch_size)]
-        return {"logits": once["logits"][index], "activations": activations,
-                "gradients": np.concatenate(gradients)}
-
-    def _depends_only_through(self, fetch, tensor):
-        """True when ``fetch`` reaches the input pixels only through ``tensor`` (so feeding
-        ``tensor`` computes it without the images)."""
-        seen, stack = set(), [fetch.op]
-        while stack:
-            op = stack.pop()
-            if op in seen:
-                continue
-            seen.add(op)
-            if op is self.images.op:
-                return False
-            stack.extend(t.op for t in op.inputs if t is not tensor)
-            stack.extend(op.control_inputs)
-        return True
-
-    def input_gradients(self, images, target, batch_size=32, guided=False):
-        """Logits and d(score)/d(input pixels) [N,S,S,3]; guided=True uses guided backprop."""
-        gradient = self.guided_input_grad if guided else self.input_grad
-        return self.run({"logits": self.logits, "gradients": gradient}, images, target, batch_size)
+    def _unit_objectives(self, activations):
+        channel = tf.placeholder(tf.int32, [], "channel")
+        position = tf.placeholder_with_default([0, 0], [2], "unit")
+        chosen = tf.gather(activations, channel, axis=-1)  # [N, h, w]
+        mean = tf.reduce_mean(chosen, axis=[1, 2])
+        unit = tf.gather(tf.gather(chosen, position[0], axis=1), position[1], axis=1)
+        return {"channel": channel, "position": position, "mean": mean, "unit": unit,
+                "mean_gradients": tf.gradients(mean, self.images)[0],
+                "unit_gradients": tf.gradients(unit, self.images)[0]}
 
     # -- classes and images ------------------------------------------------------------------
-    def class_index(self, query):
-        """Model-space index of a class given as a name (case-insensitive) or an index."""
+    def class_index(self, query) -> int:
+        """Model-space index of a class given as a name (any synonym, case-insensitive) or index."""
         return resolve_class(query, self.labels)
 
-    def label(self, index):
-        return self.labels[int(index)].split(",")[0]
+    def label(self, index) -> str:
+        """Short name of class ``index`` (its first synonym)."""
+        return short_label(self.labels, index)
 
-    def prepare(self, rgb, central_fraction=None):
-        """The uint8 S x S x 3 image the network sees, from an RGB uint8 photo."""
-        return crop_and_resize(rgb, self.image_size, self.preprocessing, central_fraction)
+    def prepare(self, photo, central_fraction: Optional[float] = None) -> np.ndarray:
+        """The uint8 S x S x 3 image the network sees, from an RGB uint8 photo (the
+        preprocessing's crop and resize; ``central_fraction`` overrides its crop)."""
+        return crop_and_resize(photo, self.image_size, self.preprocessing, central_fraction)
 
     def close(self):
         self.session.close()

@@ -6,6 +6,7 @@ import numpy as np
 from PIL import Image
 
 EPSILON = 1e-7
+STYLES = ("heatmap", "shading", "blur")  # how a map is drawn over its image (visualize.overlay)
 
 
 def relu(maps):

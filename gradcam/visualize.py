@@ -8,20 +8,19 @@ import os
 import tempfile
 from pathlib import Path
 
+import matplotlib
 import numpy as np
+from matplotlib.figure import Figure
 from PIL import Image, ImageFilter
 
 from gradcam.errors import UserError
-
-STYLES = ("heatmap", "shading", "blur")
+from gradcam.postprocess import STYLES
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 
 
 def overlay(image, heatmap, style="heatmap", alpha=0.5, colormap="jet"):
     """uint8 H x W x 3 rendering of a [0, 1] map over a uint8 H x W x 3 image."""
-    import matplotlib
-
     image = np.asarray(image, np.float32)
     weight = np.clip(np.asarray(heatmap, np.float32), 0.0, 1.0)[..., None]
     if style == "heatmap":
@@ -39,7 +38,8 @@ def overlay(image, heatmap, style="heatmap", alpha=0.5, colormap="jet"):
     return np.clip(out, 0, 255).astype(np.uint8)
 
 
-def _check_writable(path):
+def check_writable(path):
+    """UserError unless ``path``'s directory exists and is writable (checked before slow work)."""
     parent = Path(path).resolve().parent
     if not parent.is_dir():
         raise UserError(f"cannot write {path}: directory {parent} does not exist")
@@ -49,7 +49,7 @@ def _check_writable(path):
 
 def atomic_write(path, write):
     """Call ``write(tmp_path)`` then rename onto ``path``: no half-written file is ever left."""
-    _check_writable(path)
+    check_writable(path)
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.resolve().parent, prefix=f".{path.name}.", suffix=path.suffix)
     os.close(fd)
@@ -73,17 +73,19 @@ def save_figure(path, figure):
     atomic_write(path, lambda tmp: figure.savefig(tmp, format="png", dpi=100, bbox_inches="tight"))
 
 
+def new_figure(rows, columns, width, height):
+    """A matplotlib Figure of rows x columns axes, panels ``width`` x ``height`` inches. Made
+    without pyplot: no global figure list to leak, no backend switch in the user's process."""
+    figure = Figure(figsize=(width * columns, height * rows))
+    return figure, figure.subplots(rows, columns, squeeze=False)
+
+
 def panel_figure(image, panels, columns=None):
     """Figure with the input image then one titled panel per (title, uint8 image) pair."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     items = [("input", image)] + list(panels)
     columns = columns or len(items)
     rows = -(-len(items) // columns)
-    figure, axes = plt.subplots(rows, columns, figsize=(3.2 * columns, 3.4 * rows), squeeze=False)
+    figure, axes = new_figure(rows, columns, 3.2, 3.4)
     for ax in axes.flat:
         ax.axis("off")
     for ax, (title, picture) in zip(axes.flat, items):

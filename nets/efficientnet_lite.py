@@ -17,7 +17,7 @@ sub-scope with ``gamma``, ``beta``, ``moving_mean``, ``moving_variance``):
 
 CAM layer ``head``: 7x7x1280 at 224x224 (after the head's ReLU6).
 """
-from gradcam.tf_compat import slim, tf
+from nets.tf_compat import slim, tf
 
 CAM_LAYER = "head"
 HEAD_WEIGHTS = "efficientnet_lite0/logits/weights"

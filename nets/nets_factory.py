@@ -1,93 +1,133 @@
-"""Maps a network name to ONE record with everything needed to build, load and explain it.
+"""One keyword record per network with everything needed to build, load and explain it.
 
-Add your own classifier with one call::
+TF-Slim's own nets_factory keeps two parallel maps (network functions and arg scopes) and folds
+the arg_scope into the function it hands out. Here one frozen ``NetworkSpec`` does both and
+``NetworkSpec.build`` applies the arg_scope. The built-in records name their functions as
+``"module:attribute"`` strings, imported when a network is first built, so reading the registry
+(e.g. for ``gradcam --help``) imports no TensorFlow. A record of your own may hold the callables
+themselves and needs no registration::
 
-    from nets.nets_factory import NetworkSpec, register_network
-    register_network(NetworkSpec(name="my_net", network_fn=my_net, arg_scope=my_arg_scope,
-                                 preprocessing="inception", image_size=299, num_classes=3,
-                                 label_offset=0, cam_layer="PrePool"))
+    from nets.nets_factory import NetworkSpec
+    spec = NetworkSpec(name="my_net", network_fn=my_net, arg_scope=my_arg_scope,
+                       preprocessing="inception", image_size=299, num_classes=3,
+                       default_layer="PrePool", head_weights="my_net/logits/weights")
+    gradcam.Model(spec, checkpoint="train_dir/")
 
-``network_fn(images, num_classes, is_training=False)`` must return ``(logits [N, num_classes],
-end_points)``; ``cam_layer`` names an end point of shape [N, h, w, c].
+``register_network(spec)`` adds it to ``NETWORKS`` so that ``--model my_net`` finds it.
+``network_fn(images, num_classes, is_training=False)`` returns ``(logits [N, num_classes],
+end_points)``; ``default_layer`` names a 4-D end point (the CAM methods' default layer).
 """
+import importlib
 from dataclasses import dataclass
-from typing import Callable, Optional
-
-from gradcam.errors import UserError
-from nets import efficientnet_lite, inception_v1, inception_v3, resnet_v1, resnet_v2, vgg
+from typing import Callable, Optional, Union
 
 SLIM_MODELS_URL = "http://download.tensorflow.org/models/"
+DEFAULT_NETWORK = "efficientnet_lite0"
 
 
-@dataclass(frozen=True)
+def _resolve(reference):
+    """A callable, or the attribute named by a "module:attribute" string (imported now)."""
+    if not isinstance(reference, str):
+        return reference
+    module, _, attribute = reference.partition(":")
+    return getattr(importlib.import_module(module), attribute)
+
+
+@dataclass(frozen=True, kw_only=True)
 class NetworkSpec:
-    """Everything the toolkit needs to know about one network."""
+    """Everything the toolkit needs to know about one network.
+
+    Attributes:
+        name: registry key and graph scope label.
+        network_fn: ``(images, num_classes, is_training=False) -> (logits, end_points)``, or a
+            "module:attribute" string naming it.
+        arg_scope: ``() -> slim arg_scope`` (or its "module:attribute"); None for none.
+        preprocessing: a key of ``gradcam.preprocessing.PREPROCESSING``.
+        image_size: S of the S x S x 3 input.
+        num_classes: classes of the official head.
+        default_layer: end point explained by the CAM family unless a layer is given.
+        label_offset: 1 when index 0 is Slim's background class; None = 1 for 1001 classes, else 0.
+        head_weights: variable name of the final linear layer's weights [.., C_in, C] (CAM).
+        checkpoint_file: file name of the default checkpoint under ``<GRADCAM_HOME>/<name>/``.
+        download_url: official tarball holding ``checkpoint_file``.
+    """
 
     name: str
-    network_fn: Callable  # (images, num_classes, is_training=False) -> (logits [N, C], end_points)
-    arg_scope: Callable  # () -> slim arg_scope
-    preprocessing: str  # a key of nets.preprocessing.PREPROCESSING
+    network_fn: Union[Callable, str]
+    arg_scope: Union[Callable, str, None] = None
+    preprocessing: str
     image_size: int
     num_classes: int
-    label_offset: int  # 1 when index 0 is Slim's background class (1001-way nets), else 0
-    cam_layer: str  # default end point for CAM-style methods
-    checkpoint_file: Optional[str] = None  # file name under checkpoints/<name>/
-    download_url: Optional[str] = None  # official tarball holding checkpoint_file
-    convert: Optional[Callable] = None  # (out_path) -> None, builds the checkpoint locally
-    head_weights: Optional[str] = None  # variable of the final linear layer (for CAM), [.., C_in, C]
+    default_layer: str
+    label_offset: Optional[int] = None
+    head_weights: Optional[str] = None
+    checkpoint_file: Optional[str] = None
+    download_url: Optional[str] = None
 
+    def __post_init__(self):
+        if self.label_offset is None:
+            object.__setattr__(self, "label_offset", 1 if self.num_classes == 1001 else 0)
 
-def _lite0_convert(out_path):
-    from gradcam.weights.lite0 import convert_lite0_checkpoint
+    def build(self, images, num_classes=None, is_training=False):
+        """``(logits, end_points)`` of the network on ``images`` (already value-normalised), built
+        in the current graph under the record's arg_scope."""
+        # TensorFlow is imported when a network is first built, not when the registry is read
+        # (start-up time); nets.tf_compat also makes tf_slim importable under TF 2.21.
+        from nets.tf_compat import slim
 
-    convert_lite0_checkpoint(out_path)
-
-
-def _slim(name, fn, arg_scope, prep, size, classes, layer, tarball, head):
-    return NetworkSpec(name, fn, arg_scope, prep, size, classes, 1 if classes == 1001 else 0, layer,
-                       f"{name}.ckpt", SLIM_MODELS_URL + tarball, None, head)
+        scope = _resolve(self.arg_scope)
+        with slim.arg_scope(scope() if scope else {}):
+            return _resolve(self.network_fn)(images, int(num_classes or self.num_classes),
+                                             is_training=is_training)
 
 
 NETWORKS = {}
 
 
-def register_network(spec):
-    """Add (or replace) a network record; returns the spec."""
+def register_network(spec, replace=False):
+    """Add ``spec`` to ``NETWORKS`` under its name; returns it. A name that is registered
+    already raises ValueError unless ``replace`` is true."""
     if not isinstance(spec, NetworkSpec):
-        raise TypeError("register_network takes a NetworkSpec")
+        raise TypeError(f"register_network takes a NetworkSpec, got {type(spec).__name__}")
+    if spec.name in NETWORKS and not replace:
+        raise ValueError(f"network {spec.name!r} is registered already; pass replace=True to "
+                         "replace it")
     NETWORKS[spec.name] = spec
     return spec
 
 
+def _official(name, network_fn, arg_scope, tarball, **fields):
+    """A record of an official Slim checkpoint: ``<name>.ckpt`` inside ``tarball``."""
+    return NetworkSpec(name=name, network_fn=network_fn, arg_scope=arg_scope,
+                       checkpoint_file=f"{name}.ckpt", download_url=SLIM_MODELS_URL + tarball,
+                       **fields)
+
+
 for _spec in (
-    NetworkSpec("efficientnet_lite0", efficientnet_lite.efficientnet_lite0,
-                efficientnet_lite.efficientnet_lite_arg_scope, "efficientnet_lite", 224, 1000, 0,
-                efficientnet_lite.CAM_LAYER, "model.ckpt", None, _lite0_convert,
-                efficientnet_lite.HEAD_WEIGHTS),
-    _slim("resnet_v2_50", resnet_v2.resnet_v2_50, resnet_v2.resnet_arg_scope, "inception", 299, 1001,
-          "PrePool", "resnet_v2_50_2017_04_14.tar.gz", "resnet_v2_50/logits/weights"),
-    _slim("resnet_v2_101", resnet_v2.resnet_v2_101, resnet_v2.resnet_arg_scope, "inception", 299,
-          1001, "PrePool", "resnet_v2_101_2017_04_14.tar.gz", "resnet_v2_101/logits/weights"),
-    _slim("resnet_v2_152", resnet_v2.resnet_v2_152, resnet_v2.resnet_arg_scope, "inception", 299,
-          1001, "PrePool", "resnet_v2_152_2017_04_14.tar.gz", "resnet_v2_152/logits/weights"),
-    _slim("inception_v3", inception_v3.inception_v3, inception_v3.inception_v3_arg_scope,
-          "inception", 299, 1001, "Mixed_7c", "inception_v3_2016_08_28.tar.gz",
-          "InceptionV3/Logits/Conv2d_1c_1x1/weights"),
-    _slim("inception_v1", inception_v1.inception_v1, inception_v1.inception_v1_arg_scope,
-          "inception", 224, 1001, "Mixed_5c", "inception_v1_2016_08_28.tar.gz",
-          "InceptionV1/Logits/Conv2d_0c_1x1/weights"),
-    _slim("resnet_v1_50", resnet_v1.resnet_v1_50, resnet_v1.resnet_arg_scope, "vgg", 224, 1000,
-          "resnet_v1_50/block4", "resnet_v1_50_2016_08_28.tar.gz", "resnet_v1_50/logits/weights"),
-    _slim("vgg_16", vgg.vgg_16, vgg.vgg_arg_scope, "vgg", 224, 1000, "vgg_16/conv5/conv5_3",
-          "vgg_16_2016_08_28.tar.gz", None),
+    NetworkSpec(name="efficientnet_lite0", network_fn="nets.efficientnet_lite:efficientnet_lite0",
+                arg_scope="nets.efficientnet_lite:efficientnet_lite_arg_scope",
+                preprocessing="efficientnet_lite", image_size=224, num_classes=1000,
+                default_layer="head", head_weights="efficientnet_lite0/logits/weights",
+                checkpoint_file="model.ckpt"),
+    *(_official(f"resnet_v2_{depth}", f"nets.resnet_v2:resnet_v2_{depth}",
+                "nets.resnet_v2:resnet_arg_scope", f"resnet_v2_{depth}_2017_04_14.tar.gz",
+                preprocessing="inception", image_size=299, num_classes=1001,
+                default_layer="PrePool", head_weights=f"resnet_v2_{depth}/logits/weights")
+      for depth in (50, 101, 152)),
+    _official("inception_v3", "tf_slim.nets.inception_v3:inception_v3",
+              "tf_slim.nets.inception_v3:inception_v3_arg_scope", "inception_v3_2016_08_28.tar.gz",
+              preprocessing="inception", image_size=299, num_classes=1001,
+              default_layer="Mixed_7c", head_weights="InceptionV3/Logits/Conv2d_1c_1x1/weights"),
+    _official("inception_v1", "tf_slim.nets.inception_v1:inception_v1",
+              "tf_slim.nets.inception_v1:inception_v1_arg_scope", "inception_v1_2016_08_28.tar.gz",
+              preprocessing="inception", image_size=224, num_classes=1001,
+              default_layer="Mixed_5c", head_weights="InceptionV1/Logits/Conv2d_0c_1x1/weights"),
+    _official("resnet_v1_50", "nets.resnet_v1:resnet_v1_50", "nets.resnet_v1:resnet_arg_scope",
+              "resnet_v1_50_2016_08_28.tar.gz", preprocessing="vgg", image_size=224,
+              num_classes=1000, default_layer="resnet_v1_50/block4",
+              head_weights="resnet_v1_50/logits/weights"),
+    _official("vgg_16", "tf_slim.nets.vgg:vgg_16", "tf_slim.nets.vgg:vgg_arg_scope",
+              "vgg_16_2016_08_28.tar.gz", preprocessing="vgg", image_size=224, num_classes=1000,
+              default_layer="vgg_16/conv5/conv5_3"),
 ):
     register_network(_spec)
-
-DEFAULT_NETWORK = "efficientnet_lite0"
-
-
-def get_network(name):
-    """The record for ``name``; an unknown name raises UserError listing the valid ones."""
-    if name not in NETWORKS:
-        raise UserError(f"unknown model {name!r}; valid models: {', '.join(sorted(NETWORKS))}")
-    return NETWORKS[name]

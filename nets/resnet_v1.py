@@ -5,7 +5,7 @@ Logits are squeezed to [N, num_classes]; the CAM layer is the last block's outpu
 """
 from tf_slim.nets import resnet_v1 as _slim_resnet_v1
 
-from gradcam.tf_compat import tf
+from nets.tf_compat import tf
 
 resnet_arg_scope = _slim_resnet_v1.resnet_utils.resnet_arg_scope
 

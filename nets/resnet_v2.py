@@ -8,7 +8,7 @@ write-up's Grad-CAM reads.
 from tf_slim.nets import resnet_utils
 from tf_slim.nets.resnet_v2 import bottleneck, resnet_v2_block
 
-from gradcam.tf_compat import slim, tf
+from nets.tf_compat import slim, tf
 
 resnet_arg_scope = resnet_utils.resnet_arg_scope
 

@@ -42,7 +42,7 @@ def main(argv=None, model=None):
     from gradcam.errors import UserError
     from gradcam.evaluation.collage import benchmark_photos
     from gradcam.evaluation.pointing import pointing_game
-    from gradcam.explain import explain
+    from gradcam.explanation import explain
     from gradcam.methods import METHODS, get_method
 
     args = parse_args(argv)
@@ -77,7 +77,7 @@ def main(argv=None, model=None):
     command = report.command_line("localization_benchmark", argv)
     report.write_text(out / "localization.md", f"`{command}`\n\n{markdown}")
     report.write_json(out / "localization.json", {
-        "command": command, "model": model.spec.name,
+        "command": command, "model": model.name,
         "classes_alone": {n: model.label(c) for n, c in alone.items()}, "collages": cases,
         "method_options": {m: report.method_options(m, args.fast) for m in methods},
         "table": table, "per_tile": scores})

@@ -16,6 +16,7 @@ import numpy as np
 
 from gradcam.errors import exit_status
 from gradcam.evaluation import report
+from gradcam.methods import get_method
 
 METHODS = ("grad_cam", "guided_backprop", "guided_grad_cam")
 
@@ -56,8 +57,7 @@ def main(argv=None, model=None):
     from gradcam.evaluation.collage import benchmark_photos, side_by_side
     from gradcam.evaluation.pointing import energy_inside
     from gradcam.evaluation.similarity import pearson, spearman
-    from gradcam.explain import explain
-    from gradcam.methods import get_method
+    from gradcam.explanation import explain
     from gradcam.figures import method_panel
 
     args = parse_args(argv)
@@ -72,10 +72,8 @@ def main(argv=None, model=None):
         from gradcam.errors import UserError
 
         raise UserError(f"{args.left} and {args.right} get the same class; pick two different photos")
-    probabilities = model.run({"p": model.probabilities}, image[None])["p"][0]
-    methods, missing = report.split_available(METHODS)
-    if missing:
-        print(f"not registered (skipped): {', '.join(missing)}")
+    probabilities = model.fetch(image[None], keys=["probabilities"])["probabilities"][0]
+    methods = [get_method(name).name for name in METHODS]
     pair = np.stack([image, image])
     maps, results = {}, {}
     for method in methods:
@@ -95,10 +93,10 @@ def main(argv=None, model=None):
     report.save_small_figure(out / "class_discriminative.png", figure(image, titles, rows, methods))
     report.write_json(out / "class_discriminative.json", {
         "command": report.command_line("reproduce_class_discriminative", argv),
-        "model": model.spec.name, "image": f"collage: {args.left} (left) + {args.right} (right)",
+        "model": model.name, "image": f"collage: {args.left} (left) + {args.right} (right)",
         "classes": [{"index": c, "label": model.label(c), "probability_in_collage": float(probabilities[c])}
                     for c in classes],
-        "methods": results, "missing_methods": missing})
+        "methods": results})
     print(f"wrote {out / 'class_discriminative.png'}")
     return 0
 

@@ -45,7 +45,7 @@ def main(argv=None, model=None):
     report.save_small_figure(out / "comparison.png", comparison_figure(rows, [m.title for m in methods]))
     report.write_json(out / "comparison.json", {
         "images": images, "command": report.command_line("reproduce_comparison", argv),
-        "model": model.spec.name, "methods": [m.name for m in methods], "method_options": options})
+        "model": model.name, "methods": [m.name for m in methods], "method_options": options})
     print(f"wrote {out / 'comparison.png'}")
     return 0
 

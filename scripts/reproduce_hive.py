@@ -45,8 +45,8 @@ def two_object_scene(model):
     photos = benchmark_photos()
     left, right = photos["coffee"], photos["chelsea"]
     image, masks = side_by_side(left, right, model.image_size)
-    alone = model.run({"p": model.probabilities}, np.stack([model.prepare(left), model.prepare(right)]))
-    return image, masks, alone["p"]
+    alone = model.fetch(np.stack([model.prepare(left), model.prepare(right)]), keys=["probabilities"])
+    return image, masks, alone["probabilities"]
 
 
 def choose_classes(model, probabilities, alone, override):
@@ -63,7 +63,7 @@ def choose_classes(model, probabilities, alone, override):
 
 def main(argv=None, model=None):
     from gradcam.evaluation.pointing import energy_inside
-    from gradcam.explain import explain
+    from gradcam.explanation import explain
     from gradcam.images import load_image
     from gradcam.visualize import overlay, panel_figure, save_figure
 
@@ -74,18 +74,18 @@ def main(argv=None, model=None):
         image, masks, alone = model.prepare(load_image(args.image)), None, None
     else:
         image, masks, alone = two_object_scene(model)
-    probabilities = model.run({"p": model.probabilities}, image[None])["p"][0]
+    probabilities = model.fetch(image[None], keys=["probabilities"])["probabilities"][0]
     top, other = choose_classes(model, probabilities, alone, args.override)
-    result = explain(model, np.stack([image, image]), [top, other], "grad_cam", args.layer)
+    result = explain(model, image[None], [top, other], "grad_cam", layer=args.layer)
     titles = [f"top: {model.label(c)} p={probabilities[c]:.3f}" if i == 0 else
               f"override: {model.label(c)} p={probabilities[c]:.4f}" for i, c in enumerate((top, other))]
     panels = [(t, overlay(image, m, args.style, args.alpha)) for t, m in zip(titles, result.map)]
     save_figure(out / "hive.png", panel_figure(image, panels))
     record = {
         "command": report.command_line("reproduce_hive", argv),
-        "model": model.spec.name, "checkpoint": args.checkpoint or "default",
-        "layer": args.layer or model.spec.cam_layer, "image_size": model.image_size,
-        "preprocessing": model.spec.preprocessing, "num_classes": model.num_classes,
+        "model": model.name, "checkpoint": args.checkpoint or "default",
+        "layer": args.layer or model.default_layer, "image_size": model.image_size,
+        "preprocessing": model.preprocessing.name, "num_classes": model.num_classes,
         "image": args.image or "collage: skimage coffee (left) + chelsea (right)",
         "style": args.style,
         "top5": [{"index": int(i), "label": model.label(i), "probability": float(probabilities[i])}

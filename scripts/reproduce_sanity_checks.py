@@ -17,6 +17,7 @@ import numpy as np
 
 from gradcam.errors import exit_status
 from gradcam.evaluation import report
+from gradcam.methods import get_method
 
 METHODS = ("gradient", "guided_backprop", "grad_cam", "guided_grad_cam", "integrated_gradients",
            "smoothgrad")
@@ -38,7 +39,6 @@ def parse_args(argv):
 def absolute_map(model, explanation):
     """|attribution| at input resolution: CAM maps upsampled before ReLU, pixel maps summed over
     colour channels (Adebayo et al. compare absolute values)."""
-    from gradcam.methods import get_method
     from gradcam.postprocess import upsample
 
     raw = np.asarray(explanation.raw, np.float32)
@@ -48,7 +48,7 @@ def absolute_map(model, explanation):
 
 
 def explain_all(model, images, targets, methods, fast):
-    from gradcam.explain import explain
+    from gradcam.explanation import explain
 
     return {m: absolute_map(model, explain(model, images, targets, m,
                                            **report.method_options(m, fast))) for m in methods}
@@ -106,9 +106,7 @@ def main(argv=None, model=None):
     images = np.stack([model.prepare(photos[n]) for n in names])
     logits = model.predict(images)
     targets = logits.argmax(1)
-    methods, missing = report.split_available(args.methods.split(","))
-    if missing:
-        print(f"not registered (skipped): {', '.join(missing)}")
+    methods = [get_method(name.strip()).name for name in args.methods.split(",")]
     groups = list(FAST_GROUPS if args.fast else layer_groups(model))
     original = explain_all(model, images, targets, methods, args.fast)
     curves = {m: [{"spearman": 1.0, "ssim": 1.0}] for m in methods}
@@ -124,10 +122,10 @@ def main(argv=None, model=None):
     plot(out / "sanity_checks.png", steps, curves, methods)
     record = {
         "command": report.command_line("reproduce_sanity_checks", argv),
-        "model": model.spec.name, "images": names,
+        "model": model.name, "images": names,
         "targets": [model.label(t) for t in targets], "seed": args.seed, "steps": steps,
         "method_options": {m: report.method_options(m, args.fast) for m in methods},
-        "missing_methods": missing, "weights_restored_exactly": restored,
+        "weights_restored_exactly": restored,
         "curves": curves,
         "fully_randomized": {m: curves[m][-1] for m in methods},
     }

@@ -16,7 +16,7 @@ import psutil  # noqa: E402
 import skimage.data  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-from gradcam.explain import explain  # noqa: E402
+from gradcam.explanation import explain  # noqa: E402
 from gradcam.model import Model  # noqa: E402
 
 STOCHASTIC = {"smoothgrad": {"samples": 5, "seed": 0}}  # methods drawing random numbers

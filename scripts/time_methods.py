@@ -12,11 +12,6 @@ from gradcam.methods import METHODS, get_method
 from gradcam.model import Model
 
 
-WARM_UP = {"smoothgrad": {"samples": 1}, "integrated_gradients": {"steps": 1},
-           "blur_ig": {"steps": 1}, "xrai": {"steps": 1}, "score_cam": {"max_channels": 1},
-           "occlusion": {"patch": 224}}
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=1, help="copies of the coffee photo per call")
@@ -28,7 +23,7 @@ def main():
     target = model.class_index("espresso")
     names = args.methods.split(",") if args.methods else list(METHODS)
     for name in names:  # untimed cheap call: first session runs of a fetch set are slow
-        get_method(name).fn(model, images[:1], target, **WARM_UP.get(name, {}))
+        get_method(name).fn(model, images[:1], target, **get_method(name).smoke)
     print(f"{'method':22s} {'s/image':>8s}")
     for name in names:
         start = time.perf_counter()

@@ -45,6 +45,11 @@ class Case:
     unprivileged: bool = False  # must run as a non-root user to fail (see ROOT_NOTE)
     cli_only: bool = False  # an option of the command line only (no API counterpart)
     degenerate: bool = False  # ok cases: the map must be all zero and flagged
+    api_says: Optional[str] = None  # the API's words where they differ (arguments, not flags)
+
+    @property
+    def api_substring(self):
+        return self.api_says or self.says
 
 
 # -- image builders --------------------------------------------------------------------------------
@@ -274,7 +279,7 @@ def _constant_image_case():
 
 def _explain_file(path):
     def api(model):
-        from gradcam.explain import explain
+        from gradcam.explanation import explain
         from gradcam.images import load_image
 
         return explain(model, model.prepare(load_image(path))[None], None)
@@ -307,7 +312,7 @@ def _good_png(directory):
 
 def _explain_api(**options):
     def api(model):
-        from gradcam.explain import explain
+        from gradcam.explanation import explain
 
         image = np.zeros((1, model.image_size, model.image_size, 3), np.uint8)
         return explain(model, image, **{"target": 0, **options})
@@ -315,8 +320,8 @@ def _explain_api(**options):
     return api
 
 
-def _other_case(name, says, build, unprivileged=False, cli_only=False):
-    return Case(name, "error", says, build, unprivileged, cli_only)
+def _other_case(name, says, build, unprivileged=False, cli_only=False, api_says=None):
+    return Case(name, "error", says, build, unprivileged, cli_only, api_says=api_says)
 
 
 def _output_case(name, says, output, unprivileged=False):
@@ -389,7 +394,7 @@ def _model_call(argv, **kwargs):
 def _missing_default_checkpoint(directory, _checkpoint):
     from gradcam.model import Model
 
-    env = {"GRADCAM_CHECKPOINT_DIR": str(directory / "no_checkpoints")}
+    env = {"GRADCAM_HOME": str(directory / "no_checkpoints")}
     return Built([str(_good_png(directory)), "--model", "resnet_v2_50"],
                  lambda model: Model("resnet_v2_50"), env=env)
 
@@ -434,7 +439,8 @@ def _other_cases():
         _cli_only("--top-k 0", "--top-k must be at least 1", ["--top-k", "0"]),
         _other_case("central fraction above 1", "--central-fraction must be in (0, 1]",
                     lambda d, c: Built([str(_good_png(d)), "--central-fraction", "2"],
-                                       lambda model: model.prepare(_photo(), 2.0))),
+                                       lambda model: model.prepare(_photo(), 2.0)),
+                    api_says="central_fraction must be in (0, 1]"),
         _other_case("label file with a bad line", "expected 'id:name'", _bad_label_file),
         _other_case("missing checkpoint file", "checkpoint not found", _model_call(
             ["--checkpoint", "/nonexistent/model.ckpt"], checkpoint="/nonexistent/model.ckpt")),
@@ -445,8 +451,10 @@ def _other_cases():
         _other_case("checkpoint of the wrong network", "first: InceptionV1/", _model_call(
             ["--model", "inception_v1", "--checkpoint", "LITE0"], network="inception_v1",
             checkpoint="LITE0")),
-        _other_case("checkpoint with another class count", "the checkpoint has 1000 classes",
-                    _model_call(["--num-classes", "10"], num_classes=10)),
+        _other_case("checkpoint with another class count",
+                    "the checkpoint has 1000 classes: pass --num-classes with that number",
+                    _model_call(["--num-classes", "10"], num_classes=10),
+                    api_says="the checkpoint has 1000 classes: pass num_classes with that number"),
         _checkpoint_case("checkpoint with a garbage .index", "cannot read checkpoint",
                          _garbage_index),
         _checkpoint_case("checkpoint with a truncated .data", "damaged or truncated", _truncate_data),
@@ -518,7 +526,8 @@ def run_in_child(name, base, checkpoint, as_nobody=""):
         _become_nobody(out)
     os.chdir(out)
     status = main(output_argv(built.argv, out))
-    api_message = None if built.api is None else expect_user_error(lambda: built.api(None), case.says)
+    api_message = None if built.api is None else expect_user_error(lambda: built.api(None),
+                                                                   case.api_substring)
     sys.stderr.flush()
     print(json.dumps({"status": status, "api": api_message,
                       "written": sorted(os.listdir(out))}))
@@ -527,10 +536,10 @@ def run_in_child(name, base, checkpoint, as_nobody=""):
 def reusing_model(lite0, real):
     """A ``Model`` stand-in that returns the session's Lite0 for the default arguments (building it
     per CLI call would take minutes) and builds any other network, checkpoint or head for real."""
-    def model(network="efficientnet_lite0", checkpoint=None, num_classes=None, labels=None,
+    def model(network="efficientnet_lite0", checkpoint=None, *, num_classes=None, labels=None,
               threads=None):
         if (network, checkpoint, num_classes, labels) == ("efficientnet_lite0", None, None, None):
             return lite0
-        return real(network, checkpoint, num_classes, labels, threads)
+        return real(network, checkpoint, num_classes=num_classes, labels=labels, threads=threads)
 
     return model

@@ -2,7 +2,9 @@
 import numpy as np
 import pytest
 
-from gradcam.tf_compat import slim, tf  # noqa: F401  (TF in graph mode before anything else)
+from gradcam.model import Model
+from nets.nets_factory import NETWORKS
+from nets.tf_compat import tf  # TF in graph mode before anything else
 
 PHOTOS = ("chelsea", "coffee", "astronaut", "rocket")
 
@@ -18,14 +20,11 @@ def photo(name):
 
 def make_random_checkpoint(network, directory, num_classes=None, seed=0):
     """Save randomly initialised weights of a registered network under its real Slim names."""
-    from nets.nets_factory import get_network
-
-    spec = get_network(network)
+    spec = NETWORKS[network]
     with tf.Graph().as_default() as graph:
         tf.set_random_seed(seed)
         images = tf.placeholder(tf.float32, [None, spec.image_size, spec.image_size, 3])
-        with slim.arg_scope(spec.arg_scope()):
-            spec.network_fn(images, num_classes or spec.num_classes, is_training=False)
+        spec.build(images, num_classes)
         with tf.Session(graph=graph) as session:
             session.run(tf.global_variables_initializer())
             rng = np.random.default_rng(seed)
@@ -40,8 +39,6 @@ def make_random_checkpoint(network, directory, num_classes=None, seed=0):
 @pytest.fixture(scope="session")
 def lite0():
     """The embedded EfficientNet-Lite0 with its converted ImageNet weights (one per session)."""
-    from gradcam.model import Model
-
     model = Model("efficientnet_lite0")
     yield model
     model.close()

@@ -6,8 +6,9 @@ Being 1x1 convolutions, both feature maps are at input resolution.
 """
 import numpy as np
 
-from gradcam.tf_compat import slim, tf
-from nets.nets_factory import NetworkSpec, register_network
+from gradcam.model import Model
+from nets.nets_factory import NetworkSpec
+from nets.tf_compat import slim, tf
 
 SIZE = 16
 
@@ -35,21 +36,21 @@ def _network_fn(activation, hidden):
 
 
 def make_toy_model(directory, weights, name="toy", relu=True, head=True):
-    """Register the toy network under ``name``, save ``weights`` as its checkpoint, return a Model."""
-    from gradcam.model import Model
-
+    """Save ``weights`` as a checkpoint of the toy network (spec ``name``, not registered) and
+    return a Model of it."""
     hidden = (weights["conv1/weights"].shape[-1], weights["conv2/weights"].shape[-1])
     classes = weights["logits/weights"].shape[-1]
     fn = _network_fn(tf.nn.relu if relu else None, hidden)
-    register_network(NetworkSpec(name, fn, lambda: {}, "raw", SIZE, classes, 0, "conv2",
-                                 head_weights="toy/logits/weights" if head else None))
+    spec = NetworkSpec(name=name, network_fn=fn, preprocessing="raw", image_size=SIZE,
+                       num_classes=classes, default_layer="conv2",
+                       head_weights="toy/logits/weights" if head else None)
     with tf.Graph().as_default() as graph:
         fn(tf.placeholder(tf.float32, [None, SIZE, SIZE, 3]), classes)
         with tf.Session(graph=graph) as session:
             for var in tf.global_variables():
                 var.load(weights[var.op.name[len("toy/"):]].astype(np.float32), session)
             path = tf.train.Saver().save(session, str(directory / f"{name}.ckpt"))
-    return Model(name, checkpoint=path)
+    return Model(spec, checkpoint=path)
 
 
 def relu(x):

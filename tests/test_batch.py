@@ -52,7 +52,7 @@ def batch_out(lite0, image_dir, tmp_path_factory):
 
 
 def test_batch_outputs_match_direct_explanations(lite0, image_dir, batch_out):
-    from gradcam.explain import explain
+    from gradcam.explanation import explain
     from gradcam.images import load_image
 
     out, summary = batch_out
@@ -252,21 +252,21 @@ def _finishes(function, seconds):
 
 
 def test_unexpected_decode_error_is_that_files_error(lite0, tmp_path, monkeypatch):
-    import gradcam.images
+    import gradcam.batch
     from gradcam.batch import JobSettings, run_batch
 
     folder = tmp_path / "in"
     folder.mkdir()
     for name in ("a", "b", "c"):
         Image.fromarray(photo("coffee")).resize((64, 48)).save(folder / f"{name}.png")
-    real = gradcam.images.load_image
+    real = gradcam.batch.load_image
 
     def load_image(path):
         if Path(path).name == "b.png":
             raise RuntimeError("decoder crashed")
         return real(path)
 
-    monkeypatch.setattr(gradcam.images, "load_image", load_image)
+    monkeypatch.setattr(gradcam.batch, "load_image", load_image)
     done, summary = _finishes(lambda: run_batch(lite0, folder, tmp_path / "out",
                                                 JobSettings(batch_size=2), progress=False), 120)
     assert done, "batch run hung after a decoder error"

@@ -1,5 +1,5 @@
 """An interrupted EfficientNet-Lite0 conversion leaves nothing the next run would restore, and the
-next run converts cleanly (GRADCAM_CHECKPOINT_DIR points at a temporary directory).
+next run converts cleanly (GRADCAM_HOME points at a temporary directory).
 
 The interruption is simulated in-process at the two places a kill can land: while TF writes the
 checkpoint into the staging directory, and after the data file was moved in but before the index
@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from gradcam.checkpoints import default_checkpoint
-from gradcam.tf_compat import tf
-from nets.nets_factory import get_network
+from nets.tf_compat import tf
+from nets.nets_factory import NETWORKS
 
 
 class Killed(BaseException):
@@ -46,8 +46,8 @@ def _usable_checkpoints(directory):
 
 
 def _interrupt(kill, tmp_path, monkeypatch):
-    monkeypatch.setenv("GRADCAM_CHECKPOINT_DIR", str(tmp_path))
-    spec = get_network("efficientnet_lite0")
+    monkeypatch.setenv("GRADCAM_HOME", str(tmp_path))
+    spec = NETWORKS["efficientnet_lite0"]
     with monkeypatch.context() as patch:
         kill(patch)
         with pytest.raises(Killed):
@@ -81,9 +81,9 @@ def test_real_sigkill_at_random_moments_then_clean_rerun(tmp_path, monkeypatch):
     import time
 
     code = ("from gradcam.checkpoints import default_checkpoint; from nets.nets_factory import "
-            "get_network; default_checkpoint(get_network('efficientnet_lite0'))")
-    monkeypatch.setenv("GRADCAM_CHECKPOINT_DIR", str(tmp_path))
-    spec = get_network("efficientnet_lite0")
+            "NETWORKS; default_checkpoint(NETWORKS['efficientnet_lite0'])")
+    monkeypatch.setenv("GRADCAM_HOME", str(tmp_path))
+    spec = NETWORKS["efficientnet_lite0"]
     outcomes = []
     for delay in np.random.default_rng(21).uniform(1.0, 9.0, 5):
         process = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL,

@@ -15,23 +15,18 @@ import pytest
 from bad_inputs import reusing_model
 from gradcam import cli
 from gradcam.errors import UserError
-from gradcam.explain import explain
+from gradcam.explanation import explain
 from gradcam.methods import METHODS
-
-CHEAP_OPTIONS = {  # keep the slow methods small; any other method runs with its defaults
-    "score_cam": {"max_channels": 8}, "smoothgrad": {"samples": 3},
-    "integrated_gradients": {"steps": 4}, "blur_ig": {"steps": 4}, "xrai": {"steps": 4},
-    "occlusion": {"patch": 112, "stride": 112},
-}
+from nets.nets_factory import NETWORKS
+from nets.tf_compat import tf
 
 
 def _head_cams(model, image):
     """(A @ W) per class [h, w, C] from the CAM layer's activations and the head's weights."""
-    from gradcam.tf_compat import tf
-
-    activations = model.run({"a": model.layer()[0]}, image[None])["a"][0]
+    activations = model.fetch(image[None], keys=["activations"])["activations"][0]
     with model.graph.as_default():
-        head = next(v for v in tf.global_variables() if v.op.name == model.spec.head_weights)
+        head = next(v for v in tf.global_variables()
+                    if v.op.name == NETWORKS[model.name].head_weights)
     weights = model.session.run(head).reshape(-1, model.num_classes)
     return activations @ weights
 
@@ -92,7 +87,7 @@ def test_constant_image_gives_zero_map_for_every_method(lite0, grey):
     for name in METHODS:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            result = explain(lite0, image, 0, name, **CHEAP_OPTIONS.get(name, {}))
+            result = explain(lite0, image, 0, name, **METHODS[name].smoke)
         messages = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
         assert result.degenerate.tolist() == [True], name
         assert result.map.dtype == np.float32 and not result.map.any(), name
@@ -115,6 +110,6 @@ def test_non_finite_input_refused(lite0, cat_input, bad):
     image = cat_input[None].astype(np.float32)
     image[0, 100, 100, 1] = bad
     with pytest.raises(UserError, match="NaN or infinite"):
-        lite0.run({"logits": lite0.logits}, image)
+        lite0.fetch(image)
     with pytest.raises(UserError, match="NaN or infinite"):
         explain(lite0, image, 281)

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gradcam.tf_compat import tf
+from nets.tf_compat import tf
 
 SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "download_checkpoints.py"
 NAME = "resnet_v2_50"  # any network with a download_url; its checkpoint file is resnet_v2_50.ckpt

@@ -6,10 +6,10 @@ import pytest
 import skimage.data
 
 from gradcam.errors import UserError
-from gradcam.tf_compat import slim, tf
+from nets.tf_compat import slim, tf
 from gradcam.weights import lite0
 from nets import efficientnet_lite
-from nets.preprocessing import crop_and_resize, get_preprocessing
+from gradcam.preprocessing import crop_and_resize, get_preprocessing
 
 CATS = {281, 282, 285}  # tabby, tiger cat, Egyptian cat
 ESPRESSO = 967

@@ -88,7 +88,7 @@ def test_all_ones_map_keeps_the_image_so_nothing_drops(lite0, cat_input):
 
 
 def test_grad_cam_order_beats_its_reverse_on_the_espresso(lite0, coffee_input):
-    from gradcam.explain import explain
+    from gradcam.explanation import explain
 
     saliency = explain(lite0, coffee_input[None], [967]).map
     good = perturbation.deletion_insertion(lite0, coffee_input[None], saliency, [967], steps=8)
@@ -118,7 +118,7 @@ def test_cascading_randomization_changes_exactly_its_layers_and_restores_bit_exa
 
 
 def test_cam_sees_randomised_head_weights_and_their_restoration(lite0, cat_input):
-    from gradcam.explain import explain
+    from gradcam.explanation import explain
 
     original = explain(lite0, cat_input[None], [282], "cam").lowres
     with randomization.cascading_randomization(lite0, ["logits"]) as steps:
@@ -175,7 +175,7 @@ def test_evaluate_command_scores_a_method_and_reads_boxes(lite0, coffee_input, t
     boxes.write_text(json.dumps({"coffee.png": [[0, 0, 224, 224]]}))
     masks = evaluate.read_boxes(boxes, ["samples/coffee.png"], 224)
     args = argparse.Namespace(steps=4, batch_size=8, deletion_baseline="zero", insertion_baseline="blur",
-                              tolerance=0)
+                              tolerance=0, layer=None)
     values, curves = evaluate.evaluate_method(lite0, get_method("grad_cam"), coffee_input[None], [967],
                                               {}, args, masks)
     assert curves["deletion_curve"].shape == (1, 5)

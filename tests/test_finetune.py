@@ -12,6 +12,7 @@ import pytest
 
 from gradcam.cli import main
 from gradcam.errors import UserError
+from nets.nets_factory import NETWORKS
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -38,11 +39,11 @@ def trained(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def custom_model(trained):
-    from gradcam.labels import read_label_file
     from gradcam.model import Model
 
     root = trained[0]
-    model = Model("efficientnet_lite0", root / "mine", 2, read_label_file(root / "mine" / "labels.txt", 2))
+    model = Model("efficientnet_lite0", root / "mine", num_classes=2,
+                  labels=root / "mine" / "labels.txt")  # a label file is read
     yield model
     model.close()
 
@@ -54,7 +55,7 @@ def _held_out(model, folder):
 
 
 def test_grad_cam_for_marked_points_at_the_mark(trained, custom_model):
-    from gradcam.explain import explain
+    from gradcam.explanation import explain
 
     held_out = trained[1]
     marked = custom_model.class_index("marked")
@@ -115,7 +116,7 @@ def test_finetune_data_errors(tmp_path, capsys):
 
 def _copy_checkpoint(source, target, keep):
     """Save the variables of checkpoint ``source`` whose names ``keep`` accepts, as ``target``."""
-    from gradcam.tf_compat import tf
+    from nets.tf_compat import tf
 
     reader = tf.train.load_checkpoint(source)
     with tf.Graph().as_default():
@@ -129,9 +130,8 @@ def _copy_checkpoint(source, target, keep):
 def test_only_the_head_may_be_missing_from_the_starting_checkpoint(tmp_path):
     from gradcam.checkpoints import default_checkpoint
     from gradcam.finetune import finetune
-    from nets.nets_factory import get_network
 
-    source = default_checkpoint(get_network("efficientnet_lite0"))
+    source = default_checkpoint(NETWORKS["efficientnet_lite0"])
     data = _script("make_marked_dataset").make_marked_dataset(tmp_path / "data", 2, seed=2)
     dropped = "efficientnet_lite0/block_3/expand/BatchNorm/moving_mean"
     no_backbone_part = _copy_checkpoint(source, tmp_path / "part.ckpt", lambda n: n != dropped)
@@ -149,14 +149,13 @@ def test_train_scopes_train_exactly_those_layers_too(trained, tmp_path):
     """--train-scopes block_15: its weights move, block_14 and the batch-norm statistics do not."""
     from gradcam.checkpoints import default_checkpoint
     from gradcam.finetune import finetune
-    from gradcam.tf_compat import tf
-    from nets.nets_factory import get_network
+    from nets.tf_compat import tf
 
     root = trained[0]
     result = finetune(root / "train", tmp_path / "deeper", steps=3, batch_size=8,
                       train_scopes=["efficientnet_lite0/block_15"])
     assert not result.cached_features  # every step runs the whole network
-    before = tf.train.load_checkpoint(default_checkpoint(get_network("efficientnet_lite0")))
+    before = tf.train.load_checkpoint(default_checkpoint(NETWORKS["efficientnet_lite0"]))
     after = tf.train.load_checkpoint(result.checkpoint)
 
     def moved(name):

@@ -7,7 +7,9 @@ import pytest
 
 from gradcam import postprocess
 from gradcam.methods import cam_math
-from gradcam.tf_compat import slim, tf
+from gradcam.model import Model
+from nets.nets_factory import NetworkSpec
+from nets.tf_compat import slim, tf
 
 TINY = "tiny_gradcam_test_net"
 SIZE, CHANNELS, HIDDEN, CLASSES = 12, 5, 6, 3
@@ -45,29 +47,25 @@ def random_weights(seed=0):
     return {k: v.astype(np.float32) for k, v in weights.items()}
 
 
+SPEC = NetworkSpec(name=TINY, network_fn=tiny_net, arg_scope=tiny_arg_scope, preprocessing="raw",
+                   image_size=SIZE, num_classes=CLASSES, default_layer="head",
+                   head_weights="tiny/logits/weights")
+
+
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
-    """(Model, weights) of the tiny net registered under TINY, weights saved with tf.train.Saver."""
-    from gradcam.model import Model
-    from nets.nets_factory import NETWORKS, NetworkSpec, register_network
-
+    """(Model, weights) of the tiny net (an unregistered spec), weights saved with tf.train.Saver."""
     weights = random_weights()
     path = str(tmp_path_factory.mktemp("tiny") / "tiny.ckpt")
-    register_network(NetworkSpec(TINY, tiny_net, tiny_arg_scope, "raw", SIZE, CLASSES, 0, "head",
-                                 head_weights="tiny/logits/weights"))
-    try:
-        with tf.Graph().as_default():
-            with slim.arg_scope(tiny_arg_scope()):
-                tiny_net(tf.placeholder(tf.float32, [None, SIZE, SIZE, 3]), CLASSES)
-            with tf.Session() as session:
-                for variable in tf.global_variables():
-                    variable.load(weights[variable.op.name], session)
-                tf.train.Saver().save(session, path)
-        model = Model(TINY, checkpoint=path)
-        yield model, weights
-        model.close()
-    finally:
-        NETWORKS.pop(TINY, None)
+    with tf.Graph().as_default():
+        SPEC.build(tf.placeholder(tf.float32, [None, SIZE, SIZE, 3]))
+        with tf.Session() as session:
+            for variable in tf.global_variables():
+                variable.load(weights[variable.op.name], session)
+            tf.train.Saver().save(session, path)
+    model = Model(SPEC, checkpoint=path)
+    yield model, weights
+    model.close()
 
 
 # -- the same network by hand ---------------------------------------------------------------------
@@ -130,7 +128,7 @@ def images(n=3, seed=1):
 # -- Grad-CAM through the toolkit vs by hand -------------------------------------------------------
 @pytest.mark.parametrize("layer", ["head", "features"])
 def test_lowres_matches_numpy(tiny, layer):
-    from gradcam.explain import explain
+    from gradcam.explanation import explain
 
     model, weights = tiny
     x, target = images(), np.array([1, 0, 1])
@@ -144,7 +142,7 @@ def test_lowres_matches_numpy(tiny, layer):
 
 
 def test_display_map_is_normalised_upsampled_relu(tiny):
-    from gradcam.explain import explain
+    from gradcam.explanation import explain
 
     model, weights = tiny
     x, target = images(), np.array([1, 0, 1])
@@ -159,7 +157,7 @@ def test_display_map_is_normalised_upsampled_relu(tiny):
 
 
 def test_no_evidence_gives_zero_map_not_nan(tiny):
-    from gradcam.explain import explain
+    from gradcam.explanation import explain
 
     model, weights = tiny
     x = images(2)
@@ -174,7 +172,7 @@ def test_no_evidence_gives_zero_map_not_nan(tiny):
 
 
 def test_batching_does_not_change_results(tiny):
-    from gradcam.explain import explain
+    from gradcam.explanation import explain
 
     model, _ = tiny
     x, target = images(5), np.array([1, 0, 1, 1, 0])

@@ -7,8 +7,14 @@ import pytest
 from PIL import Image
 
 from gradcam.cli import main
-from gradcam.explain import explain
+from gradcam.explanation import explain
+from gradcam.model import Model
 from tests.conftest import photo
+
+
+def graph_model(path, input_tensor, logits_tensor, layer_tensor, preprocessing, **kwargs):
+    return Model.from_graph(path, input_tensor=input_tensor, logits_tensor=logits_tensor,
+                            layer_tensor=layer_tensor, preprocessing=preprocessing, **kwargs)
 
 LAYER = "efficientnet_lite0/head/Relu6"
 
@@ -25,9 +31,7 @@ def exported(tmp_path_factory):
 
 @pytest.mark.parametrize("kind", ["frozen.pb", "saved_model"])
 def test_exported_graph_explains_like_native(lite0, coffee_input, cat_input, exported, kind):
-    from gradcam.graph_model import GraphModel
-
-    model = GraphModel(exported / kind, "input", "logits:0", LAYER, "efficientnet_lite")
+    model = graph_model(exported / kind, "input", "logits:0", LAYER, "efficientnet_lite")
     assert (model.image_size, model.num_classes, model.label(967)) == (224, 1000, "espresso")
     images = np.stack([coffee_input, cat_input])
     target = [967, 282]
@@ -35,11 +39,11 @@ def test_exported_graph_explains_like_native(lite0, coffee_input, cat_input, exp
     np.testing.assert_allclose(graph.logits, native.logits, rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(graph.lowres, native.lowres, rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose(graph.map, native.map, atol=1e-4)
-    for guided in (False, True):  # guided backprop reaches the imported Relu6 ops too
-        ours = model.input_gradients(images, target, guided=guided)["gradients"]
-        theirs = lite0.input_gradients(images, target, guided=guided)["gradients"]
+    for key in ("input_gradients", "guided_input_gradients"):  # guided: imported Relu6 ops too
+        ours = model.fetch(images, target, [key])[key]
+        theirs = lite0.fetch(images, target, [key])[key]
         np.testing.assert_allclose(ours, theirs, atol=1e-5 * np.abs(theirs).max())
-    plain = model.input_gradients(images, target)["gradients"]
+    plain = model.fetch(images, target, ["input_gradients"])["input_gradients"]
     assert not np.allclose(ours, plain)
     model.close()
 
@@ -86,7 +90,7 @@ def test_graph_errors_are_one_line(exported, tmp_path, capsys):
 def toy_graph(tmp_path_factory):
     """A frozen toy graph: input -> 'used' -> logits (plus 'mask', fed by a second placeholder),
     and a 4-D 'side' branch of the input that the logits ignore."""
-    from gradcam.tf_compat import tf
+    from nets.tf_compat import tf
 
     with tf.Graph().as_default() as graph:
         image = tf.placeholder(tf.float32, [None, 8, 8, 3], name="input")
@@ -101,9 +105,7 @@ def toy_graph(tmp_path_factory):
 
 
 def test_toy_graph_layers_are_those_between_input_and_logits(toy_graph):
-    from gradcam.graph_model import GraphModel
-
-    model = GraphModel(toy_graph, "input", "logits", "used", "efficientnet_lite")
+    model = graph_model(toy_graph, "input", "logits", "used", "efficientnet_lite")
     assert model.num_classes == 3 and "used" in model.layer_names
     assert "side" not in model.layer_names and "mask" not in model.layer_names
     model.close()
@@ -128,9 +130,8 @@ def test_input_without_fixed_size_takes_image_size(tmp_path):
     """A frozen graph whose input is N x ? x ? x 3: --image-size sets what the network sees; without
     it, or against a fixed size, a one-line error."""
     from gradcam.errors import UserError
-    from gradcam.explain import explain
-    from gradcam.graph_model import GraphModel
-    from gradcam.tf_compat import tf
+    from gradcam.explanation import explain
+    from nets.tf_compat import tf
 
     with tf.Graph().as_default() as graph:
         image = tf.placeholder(tf.float32, [None, None, None, 3], name="input")
@@ -138,9 +139,9 @@ def test_input_without_fixed_size_takes_image_size(tmp_path):
         tf.identity(tf.reduce_mean(used, [1, 2]), name="logits")
     path = tmp_path / "free.pb"
     path.write_bytes(graph.as_graph_def().SerializeToString())
-    with pytest.raises(UserError, match="no fixed size: pass --image-size"):
-        GraphModel(path, "input", "logits", "used", "raw")
-    model = GraphModel(path, "input", "logits", "used", "raw", image_size=40)
+    with pytest.raises(UserError, match="no fixed size: pass image_size"):
+        graph_model(path, "input", "logits", "used", "raw")
+    model = graph_model(path, "input", "logits", "used", "raw", image_size=40)
     picture = model.prepare(photo("coffee"))
     assert picture.shape == (40, 40, 3)
     result = explain(model, picture[None], [1])

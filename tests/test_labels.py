@@ -3,7 +3,7 @@ import pytest
 
 from gradcam.errors import UserError
 from gradcam.labels import imagenet_labels, labels_for, read_label_file, resolve_class
-from nets.nets_factory import get_network
+from nets.nets_factory import NETWORKS
 
 
 @pytest.fixture(scope="module")
@@ -13,7 +13,7 @@ def imagenet():
 
 @pytest.fixture(scope="module")
 def slim1001():
-    return labels_for(get_network("resnet_v2_50"), 1001)
+    return labels_for(NETWORKS["resnet_v2_50"].label_offset, 1001)
 
 
 def test_imagenet_order(imagenet):
@@ -34,7 +34,7 @@ def test_background_offset_of_1001_way_nets(slim1001):
 
 
 def test_other_class_counts_get_generic_names():
-    names = labels_for(get_network("efficientnet_lite0"), 5)
+    names = labels_for(NETWORKS["efficientnet_lite0"].label_offset, 5)
     assert names == [f"class {i}" for i in range(5)]
     assert resolve_class("class 3", names) == 3
 

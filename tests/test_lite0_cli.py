@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from conftest import photo
-from gradcam.explain import explain
+from gradcam.explanation import explain
 
 ESPRESSO, CUP, TABBY = 967, 968, 281
 CATS = {281, 282, 285}

@@ -54,7 +54,8 @@ def test_unit_gradient_comes_from_that_position_only(toy):
     from gradcam.methods.activation_max import _objective_fn
 
     evaluate = _objective_fn(toy, None, "conv1", 2, (3, 5))
-    gradient = evaluate(np.full((1, 16, 16, 3), 100.0, np.float32))["gradient"][0]
+    _, gradient = evaluate(np.full((1, 16, 16, 3), 100.0, np.float32))
+    gradient = gradient[0]
     assert np.abs(gradient[3, 5]).sum() > 0
     gradient[3, 5] = 0
     assert not gradient.any()

@@ -1,5 +1,5 @@
 """Every registered method through the CLI (one process, the session's lite0), compare and
-maximize; no method grows the graph when called again."""
+maximize."""
 import numpy as np
 import pytest
 from PIL import Image
@@ -8,12 +8,14 @@ import gradcam.commands.compare
 import gradcam.commands.explain
 import gradcam.commands.maximize
 from gradcam.cli import main
-from gradcam.methods import METHODS, get_method
-from methods_toynet import SIZE, make_toy_model, toy_weights
+from gradcam.methods import METHODS
 
-SMALL = {"smoothgrad": ["samples=2"], "integrated_gradients": ["steps=2"], "blur_ig": ["steps=2"],
-         "xrai": ["steps=2"], "score_cam": ["max_channels=4"], "occlusion": ["patch=112", "stride=112"]}
-FEATURE_MAPS = {"grad_cam", "cam", "grad_cam_pp", "score_cam"}
+
+def smoke_options(method, scoped=False):
+    """The method's registered smoke options as --option arguments (METHOD.KEY=VALUE if scoped)."""
+    prefix = f"{method}." if scoped else ""
+    return [a for key, value in METHODS[method].smoke.items()
+            for a in ("--option", f"{prefix}{key}={value!r}")]
 
 
 @pytest.fixture(scope="module")
@@ -36,13 +38,13 @@ def coffee_png(tmp_path_factory, coffee_input):
 @pytest.mark.parametrize("method", sorted(METHODS))
 def test_explain_runs_every_method(cli_lite0, coffee_png, tmp_path, method):
     out = tmp_path / f"{method}.png"
-    options = [a for o in SMALL.get(method, []) for a in ("--option", o)]
+    options = smoke_options(method)
     assert main(["explain", str(coffee_png), "--method", method, "--output", str(out), "--save-npz",
                  "--class", "espresso", "--batch-size", "8", *options]) == 0
     assert Image.open(out).size[0] > 100
     arrays = np.load(out.with_suffix(".npz"))
     assert arrays["map"].shape == (224, 224) and not arrays["degenerate"]
-    assert ("lowres" in arrays) == (method in FEATURE_MAPS)
+    assert ("lowres" in arrays) == METHODS[method].lowres
 
 
 def test_unknown_option_is_one_line_error(cli_lite0, coffee_png, tmp_path, capsys):
@@ -54,7 +56,7 @@ def test_unknown_option_is_one_line_error(cli_lite0, coffee_png, tmp_path, capsy
 
 def test_compare_draws_one_row_per_image(cli_lite0, coffee_png, tmp_path):
     out = tmp_path / "compare.png"
-    options = [a for m, opts in SMALL.items() for o in opts for a in ("--option", f"{m}.{o}")]
+    options = [a for m in METHODS for a in smoke_options(m, scoped=True)]
     assert main(["compare", str(coffee_png), str(coffee_png), "--methods", "grad_cam,gradient,occlusion",
                  "--output", str(out), *options]) == 0
     width, height = Image.open(out).size
@@ -71,24 +73,6 @@ def test_maximize_writes_an_image(cli_lite0, tmp_path, capsys):
     assert "block_10 channel 7 at (3, 4)" in capsys.readouterr().out
     assert main(["maximize", "--layer", "block_10", "--unit", "3", "--output", str(out)]) == 2
     assert "expected two whole numbers" in capsys.readouterr().err
-
-
-def test_no_method_grows_the_graph(tmp_path):
-    model = make_toy_model(tmp_path, toy_weights(seed=12), name="toy_ops")
-    images = np.random.default_rng(13).uniform(0, 255, (2, SIZE, SIZE, 3)).astype(np.float32)
-    options = {"smoothgrad": {"samples": 2}, "integrated_gradients": {"steps": 2}, "blur_ig": {"steps": 2},
-               "xrai": {"steps": 2, "scales": (20,)}, "occlusion": {"patch": 8, "stride": 8}}
-
-    def every_method():
-        for name in METHODS:
-            get_method(name).fn(model, images, [0, 1], **options.get(name, {}))
-        get_method("grad_cam").fn(model, images, [0, 1], layer="conv1")
-
-    every_method()
-    ops = model.op_count
-    every_method()
-    assert model.op_count == ops
-    model.close()
 
 
 def test_seed_makes_randomised_methods_repeat_exactly(cli_lite0, coffee_png, tmp_path):

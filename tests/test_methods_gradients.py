@@ -93,8 +93,8 @@ def test_smoothgrad_rejects_cam_inner_and_unknown_options(toy, images):
 def test_guided_rule_for_relu6_by_hand():
     """y = v . relu6(W x): the guided gradient passes only where 0 < Wx < 6 AND v > 0; the plain
     one where 0 < Wx < 6 whatever the sign of v (EfficientNet-Lite's activation)."""
-    from gradcam.model import GUIDED_OVERRIDES, guided_gradients
-    from gradcam.tf_compat import tf
+    from gradcam.graph import GUIDED_OVERRIDES, guided_gradients
+    from nets.tf_compat import tf
 
     rng = np.random.default_rng(14)
     w, v, x = rng.normal(0, 2, (8, 5)), rng.normal(0, 1, 8), rng.normal(0, 1, 5)

@@ -6,7 +6,7 @@ import numpy as np
 from PIL import Image
 
 from gradcam.cli import main
-from gradcam.tf_compat import tf
+from nets.tf_compat import tf
 from tests.conftest import make_random_checkpoint, photo
 
 EXAMPLE = str(Path(__file__).resolve().parent.parent / "examples" / "my_net.py")
@@ -32,8 +32,8 @@ def test_registered_tiny_net_explained_through_cli(tmp_path, capsys):
     # Independent check: for GAP + linear head, Grad-CAM at conv2 is sum_k w[k, c] A_k / (h * w).
     from gradcam.model import Model
 
-    model = Model("tiny_convnet", checkpoint, 3)
-    activations = model.session.run(model.end_points["conv2"], {model.images: saved["input"][None]})[0]
+    model = Model("tiny_convnet", checkpoint, num_classes=3)
+    activations = model.fetch(saved["input"][None], keys=["activations"], layer="conv2")["activations"][0]
     weights = tf.train.load_checkpoint(checkpoint).get_tensor("tiny_convnet/logits/weights")
     expected = activations @ weights[:, 1] / (activations.shape[0] * activations.shape[1])
     np.testing.assert_allclose(saved["lowres"], expected, rtol=1e-4, atol=1e-6)

@@ -3,8 +3,12 @@
 import numpy as np
 import pytest
 
-from gradcam.tf_compat import slim, tf
 from conftest import photo
+from gradcam.methods import METHODS
+from gradcam.model import Model
+from nets.nets_factory import NETWORKS
+from nets.tf_compat import tf
+from test_methods_cli import smoke_options
 
 
 def save_random(spec, directory, pixels, seed=0):
@@ -13,8 +17,7 @@ def save_random(spec, directory, pixels, seed=0):
     with tf.Graph().as_default() as graph:
         tf.set_random_seed(seed)
         images = tf.placeholder(tf.float32, [None, spec.image_size, spec.image_size, 3])
-        with slim.arg_scope(spec.arg_scope()):
-            logits, _ = spec.network_fn(images / 127.5 - 1.0, spec.num_classes, is_training=False)
+        logits, _ = spec.build(images / 127.5 - 1.0)
         with tf.Session(graph=graph) as session:
             session.run(tf.global_variables_initializer())
             rng = np.random.default_rng(seed)
@@ -31,10 +34,7 @@ def save_random(spec, directory, pixels, seed=0):
 @pytest.fixture(scope="module", params=["resnet_v2_50", "inception_v3"])
 def restored(request, tmp_path_factory):
     """(Model restored from a random checkpoint, saved-session logits, checkpoint prefix, input)."""
-    from gradcam.model import Model
-    from nets.nets_factory import get_network
-
-    spec = get_network(request.param)
+    spec = NETWORKS[request.param]
     assert spec.preprocessing == "inception"  # the saving graph above normalises that way
     pixels = crop(photo("chelsea"), spec)[None].astype(np.float32)
     path, logits = save_random(spec, tmp_path_factory.mktemp(spec.name), pixels)
@@ -44,7 +44,7 @@ def restored(request, tmp_path_factory):
 
 
 def crop(image, spec):
-    from nets.preprocessing import crop_and_resize
+    from gradcam.preprocessing import crop_and_resize
 
     return crop_and_resize(image, spec.image_size, spec.preprocessing)
 
@@ -67,17 +67,18 @@ def test_checkpoint_uses_slim_variable_names(restored):
                          "InceptionV3/Mixed_7c/Branch_3/Conv2d_0b_1x1/weights",
                          "InceptionV3/Mixed_7c/Branch_1/Conv2d_0b_1x3/BatchNorm/moving_mean",
                          "InceptionV3/Logits/Conv2d_1c_1x1/weights"],
-    }[model.spec.name]
+    }[model.name]
     assert set(expected) <= names
-    assert model.spec.head_weights in names
+    assert NETWORKS[model.name].head_weights in names
 
 
 def test_cam_layer_explains_at_feature_resolution(restored):
-    from gradcam.explain import explain
+    from gradcam.explanation import explain
 
     model, logits, _, pixels = restored
-    side = {"resnet_v2_50": 10, "inception_v3": 8}[model.spec.name]
-    assert model.end_points[model.spec.cam_layer].shape.as_list() == [None, side, side, 2048]
+    side = {"resnet_v2_50": 10, "inception_v3": 8}[model.name]
+    activations = model.fetch(pixels, keys=["activations"])["activations"]
+    assert activations.shape == (1, side, side, 2048)
     result = explain(model, pixels, int(logits[0].argmax()))
     assert result.lowres.shape == (1, side, side)
     assert result.map.shape == (1, 299, 299) and np.isfinite(result.map).all()
@@ -85,14 +86,11 @@ def test_cam_layer_explains_at_feature_resolution(restored):
 
 def end_point_shape(network, end_point):
     """Static [h, w, c] of an end point from a graph built without weights."""
-    from nets.nets_factory import get_network
-
-    spec = get_network(network)
+    spec = NETWORKS[network]
     with tf.Graph().as_default():
         images = tf.placeholder(tf.float32, [1, spec.image_size, spec.image_size, 3])
-        with slim.arg_scope(spec.arg_scope()):
-            _, end_points = spec.network_fn(images, spec.num_classes, is_training=False)
-        assert spec.cam_layer in end_points
+        _, end_points = spec.build(images)
+        assert spec.default_layer in end_points
         return end_points[end_point].shape.as_list()[1:]
 
 
@@ -111,15 +109,15 @@ def test_wrong_class_count_is_a_clear_error(restored):
     from gradcam.errors import UserError
 
     model, _, path, _ = restored
-    head = model.spec.head_weights
+    head = NETWORKS[model.name].head_weights
     with tf.Graph().as_default() as graph:
         kernel = tf.train.load_checkpoint(path).get_tensor(head).shape
         tf.get_variable(head, list(kernel[:-1]) + [10])
         with tf.Session() as session, pytest.raises(UserError, match="wrong shapes.*1001 classes"):
-            restore_variables(session, graph, path, model.spec.name)
+            restore_variables(session, graph, path, model.name)
 
 
-@pytest.mark.parametrize("method", sorted(__import__("gradcam.methods", fromlist=["METHODS"]).METHODS))
+@pytest.mark.parametrize("method", list(METHODS))
 def test_every_method_runs_through_the_cli_on_the_slim_net(restored, method, tmp_path, monkeypatch):
     """The CLI's model loading answers with the restored random-weight net (building it per method
     is slow); the method, its layer default and the figure are the CLI's own."""
@@ -127,22 +125,21 @@ def test_every_method_runs_through_the_cli_on_the_slim_net(restored, method, tmp
     from PIL import Image
 
     from gradcam.cli import main
-    from test_methods_cli import FEATURE_MAPS, SMALL
 
     model, logits, _, pixels = restored
     monkeypatch.setattr(gradcam.commands.explain, "load_model", lambda args: model)
     image = tmp_path / "cat.png"
     Image.fromarray(pixels[0].astype(np.uint8)).save(image)
     out = tmp_path / f"{method}.png"
-    options = [a for o in SMALL.get(method, []) for a in ("--option", o)]
-    assert main(["explain", str(image), "--model", model.spec.name, "--method", method,
+    options = smoke_options(method)
+    assert main(["explain", str(image), "--model", model.name, "--method", method,
                  "--class", str(int(logits[0].argmax())), "--output", str(out), "--save-npz",
                  *options]) == 0
     arrays = np.load(out.with_suffix(".npz"))
     assert arrays["map"].shape == (299, 299) and np.isfinite(arrays["map"]).all()
-    side = {"resnet_v2_50": 10, "inception_v3": 8}[model.spec.name]
-    assert ("lowres" in arrays) == (method in FEATURE_MAPS)
-    if method in FEATURE_MAPS and method != "occlusion":
+    side = {"resnet_v2_50": 10, "inception_v3": 8}[model.name]
+    assert ("lowres" in arrays) == METHODS[method].lowres
+    if METHODS[method].lowres:
         assert arrays["lowres"].shape == (side, side)
 
 

@@ -2,7 +2,7 @@
 the same check 1000 times and prints memory)."""
 import numpy as np
 
-from gradcam.explain import explain
+from gradcam.explanation import explain
 
 
 def test_grad_cam_op_count_fixed_and_deterministic(lite0, cat_input, coffee_input):

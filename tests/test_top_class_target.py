@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from gradcam.explain import explain
+from gradcam.explanation import explain
 from gradcam.methods import METHODS
 
 
@@ -12,7 +12,7 @@ def two_photos(cat_input, coffee_input):
     return np.stack([cat_input, coffee_input])
 
 
-@pytest.mark.parametrize("method", sorted(m.name for m in METHODS.values() if m.one_pass))
+@pytest.mark.parametrize("method", sorted(m.name for m in METHODS.values() if m.graph_default_target))
 def test_one_pass_default_target_equals_explicit_top_class(lite0, two_photos, method):
     top = lite0.predict(two_photos).argmax(axis=1)
     assert list(top) != [top[0]] * 2  # two different classes, so a mix-up would show
@@ -39,7 +39,7 @@ def test_multi_pass_method_predicts_the_top_class_first(lite0, two_photos):
 
 
 def test_explain_many_shares_one_pass_and_equals_explain(lite0, coffee_input, monkeypatch):
-    from gradcam.explain import explain_many
+    from gradcam.explanation import explain_many
     from gradcam.methods import get_method
 
     shared = ["grad_cam", "grad_cam_pp", "cam", "guided_grad_cam"]

@@ -42,7 +42,7 @@ def server(lite0, tmp_path_factory):
 
 
 def _expected_overlay(lite0, name, target):
-    from gradcam.explain import explain
+    from gradcam.explanation import explain
     from gradcam.visualize import overlay
 
     image = lite0.prepare(photo(name))

@@ -4,7 +4,9 @@ continues a killed run without losing or repeating an image."""
 import json
 import sys
 
-from gradcam.commands.common import add_method_arguments, add_model_arguments, load_model
+from gradcam.commands.common import (add_class_argument, add_method_arguments, add_model_arguments,
+                                     load_model)
+from gradcam.postprocess import STYLES
 
 NAME = "batch"
 HELP = "explain a folder of images (streamed, resumable, results.jsonl)"
@@ -12,15 +14,13 @@ HELP = "explain a folder of images (streamed, resumable, results.jsonl)"
 
 def add_job_arguments(parser):
     """Arguments shared by ``gradcam batch`` and ``gradcam beam``."""
-    from gradcam.visualize import STYLES
-
     parser.add_argument("input", metavar="INPUT_DIR_OR_GLOB")
     parser.add_argument("--out", required=True, metavar="DIR", help="output directory")
     add_model_arguments(parser)
     add_method_arguments(parser)
     parser.set_defaults(batch_size=8)
-    parser.add_argument("--class", dest="target_class", metavar="CLASS",
-                        help="target class for every image (name or index); default: its top class")
+    add_class_argument(parser, help_text="target class for every image (name or index); default: "
+                       "its top class")
     parser.add_argument("--top-k", type=int, default=5, help="classes listed per image")
     parser.add_argument("--style", default="heatmap", choices=STYLES)
     parser.add_argument("--alpha", type=float, default=0.5, help="heatmap opacity")
@@ -33,9 +33,10 @@ def job_settings(args):
 
     options = options_for(get_method(args.method), parse_options(args.options), strict=True,
                           seed=args.seed)
-    return JobSettings(args.model, args.checkpoint, args.method, args.target_class, args.layer,
-                       args.top_k, args.style, args.alpha, args.batch_size, args.central_fraction,
-                       tuple(sorted(options.items())))
+    return JobSettings(model=args.model, checkpoint=args.checkpoint, method=args.method,
+                       target_class=args.classes, layer=args.layer, top_k=args.top_k,
+                       style=args.style, alpha=args.alpha, batch_size=args.batch_size,
+                       central_fraction=args.central_fraction, options=tuple(sorted(options.items())))
 
 
 def add_arguments(parser):

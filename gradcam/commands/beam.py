@@ -5,7 +5,13 @@ runs elsewhere. Put Beam options after INPUT, or write them as --name=value. Wor
 registered network (--model, --checkpoint) with TensorFlow's default threads: --graph (and its
 tensor flags), --num-classes, --labels and --threads are refused; use gradcam batch for them.
 Settings and the checkpoint are checked before the pipeline starts."""
+import json
+import logging
+import time
+
 from gradcam.commands.batch import add_job_arguments, job_settings, print_summary
+from gradcam.commands.common import require_extra
+from gradcam.errors import UserError
 
 NAME = "beam"
 HELP = "explain a folder of images with an Apache Beam pipeline (DirectRunner by default)"
@@ -20,8 +26,6 @@ def add_arguments(parser):
 
 def _refuse_batch_only_flags(args):
     """UserError naming the model flags given that the Beam workers do not carry."""
-    from gradcam.errors import UserError
-
     given = [f"--{name.replace('_', '-')}" for name in REFUSED if getattr(args, name) is not None]
     if given:
         raise UserError(f"gradcam beam does not take {', '.join(given)} (its workers build a "
@@ -29,10 +33,7 @@ def _refuse_batch_only_flags(args):
 
 
 def run(args):
-    import json
-    import logging
-    import time
-
+    require_extra("apache_beam", "beam", "beam")
     from gradcam.batch import list_inputs, peak_rss_mb
     from gradcam.beam_pipeline import run_pipeline
 

@@ -1,26 +1,40 @@
-"""Arguments and steps shared by the subcommands (model choice, loading, class resolution)."""
+"""Arguments and steps shared by the subcommands (model choice and loading, classes, methods).
+
+Only light modules are imported here (the network and method registries import no TensorFlow),
+so ``gradcam --help`` is fast; each command imports what it runs inside its ``run``.
+"""
+import argparse
+import importlib.util
 import sys
+from pathlib import Path
 
 from gradcam.errors import UserError
+from gradcam.methods import METHODS, get_method
+from gradcam.preprocessing import PREPROCESSING
+from nets.nets_factory import DEFAULT_NETWORK, NETWORKS
+
+
+class Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are UserErrors (one line, exit status 2)."""
+
+    def error(self, message):
+        raise UserError(message)
+
+
+def require_extra(module, extra, command):
+    """UserError naming the pip extra to install when ``module`` is missing."""
+    if importlib.util.find_spec(module) is None:
+        raise UserError(f"gradcam {command} needs {module}: pip install \"gradcam-slim[{extra}]\"")
 
 
 def add_model_arguments(parser):
-    from nets.nets_factory import DEFAULT_NETWORK, NETWORKS
-
     parser.add_argument("--model", default=DEFAULT_NETWORK, choices=sorted(NETWORKS),
                         help="registered network (add your own with --register-module FILE.py)")
     parser.add_argument("--checkpoint", help="checkpoint prefix or directory "
-                        "(default: the network's checkpoint under checkpoints/)")
+                        "(default: the network's checkpoint under $GRADCAM_HOME)")
     parser.add_argument("--num-classes", type=int, help="classes of a fine-tuned logits layer")
     parser.add_argument("--labels", help="Slim label file (id:name per line) for --num-classes")
     parser.add_argument("--threads", type=int, help="TensorFlow intra-op threads")
-    add_graph_arguments(parser)
-
-
-def add_graph_arguments(parser):
-    """Any TF graph instead of a registered network (see gradcam/graph_model.py)."""
-    from nets.preprocessing import PREPROCESSING
-
     group = parser.add_argument_group("any TF graph (instead of --model)")
     group.add_argument("--graph", metavar="FILE_OR_DIR",
                        help="frozen GraphDef .pb file or SavedModel directory")
@@ -32,19 +46,51 @@ def add_graph_arguments(parser):
     group.add_argument("--image-size", type=int, help="input size S, if the input tensor has none")
 
 
+def add_class_argument(parser, repeat=False, help_text="target class (name or model-space index); "
+                       "default: each image's top class"):
+    """``--class`` (dest ``classes``): one class, or with ``repeat`` several."""
+    parser.add_argument("--class", dest="classes", metavar="CLASS", help=help_text,
+                        action="append" if repeat else "store")
+
+
+def add_method_arguments(parser, several=False):
+    """``--method`` (or ``--methods`` with ``several``), ``--layer``, ``--batch-size``,
+    ``--option``/``--seed`` and ``--central-fraction``."""
+    if several:
+        parser.add_argument("--methods", help="comma-separated registered methods, or 'all'")
+    else:
+        parser.add_argument("--method", default="grad_cam", choices=list(METHODS))
+    parser.add_argument("--layer", help="layer for the CAM family (default: the model's default "
+                        "layer; 'gradcam list layers' lists them)")
+    parser.add_argument("--batch-size", type=int, default=32, help="images per session run")
+    parser.add_argument("--option", dest="options", action="append", default=[], metavar="KEY=VALUE",
+                        help="method option, e.g. steps=20 or smoothgrad.samples=10 (repeatable; "
+                        "README 'Methods' lists each method's options)")
+    parser.add_argument("--seed", type=int, metavar="N", help="seed of every randomised method "
+                        "(SmoothGrad's noise, IG's uniform baseline; default 0): same seed, same "
+                        "output; an explicit --option seed=N wins")
+    parser.add_argument("--central-fraction", type=float,
+                        help="central crop fraction of the preprocessing (1.0 = no crop)")
+
+
+def parse_methods(text, default):
+    """Registered methods named in a comma-separated ``text`` ('all' = every one; None = ``default``)."""
+    if text is None:
+        names = list(default)
+    elif text.strip() == "all":
+        names = list(METHODS)
+    else:
+        names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise UserError("--methods: no method given")
+    return [get_method(n) for n in names]
+
+
 def load_user_modules(argv):
     """Import every ``--register-module FILE.py`` of ``argv`` (files that call
     ``nets.nets_factory.register_network``), so their networks become --model choices of any
     subcommand; returns ``argv`` without those options."""
-    import argparse
-    import importlib.util
-    from pathlib import Path
-
-    class Early(argparse.ArgumentParser):
-        def error(self, message):
-            raise UserError(message)
-
-    early = Early(add_help=False, allow_abbrev=False)
+    early = Parser(add_help=False, allow_abbrev=False)
     early.add_argument("--register-module", action="append", default=[], metavar="FILE.py")
     known, rest = early.parse_known_args(sys.argv[1:] if argv is None else argv)
     for path in known.register_module:
@@ -67,46 +113,24 @@ def load_user_modules(argv):
     return rest
 
 
-def add_method_arguments(parser):
-    from gradcam.commands.method_options import add_option_argument
-    from gradcam.methods import METHODS
-
-    parser.add_argument("--method", default="grad_cam", choices=sorted(METHODS))
-    parser.add_argument("--layer", help="end point to explain (default: the network's CAM layer; "
-                        "'gradcam layers' lists them)")
-    parser.add_argument("--batch-size", type=int, default=32)
-    add_option_argument(parser)
-    parser.add_argument("--central-fraction", type=float,
-                        help="central crop fraction of the preprocessing (1.0 = no crop)")
-
-
 def load_model(args):
-    from gradcam.labels import read_label_file
+    """The ``gradcam.Model`` the model flags describe."""
     from gradcam.model import Model
 
     if args.labels and not args.num_classes:
         raise UserError("--labels needs --num-classes")
-    labels = read_label_file(args.labels, args.num_classes) if args.labels else None
+    labels = args.labels or None
     if getattr(args, "graph", None):
-        return _load_graph_model(args, labels)
-    return Model(args.model, args.checkpoint, args.num_classes, labels, args.threads)
-
-
-def _load_graph_model(args, labels):
-    from gradcam.graph_model import GraphModel
-
-    needed = [f"--{flag.replace('_', '-')}" for flag in
-              ("input_tensor", "logits_tensor", "layer_tensor", "preprocessing")
-              if not getattr(args, flag)]
-    if needed:
-        raise UserError(f"--graph needs {', '.join(needed)}")
-    if args.checkpoint:
-        raise UserError("--checkpoint does not apply to --graph (weights are in the graph)")
-    return GraphModel(args.graph, args.input_tensor, args.logits_tensor, args.layer_tensor,
-                      args.preprocessing, args.image_size, args.num_classes, labels, args.threads)
-
-
-def top_k(model, probabilities, k):
-    order = probabilities.argsort()[::-1][:k]
-    return [{"index": int(i), "label": model.label(i), "probability": float(probabilities[i])}
-            for i in order]
+        needed = [f"--{flag.replace('_', '-')}" for flag in
+                  ("input_tensor", "logits_tensor", "layer_tensor", "preprocessing")
+                  if not getattr(args, flag)]
+        if needed:
+            raise UserError(f"--graph needs {', '.join(needed)}")
+        if args.checkpoint:
+            raise UserError("--checkpoint does not apply to --graph (weights are in the graph)")
+        return Model.from_graph(args.graph, input_tensor=args.input_tensor,
+                                logits_tensor=args.logits_tensor, layer_tensor=args.layer_tensor,
+                                preprocessing=args.preprocessing, image_size=args.image_size,
+                                num_classes=args.num_classes, labels=labels, threads=args.threads)
+    return Model(args.model, args.checkpoint, num_classes=args.num_classes, labels=labels,
+                 threads=args.threads)

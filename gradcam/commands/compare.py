@@ -3,9 +3,11 @@ method (CAM-type maps as heatmaps, pixel attributions in grayscale; one colour s
 column), each for the image's top class unless --class is given."""
 from pathlib import Path
 
-from gradcam.commands.common import add_model_arguments, load_model
-from gradcam.commands.method_options import add_option_argument, options_for, parse_options
+from gradcam.commands.common import (add_class_argument, add_method_arguments, add_model_arguments,
+                                     load_model, parse_methods)
+from gradcam.commands.method_options import options_for, parse_options
 from gradcam.errors import UserError
+from gradcam.methods import METHODS
 
 NAME = "compare"
 HELP = "one figure comparing explanation methods on images"
@@ -14,22 +16,10 @@ HELP = "one figure comparing explanation methods on images"
 def add_arguments(parser):
     parser.add_argument("images", nargs="+", metavar="IMAGE")
     add_model_arguments(parser)
-    parser.add_argument("--methods", help="comma-separated registered methods (default: all)")
-    parser.add_argument("--class", dest="target", metavar="CLASS",
-                        help="target class for every image (default: each image's top class)")
-    parser.add_argument("--layer", help="end point for layer-based methods (default: CAM layer)")
-    parser.add_argument("--batch-size", type=int, default=32)
-    add_option_argument(parser)
+    add_method_arguments(parser, several=True)
+    add_class_argument(parser, help_text="target class for every image (default: each image's top "
+                       "class)")
     parser.add_argument("--output", default="results/compare.png", help="PNG path")
-
-
-def chosen_methods(text):
-    from gradcam.methods import METHODS, get_method
-
-    names = [n.strip() for n in text.split(",") if n.strip()] if text else list(METHODS)
-    if not names:
-        raise UserError("--methods: no method given")
-    return [get_method(n) for n in names]
 
 
 def run(args):
@@ -39,13 +29,14 @@ def run(args):
 
     if not args.output.lower().endswith(".png"):
         raise UserError(f"--output {args.output}: expected a .png file")
-    methods = chosen_methods(args.methods)
+    methods = parse_methods(args.methods, METHODS)
     parsed = parse_options(args.options)
     options = {m.name: options_for(m, parsed, strict=False, seed=args.seed) for m in methods}
     photos = [load_image(p) for p in args.images]
     model = load_model(args)
-    target = model.class_index(args.target) if args.target else None
-    named = [(Path(path).name, model.prepare(photo)) for path, photo in zip(args.images, photos)]
+    target = model.class_index(args.classes) if args.classes else None
+    named = [(Path(path).name, model.prepare(photo, args.central_fraction))
+             for path, photo in zip(args.images, photos)]
     rows, _ = comparison_rows(model, named, methods, options, target, args.layer, args.batch_size,
                               log=lambda line: print(line, flush=True))
     save_figure(args.output, comparison_figure(rows, [m.title for m in methods]))

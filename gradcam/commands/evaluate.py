@@ -9,9 +9,11 @@ from pathlib import Path
 
 import numpy as np
 
-from gradcam.commands.common import add_model_arguments, load_model
-from gradcam.commands.method_options import add_option_argument, options_for, parse_options
+from gradcam.commands.common import (add_class_argument, add_method_arguments, add_model_arguments,
+                                     load_model, parse_methods)
+from gradcam.commands.method_options import options_for, parse_options
 from gradcam.errors import UserError
+from gradcam.evaluation.perturbation import BASELINES
 
 NAME = "evaluate"
 HELP = "quantitative evaluation of explanation methods (deletion/insertion, drop, pointing)"
@@ -25,31 +27,18 @@ BOX_METRICS = (("pointing_hit", "pointing game % (higher better)"),
 
 
 def add_arguments(parser):
-    from gradcam.evaluation.perturbation import BASELINES
-
     parser.add_argument("images", nargs="+", metavar="IMAGE")
     add_model_arguments(parser)
-    parser.add_argument("--methods", default="grad_cam", help="comma-separated methods, or 'all'")
-    parser.add_argument("--class", dest="target", metavar="CLASS",
-                        help="target class for every image (default: each image's top class)")
+    add_method_arguments(parser, several=True)  # default: grad_cam
+    add_class_argument(parser, help_text="target class for every image (default: each image's top "
+                       "class)")
     parser.add_argument("--steps", type=int, default=32, help="deletion/insertion steps")
     parser.add_argument("--deletion-baseline", default="zero", choices=BASELINES)
     parser.add_argument("--insertion-baseline", default="blur", choices=BASELINES)
     parser.add_argument("--boxes", help="JSON file: {image file name: [[top, left, bottom, right], ...]} "
                         "in network-input pixels, for the pointing game")
     parser.add_argument("--tolerance", type=float, default=15, help="pointing-game tolerance (pixels)")
-    parser.add_argument("--batch-size", type=int, default=32)
-    add_option_argument(parser)
     parser.add_argument("--out", default="results/evaluation", help="output folder")
-
-
-def chosen_methods(text):
-    from gradcam.methods import METHODS, get_method
-
-    names = list(METHODS) if text.strip() == "all" else [n.strip() for n in text.split(",") if n.strip()]
-    if not names:
-        raise UserError("--methods: no method given")
-    return [get_method(n) for n in names]
 
 
 def read_boxes(path, images, size):
@@ -80,9 +69,10 @@ def evaluate_method(model, method, images, targets, options, args, masks):
     from gradcam.evaluation.confidence import average_drop_increase
     from gradcam.evaluation.perturbation import deletion_insertion
     from gradcam.evaluation.pointing import pointing_game
-    from gradcam.explain import explain
+    from gradcam.explanation import explain
 
-    maps = explain(model, images, targets, method.name, batch_size=args.batch_size, **options).map
+    maps = explain(model, images, targets, method.name, layer=args.layer,
+                   batch_size=args.batch_size, **options).map
     curves = deletion_insertion(model, images, maps, targets, args.steps, args.batch_size,
                                 args.deletion_baseline, args.insertion_baseline)
     confidence = average_drop_increase(model, images, maps, targets, args.batch_size)
@@ -103,22 +93,17 @@ def _csv(rows):
 
 
 def plot_curves(path, mean_curves):
-    import matplotlib
+    from gradcam.visualize import new_figure, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from gradcam.visualize import save_figure
-
-    figure, axes = plt.subplots(1, 2, figsize=(9, 3.4))
-    for ax, kind in zip(axes, ("deletion", "insertion")):
+    figure, axes = new_figure(1, 2, 4.5, 3.4)
+    for ax, kind in zip(axes.flat, ("deletion", "insertion")):
         for name, curves in mean_curves.items():
             values = curves[f"{kind}_curve"]
             ax.plot(np.linspace(0, 1, len(values)), values, label=name)
         ax.set_xlabel(f"fraction of pixels {'removed' if kind == 'deletion' else 'inserted'}")
         ax.set_ylabel("target probability")
         ax.set_title(kind, fontsize=10)
-    axes[1].legend(fontsize=7)
+    axes[0, 1].legend(fontsize=7)
     figure.tight_layout()
     save_figure(path, figure)
 
@@ -129,7 +114,7 @@ def run(args):
 
     if args.steps < 1:
         raise UserError(f"--steps must be at least 1, got {args.steps}")
-    methods = chosen_methods(args.methods)
+    methods = parse_methods(args.methods, ["grad_cam"])
     parsed = parse_options(args.options)
     options = {m.name: options_for(m, parsed, strict=len(methods) == 1, seed=args.seed) for m in methods}
     photos = [load_image(p) for p in args.images]
@@ -137,8 +122,8 @@ def run(args):
     out.mkdir(parents=True, exist_ok=True)
     model = load_model(args)
     masks = read_boxes(args.boxes, args.images, model.image_size) if args.boxes else None
-    images = np.stack([model.prepare(p) for p in photos])
-    targets = np.full(len(images), model.class_index(args.target)) if args.target else \
+    images = np.stack([model.prepare(p, args.central_fraction) for p in photos])
+    targets = np.full(len(images), model.class_index(args.classes)) if args.classes else \
         model.predict(images, args.batch_size).argmax(1)
     metrics = METRICS + (BOX_METRICS if masks is not None else ())
     per_image = [["image", "method", "target"] + [k for k, _ in metrics]]

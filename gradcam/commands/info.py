@@ -1,23 +1,21 @@
 """List the registered networks, methods, or the explainable layers of one network."""
+from gradcam.methods import METHODS
+from nets.nets_factory import DEFAULT_NETWORK, NETWORKS
+
 NAME = "list"
 HELP = "list models, methods, or the layers of a model"
 
 
 def add_arguments(parser):
-    from nets.nets_factory import DEFAULT_NETWORK, NETWORKS
-
     parser.add_argument("what", choices=["models", "methods", "layers"])
     parser.add_argument("--model", default=DEFAULT_NETWORK, choices=sorted(NETWORKS))
 
 
 def run(args):
-    from gradcam.methods import METHODS
-    from nets.nets_factory import NETWORKS
-
     if args.what == "models":
         for spec in NETWORKS.values():
             print(f"{spec.name:20s} {spec.image_size}px  {spec.num_classes} classes  "
-                  f"preprocessing={spec.preprocessing}  layer={spec.cam_layer}")
+                  f"preprocessing={spec.preprocessing}  layer={spec.default_layer}")
     elif args.what == "methods":
         for method in METHODS.values():
             print(f"{method.name:20s} {method.kind:6s} {method.title}")
@@ -28,13 +26,12 @@ def run(args):
 
 def _print_layers(spec):
     """End points with their shapes, from a graph built without weights."""
-    from gradcam.tf_compat import slim, tf
+    from nets.tf_compat import tf
 
     with tf.Graph().as_default():
         images = tf.placeholder(tf.float32, [1, spec.image_size, spec.image_size, 3])
-        with slim.arg_scope(spec.arg_scope()):
-            _, end_points = spec.network_fn(images, spec.num_classes, is_training=False)
+        _, end_points = spec.build(images)
         for name, tensor in end_points.items():
             if tensor.shape.ndims == 4:
-                mark = "  (default)" if name == spec.cam_layer else ""
+                mark = "  (default)" if name == spec.default_layer else ""
                 print(f"{name:60s} {'x'.join(map(str, tensor.shape.as_list()[1:]))}{mark}")

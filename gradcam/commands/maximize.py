@@ -10,7 +10,7 @@ HELP = "synthesise an image maximising a class or a layer channel"
 def add_arguments(parser):
     add_model_arguments(parser)
     goal = parser.add_mutually_exclusive_group(required=True)
-    goal.add_argument("--class", dest="target", metavar="CLASS", help="class name or index")
+    goal.add_argument("--class", dest="classes", metavar="CLASS", help="class name or index")
     goal.add_argument("--layer", help="end point whose --channel to maximise")
     parser.add_argument("--channel", type=int, default=0, help="channel of --layer")
     parser.add_argument("--unit", metavar="Y,X", help="maximise the channel at this position of the "
@@ -48,9 +48,11 @@ def run(args):
     if unit is not None and args.layer is None:
         raise UserError("--unit goes with --layer")
     model = load_model(args)
-    target = model.class_index(args.target) if args.target is not None else None
-    result = maximize(model, target, args.layer, args.channel, args.steps, args.learning_rate,
-                      args.l2_decay, args.jitter, args.blur_every, args.blur_sigma, args.seed, unit)
+    target = model.class_index(args.classes) if args.classes is not None else None
+    result = maximize(model, target=target, layer=args.layer, channel=args.channel, steps=args.steps,
+                      learning_rate=args.learning_rate, l2_decay=args.l2_decay, jitter=args.jitter,
+                      blur_every=args.blur_every, blur_sigma=args.blur_sigma, seed=args.seed,
+                      unit=unit)
     save_png(args.output, result.image)
     goal = f"class {model.label(target)} ({target})" if target is not None else \
         f"{args.layer} channel {args.channel}" + (f" at {unit}" if unit else "")

@@ -6,15 +6,6 @@ from gradcam.errors import UserError
 from gradcam.methods import get_method
 
 
-def add_option_argument(parser):
-    parser.add_argument("--option", dest="options", action="append", default=[], metavar="KEY=VALUE",
-                        help="method option, e.g. steps=20 or smoothgrad.samples=10 (repeatable; "
-                        "README 'Methods' lists each method's options)")
-    parser.add_argument("--seed", type=int, metavar="N", help="seed of every randomised method "
-                        "(SmoothGrad's noise, IG's uniform baseline; default 0): same seed, same "
-                        "output; an explicit --option seed=N wins")
-
-
 def _value(text):
     try:
         return ast.literal_eval(text)

@@ -9,7 +9,7 @@ import numpy as np
 
 
 def target_probabilities(model, images, targets, batch_size=32):
-    probabilities = model.run({"p": model.probabilities}, images, batch_size=batch_size)["p"]
+    probabilities = model.fetch(images, keys=["probabilities"], batch_size=batch_size)["probabilities"]
     return probabilities[np.arange(len(probabilities)), np.asarray(targets, np.int64)]
 
 

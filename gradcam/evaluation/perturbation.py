@@ -72,8 +72,8 @@ def auc(values):
 def probability_fn(model, target, batch_size=32):
     """score_fn: softmax probability of class ``target`` under a ``Model``."""
     def score(images):
-        probabilities = model.run({"p": model.probabilities}, images, batch_size=batch_size)["p"]
-        return probabilities[:, int(target)]
+        return model.fetch(images, keys=["probabilities"],
+                           batch_size=batch_size)["probabilities"][:, int(target)]
 
     return score
 

@@ -18,11 +18,11 @@ from collections import OrderedDict
 
 import numpy as np
 
+from nets.tf_compat import tf
+
 
 def model_variables(model):
     with model.graph.as_default():
-        from gradcam.tf_compat import tf
-
         return list(tf.global_variables())
 
 

@@ -1,37 +1,20 @@
 """Small helpers shared by the reproduction scripts: output folders, JSON, method budgets."""
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
 
+from gradcam.methods import get_method
+from gradcam.model import Model
 from gradcam.visualize import atomic_write
-
-# Cost knobs of the expensive methods: "fast" for CI, "standard" for the published results
-# (sized for a shared 2-core CPU; the methods' own defaults are larger).
-BUDGETS = {
-    "fast": {"integrated_gradients": {"steps": 8}, "smoothgrad": {"samples": 4},
-             "blur_ig": {"steps": 8}, "xrai": {"steps": 8}, "score_cam": {"max_channels": 16},
-             "occlusion": {"patch": 56, "stride": 56}},
-    "standard": {"integrated_gradients": {"steps": 16}, "smoothgrad": {"samples": 8},
-                 "blur_ig": {"steps": 16}, "xrai": {"steps": 8}, "score_cam": {"max_channels": 32},
-                 "occlusion": {"patch": 32, "stride": 32}},
-}
 
 
 def method_options(name, fast):
-    """The budget options of ``name`` that the registered method actually takes."""
-    from gradcam.methods import get_method
-
-    accepted = set(get_method(name).options)
-    wanted = BUDGETS["fast" if fast else "standard"].get(name, {})
-    return {k: v for k, v in wanted.items() if k in accepted}
-
-
-def split_available(names):
-    """(registered, missing) among the method names, in the given order."""
-    from gradcam.methods import METHODS
-
-    return [n for n in names if n in METHODS], [n for n in names if n not in METHODS]
+    """The registered method's options for a run: its ``smoke`` options for a --fast (CI) run, its
+    ``budget`` (sized for a 2-core CPU) for the published results."""
+    method = get_method(name)
+    return dict(method.smoke if fast else method.budget)
 
 
 def output_dir(path):
@@ -71,8 +54,6 @@ def markdown_table(header, rows):
 
 
 def load_model(network, checkpoint=None):
-    from gradcam.model import Model
-
     return Model(network, checkpoint)
 
 
@@ -84,8 +65,6 @@ def add_common_arguments(parser, name):
 
 def command_line(script, argv):
     """The command that reproduces a script's run, for its JSON and the gallery."""
-    import sys
-
     args = sys.argv[1:] if argv is None else list(argv)
     return " ".join([f"python scripts/{script}.py"] + args)
 

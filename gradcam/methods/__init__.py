@@ -2,6 +2,6 @@
 from gradcam.methods import (  # noqa: F401  (each registers itself; this order is the figure's)
     grad_cam, cam, grad_cam_pp, score_cam, gradient, guided_backprop, guided_grad_cam, smoothgrad,
     integrated_gradients, blur_ig, xrai, occlusion)
-from gradcam.methods.registry import METHODS, Attribution, Method, get_method, register
+from gradcam.methods.registry import METHODS, Attribution, Cost, Method, get_method, register
 
-__all__ = ["METHODS", "Attribution", "Method", "get_method", "register"]
+__all__ = ["METHODS", "Attribution", "Cost", "Method", "get_method", "register"]

@@ -12,7 +12,6 @@ import numpy as np
 
 from gradcam.errors import UserError
 from gradcam.methods.path_math import blur
-from gradcam.tf_compat import tf
 
 MID_GREY = 127.5
 
@@ -23,42 +22,21 @@ class Visualisation:
     objective: np.ndarray  # objective before each step and after the last, [steps + 1]
 
 
-def _layer_objectives(model, layer):
-    """(channel-mean objective, its input gradient, unit objective, its input gradient) of
-    ``layer`` and the placeholders choosing the channel and the unit's position; built once."""
-    activation, _ = model.layer(layer)
-    channel, position = model.cached(("activation_max", "placeholders"), lambda: (
-        tf.placeholder(tf.int32, [], "channel"), tf.placeholder_with_default([0, 0], [2], "unit")))
-
-    def build():
-        chosen = tf.gather(activation, channel, axis=-1)  # [N, h, w]
-        mean = tf.reduce_mean(chosen, axis=[1, 2])
-        unit = tf.gather(tf.gather(chosen, position[0], axis=1), position[1], axis=1)
-        return mean, tf.gradients(mean, model.images)[0], unit, tf.gradients(unit, model.images)[0]
-
-    return model.cached(("activation_max", layer), build), channel, position
-
-
 def _objective_fn(model, target, layer, channel, unit):
-    """x [1, S, S, 3] -> (objective, gradient) for a class logit, a layer channel or one unit."""
+    """x [1, S, S, 3] -> (objective [1], its input gradient) for a class logit, a layer channel or
+    one unit."""
     if (target is None) == (layer is None):
         raise UserError("maximize needs either a class or a layer and channel")
     if target is not None:
-        fetches = {"objective": model.score, "gradient": model.input_grad}
-        return lambda x: model.run(fetches, x, target=[target])
-    (mean, mean_grad, at_unit, unit_grad), channel_in, position_in = _layer_objectives(model, layer)
-    _, height, width, channels = model.layer(layer)[0].shape.as_list()
-    if not 0 <= channel < channels:
-        raise UserError(f"channel {channel} out of range 0..{channels - 1} for layer {layer!r}")
-    feeds = {channel_in: int(channel)}
-    fetches = {"objective": mean, "gradient": mean_grad}
-    if unit is not None:
-        y, x = unit
-        if not (0 <= y < height and 0 <= x < width):
-            raise UserError(f"unit ({y}, {x}) outside the {height} x {width} map of layer {layer!r}")
-        feeds[position_in] = [int(y), int(x)]
-        fetches = {"objective": at_unit, "gradient": unit_grad}
-    return lambda x: model.run(fetches, x, feeds=feeds)
+        def class_logit(x):
+            out = model.fetch(x, [target], ["score", "input_gradients"])
+            return out["score"], out["input_gradients"]
+        return class_logit
+
+    def channel_value(x):
+        out = model.unit_gradients(x, layer, channel, unit)
+        return out["objective"], out["input_gradients"]
+    return channel_value
 
 
 def maximize(model, target=None, layer=None, channel=0, steps=200, learning_rate=2.0,
@@ -79,14 +57,14 @@ def maximize(model, target=None, layer=None, channel=0, steps=200, learning_rate
     history = []
     for step in range(int(steps)):
         dy, dx = rng.integers(-jitter, jitter + 1, 2) if jitter else (0, 0)
-        out = evaluate(np.roll(centred, (dy, dx), (0, 1))[None] + MID_GREY)
-        history.append(float(out["objective"][0]))
-        gradient = np.roll(out["gradient"][0], (-dy, -dx), (0, 1))
+        objective, gradient = evaluate(np.roll(centred, (dy, dx), (0, 1))[None] + MID_GREY)
+        history.append(float(objective[0]))
+        gradient = np.roll(gradient[0], (-dy, -dx), (0, 1))
         centred += learning_rate * gradient / (np.abs(gradient).mean() + 1e-12)
         centred *= 1.0 - l2_decay
         if blur_every and (step + 1) % blur_every == 0:
             centred = blur(centred, blur_sigma)
         centred = np.clip(centred, -MID_GREY, MID_GREY)
-    history.append(float(evaluate(centred[None] + MID_GREY)["objective"][0]))
+    history.append(float(evaluate(centred[None] + MID_GREY)[0][0]))
     image = np.clip(np.round(centred + MID_GREY), 0, 255).astype(np.uint8)
     return Visualisation(image, np.asarray(history))

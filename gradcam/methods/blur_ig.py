@@ -4,19 +4,21 @@ import numpy as np
 
 from gradcam.methods.integrated_gradients import target_of
 from gradcam.methods.path_math import blur_path, completeness
-from gradcam.methods.registry import Attribution, register
+from gradcam.methods.registry import Attribution, Cost, register
 
 
 def blur_integrate(model, image, target, max_sigma, steps, batch_size):
     """sum_k grad F(L_k) * (L_{k+1} - L_k) over the blur path L_0 (max blur) .. L_steps (image)
     -> (attribution, L_0, logits at L_0)."""
     _, path = blur_path(image, max_sigma, int(steps))
-    out = model.input_gradients(path[:-1], np.full(len(path) - 1, target), batch_size)
-    attribution = (out["gradients"] * np.diff(path, axis=0)).sum(axis=0).astype(np.float32)
+    out = model.fetch(path[:-1], np.full(len(path) - 1, target), ["logits", "input_gradients"],
+                      batch_size=batch_size)
+    attribution = (out["input_gradients"] * np.diff(path, axis=0)).sum(axis=0).astype(np.float32)
     return attribution, path[0], out["logits"][0]
 
 
-@register("blur_ig", kind="pixel", title="Blur IG")
+@register("blur_ig", kind="pixel", title="Blur IG", smoke={"steps": 2}, budget={"steps": 16},
+          cost=lambda options, size: Cost("fwd_bwd_input", int(options["steps"])))
 def blur_ig(model, images, target, layer=None, batch_size=32, max_sigma=50.0, steps=50):
     """Extras: ``completeness_gap`` against the maximally blurred image, as for IG."""
     images = np.asarray(images, np.float32)

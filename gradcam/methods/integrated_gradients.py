@@ -5,8 +5,9 @@ import os
 import numpy as np
 
 from gradcam.errors import UserError
+from gradcam.images import load_image
 from gradcam.methods.path_math import BASELINES, completeness, make_baseline, path_alphas, straight_path
-from gradcam.methods.registry import Attribution, register
+from gradcam.methods.registry import Attribution, Cost, register
 
 
 def endpoint_logits(model, known, images, batch_size=32):
@@ -28,8 +29,6 @@ def baseline_image(model, baseline):
     if not os.path.isfile(baseline):
         raise UserError(f"unknown baseline {str(baseline)!r}: not one of {', '.join(BASELINES)} "
                         "and not an image file")
-    from gradcam.images import load_image
-
     return model.prepare(load_image(baseline)).astype(np.float32)
 
 
@@ -43,13 +42,20 @@ def integrate(model, image, baseline, target, steps, rule, batch_size):
     gives F at the baseline or at x for free."""
     alphas, weights = path_alphas(int(steps), rule)
     path = straight_path(image, baseline, alphas)
-    out = model.input_gradients(path, np.full(len(path), target), batch_size)
-    average = np.tensordot(weights, out["gradients"].astype(np.float64), axes=1)
+    out = model.fetch(path, np.full(len(path), target), ["logits", "input_gradients"],
+                      batch_size=batch_size)
+    average = np.tensordot(weights, out["input_gradients"].astype(np.float64), axes=1)
     at = {float(a): logits for a, logits in zip(alphas, out["logits"])}
     return ((image - baseline) * average).astype(np.float32), at.get(0.0), at.get(1.0)
 
 
-@register("integrated_gradients", kind="pixel", title="Integrated Gradients")
+def path_points(options, image_size=None):
+    """Cost of IG for one image: one fwd+bwd to the pixels per point of the path."""
+    return Cost("fwd_bwd_input", len(path_alphas(int(options["steps"]), options["rule"])[0]))
+
+
+@register("integrated_gradients", kind="pixel", title="Integrated Gradients", cost=path_points,
+          smoke={"steps": 2}, budget={"steps": 16})
 def integrated_gradients(model, images, target, layer=None, batch_size=32, baseline="black",
                          steps=50, rule="trapezoid", seed=0):
     """``baseline``: black, blurred, uniform (noise), an image file or an array [S, S, 3].

@@ -6,10 +6,12 @@ Regions are grid patches or SLIC superpixels (Achanta et al. 2012). The map is r
 CAM kind (a rectified heatmap): ``raw`` is the per-pixel score drop [N, S, S] at input resolution.
 """
 import numpy as np
+import skimage  # skimage.segmentation loads on first use
 
 from gradcam.errors import UserError
 from gradcam.methods.path_math import blur
-from gradcam.methods.registry import Attribution, register
+from gradcam.arrays import batch_slices, distinct_rows
+from gradcam.methods.registry import Attribution, Cost, register
 
 FILLS = ("mean", "blur", "zero")
 
@@ -29,9 +31,7 @@ def grid_regions(size, patch, stride):
 
 def superpixel_regions(image, segments):
     """Boolean masks of SLIC superpixels of one image."""
-    from skimage.segmentation import slic
-
-    labels = slic(np.asarray(image, np.uint8), n_segments=int(segments), compactness=10, start_label=0)
+    labels = skimage.segmentation.slic(np.asarray(image, np.uint8), n_segments=int(segments), compactness=10, start_label=0)
     return labels[None] == np.unique(labels)[:, None, None]
 
 
@@ -56,21 +56,24 @@ def drops_to_map(masks, drops):
 
 def occluded_logits(model, image, masks, filler, batch_size):
     """Logits [R, classes] of the image with each region filled; copies built batch by batch."""
-    parts = []
-    for start in range(0, len(masks), batch_size):
-        chunk = masks[start:start + batch_size, :, :, None]
-        parts.append(model.predict(np.where(chunk, filler[None], image[None]), batch_size))
-    return np.concatenate(parts)
+    return np.concatenate([model.predict(np.where(masks[s, :, :, None], filler[None], image[None]),
+                                         batch_size) for s in batch_slices(len(masks), batch_size)])
 
 
-@register("occlusion", kind="cam", title="Occlusion")
+def _cost(options, image_size):
+    """One forward of the image and of each occluded copy."""
+    regions = int(options["segments"]) if options["segments"] else \
+        len(grid_regions(image_size, int(options["patch"]), int(options["stride"])))
+    return Cost("forward", 1 + regions)
+
+
+@register("occlusion", kind="cam", title="Occlusion", cost=_cost,
+          smoke={"patch": 112, "stride": 112}, budget={"patch": 32, "stride": 32})
 def occlusion(model, images, target, layer=None, batch_size=32, patch=32, stride=16, segments=None,
               fill="mean"):
     """Grid patches (``patch``, ``stride`` pixels) or ``segments`` SLIC superpixels, filled by ``fill``.
     Rows that repeat one image (several targets) share its occluded copies: one forward of each
     copy scores every class."""
-    from gradcam.model import distinct_rows
-
     images = np.asarray(images, np.float32)
     target = model.check_target(target, len(images))
     grid = None if segments else grid_regions(model.image_size, int(patch), int(stride))

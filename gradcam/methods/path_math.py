@@ -1,7 +1,7 @@
 """Pure-numpy pieces of path attributions (Integrated Gradients, Blur IG, XRAI): baselines,
 quadrature rules along the straight path, and the Gaussian-blur path."""
 import numpy as np
-from scipy import fft
+import scipy  # scipy.fft loads on first use
 
 from gradcam.errors import UserError
 
@@ -34,7 +34,7 @@ def blurs(image, sigmas):
     inverse transform per point, whatever the sigma (a spatial kernel grows with it).
     """
     image = np.asarray(image, np.float32)
-    coefficients = fft.dctn(image, type=2, axes=(0, 1), norm="ortho")
+    coefficients = scipy.fft.dctn(image, type=2, axes=(0, 1), norm="ortho")
     fy = (np.arange(image.shape[0]) / (2.0 * image.shape[0])) ** 2
     fx = (np.arange(image.shape[1]) / (2.0 * image.shape[1])) ** 2
     out = np.empty((len(sigmas),) + image.shape, np.float32)
@@ -44,7 +44,7 @@ def blurs(image, sigmas):
             continue
         k = -2.0 * np.pi ** 2 * float(sigma) ** 2
         transfer = np.outer(np.exp(k * fy), np.exp(k * fx)).astype(np.float32)
-        out[i] = fft.idctn(coefficients * transfer.reshape(transfer.shape + (1,) * (image.ndim - 2)),
+        out[i] = scipy.fft.idctn(coefficients * transfer.reshape(transfer.shape + (1,) * (image.ndim - 2)),
                            type=2, axes=(0, 1), norm="ortho")
     return out
 

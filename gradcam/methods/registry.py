@@ -1,24 +1,41 @@
-"""The one registry of explanation methods; the CLI, figures and web app read it.
+"""The one registry of explanation methods: the CLI, figures, web app, tests, benchmarks,
+``gradcam evaluate`` and the reproduction scripts all read it, and no other table lists methods.
 
 Every method has the same call shape::
 
     fn(model, images, target, layer=None, batch_size=32, **options) -> Attribution
 
-``images`` are the uint8/float pixels the network sees (N x S x S x 3), ``target`` one class
-index per image (model label space). ``Attribution.raw`` is the method's own output, before any
-display post-processing: a feature-resolution map [N, h, w] for the CAM family (``kind="cam"``)
-or a per-pixel attribution [N, S, S, 3] for gradient-type methods (``kind="pixel"``).
-A "cam" map may also be at input resolution [N, S, S] (occlusion); it is displayed rectified.
+``images`` are the pixels the network sees (N x S x S x 3), ``target`` one class index per image
+(model label space). A method talks to the network only through ``model.fetch`` (and
+``model.predict``) and is numpy over what they return. ``Attribution.raw`` is the method's own
+output before any display step. Its ``kind`` says how it is drawn: "cam" = a map [N, h, w]
+(feature resolution, or input resolution for occlusion and XRAI) drawn as a rectified heatmap;
+"pixel" = a per-pixel attribution [N, S, S, 3] drawn as its magnitude summed over colours.
+
+At registration a method also declares what the cross-cutting code needs to know of it:
+- ``cost``: the network passes it cannot do without (``Cost``), which the benchmark times bare as
+  the method's limit;
+- ``smoke``: the cheapest options that still exercise it (tests, ``--quick``, ``--fast`` runs);
+- ``budget``: reduced options for reproduction and evaluation runs on a 2-core CPU;
+- ``fetches``: for methods that combine quantities of ONE pass (``combine(model, out)`` over
+  ``model.fetch`` keys), so ``explain_many`` can serve several of them from one run;
+- ``lowres``: whether its ``Attribution.lowres`` holds a feature-resolution map (the NPZ key);
+- ``graph_default_target``: whether a target of None may be left to the graph's default (each
+  image's top class), i.e. it scores only the given images, no perturbed copies.
 Method options are keyword arguments after ``batch_size``; ``Method.check_options`` names the
 valid ones when a caller passes an unknown one.
 """
+import functools
 import inspect
 from dataclasses import dataclass, field
-from typing import Callable, Optional
+from typing import Callable, Optional, Union
 
 import numpy as np
 
 from gradcam.errors import UserError
+
+KINDS = ("cam", "pixel")
+PASSES = ("forward", "fwd_bwd_input", "fwd_bwd_layer")
 
 
 @dataclass
@@ -29,24 +46,47 @@ class Attribution:
     extras: dict = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Cost:
+    """Per explained image: ``images`` network inputs each through ``passes`` ("forward",
+    "fwd_bwd_input": forward + backward to the pixels, "fwd_bwd_layer": forward + backward to
+    the layer); more than one image means they can run batched."""
+
+    passes: str
+    images: int = 1
+
+    def __post_init__(self):
+        if self.passes not in PASSES:
+            raise ValueError(f"passes must be one of {PASSES}, got {self.passes!r}")
+
+
 _CALL_ARGUMENTS = ("model", "images", "target", "layer", "batch_size")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Method:
     name: str
     fn: Callable
-    kind: str  # "cam" (feature-resolution map) or "pixel" (input-resolution attribution)
+    kind: str
     title: str
-    # True when the method scores only the given images (no perturbed copies), so a target of
-    # None can be left to the graph's default, each image's top class, saving a forward pass.
-    one_pass: bool = False
+    cost: Union[Cost, Callable]  # a Cost, or (options with defaults, image size) -> Cost
+    smoke: dict = field(default_factory=dict)
+    budget: dict = field(default_factory=dict)
+    fetches: tuple = ()
+    combine: Optional[Callable] = None
+    lowres: bool = False
+    graph_default_target: bool = False
 
     @property
     def options(self):
         """Names of the method's own keyword options (beyond model, images, target, layer, batch)."""
-        return [p.name for p in inspect.signature(self.fn).parameters.values()
-                if p.name not in _CALL_ARGUMENTS and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+        return list(self.defaults)
+
+    @property
+    def defaults(self):
+        """{option: default value} from the function's signature."""
+        return {p.name: p.default for p in inspect.signature(self.fn).parameters.values()
+                if p.name not in _CALL_ARGUMENTS and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
 
     def check_options(self, options):
         """UserError naming the valid options if ``options`` has one the method does not take."""
@@ -56,25 +96,57 @@ class Method:
             raise UserError(f"{self.name} has no option {unknown[0]!r}; its options: "
                             f"{', '.join(self.options) or 'none'}")
 
+    def passes(self, options=None, image_size=224):
+        """The ``Cost`` of one image with ``options`` (defaults for the rest)."""
+        if isinstance(self.cost, Cost):
+            return self.cost
+        return self.cost({**self.defaults, **(options or {})}, image_size)
+
 
 METHODS = {}
 
 
-def register(name, kind, title, one_pass=False):
-    """Decorator adding a method to the registry under ``name`` (``one_pass``: see ``Method``)."""
-    if kind not in ("cam", "pixel"):
-        raise ValueError(f"kind must be 'cam' or 'pixel', got {kind!r}")
+def register(name, *, kind, title, cost, smoke=None, budget=None, fetches=None, lowres=False,
+             graph_default_target=False):
+    """Decorator adding a method to the registry under ``name`` (see the module docstring).
 
-    def add(fn):
+    With ``fetches`` (keys of ``Model.fetch``) the decorated function is ``combine(model, out)``:
+    it receives ``out``, the fetched arrays (plus "logits"), and the registry wraps it into the
+    common call shape. The decorated function is returned unchanged.
+    """
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+
+    def add(decorated):
         if name in METHODS:
             raise ValueError(f"method {name!r} is registered already (by {METHODS[name].fn.__module__})")
-        METHODS[name] = Method(name, fn, kind, title, one_pass)
-        return fn
+        fn, combine = decorated, None
+        if fetches:
+            fn, combine = _one_pass(decorated, tuple(fetches)), decorated
+        method = Method(name=name, fn=fn, kind=kind, title=title, cost=cost, smoke=dict(smoke or {}),
+                        budget=dict(budget or {}), fetches=tuple(fetches or ()), combine=combine,
+                        lowres=lowres, graph_default_target=graph_default_target)
+        unknown = [k for k in (*method.smoke, *method.budget) if k not in method.options]
+        if unknown:
+            raise ValueError(f"{name}: smoke/budget option {unknown[0]!r} is not an option")
+        METHODS[name] = method
+        return decorated
 
     return add
 
 
+def _one_pass(combine, fetches):
+    """``combine(model, out)`` as a registry method: one ``model.fetch`` of ``fetches``."""
+    @functools.wraps(combine)
+    def method(model, images, target, layer=None, batch_size=32):
+        out = model.fetch(images, target, ("logits",) + fetches, layer, batch_size)
+        return combine(model, out)
+
+    del method.__wrapped__  # its signature is the registry's call shape, not combine's
+    return method
+
+
 def get_method(name):
     if name not in METHODS:
-        raise UserError(f"unknown method {name!r}; valid methods: {', '.join(sorted(METHODS))}")
+        raise UserError(f"unknown method {name!r}; valid methods: {', '.join(METHODS)}")
     return METHODS[name]

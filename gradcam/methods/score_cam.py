@@ -5,7 +5,8 @@ import numpy as np
 
 from gradcam import postprocess
 from gradcam.methods.cam_math import weighted_sum
-from gradcam.methods.registry import Attribution, register
+from gradcam.arrays import batch_slices, distinct_rows
+from gradcam.methods.registry import Attribution, Cost, register
 
 
 def top_channels(activations, count):
@@ -19,30 +20,28 @@ def channel_masks(activations, size):
 
 
 def probabilities(model, images, batch_size):
-    return model.run({"p": model.probabilities}, images, batch_size=batch_size)["p"]
+    return model.fetch(images, keys=["probabilities"], batch_size=batch_size)["probabilities"]
 
 
-@register("score_cam", kind="cam", title="Score-CAM")
+@register("score_cam", kind="cam", title="Score-CAM", lowres=True, smoke={"max_channels": 4},
+          budget={"max_channels": 32},
+          cost=lambda options, size: Cost("forward", 2 + int(options["max_channels"])))
 def score_cam(model, images, target, layer=None, batch_size=32, max_channels=64):
     """At most ``max_channels`` channels per image (highest mean activation); masks run batched.
     Rows that repeat one image (several targets) share its masked copies: one forward of each
     copy scores every class."""
-    from gradcam.model import distinct_rows
-
     images = np.asarray(images, np.float32)
     target = model.check_target(target, len(images))
-    activation, _ = model.layer(layer)
     firsts, index = distinct_rows(images)
-    out = model.run({"logits": model.logits, "activations": activation}, images[firsts],
-                    batch_size=batch_size)
+    out = model.fetch(images[firsts], None, ["logits", "activations"], layer, batch_size)
     black = probabilities(model, np.zeros_like(images[:1]), 1)[0]
     masked = []
     for image, act in zip(images[firsts], out["activations"]):
         keep = top_channels(act, int(max_channels))
         masks = channel_masks(act[..., keep], model.image_size)
         masked.append((keep, np.concatenate([
-            probabilities(model, image[None] * masks[s:s + batch_size, ..., None], batch_size)
-            for s in range(0, len(masks), batch_size)])))
+            probabilities(model, image[None] * masks[s, ..., None], batch_size)
+            for s in batch_slices(len(masks), batch_size)])))
     weights = np.zeros((len(images), out["activations"].shape[-1]))
     for n, (d, t) in enumerate(zip(index, target)):
         keep, scores = masked[d]

@@ -3,13 +3,14 @@ pixel method's attributions over noisy copies of the input. Wraps any registered
 import numpy as np
 
 from gradcam.errors import UserError
-from gradcam.methods.registry import Attribution, get_method, register
+from gradcam.methods.registry import Attribution, Cost, get_method, register
 
 
 def noisy_copies(images, samples, noise, seed=0):
     """[samples * N, ...] copies of ``images`` plus Gaussian noise whose std is ``noise`` times each
     image's value range (max - min), as in the paper (sample-major: rows k*N .. k*N+N-1 are sample
-    k of every image)."""
+    k of every image). Every image gets the same ``seed``-drawn noise pattern, scaled by its own
+    std, so an image's result does not depend on the other images of the call or their order."""
     if samples < 1:
         raise UserError(f"smoothgrad: samples must be at least 1, got {samples}")
     if noise < 0:
@@ -19,9 +20,10 @@ def noisy_copies(images, samples, noise, seed=0):
         return np.tile(images, (samples,) + (1,) * (images.ndim - 1))
     axes = tuple(range(1, images.ndim))
     std = (noise * (images.max(axis=axes) - images.min(axis=axes))).astype(np.float32)
-    copies = np.random.default_rng(seed).standard_normal((samples,) + images.shape, dtype=np.float32)
-    copies *= std.reshape((1, -1) + (1,) * (images.ndim - 1))  # in place: no 2nd copy of all
-    copies += images[None]
+    pattern = np.random.default_rng(seed).standard_normal((samples, 1) + images.shape[1:],
+                                                          dtype=np.float32)
+    copies = pattern * std.reshape((1, -1) + (1,) * (images.ndim - 1))  # [samples, N, ...]
+    copies += images[None]  # in place: no 2nd copy of all
     return copies.reshape((samples * len(images),) + images.shape[1:])
 
 
@@ -32,7 +34,13 @@ def average_samples(raw, samples, squared=False):
     return (np.square(raw) if squared else raw).mean(axis=0, dtype=np.float64).astype(np.float32)
 
 
-@register("smoothgrad", kind="pixel", title="SmoothGrad")
+def _cost(options, image_size):
+    inner = get_method(options["inner"]).passes({}, image_size)
+    return Cost(inner.passes, int(options["samples"]) * inner.images)
+
+
+@register("smoothgrad", kind="pixel", title="SmoothGrad", cost=_cost, smoke={"samples": 2},
+          budget={"samples": 8})
 def smoothgrad(model, images, target, layer=None, batch_size=32, inner="gradient", samples=25,
                noise=0.15, squared=False, seed=0, **inner_options):
     """All noisy copies go through ``inner`` in one batched call; extra options go to ``inner``."""

@@ -10,9 +10,11 @@ averaged, then the maximum over colour channels; settings follow the paper's ref
 Registered with the CAM kind: ``raw`` is the region-gain map [N, S, S] at input resolution.
 """
 import numpy as np
+import scipy  # submodules load on first use (scipy.ndimage, scipy.sparse): a light import
+import skimage  # likewise (skimage.segmentation, skimage.morphology)
 
-from gradcam.methods.integrated_gradients import integrated_gradients
-from gradcam.methods.registry import Attribution, register
+from gradcam.methods.integrated_gradients import integrated_gradients, path_points
+from gradcam.methods.registry import Attribution, Cost, register
 
 SCALES = (50, 100, 150, 250, 500, 1200)
 
@@ -20,24 +22,20 @@ SCALES = (50, 100, 150, 250, 500, 1200)
 def segment_masks(image, scales=SCALES, min_size=150, dilation=5):
     """Boolean masks [R, H, W]: Felzenszwalb segments of one image (values scaled to [-1, 1]) at
     every scale, each dilated by a disk of radius ``dilation`` (0 = none)."""
-    from scipy.ndimage import binary_dilation, find_objects
-    from skimage.morphology import disk
-    from skimage.segmentation import felzenszwalb
-
     image = np.asarray(image, np.float64)
     span = image.max() - image.min()
     scaled = 2.0 * (image - image.min()) / span - 1.0 if span > 0 else np.zeros_like(image)
-    footprint = disk(dilation) if dilation > 0 else None
+    footprint = skimage.morphology.disk(dilation) if dilation > 0 else None
     masks = []
     for scale in scales:
-        labels = felzenszwalb(scaled, scale=scale, sigma=0.8, min_size=min_size)
-        for label, box in enumerate(find_objects(labels + 1)):
+        labels = skimage.segmentation.felzenszwalb(scaled, scale=scale, sigma=0.8, min_size=min_size)
+        for label, box in enumerate(scipy.ndimage.find_objects(labels + 1)):
             mask = np.zeros(labels.shape, bool)
             if footprint is None:
                 mask[box] = labels[box] == label
             else:  # dilate inside the segment's bounding box grown by the radius: cheap per segment
                 grown = tuple(slice(max(s.start - dilation, 0), s.stop + dilation) for s in box)
-                mask[grown] = binary_dilation(labels[grown] == label, footprint)
+                mask[grown] = scipy.ndimage.binary_dilation(labels[grown] == label, footprint)
             masks.append(mask)
     return np.stack(masks)
 
@@ -48,10 +46,8 @@ def region_gains(attribution, masks, min_new_pixels=50):
 
     The masks are held sparse (rows list a region's pixels, columns find the regions sharing newly
     covered pixels), so each step costs what it covers, not regions x pixels."""
-    from scipy import sparse
-
     values = np.asarray(attribution, np.float64).reshape(-1)
-    rows = sparse.csr_matrix(np.asarray(masks).reshape(len(masks), -1), dtype=np.float64)
+    rows = scipy.sparse.csr_matrix(np.asarray(masks).reshape(len(masks), -1), dtype=np.float64)
     columns = rows.tocsc()
     new_sum = rows @ values
     new_area = np.asarray(rows.sum(axis=1)).ravel()  # whole numbers: exact in float64
@@ -74,7 +70,13 @@ def region_gains(attribution, masks, min_new_pixels=50):
     return gains.reshape(np.shape(attribution)).astype(np.float32)
 
 
-@register("xrai", kind="cam", title="XRAI")
+def _cost(options, image_size):
+    """IG from a black and from a white baseline."""
+    return Cost("fwd_bwd_input", 2 * path_points({"steps": options["steps"], "rule": "trapezoid"}).images)
+
+
+@register("xrai", kind="cam", title="XRAI", cost=_cost, smoke={"steps": 2, "scales": (150,)},
+          budget={"steps": 8})
 def xrai(model, images, target, layer=None, batch_size=32, steps=25, scales=SCALES, min_size=150,
          dilation=5, min_new_pixels=50):
     """IG from a black and from a white baseline (``steps`` each) ranked over image regions."""

@@ -12,7 +12,7 @@ import shutil
 import tempfile
 
 from gradcam.errors import UserError
-from gradcam.tf_compat import slim, tf
+from nets.tf_compat import slim, tf
 from gradcam.weights.torch_pickle import load_state_dict
 from nets import efficientnet_lite
 

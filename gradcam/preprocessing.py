@@ -65,7 +65,7 @@ def crop_and_resize(image, size, preprocessing, central_fraction=None):
     prep = get_preprocessing(preprocessing) if isinstance(preprocessing, str) else preprocessing
     fraction = prep.default_fraction if central_fraction is None else float(central_fraction)
     if not 0.0 < fraction <= 1.0:
-        raise UserError(f"--central-fraction must be in (0, 1], got {fraction}")
+        raise UserError(f"{{argument}} must be in (0, 1], got {fraction}", "central_fraction")
     h, w = image.shape[:2]
     if prep.geometry == "crop_both":
         ch, cw = max(1, round(h * fraction)), max(1, round(w * fraction))

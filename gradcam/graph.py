@@ -1,0 +1,109 @@
+"""A classifier as one TF1 graph (``ClassifierGraph``), and the gradient override its ReLUs carry.
+
+Every way of getting a model (a Slim network and checkpoint, a frozen GraphDef or SavedModel, ...)
+is a loader that builds a ``ClassifierGraph`` inside ``building(graph)``; ``gradcam.model.Model``
+takes it from there. The graph input is the image the network sees as float32 pixels in [0, 255]
+(N x S x S x 3); value normalisation happens inside the graph, so attributions live in pixel
+space and overlays are drawn on exactly that image.
+
+Guided backpropagation (Springenberg et al. 2014, "Striving for Simplicity: The All Convolutional
+Net"): every ReLU and ReLU6 built (or imported) under ``building`` gets a gradient override. Its
+gradient is TensorFlow's own, except while ``guided_gradients`` builds a backward path (once per
+model): then it also zeroes negative incoming gradients. So the plain backward costs nothing extra
+and the guided one is a second path, built once.
+"""
+import contextlib
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+from gradcam.preprocessing import Preprocessing
+from nets.tf_compat import tf
+
+# ReLUs created under this map get the gradients registered below.
+GUIDED_OVERRIDES = {"Relu": "GradcamRelu", "Relu6": "GradcamRelu6"}
+_BUILDING_GUIDED = "_gradcam_building_guided"  # graph attribute, True only inside guided_gradients
+
+
+def _maybe_guided(op, grad, plain):
+    if getattr(op.graph, _BUILDING_GUIDED, False):
+        return plain * tf.cast(grad > 0, grad.dtype)
+    return plain
+
+
+@tf.RegisterGradient("GradcamRelu")
+def _relu_grad(op, grad):
+    return _maybe_guided(op, grad, tf.raw_ops.ReluGrad(gradients=grad, features=op.outputs[0]))
+
+
+@tf.RegisterGradient("GradcamRelu6")
+def _relu6_grad(op, grad):
+    return _maybe_guided(op, grad, tf.raw_ops.Relu6Grad(gradients=grad, features=op.inputs[0]))
+
+
+def guided_gradients(ys, xs):
+    """``tf.gradients(ys, xs)`` with guided-backprop rules at every overridden ReLU/ReLU6."""
+    graph = ys.graph
+    setattr(graph, _BUILDING_GUIDED, True)
+    try:
+        return tf.gradients(ys, xs)
+    finally:
+        setattr(graph, _BUILDING_GUIDED, False)
+
+
+@contextlib.contextmanager
+def building(graph):
+    """``graph`` as the default graph, with the guided-backprop override on its ReLUs."""
+    with graph.as_default(), graph.gradient_override_map(GUIDED_OVERRIDES):
+        yield graph
+
+
+def _no_weights(session):
+    """Restore step of a graph whose weights are constants."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClassifierGraph:
+    """What a loader builds: a classifier in its own graph, ready for ``gradcam.model.Model``.
+
+    Attributes:
+        graph: the graph, built inside ``building(graph)``.
+        images: float32 placeholder N x S x S x 3 of pixels in [0, 255] (S fixed).
+        logits: pre-softmax class scores, reshapeable to [N, C] with C fixed.
+        layers: explainable 4-D feature maps [N, h, w, c] by name, input side first.
+        default_layer: the key of ``layers`` the CAM family explains unless told otherwise.
+        name: what to call the model in outputs (network name or file name).
+        preprocessing: geometry and value normalisation (see ``gradcam.preprocessing``).
+        label_offset: 1 when class 0 is Slim's background class.
+        head_weights: [C_in, C] weights of a final linear layer after global average pooling, read
+            from the session at every run (CAM); None when the model has no such head.
+        restore: loads the weights into a new session of ``graph``.
+        source: the checkpoint or file the weights came from (for records).
+    """
+
+    graph: tf.Graph
+    images: tf.Tensor
+    logits: tf.Tensor
+    layers: dict
+    default_layer: str
+    name: str
+    preprocessing: Preprocessing
+    label_offset: int = 0
+    head_weights: Optional[tf.Tensor] = None
+    restore: Callable = _no_weights
+    source: Optional[str] = None
+
+
+def depends_only_through(fetch, tensor, images):
+    """True when ``fetch`` reaches the ``images`` placeholder only through ``tensor`` (so feeding
+    ``tensor`` computes ``fetch`` without the images)."""
+    seen, stack = set(), [fetch.op]
+    while stack:
+        op = stack.pop()
+        if op in seen:
+            continue
+        seen.add(op)
+        if op is images.op:
+            return False
+        stack.extend(t.op for t in op.inputs if t is not tensor)
+        stack.extend(op.control_inputs)
+    return True
