@@ -1,0 +1,87 @@
+"""The contract every registered method keeps, checked for each one with its registered smoke
+options (captum keeps such a table beside its tests; here the registry is that table):
+
+- rows are independent: explaining in batches of one equals one batch, reordering the rows
+  reorders the results, and a row repeated is the row alone;
+- no call after the first adds an op to the graph;
+- the raw output is finite and has the declared shape (kind "cam" with ``lowres``: the layer's
+  [N, h, w]; other "cam": [N, S, S]; "pixel": [N, S, S, 3]);
+- every module under gradcam/methods that registers a method is imported by the package.
+"""
+import re
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import gradcam.methods
+from gradcam.explanation import explain
+from gradcam.methods import METHODS
+from tests.conftest import photo
+
+ROWS = ("chelsea", "coffee", "astronaut")
+
+
+@pytest.fixture(scope="module")
+def rows(lite0):
+    """Three different images and, for each, a class other than its top one (so a mix-up shows)."""
+    images = np.stack([lite0.prepare(photo(name)) for name in ROWS])
+    second = lite0.predict(images).argsort(axis=1)[:, -2]
+    assert len(set(second.tolist())) == len(ROWS)
+    return images, second
+
+
+def _run(lite0, name, images, targets, **kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # e.g. a Score-CAM map without evidence: not the point here
+        return explain(lite0, images, targets, name, **METHODS[name].smoke, **kwargs)
+
+
+def _close(a, b):
+    scale = max(float(np.abs(a).max()), float(np.abs(b).max()), 1e-12)
+    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4 * scale)
+
+
+@pytest.mark.parametrize("name", list(METHODS))
+def test_rows_are_independent_and_no_ops_are_added(lite0, rows, name):
+    images, targets = rows
+    whole = _run(lite0, name, images, targets)
+    ops = lite0.op_count
+    one_by_one = _run(lite0, name, images, targets, batch_size=1)
+    order = [2, 0, 1]
+    reordered = _run(lite0, name, images[order], targets[order])
+    repeated = _run(lite0, name, images[[1, 1]], targets[[1, 1]])
+    assert lite0.op_count == ops, "a call after the first added ops to the graph"
+    _close(one_by_one.raw, whole.raw)
+    _close(reordered.raw, whole.raw[order])
+    _close(repeated.raw, np.repeat(whole.raw[1:2], 2, axis=0))
+    np.testing.assert_array_equal(reordered.target, targets[order])
+
+
+@pytest.mark.parametrize("name", list(METHODS))
+def test_raw_output_is_finite_with_the_declared_shape(lite0, rows, name):
+    images, targets = rows
+    method = METHODS[name]
+    result = _run(lite0, name, images, targets)
+    size = lite0.image_size
+    if method.kind == "pixel":
+        expected = (3, size, size, 3)
+    elif method.lowres:
+        _, h, w, _ = lite0.fetch(images[:1], keys=["activations"])["activations"].shape
+        expected = (3, h, w)
+    else:
+        expected = (3, size, size)
+    raw = method.fn(lite0, images, targets, **method.smoke).raw  # before explain's nan_to_num
+    assert raw.shape == expected and np.all(np.isfinite(raw))
+    assert (result.lowres is not None) == method.lowres
+    if method.lowres:
+        assert result.lowres.shape == expected
+
+
+def test_every_module_that_registers_a_method_is_imported():
+    folder = Path(gradcam.methods.__file__).parent
+    registering = {path.stem for path in folder.glob("*.py")
+                   if re.search(r"^@register\(", path.read_text(), re.MULTILINE)}
+    registered = {method.fn.__module__.rsplit(".", 1)[-1] for method in METHODS.values()}
+    assert registering == registered
