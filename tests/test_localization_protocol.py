@@ -170,7 +170,8 @@ def test_synthetic_set_figures_worked_out_by_hand(box_set):
     a, b_tabby, b_cock, c = records
     assert (a.predicted_box, a.iou, a.box_correct, a.point, a.pointing_hit, a.top1, a.top5) == (
         Box(30, 20, 89, 59), 1.0, True, (20, 30), True, True, True)
-    assert (b_tabby.iou, b_tabby.box_correct, b_tabby.top1, b_tabby.top5) == (1.0, True, False, True)
+    assert (b_tabby.iou, b_tabby.box_correct, b_tabby.top1, b_tabby.top5) == (
+        1.0, True, False, True)
     assert (b_cock.predicted_box, b_cock.box_correct, b_cock.point, b_cock.pointing_hit) == (
         None, False, None, False)
     # the lone maximal pixel (0, 0) is a component of 1 pixel; the 900-pixel rectangle wins

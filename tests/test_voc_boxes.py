@@ -9,7 +9,9 @@ from PIL import Image
 
 from gradcam.errors import UserError
 from gradcam.evaluation.boxes import (Box, box_from_voc, box_to_voc, boxes_by_class, class_index,
-                                      imagenet_wnids, parse_xml, read_voc_dir, read_voc_file)
+                                      image_size, imagenet_wnids, parse_xml, read_voc_dir,
+                                      read_voc_file)
+from gradcam.images import load_image
 from gradcam.labels import imagenet_labels
 from synthetic_boxes import OBJECT_COLOURS, voc_xml, write_scene
 
@@ -74,7 +76,8 @@ def test_wordnet_ids_and_names_resolve_in_the_1000_and_1001_label_spaces():
 
 
 def test_several_objects_and_classes_are_grouped_by_class(tmp_path):
-    objects = [("tabby", (5, 5, 24, 24)), ("cock", (40, 30, 50, 40)), ("n02123045", (60, 10, 89, 49))]
+    objects = [("tabby", (5, 5, 24, 24)), ("cock", (40, 30, 50, 40)),
+               ("n02123045", (60, 10, 89, 49))]
     image = write_scene(tmp_path, "two_cats_and_a_cock", 100, 60, objects)
     [annotation] = read_voc_dir(tmp_path / "boxes", [image], LABELS_1001)
     # n02123045 is tabby's WordNet id: the two tabby boxes share one class; Slim's +1 offset
@@ -83,7 +86,8 @@ def test_several_objects_and_classes_are_grouped_by_class(tmp_path):
 
 
 def test_unknown_classes_are_one_line_errors_naming_the_file(tmp_path):
-    for name, expected in (("n99999999", "not one of the 1000"), ("flying saucer", "unknown class")):
+    for name, expected in (("n99999999", "not one of the 1000"),
+                           ("flying saucer", "unknown class")):
         image = write_scene(tmp_path, "thing", 50, 40, [(name, (1, 1, 10, 10))])
         message = user_error(read_voc_dir, tmp_path / "boxes", [image], LABELS_1000)
         assert expected in message and "thing.xml" in message
@@ -179,3 +183,17 @@ def test_external_entities_and_utf16_doctypes_are_refused(tmp_path):
     assert "document type declaration" in user_error(parse_xml, utf16.encode("utf-16"), "u.xml")
     # a plain UTF-16 file without a DTD is fine
     assert parse_xml('<?xml version="1.0" encoding="UTF-16"?><a>b</a>'.encode("utf-16")).text == "b"
+
+
+def test_image_size_is_the_upright_size_that_load_image_gives(tmp_path):
+    path = tmp_path / "rotated.jpg"
+    exif = Image.Exif()
+    exif[0x0112] = 6                      # stored 50 wide x 40 high, shown rotated by 90 degrees
+    Image.fromarray(np.zeros((40, 50, 3), np.uint8)).save(path, exif=exif)
+    height, width = load_image(path).shape[:2]
+    assert image_size(path) == (width, height) == (40, 50)
+    (tmp_path / "boxes").mkdir()
+    write_xml(tmp_path / "boxes" / "rotated.xml",
+              voc_xml("rotated.jpg", 40, 50, [("tabby", (0, 0, 39, 49))]))
+    [annotation] = read_voc_dir(tmp_path / "boxes", [path], LABELS_1000)
+    assert annotation.objects[0].box == Box(0, 0, 39, 49)

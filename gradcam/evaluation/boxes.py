@@ -220,7 +220,8 @@ def class_index(name: str, labels: Sequence[str]) -> int:
         try:
             return imagenet_wnids().index(name) + offset
         except ValueError:
-            raise UserError(f"WordNet id {name} is not one of the 1000 ImageNet-1k classes") from None
+            raise UserError(f"WordNet id {name} is not one of the 1000 ImageNet-1k "
+                            "classes") from None
     return resolve_class(name, list(labels))
 
 
@@ -245,11 +246,19 @@ def boxes_by_class(annotation: Annotation) -> Dict[int, List[Box]]:
     return groups
 
 
+EXIF_ORIENTATION = 0x0112
+TRANSPOSED_ORIENTATIONS = (5, 6, 7, 8)  # EXIF orientations that swap width and height
+
+
 def image_size(path) -> Tuple[int, int]:
-    """(width, height) of an image file, from its header."""
+    """(width, height) of an image file once upright (EXIF orientation applied, as
+    gradcam.images.load_image does), from its header."""
     try:
         with Image.open(path) as image:
-            return image.size
+            width, height = image.size
+            if image.getexif().get(EXIF_ORIENTATION) in TRANSPOSED_ORIENTATIONS:
+                return height, width
+            return width, height
     except OSError as exc:
         raise UserError(f"cannot read image {path}: {exc}") from None
 
