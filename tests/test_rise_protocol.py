@@ -9,9 +9,9 @@ import pytest
 
 from gradcam.errors import UserError
 from gradcam.evaluation import perturbation
-from gradcam.evaluation.protocols import (DEFAULT, IMAGENET_MEAN_PIXEL, RISE, PerturbationProtocol,
-                                          get_protocol, protocol_curves, rise_blur,
-                                          rise_blur_kernel, substrate, with_steps)
+from gradcam.evaluation.protocols import (DEFAULT, IMAGENET_MEAN_PIXEL, RISE, LocalizationProtocol,
+                                          PerturbationProtocol, get_protocol, protocol_curves,
+                                          rise_blur, rise_blur_kernel, substrate, with_steps)
 
 
 def test_rise_step_rule_changes_224_pixels_per_step():
@@ -148,3 +148,8 @@ def test_protocols_are_named_with_their_parameters_in_json():
     with pytest.raises(ValueError):
         PerturbationProtocol("x", "whole", "zero", "sepia", steps=4, step_pixels=None, target="p")
     assert math.isclose(IMAGENET_MEAN_PIXEL[0], 255 * 0.485)
+    # the published localisation parameters: 15% of the maximum (Grad-CAM), IoU 0.5 (ILSVRC),
+    # 15 pixels (pointing game)
+    loc = json.loads(json.dumps(LocalizationProtocol().as_dict()))
+    assert (loc["threshold"], loc["iou_threshold"], loc["pointing_tolerance"]) == (0.15, 0.5, 15)
+    assert (loc["image_geometry"], loc["connectivity"]) == ("whole", 8)

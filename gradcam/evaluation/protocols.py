@@ -40,7 +40,7 @@ import numpy as np
 from scipy import ndimage
 
 from gradcam.errors import UserError
-from gradcam.evaluation import perturbation
+from gradcam.evaluation import localization, perturbation
 
 IMAGENET_MEAN_PIXEL = (123.675, 116.28, 103.53)  # 255 x torchvision's (0.485, 0.456, 0.406)
 RISE_BLUR_SIZE = 11
@@ -196,11 +196,12 @@ class LocalizationProtocol:
     name: str = "cam-gradcam-localization"
     image_geometry: str = "whole"
     map_upsampling: str = "bilinear, to the original image size"
-    threshold: float = 0.15
+    threshold: float = localization.THRESHOLD
+    threshold_rule: str = "M >= threshold * max(M)"
     connectivity: int = 8
     component: str = "largest by pixel count"
-    iou_threshold: float = 0.5
-    pointing_tolerance: float = 15.0
+    iou_threshold: float = localization.IOU_THRESHOLD
+    pointing_tolerance: float = localization.TOLERANCE
     pointing_ties: str = "first maximal pixel in raster order (numpy.argmax)"
     reference: str = ("Zhou et al. 2016 (CAM); Selvaraju et al. 2017 (Grad-CAM, Sec. 4.1); "
                       "Zhang et al. 2016 (pointing game)")
