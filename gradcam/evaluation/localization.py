@@ -58,7 +58,10 @@ EIGHT_CONNECTED = np.ones((3, 3), bool)
 
 def resize_whole(photo: np.ndarray, size: int) -> np.ndarray:
     """The whole H x W x 3 uint8 image resized to size x size (bilinear, no crop), uint8."""
-    photo = np.ascontiguousarray(np.asarray(photo, np.uint8)[..., :3])
+    photo = np.asarray(photo, np.uint8)
+    if photo.ndim != 3 or photo.shape[-1] < 3:
+        raise ValueError(f"expected an H x W x 3 RGB image, got shape {photo.shape}")
+    photo = np.ascontiguousarray(photo[..., :3])
     return np.asarray(Image.fromarray(photo).resize((size, size), Image.BILINEAR), np.uint8)
 
 
