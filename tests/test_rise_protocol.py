@@ -126,6 +126,7 @@ def test_default_protocol_takes_32_equal_steps():
     # 64 pixels in 32 steps of 2; deletion to black: 1 - 2k / 64
     np.testing.assert_allclose(out["deletion_curve"], 1 - np.arange(33) / 32)
     assert (with_steps(RISE, 10).steps, with_steps(RISE, 10).step_pixels) == (10, None)
+    assert with_steps(RISE, 10).name == "rise-10-steps" and RISE.name == "rise"
     out = protocol_curves(fraction_unchanged(image, []), image, np.ones((8, 8)),
                           with_steps(RISE, 4))
     assert len(out["insertion_curve"]) == 5

@@ -126,8 +126,10 @@ def get_protocol(name: str) -> PerturbationProtocol:
 
 
 def with_steps(protocol: PerturbationProtocol, steps: int) -> PerturbationProtocol:
-    """The protocol with ``steps`` equal steps instead of its own step rule."""
-    return replace(protocol, steps=int(steps), step_pixels=None)
+    """The protocol with ``steps`` equal steps instead of its own step rule, renamed
+    "<name>-<steps>-steps" so that no figure measured with it carries the plain name."""
+    return replace(protocol, name=f"{protocol.name}-{int(steps)}-steps", steps=int(steps),
+                   step_pixels=None)
 
 
 def rise_blur_kernel(size: int = RISE_BLUR_SIZE, sigma: float = RISE_BLUR_SIGMA) -> np.ndarray:
