@@ -12,16 +12,10 @@ from gradcam.evaluation.localization import (LocalizationRecord, aggregate, best
                                              localize, peak, pointing_hit, resize_whole,
                                              upsample_map)
 from gradcam.labels import imagenet_labels
-from synthetic_boxes import scene, write_scene
+from synthetic_boxes import (COCK, HAND_TOP5, TABBY, TENCH, TIGER_CAT, hand_maps, scene,
+                             write_hand_set)
 
 LABELS = list(imagenet_labels())
-TENCH, COCK, TABBY, TIGER_CAT = 0, 7, 281, 282
-
-
-def rectangle_map(height, width, box, value=1.0):
-    saliency = np.zeros((height, width))
-    saliency[box.ymin:box.ymax + 1, box.xmin:box.xmax + 1] = value
-    return saliency
 
 
 # --- resizing and upsampling -------------------------------------------------------------------
@@ -130,17 +124,11 @@ def test_a_tied_maximum_points_with_its_first_pixel_in_raster_order():
 
 @pytest.fixture
 def box_set(tmp_path):
-    """Three images of three shapes, four (image, class) pairs:
-    A 120 x 80: tiger cat at columns 30..89, rows 20..59.
-    B 100 x 60: two tabbies (5..24 x 5..24 and 60..89 x 10..49) and a cock (40..50 x 30..40).
-    C 60 x 90 (portrait): a tench in the bottom-right corner, on the border (40..59 x 70..89).
-    """
-    scenes = {"a": (120, 80, [("n02123159", (30, 20, 89, 59))]),
-              "b": (100, 60, [("tabby", (5, 5, 24, 24)), ("cock", (40, 30, 50, 40)),
-                              ("tabby", (60, 10, 89, 49))]),
-              "c": (60, 90, [("n01440764", (40, 70, 59, 89))])}
-    images = [write_scene(tmp_path, stem, w, h, objects, seed=i)
-              for i, (stem, (w, h, objects)) in enumerate(scenes.items())]
+    """The hand-worked set of synthetic_boxes (three images of three shapes, four (image, class)
+    pairs): A 120 x 80, a tiger cat at columns 30..89, rows 20..59; B 100 x 60, two tabbies
+    (5..24 x 5..24 and 60..89 x 10..49) and a cock (40..50 x 30..40); C 60 x 90 (portrait), a
+    tench in the bottom-right corner, on the border (40..59 x 70..89)."""
+    images = write_hand_set(tmp_path)
     annotations = read_voc_dir(tmp_path / "boxes", images, LABELS)
     return {image.stem: boxes_by_class(a) for image, a in zip(images, annotations)}
 
@@ -150,23 +138,16 @@ def test_synthetic_set_figures_worked_out_by_hand(box_set):
                             COCK: [Box(40, 30, 50, 40)]}
     # A, tiger cat: the map is the object's rectangle, peak at its first pixel (20, 30).
     #   IoU 1 -> box right; top-5 [282, ...]: top-1 right; pointing hit.
-    map_a = rectangle_map(80, 120, Box(30, 20, 89, 59))
     # B, tabby: the map is the second tabby's rectangle: best IoU over the two boxes = 1; the
     #   model's top-5 is [7, 281, ...]: not top-1, but top-5. Pointing hit.
-    map_b_tabby = rectangle_map(60, 100, Box(60, 10, 89, 49))
     # B, cock: an all-zero map: no box (wrong), no peak (miss). Cock is top-1, but its box is
     #   wrong, so this pair is a top-1 and a top-5 localisation error.
-    map_b_cock = np.zeros((60, 100))
     # C, tench, on the border: the map covers columns 30..59, rows 60..89 (900 pixels) around
     #   the 400-pixel box: IoU 400 / 900 = 0.444 < 0.5, wrong. Its maximum ties between (0, 0)
     #   and (80, 50) (inside): the first in raster order, (0, 0), is 70 rows away: miss.
-    map_c = rectangle_map(90, 60, Box(30, 60, 59, 89), 0.5)
-    map_c[0, 0] = map_c[80, 50] = 1.0
-    top5 = {"a": [TIGER_CAT, 1, 2, 3, 4], "b": [COCK, TABBY, 1, 2, 3], "c": [TENCH, 1, 2, 3, 4]}
-    records = [localize("a", TIGER_CAT, map_a, box_set["a"][TIGER_CAT], top5["a"]),
-               localize("b", TABBY, map_b_tabby, box_set["b"][TABBY], top5["b"]),
-               localize("b", COCK, map_b_cock, box_set["b"][COCK], top5["b"]),
-               localize("c", TENCH, map_c, box_set["c"][TENCH], top5["c"])]
+    maps = hand_maps()
+    records = [localize(stem, target, maps[stem, target], box_set[stem][target], HAND_TOP5[stem])
+               for stem, target in (("a", TIGER_CAT), ("b", TABBY), ("b", COCK), ("c", TENCH))]
     a, b_tabby, b_cock, c = records
     assert (a.predicted_box, a.iou, a.box_correct, a.point, a.pointing_hit, a.top1, a.top5) == (
         Box(30, 20, 89, 59), 1.0, True, (20, 30), True, True, True)
@@ -190,6 +171,10 @@ def test_synthetic_set_figures_worked_out_by_hand(box_set):
     assert figures["top5_loc_error"] == pytest.approx(0.5)
     assert figures["pointing_game_accuracy"] == pytest.approx(0.5)
     assert (figures["images"], figures["records"]) == (3, 4)
+    #   classification alone, top-1: A 1, B (0 + 1) / 2 (cock is top-1, tabby is not), C 1
+    #   -> 2.5 / 3, error 1 / 6; top-5: every class is among its image's top-5 -> error 0
+    assert figures["top1_cls_error"] == pytest.approx(1 / 6)
+    assert figures["top5_cls_error"] == pytest.approx(0.0)
     # per-image records are JSON-ready, boxes back in the files' 1-based convention
     row = json.loads(json.dumps(a.as_dict()))
     assert row["predicted_box_voc"] == [31, 21, 90, 60] and row["point"] == [20, 30]

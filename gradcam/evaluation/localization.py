@@ -29,6 +29,8 @@ counts once, shared equally among its ground-truth classes):
 - ``top1_loc_error``: 1 - fraction where the top-1 class is the ground truth AND its box is right.
 - ``top5_loc_error``: 1 - fraction where the ground truth is among the top-5 classes AND the box
   for the ground-truth class is right.
+- ``top1_cls_error`` / ``top5_cls_error``: classification alone (the ground truth is not the
+  top-1 / not among the top-5 classes), a check of the model and the whole-image input;
 - ``pointing_game_accuracy``: the map's maximum (at original size) lies within ``tolerance``
   (15) pixels of a ground-truth box of the class: Euclidean distance from that pixel to the
   nearest box pixel <= tolerance.
@@ -214,7 +216,8 @@ def aggregate(records: Sequence[LocalizationRecord]) -> dict:
     Returns:
         dict with ``gt_known_loc_accuracy``, ``top1_loc_error``, ``top5_loc_error``,
         ``pointing_game_accuracy``, ``pointing_game_class_mean_accuracy`` (Zhang et al.'s
-        per-class average), ``images`` and ``records`` (counts).
+        per-class average), ``top1_cls_error`` and ``top5_cls_error`` (classification alone, same
+        weighting: a check of the model and its input), ``images`` and ``records`` (counts).
     """
     records = list(records)
     if not records:
@@ -227,6 +230,8 @@ def aggregate(records: Sequence[LocalizationRecord]) -> dict:
             "top1_loc_error": 1.0 - mean(lambda r: r.top1 and r.box_correct),
             "top5_loc_error": 1.0 - mean(lambda r: r.top5 and r.box_correct),
             "pointing_game_accuracy": mean(lambda r: r.pointing_hit),
+            "top1_cls_error": 1.0 - mean(lambda r: r.top1),
+            "top5_cls_error": 1.0 - mean(lambda r: r.top5),
             "pointing_game_class_mean_accuracy": class_mean(records, lambda r: r.pointing_hit),
             "images": len({r.image for r in records}), "records": len(records)}
 
