@@ -32,14 +32,16 @@ VALIDATION_IMAGES = 50_000  # ILSVRC CLS-LOC validation set
 # ground-truth classes.
 PUBLISHED = (
     {"row": "Grad-CAM (Selvaraju et al. 2017, Table 1)", "method": "grad_cam", "model": "vgg_16",
-     "network": "VGG-16", "top1_loc_error": 56.51, "top5_loc_error": 46.41,
+     "network": "VGG-16", "images": VALIDATION_IMAGES,
+     "top1_loc_error": 56.51, "top5_loc_error": 46.41,
      "top1_cls_error": 30.38, "top5_cls_error": 10.89},
     {"row": "CAM (Zhou et al. 2016)", "method": "cam", "model": None,
      "network": "VGG-16-GAP (VGG-16 retrained with global average pooling; not vgg_16)",
-     "top1_loc_error": 57.20, "top5_loc_error": 45.14},
+     "images": VALIDATION_IMAGES, "top1_loc_error": 57.20, "top5_loc_error": 45.14},
     {"row": "Grad-CAM (Selvaraju et al. 2017, Table 1)", "method": "grad_cam",
-     "model": "inception_v1", "network": "GoogLeNet", "top1_loc_error": 60.09,
-     "top5_loc_error": 49.34, "top1_cls_error": 31.9, "top5_cls_error": 11.3},
+     "model": "inception_v1", "network": "GoogLeNet", "images": VALIDATION_IMAGES,
+     "top1_loc_error": 60.09, "top5_loc_error": 49.34,
+     "top1_cls_error": 31.9, "top5_cls_error": 11.3},
     {"row": "Grad-CAM pointing game (Selvaraju et al. 2017, own variant)", "method": "grad_cam",
      "model": "vgg_16", "network": "VGG-16", "pointing_game_accuracy": 70.58},
     {"row": "c-MWP pointing game (Zhang et al. 2016, as reported by Selvaraju et al.)",
@@ -131,7 +133,7 @@ def table_rows(model_name, results, n_images):
     rows = [[f"{name} (this run)", model_name, str(n_images)]
             + [cell({k: 100 * v for k, v in result["figures"].items()}, key)
                for key, _ in COLUMNS] for name, result in results.items()]
-    rows += [[f"{p['row']}, published", p["network"], str(VALIDATION_IMAGES)]
+    rows += [[f"{p['row']}, published", p["network"], str(p.get("images") or "–")]
              + [cell(p, key) for key, _ in COLUMNS] for p in PUBLISHED]
     return ["row", "model", "images"] + [title for _, title in COLUMNS], rows
 
