@@ -36,31 +36,39 @@ def pixel_ranks(saliency, seed=0):
     return ranks.reshape(np.shape(saliency))
 
 
-def step_counts(pixels, steps):
-    """Number of pixels changed after each of the steps + 1 points (0 .. all)."""
+def step_counts(pixels, steps, step_pixels=None):
+    """Number of pixels changed after each of the steps + 1 points (0 .. all). With
+    ``step_pixels``, RISE's rule instead: that many pixels per step, ceil(pixels / step_pixels)
+    steps, the last one possibly shorter."""
+    if step_pixels is not None:
+        n_steps = -(-int(pixels) // int(step_pixels))
+        return np.minimum(np.arange(n_steps + 1, dtype=np.int64) * int(step_pixels), pixels)
     return np.round(np.linspace(0, pixels, steps + 1)).astype(np.int64)
 
 
-def perturbed_batches(image, saliency, baseline, mode, steps, batch_size):
+def perturbed_batches(image, saliency, baseline, mode, steps, batch_size, step_pixels=None):
     """Yield batches of the steps + 1 perturbed copies of ``image`` (float32 B x H x W x 3)."""
     if mode not in ("deletion", "insertion"):
         raise ValueError(f"mode must be 'deletion' or 'insertion', got {mode!r}")
     image = np.asarray(image, np.float32)
     ranks = pixel_ranks(saliency)
-    counts = step_counts(ranks.size, steps)
+    counts = step_counts(ranks.size, steps, step_pixels)
     source, fill = (image, baseline) if mode == "deletion" else (baseline, image)
     for start in range(0, len(counts), batch_size):
         changed = ranks[None] < counts[start:start + batch_size, None, None]
         yield np.where(changed[..., None], fill[None], source[None])
 
 
-def curve(score_fn, image, saliency, mode, baseline="zero", steps=32, batch_size=32):
-    """Scores [steps + 1] of ``score_fn`` (batch of images -> [B] scores) along the curve."""
+def curve(score_fn, image, saliency, mode, baseline="zero", steps=32, batch_size=32,
+          step_pixels=None):
+    """Scores [steps + 1] of ``score_fn`` (batch of images -> [B] scores) along the curve
+    (with ``step_pixels``, one score per RISE step: see ``step_counts``)."""
     if isinstance(baseline, str):
         baseline = baseline_image(image, baseline)
     base = np.asarray(baseline, np.float32)
     return np.concatenate([np.asarray(score_fn(batch), np.float64).reshape(-1) for batch in
-                           perturbed_batches(image, saliency, base, mode, steps, batch_size)])
+                           perturbed_batches(image, saliency, base, mode, steps, batch_size,
+                                             step_pixels)])
 
 
 def auc(values):
