@@ -15,7 +15,7 @@ from gradcam.errors import UserError
 from gradcam.explanation import explain, softmax
 from gradcam.visualize import overlay
 from nets.nets_factory import NETWORKS, NetworkSpec, register_network
-from tests.conftest import photo
+from conftest import photo
 
 REPO = Path(__file__).resolve().parent.parent
 

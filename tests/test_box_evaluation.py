@@ -149,7 +149,7 @@ def test_rise_protocol_scores_the_predicted_class_on_the_whole_image(lite0, tmp_
                                                                      monkeypatch):
     from PIL import Image
 
-    from tests.conftest import photo
+    from conftest import photo
 
     monkeypatch.setattr(evaluate, "load_model", lambda args: lite0)
     coffee = photo("coffee")                       # 400 x 600: the model's crop would cut it

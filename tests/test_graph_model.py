@@ -9,7 +9,7 @@ from PIL import Image
 from gradcam.cli import main
 from gradcam.explanation import explain
 from gradcam.model import Model
-from tests.conftest import photo
+from conftest import photo
 
 
 def graph_model(path, input_tensor, logits_tensor, layer_tensor, preprocessing, **kwargs):

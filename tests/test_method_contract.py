@@ -18,7 +18,7 @@ import pytest
 import gradcam.methods
 from gradcam.explanation import explain
 from gradcam.methods import METHODS
-from tests.conftest import photo
+from conftest import photo
 
 ROWS = ("chelsea", "coffee", "astronaut")
 

@@ -7,7 +7,7 @@ from PIL import Image
 
 from gradcam.cli import main
 from nets.tf_compat import tf
-from tests.conftest import make_random_checkpoint, photo
+from conftest import make_random_checkpoint, photo
 
 EXAMPLE = str(Path(__file__).resolve().parent.parent / "examples" / "my_net.py")
 

@@ -11,8 +11,8 @@ from gradcam.errors import UserError
 from gradcam.evaluation import box_evaluation
 from gradcam.methods import METHODS
 from synthetic_boxes import HAND_SCENES, HAND_TOP5, hand_maps, write_hand_set
-from tests.test_box_evaluation import HAND_FIGURES, stem_of
-from tests.test_reproduce_scripts import script
+from test_box_evaluation import HAND_FIGURES, stem_of
+from test_reproduce_scripts import script
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import make_random_checkpoint
+from conftest import make_random_checkpoint
 
 SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tests.conftest import photo
+from conftest import photo
 
 REPO = Path(__file__).resolve().parent.parent
 EXTRAS_ONLY = ("gradio", "apache_beam", "playwright", "pytest", "saliency")

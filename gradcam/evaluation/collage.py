@@ -3,13 +3,12 @@
 from collections import OrderedDict
 
 import numpy as np
+import skimage  # skimage.data loads on first use
 from PIL import Image
 
 
 def benchmark_photos():
     """Distinct photos with a clear object (cat, espresso, astronaut, rocket, motorcycle)."""
-    import skimage.data
-
     return OrderedDict([
         ("chelsea", skimage.data.chelsea()),
         ("coffee", skimage.data.coffee()),

@@ -2,6 +2,8 @@
 Maps"): Spearman rank correlation of absolute values, Pearson correlation, and SSIM (Wang et al.
 2004) via scikit-image. A constant map has no defined correlation: NaN is returned."""
 import numpy as np
+import scipy  # scipy.stats and skimage.metrics load on first use
+import skimage
 
 
 def _flat_pair(a, b, absolute):
@@ -15,10 +17,8 @@ def _constant(x):
 
 
 def spearman(a, b, absolute=True):
-    from scipy.stats import spearmanr
-
     a, b = _flat_pair(a, b, absolute)
-    return float("nan") if _constant(a) or _constant(b) else float(spearmanr(a, b)[0])
+    return float("nan") if _constant(a) or _constant(b) else float(scipy.stats.spearmanr(a, b)[0])
 
 
 def pearson(a, b, absolute=False):
@@ -28,7 +28,5 @@ def pearson(a, b, absolute=False):
 
 def ssim(a, b):
     """SSIM of two maps scaled to [0, 1]."""
-    from skimage.metrics import structural_similarity
-
-    return float(structural_similarity(np.asarray(a, np.float64), np.asarray(b, np.float64),
+    return float(skimage.metrics.structural_similarity(np.asarray(a, np.float64), np.asarray(b, np.float64),
                                        data_range=1.0))

@@ -12,7 +12,8 @@ from pathlib import Path
 from gradcam.errors import UserError
 from gradcam.graph import ClassifierGraph, building
 from gradcam.preprocessing import get_preprocessing
-from nets.tf_compat import tf
+from nets.tf_compat import tf  # first: TensorFlow's own import, quietly
+from tensorflow.core.protobuf import saved_model_pb2  # noqa: I001
 
 SCOPE = "imported"
 
@@ -34,8 +35,6 @@ def _read_graph_def(path):
 
 def _meta_graph(path, tags):
     """The MetaGraphDef of a SavedModel directory with exactly ``tags``."""
-    from tensorflow.core.protobuf import saved_model_pb2
-
     saved = saved_model_pb2.SavedModel()
     try:
         saved.ParseFromString((path / "saved_model.pb").read_bytes())
