@@ -33,14 +33,9 @@ def parse_args(argv):
 
 
 def figure(image, titles, rows, methods):
-    import matplotlib
+    from gradcam.visualize import new_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    columns = len(methods) + 1
-    figure_, axes = plt.subplots(len(rows), columns, figsize=(2.6 * columns, 2.8 * len(rows)),
-                                 squeeze=False)
+    figure_, axes = new_figure(len(rows), len(methods) + 1, 2.6, 2.8)
     for r, (title, maps) in enumerate(zip(titles, rows)):
         axes[r, 0].imshow(image)
         axes[r, 0].set_title(title, fontsize=8)

@@ -65,15 +65,10 @@ def compare(original, randomized):
 
 
 def plot(path, steps, curves, methods):
-    import matplotlib
+    from gradcam.visualize import new_figure, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from gradcam.visualize import save_figure
-
-    figure, axes = plt.subplots(1, 2, figsize=(11, 3.8))
-    for ax, metric in zip(axes, ("spearman", "ssim")):
+    figure, axes = new_figure(1, 2, 5.5, 3.8)
+    for ax, metric in zip(axes.flat, ("spearman", "ssim")):
         for method in methods:
             ax.plot(range(len(steps)), [c[metric] for c in curves[method]], marker="o", ms=3,
                     label=method)
@@ -84,7 +79,7 @@ def plot(path, steps, curves, methods):
         ax.set_title(f"{'Spearman rank correlation (abs)' if metric == 'spearman' else 'SSIM'} "
                      "vs original map", fontsize=9)
         ax.set_xlabel("cascading randomisation down to layer", fontsize=8)
-    axes[1].legend(fontsize=7)
+    axes[0, 1].legend(fontsize=7)
     figure.tight_layout()
     save_figure(path, figure)
 

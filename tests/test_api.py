@@ -160,3 +160,22 @@ def test_nets_never_imports_gradcam():
         "        spec = NETWORKS[name]\n"
         "        spec.build(tf.placeholder(tf.float32, [1, spec.image_size, spec.image_size, 3]))")
     assert "tf_slim" in loaded and "gradcam" not in loaded
+
+
+@pytest.mark.parametrize("command,module,extra", [("serve", "gradio", "app"),
+                                                  ("beam", "apache_beam", "beam")])
+def test_a_command_without_its_extra_names_the_pip_install(command, module, extra, monkeypatch,
+                                                           capsys, tmp_path):
+    """(The wheel test checks the same in a real environment without the extras.)"""
+    import importlib.util
+
+    from gradcam.cli import main
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == module
+                        else real(name, *a))
+    argv = [command] + (["nowhere/", "--out", str(tmp_path / "out")] if command == "beam" else [])
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f'pip install "gradcam-slim[{extra}]"' in err
+    assert not (tmp_path / "out").exists()
