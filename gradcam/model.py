@@ -199,13 +199,14 @@ class Model:
         images = self._checked_images(images)
         target = None if target is None else self.check_target(target, len(images))
         keys = list(keys)
-        batches = batch_slices(len(images), batch_size)
-        firsts, index = distinct_rows(images)
         above = set(keys) - {"activations"}
-        if target is not None and len(firsts) < len(images) and above <= ABOVE_LAYER_KEYS \
-                and above and self._fed_by_layer(above, layer):
-            return self._fetch_through_layer(images, firsts, index, target, keys, layer, batch_size)
-        return self._run(self.tensors(keys, layer), images, target, batches)
+        if target is not None and above and above <= ABOVE_LAYER_KEYS and len(images) > 1:
+            firsts, index = distinct_rows(images)
+            if len(firsts) < len(images) and self._fed_by_layer(above, layer):
+                return self._fetch_through_layer(images, firsts, index, target, keys, layer,
+                                                 batch_size)
+        return self._run(self.tensors(keys, layer), images, target,
+                         batch_slices(len(images), batch_size))
 
     def _fetch_through_layer(self, images, firsts, index, target, keys, layer, batch_size):
         tensors = self.tensors(set(keys) | {"activations"}, layer)
