@@ -83,7 +83,8 @@ class GradcamApp:
         if not path:
             return {}, gr.update(choices=[], value=None)
         model, image = _user_errors(self._input, path, network)
-        label, choices = self._top_k(top_classes(model.predict(image[None])[0], model.labels, TOP_K))
+        logits = model.predict(image[None])[0]
+        label, choices = self._top_k(top_classes(logits, model.labels, TOP_K, model.activation))
         return label, gr.update(choices=choices + self._other_classes(model, choices),
                                 value=choices[0][1])
 

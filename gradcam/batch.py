@@ -38,6 +38,10 @@ class JobSettings:
 
     model: str = "efficientnet_lite0"
     checkpoint: Optional[str] = None
+    model_file: Optional[str] = None  # a Keras/SavedModel/.pb file (instead of model) ...
+    trust_model_code: bool = False  # ... and how to load it (see gradcam.Model.from_file)
+    preprocessing: Optional[str] = None
+    image_size: Optional[int] = None
     method: str = "grad_cam"
     target_class: Optional[str] = None  # name or index; None = each image's top class
     layer: Optional[str] = None

@@ -36,17 +36,31 @@ class ExplainBatches(beam.DoFn):
         self.job = None
 
     def setup(self):
-        model = PROCESS_MODELS.get(self.settings.model, self.settings.checkpoint)
-        self.job = ImageJob(model, self.settings, self.out_dir, self.root)
+        self.job = ImageJob(settings_model(self.settings), self.settings, self.out_dir, self.root)
 
     def process(self, paths):
         for record in self.job.process([self.job.decode(path) for path in paths]):
             yield json.dumps(record)
 
 
+def settings_model(settings):
+    """The process's model of ``settings``: its model file (loaded once per process; workers
+    need the file at the same path) or its registered network."""
+    if settings.model_file:
+        return PROCESS_MODELS.get(settings.model_file, trust_code=settings.trust_model_code,
+                                  preprocessing=settings.preprocessing,
+                                  image_size=settings.image_size)
+    return PROCESS_MODELS.get(settings.model, settings.checkpoint)
+
+
 def check_settings(settings):
-    """UserError for what can be checked without the model: the class and the checkpoint (the
-    settings checked themselves when made)."""
+    """UserError for what can be checked before the pipeline: the class and the checkpoint, or
+    a model file, loaded here (the settings checked themselves when made)."""
+    if settings.model_file:
+        model = settings_model(settings)
+        if settings.target_class is not None:
+            model.class_index(settings.target_class)
+        return
     spec = network_spec(settings.model)
     if settings.target_class is not None:
         resolve_class(settings.target_class, labels_for(spec.label_offset, spec.num_classes))

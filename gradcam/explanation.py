@@ -34,12 +34,23 @@ def softmax(logits) -> np.ndarray:
     return (e / e.sum(axis=-1, keepdims=True)).astype(np.float32)
 
 
-def top_classes(logits, labels, k=5) -> list:
+def sigmoid(logits) -> np.ndarray:
+    """Independent probabilities of logits [..., C] (a multi-label head)."""
+    return (0.5 * (1.0 + np.tanh(0.5 * np.asarray(logits, np.float64)))).astype(np.float32)
+
+
+def probabilities_of(logits, activation: str = "softmax") -> np.ndarray:
+    """The head's probabilities of logits [..., C]: softmax, or each unit's sigmoid."""
+    return sigmoid(logits) if activation == "sigmoid" else softmax(logits)
+
+
+def top_classes(logits, labels, k=5, activation: str = "softmax") -> list:
     """The ``k`` most probable classes of one image's logits [C]:
-    [{"index", "label", "probability"}], most probable first."""
+    [{"index", "label", "probability"}], most probable first (``activation``: the model's head,
+    "softmax" or "sigmoid")."""
     if k < 1:
         raise UserError(f"{{argument}} must be at least 1, got {k}", "top_k")
-    probabilities = softmax(logits)
+    probabilities = probabilities_of(logits, activation)
     return [{"index": int(c), "label": short_label(labels, c), "probability": float(probabilities[c])}
             for c in probabilities.argsort()[::-1][:k]]
 
@@ -59,6 +70,7 @@ class Explanation:
         lowres: [N, h, w] raw feature-resolution map before ReLU (CAM family), else None.
         degenerate: bool [N], True where the map carried no signal (or the image none).
         extras: method-specific numbers (e.g. IG's completeness gap).
+        activation: the model's head, "softmax" or "sigmoid" (multi-label).
     """
 
     method: str
@@ -71,18 +83,19 @@ class Explanation:
     lowres: Optional[np.ndarray] = None
     degenerate: Optional[np.ndarray] = None
     extras: dict = field(default_factory=dict)
+    activation: str = "softmax"
 
     @property
     def probabilities(self) -> np.ndarray:
-        """Softmax of the logits [N, C]."""
-        return softmax(self.logits)
+        """Softmax of the logits [N, C] (each unit's sigmoid for a sigmoid head)."""
+        return probabilities_of(self.logits, self.activation)
 
     def label(self, index) -> str:
         return short_label(self.labels, index)
 
     def top_k(self, k: int = 5, i: int = 0) -> list:
         """The ``k`` most probable classes of row ``i``: [{"index", "label", "probability"}]."""
-        return top_classes(self.logits[i], self.labels, k)
+        return top_classes(self.logits[i], self.labels, k, self.activation)
 
     def overlay(self, i: int = 0, style: str = "heatmap", alpha: float = 0.5) -> np.ndarray:
         """uint8 S x S x 3: row ``i``'s map drawn over its image (styles: heatmap, shading, blur)."""
@@ -265,7 +278,8 @@ def _display(model, method, images, target, result):
     display, degenerate = _flag_degenerate(method.name, images, display)
     shown = np.clip(np.round(np.asarray(images, np.float32)), 0, 255).astype(np.uint8)
     return Explanation(method.name, shown, np.asarray(target, np.int32), result.logits, display, raw,
-                       model.labels, result.lowres, degenerate, result.extras)
+                       model.labels, result.lowres, degenerate, result.extras,
+                       getattr(model, "activation", "softmax"))
 
 
 def _flag_degenerate(method, images, display):

@@ -13,7 +13,7 @@ model): then it also zeroes negative incoming gradients. So the plain backward c
 and the guided one is a second path, built once.
 """
 import contextlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 from gradcam.preprocessing import Preprocessing
@@ -78,6 +78,11 @@ class ClassifierGraph:
             from the session at every run (CAM); None when the model has no such head.
         restore: loads the weights into a new session of ``graph``.
         source: the checkpoint or file the weights came from (for records).
+        activation: the head's activation, "softmax" (one class per image) or "sigmoid" (one
+            independent probability per unit: multi-label); ``logits`` are its input.
+        extra_layers: more 4-D maps accepted by name but not listed (tensor names of a graph).
+        unguided: activation kinds of the model that get no guided-backprop rule (only ReLU and
+            ReLU6 have one), for the note guided methods print.
     """
 
     graph: tf.Graph
@@ -91,6 +96,9 @@ class ClassifierGraph:
     head_weights: Optional[tf.Tensor] = None
     restore: Callable = _no_weights
     source: Optional[str] = None
+    activation: str = "softmax"
+    extra_layers: dict = field(default_factory=dict)
+    unguided: tuple = ()
 
 
 def depends_only_through(fetch, tensor, images):

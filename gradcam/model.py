@@ -8,12 +8,15 @@ requests, Beam threads) can share one model and no call adds ops after the first
 goes in through a placeholder whose default is each image's own top class.
 
 A ``Model`` is made from a ``gradcam.graph.ClassifierGraph`` by composition: the constructor loads a
-TF-Slim network and checkpoint (``gradcam.loaders.slim``), ``Model.from_graph`` a frozen GraphDef
-or SavedModel (``gradcam.loaders.graph_file``); both feed the same core.
+TF-Slim network and checkpoint (``gradcam.loaders.slim``), ``Model.from_file`` (and the constructor
+given a path) a Keras .h5/.keras file, a SavedModel or a frozen GraphDef
+(``gradcam.loaders.model_file``); both feed the same core.
 """
 import threading
+import warnings
 from difflib import get_close_matches
 from os import PathLike
+from pathlib import Path
 from typing import Optional, Sequence, Union
 
 import numpy as np
@@ -22,16 +25,16 @@ from gradcam.arrays import batch_slices, distinct_rows
 from gradcam.errors import UserError
 from gradcam.graph import building, depends_only_through, guided_gradients
 from gradcam.labels import labels_for, read_label_file, resolve_class, short_label
-from gradcam.loaders.graph_file import load_graph_file
+from gradcam.loaders.model_file import load_model_file
 from gradcam.loaders.slim import load_slim
 from gradcam.preprocessing import crop_and_resize
-from nets.nets_factory import DEFAULT_NETWORK, NetworkSpec
+from nets.nets_factory import DEFAULT_NETWORK, NETWORKS, NetworkSpec
 from nets.tf_compat import tf
 
 # The named quantities of ``Model.fetch``; per row of images, with the row's target:
 FETCH_KEYS = {
-    "logits": "pre-softmax class scores [N, C]",
-    "probabilities": "softmax of the logits [N, C]",
+    "logits": "pre-softmax (or pre-sigmoid) class scores [N, C]",
+    "probabilities": "softmax of the logits [N, C] (sigmoid of each for a sigmoid head)",
     "score": "the target's logit [N], the quantity every gradient is taken of",
     "activations": "the layer's feature map [N, h, w, c]",
     "layer_gradients": "d score / d activations [N, h, w, c]",
@@ -39,6 +42,7 @@ FETCH_KEYS = {
     "guided_input_gradients": "guided-backprop d score / d input pixels [N, S, S, 3]",
     "head_weights": "the target's column of the final linear layer [N, C_in] (CAM)",
 }
+MODEL_FILE_SUFFIXES = (".h5", ".hdf5", ".keras", ".pb")
 LAYER_KEYS = frozenset({"activations", "layer_gradients"})
 # Keys that a layer's activations determine (with the target): rows repeating one image can run
 # the network below the layer once and feed the stored activations to the part above it.
@@ -49,38 +53,64 @@ class Model:
     """A classifier ready to explain: graph, session and every gradient built once.
 
     Args:
-        network: a registered network name (``gradcam list models``) or a
-            ``nets.nets_factory.NetworkSpec`` of your own.
+        network: a registered network name (``gradcam list models``), a
+            ``nets.nets_factory.NetworkSpec`` of your own, or the path of a model file (a Keras
+            .h5/.keras, a SavedModel directory, a frozen .pb: see ``Model.from_file``).
         checkpoint: checkpoint prefix or directory; default: the network's own under GRADCAM_HOME.
         num_classes: size of a fine-tuned logits layer (default: the network's).
         labels: class names in the model's label space, or a Slim label file (``id:name`` per
             line); default: ImageNet's names when the class count fits, else "class i".
         threads: intra-op threads of the session (inter-op then uses 1); None lets TF choose.
+        trust_code: for a Keras model file only: load it even when its config holds Lambda layers
+            or custom objects (their stored code runs); refused otherwise.
 
     Raises:
-        UserError: unknown network, missing or mismatching checkpoint, bad labels.
+        UserError: unknown network, missing or mismatching checkpoint, bad labels, a model file
+            that is corrupt, untrusted or cannot be explained.
     """
 
-    def __init__(self, network: Union[str, NetworkSpec] = DEFAULT_NETWORK,
+    def __init__(self, network: Union[str, PathLike, NetworkSpec] = DEFAULT_NETWORK,
                  checkpoint: Optional[Union[str, PathLike]] = None, *,
                  num_classes: Optional[int] = None,
                  labels: Optional[Union[Sequence[str], str, PathLike]] = None,
-                 threads: Optional[int] = None):
-        self._open(load_slim(network, checkpoint, num_classes), labels, threads)
+                 threads: Optional[int] = None, trust_code: bool = False):
+        if is_model_file(network):
+            if checkpoint is not None:
+                raise UserError("a checkpoint does not apply to a model file (its weights are in it)")
+            built = load_model_file(network, trust_code=trust_code, num_classes=num_classes)
+        else:
+            built = load_slim(network, checkpoint, num_classes)
+        self._open(built, labels, threads)
+
+    @classmethod
+    def from_file(cls, path: Union[str, PathLike], *, trust_code: bool = False,
+                  image_size: Optional[int] = None, preprocessing: Optional[str] = None,
+                  layer_tensor: Optional[str] = None, input_tensor: Optional[str] = None,
+                  logits_tensor: Optional[str] = None, num_classes: Optional[int] = None,
+                  labels=None, threads: Optional[int] = None,
+                  tags: Sequence[str] = ("serve",)) -> "Model":
+        """A Keras .h5 or .keras file, a SavedModel directory (TF2 or TF1) or a frozen GraphDef
+        .pb; input, logits (pre-softmax or pre-sigmoid), layers and the default layer are found,
+        each overridable (see ``gradcam.loaders.model_file.load_model_file`` for the arguments;
+        ``labels`` and ``threads`` as for the constructor)."""
+        model = cls.__new__(cls)
+        model._open(load_model_file(path, trust_code=trust_code, image_size=image_size,
+                                    preprocessing=preprocessing, layer_tensor=layer_tensor,
+                                    input_tensor=input_tensor, logits_tensor=logits_tensor,
+                                    num_classes=num_classes, tags=tags), labels, threads)
+        return model
 
     @classmethod
     def from_graph(cls, path: Union[str, PathLike], *, input_tensor: str, logits_tensor: str,
                    layer_tensor: str, preprocessing: str, image_size: Optional[int] = None,
                    num_classes: Optional[int] = None, labels=None, threads: Optional[int] = None,
                    tags: Sequence[str] = ("serve",)) -> "Model":
-        """A frozen GraphDef (.pb) or SavedModel directory explained through named tensors (see
-        ``gradcam.loaders.graph_file.load_graph_file`` for the arguments)."""
-        model = cls.__new__(cls)
-        model._open(load_graph_file(path, input_tensor=input_tensor, logits_tensor=logits_tensor,
-                                    layer_tensor=layer_tensor, preprocessing=preprocessing,
-                                    image_size=image_size, num_classes=num_classes, tags=tags),
-                    labels, threads)
-        return model
+        """A frozen GraphDef (.pb) or SavedModel directory explained through named tensors:
+        ``from_file`` with every tensor given."""
+        return cls.from_file(path, input_tensor=input_tensor, logits_tensor=logits_tensor,
+                             layer_tensor=layer_tensor, preprocessing=preprocessing,
+                             image_size=image_size, num_classes=num_classes, labels=labels,
+                             threads=threads, tags=tags)
 
     def _open(self, built, labels, threads):
         """The core every constructor ends in: outputs, target, session, weights."""
@@ -91,11 +121,16 @@ class Model:
         self.default_layer = built.default_layer
         self.source = built.source
         self._layers, self._head_weights = dict(built.layers), built.head_weights
+        self._extra_layers, self.unguided = dict(built.extra_layers), built.unguided
+        self.activation = built.activation
         self.num_classes = int(built.logits.shape[-1])
         self.labels = self._labels(labels, built.label_offset)
         with building(self.graph):
             self.logits = tf.reshape(built.logits, [-1, self.num_classes])
-            self.probabilities = tf.nn.softmax(self.logits)
+            if self.activation == "sigmoid":
+                self.probabilities = tf.sigmoid(self.logits)
+            else:
+                self.probabilities = tf.nn.softmax(self.logits)
             # Not fed: each image's own top class, so one-pass methods need no prediction run.
             self.target = tf.placeholder_with_default(
                 tf.argmax(self.logits, 1, output_type=tf.int32), [None], name="target")
@@ -123,6 +158,11 @@ class Model:
         """Layers usable for the CAM family (4-D feature maps), input side first."""
         return list(self._layers)
 
+    @property
+    def layer_shapes(self) -> dict:
+        """{layer: (h, w, c)} of ``layer_names`` (None where a size is not fixed)."""
+        return {name: tuple(t.shape.as_list()[1:]) for name, t in self._layers.items()}
+
     def tensors(self, keys, layer: Optional[str] = None) -> dict:
         """The graph tensors behind fetch ``keys`` (built now if new), for callers that drive
         ``self.session`` themselves (benchmarks, adapters); feed ``self.images``/``self.target``."""
@@ -137,10 +177,16 @@ class Model:
         if key == "input_gradients":
             return self._once(key, lambda: tf.gradients(self.score, self.images)[0])
         if key == "guided_input_gradients":
-            return self._once(key, lambda: guided_gradients(self.score, self.images)[0])
+            return self._once(key, self._guided_input_gradients)
         if key == "head_weights":
             return self._once(key, self._target_head_weights)
         raise ValueError(f"unknown fetch key {key!r}; keys: {', '.join(FETCH_KEYS)}")
+
+    def _guided_input_gradients(self):
+        if self.unguided:  # said once per model: this is built once
+            warnings.warn(f"{self.name}: guided backprop has rules for ReLU and ReLU6 only; "
+                          f"{', '.join(self.unguided)} pass plain gradients", stacklevel=2)
+        return guided_gradients(self.score, self.images)[0]
 
     def _once(self, key, build):
         if key not in self._built:
@@ -150,11 +196,11 @@ class Model:
 
     def _layer(self, name):
         name = name or self.default_layer
-        if name not in self._layers:
+        activations = self._layers.get(name, self._extra_layers.get(name))
+        if activations is None:
             near = get_close_matches(name, self._layers, 5, 0.4) or list(self._layers)[-5:]
             raise UserError(f"unknown layer {name!r} for {self.name}; close: {', '.join(near)} "
                             "(all: gradcam list layers)")
-        activations = self._layers[name]
         return self._once(("layer", name), lambda: {
             "activations": activations,
             "layer_gradients": tf.gradients(self.score, activations)[0]})
@@ -302,3 +348,12 @@ class Model:
 
     def close(self):
         self.session.close()
+
+
+def is_model_file(network) -> bool:
+    """True when ``network`` names a model file rather than a registered network: a path object,
+    or a string that is not a registered name and names an existing file or directory."""
+    if isinstance(network, PathLike):
+        return True
+    return isinstance(network, str) and network not in NETWORKS and (
+        Path(network).exists() or Path(network).suffix.lower() in MODEL_FILE_SUFFIXES)

@@ -9,23 +9,27 @@ from gradcam.model import Model
 
 
 class ModelCache:
-    """Models by (network, checkpoint), each built once; building holds a lock."""
+    """Models by (network, checkpoint) or (model file, its options), each built once; building
+    holds a lock."""
 
     def __init__(self):
         self._models = {}
         self._lock = threading.Lock()
 
-    def get(self, network, checkpoint=None):
-        key = (network, checkpoint)
+    def get(self, network, checkpoint=None, **file_options):
+        """The model of a registered network (and checkpoint), or with ``file_options`` (keywords
+        of ``Model.from_file``) of the model file ``network``."""
+        key = (network, checkpoint, tuple(sorted(file_options.items())))
         with self._lock:
             if key not in self._models:
-                self._models[key] = Model(network, checkpoint)
+                self._models[key] = Model.from_file(network, **file_options) if file_options \
+                    else Model(network, checkpoint)
             return self._models[key]
 
     def put(self, model, checkpoint=None):
         """Share an already built model (tests, or a model built with special arguments)."""
         with self._lock:
-            self._models[(model.name, checkpoint)] = model
+            self._models[(model.name, checkpoint, ())] = model
             return model
 
 

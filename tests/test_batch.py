@@ -198,7 +198,8 @@ def _beam_error(capsys, argv):
 
 
 @pytest.mark.parametrize("flags, message", [
-    (["--graph", "/nonexistent.pb"], "gradcam beam does not take --graph"),
+    (["--model-file", "/nonexistent.pb"], "model file not found: /nonexistent.pb"),
+    (["--input-tensor", "input"], "gradcam beam does not take --input-tensor"),
     (["--threads", "2"], "gradcam beam does not take --threads"),
     (["--checkpoint", "/nonexistent.ckpt"], "checkpoint not found: /nonexistent.ckpt"),
     (["--class", "no such class"], "unknown class 'no such class'"),

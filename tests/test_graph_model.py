@@ -1,5 +1,6 @@
 """Any TF graph: the embedded model exported as a frozen GraphDef and a SavedModel explains
-exactly like the native Slim path (same logits, Grad-CAM maps and pixel gradients)."""
+exactly like the native Slim path (same logits, Grad-CAM maps and pixel gradients), with the
+tensors named or found."""
 import json
 
 import numpy as np
@@ -82,19 +83,35 @@ def test_graph_errors_are_one_line(exported, tmp_path, capsys):
     err = _error_line(capsys, base + ["--input-tensor", "input", "--logits-tensor", "logits",
                                       "--layer-tensor", LAYER, "--num-classes", "5"])
     assert "--num-classes 5 but 'logits:0' has 1000 classes" in err
-    err = _error_line(capsys, base + ["--input-tensor", "input"])
-    assert "--graph needs --logits-tensor, --layer-tensor" in err
+    err = _error_line(capsys, base + ["--input-tensor", "input", "--layer-tensor", "head/Relu7"])
+    assert "--layer-tensor 'head/Relu7:0' is not in" in err and err.endswith("; close: head\n")
+
+
+@pytest.mark.parametrize("kind", ["frozen.pb", "saved_model"])
+def test_exported_graph_tensors_are_found(lite0, coffee_input, exported, kind):
+    """No tensor named: the input is the one placeholder (the SavedModel's signature says it),
+    the logits the graph's output, the default layer the map before the pooling; layer paths come
+    from the name scopes (the model's own outer scope dropped), tensor names work too."""
+    model = Model.from_file(exported / kind, preprocessing="efficientnet_lite")
+    assert (model.image_size, model.num_classes, model.default_layer) == (224, 1000, "head")
+    assert model.activation == "softmax" and model.unguided == ()
+    native = explain(lite0, coffee_input[None], 967)
+    found = explain(model, coffee_input[None], 967)
+    np.testing.assert_allclose(found.lowres, native.lowres, rtol=1e-4, atol=1e-6)
+    by_name = explain(model, coffee_input[None], 967, layer=LAYER)
+    np.testing.assert_array_equal(by_name.lowres, found.lowres)
+    model.close()
 
 
 @pytest.fixture(scope="module")
 def toy_graph(tmp_path_factory):
-    """A frozen toy graph: input -> 'used' -> logits (plus 'mask', fed by a second placeholder),
-    and a 4-D 'side' branch of the input that the logits ignore."""
+    """A frozen toy graph: input -> 'used' -> logits (plus 'mask', fed by a second input that has
+    a default), and a 4-D 'side' branch of the input that the logits ignore."""
     from nets.tf_compat import tf
 
     with tf.Graph().as_default() as graph:
         image = tf.placeholder(tf.float32, [None, 8, 8, 3], name="input")
-        second = tf.placeholder(tf.float32, [None, 8, 8, 3], name="mask_input")
+        second = tf.placeholder_with_default(tf.zeros([1, 8, 8, 3]), [None, 8, 8, 3], "mask_input")
         mask = tf.nn.relu(second, name="mask")
         used = tf.nn.relu(tf.nn.conv2d(image, tf.ones([1, 1, 3, 3]), 1, "SAME"), name="used")
         tf.nn.relu(image * 2.0, name="side")
@@ -109,6 +126,22 @@ def test_toy_graph_layers_are_those_between_input_and_logits(toy_graph):
     assert model.num_classes == 3 and "used" in model.layer_names
     assert "side" not in model.layer_names and "mask" not in model.layer_names
     model.close()
+
+
+def test_graph_needing_a_second_input_is_one_line(tmp_path, capsys):
+    from nets.tf_compat import tf
+
+    with tf.Graph().as_default() as graph:
+        image = tf.placeholder(tf.float32, [None, 8, 8, 3], name="input")
+        scale = tf.placeholder(tf.float32, [], name="scale")
+        used = tf.nn.relu(tf.nn.conv2d(image, tf.ones([3, 3, 3, 2]), 1, "SAME") * scale, name="used")
+        tf.reduce_mean(used, [1, 2], name="logits")
+    path = tmp_path / "two.pb"
+    path.write_bytes(graph.as_graph_def().SerializeToString())
+    image_file = tmp_path / "coffee.png"
+    Image.fromarray(photo("coffee")).save(image_file)
+    err = _error_line(capsys, ["explain", str(image_file), "--model-file", str(path)])
+    assert "the logits also need the input scale; only models with one image input" in err
 
 
 def test_output_index_and_off_path_layer_are_one_line_errors(toy_graph, tmp_path, capsys):

@@ -33,7 +33,9 @@ def job_settings(args):
 
     options = options_for(get_method(args.method), parse_options(args.options), strict=True,
                           seed=args.seed)
-    return JobSettings(model=args.model, checkpoint=args.checkpoint, method=args.method,
+    return JobSettings(model=args.model, checkpoint=args.checkpoint, model_file=args.model_file,
+                       trust_model_code=args.trust_model_code, preprocessing=args.preprocessing,
+                       image_size=args.image_size, method=args.method,
                        target_class=args.classes, layer=args.layer, top_k=args.top_k,
                        style=args.style, alpha=args.alpha, batch_size=args.batch_size,
                        central_fraction=args.central_fraction, options=tuple(sorted(options.items())))

@@ -2,21 +2,22 @@
 know go to Beam's PipelineOptions: the DirectRunner runs locally (default), ``--runner
 DataflowRunner --project P --region R --temp_location gs://...`` (or FlinkRunner, SparkRunner)
 runs elsewhere. Put Beam options after INPUT, or write them as --name=value. Workers build a
-registered network (--model, --checkpoint) with TensorFlow's default threads: --graph (and its
-tensor flags), --num-classes, --labels and --threads are refused; use gradcam batch for them.
-Settings and the checkpoint are checked before the pipeline starts."""
+registered network (--model, --checkpoint) or load a --model-file (with --trust-model-code,
+--preprocessing, --image-size; remote workers need the file at the same path) with TensorFlow's
+default threads: the tensor overrides, --num-classes, --labels and --threads are refused; use
+gradcam batch for them. Settings and the checkpoint (or the model file) are checked before the
+pipeline starts."""
 import json
 import logging
 import time
 
 from gradcam.commands.batch import add_job_arguments, job_settings, print_summary
-from gradcam.commands.common import require_extra
+from gradcam.commands.common import check_model_flags, require_extra
 from gradcam.errors import UserError
 
 NAME = "beam"
 HELP = "explain a folder of images with an Apache Beam pipeline (DirectRunner by default)"
-REFUSED = ("graph", "input_tensor", "logits_tensor", "layer_tensor", "preprocessing", "image_size",
-           "num_classes", "labels", "threads")
+REFUSED = ("input_tensor", "logits_tensor", "layer_tensor", "num_classes", "labels", "threads")
 
 
 def add_arguments(parser):
@@ -29,7 +30,7 @@ def _refuse_batch_only_flags(args):
     given = [f"--{name.replace('_', '-')}" for name in REFUSED if getattr(args, name) is not None]
     if given:
         raise UserError(f"gradcam beam does not take {', '.join(given)} (its workers build a "
-                        "registered --model); use gradcam batch")
+                        "registered --model or load a --model-file); use gradcam batch")
 
 
 def run(args):
@@ -38,6 +39,7 @@ def run(args):
     from gradcam.beam_pipeline import run_pipeline
 
     _refuse_batch_only_flags(args)
+    check_model_flags(args)
     settings = job_settings(args)
     paths, _ = list_inputs(args.input)
     logging.getLogger("apache_beam").setLevel(logging.WARNING)

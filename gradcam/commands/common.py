@@ -33,17 +33,23 @@ def add_model_arguments(parser):
     parser.add_argument("--checkpoint", help="checkpoint prefix or directory "
                         "(default: the network's checkpoint under $GRADCAM_HOME)")
     parser.add_argument("--num-classes", type=int, help="classes of a fine-tuned logits layer")
-    parser.add_argument("--labels", help="Slim label file (id:name per line) for --num-classes")
+    parser.add_argument("--labels", help="label file (id:name per line) naming the classes of "
+                        "--num-classes or of a --model-file")
     parser.add_argument("--threads", type=int, help="TensorFlow intra-op threads")
-    group = parser.add_argument_group("any TF graph (instead of --model)")
-    group.add_argument("--graph", metavar="FILE_OR_DIR",
-                       help="frozen GraphDef .pb file or SavedModel directory")
-    group.add_argument("--input-tensor", help="the graph's image input (float32 N x S x S x 3)")
-    group.add_argument("--logits-tensor", help="the graph's pre-softmax logits [N, classes]")
-    group.add_argument("--layer-tensor", help="4-D feature map for CAM methods")
+    group = parser.add_argument_group("your own model file (instead of --model)")
+    group.add_argument("--model-file", "--graph", dest="model_file", metavar="PATH",
+                       help="Keras .h5 or .keras file, SavedModel directory (TF2 or TF1) or frozen "
+                       "GraphDef .pb; its input, logits (pre-softmax/sigmoid) and layers are found")
+    group.add_argument("--trust-model-code", action="store_true",
+                       help="load a Keras file whose Lambda layers or custom objects run stored "
+                       "code (refused otherwise; only for files you trust)")
+    group.add_argument("--input-tensor", help="override: the image input tensor (float32 N x S x S x 3)")
+    group.add_argument("--logits-tensor", help="override: the pre-softmax logits tensor [N, classes]")
+    group.add_argument("--layer-tensor", help="override: the default layer (layer path or tensor)")
     group.add_argument("--preprocessing", choices=sorted(PREPROCESSING),
-                       help="crop geometry and value normalisation the graph expects")
-    group.add_argument("--image-size", type=int, help="input size S, if the input tensor has none")
+                       help="crop geometry and value normalisation the model expects (default for "
+                       "model files: raw, pixels 0-255 go in)")
+    group.add_argument("--image-size", type=int, help="input size S, if the model's input has none")
 
 
 def add_class_argument(parser, repeat=False, help_text="target class (name or model-space index); "
@@ -113,24 +119,36 @@ def load_user_modules(argv):
     return rest
 
 
+FILE_ONLY = ("trust_model_code", "input_tensor", "logits_tensor", "layer_tensor", "preprocessing",
+             "image_size")
+
+
+def check_model_flags(args):
+    """UserError for model flags that do not go together."""
+    if args.model_file:
+        if args.checkpoint:
+            raise UserError("--checkpoint does not apply to --model-file (its weights are in it)")
+        if args.model != DEFAULT_NETWORK:
+            raise UserError("give --model or --model-file, not both")
+        return
+    given = [f"--{name.replace('_', '-')}" for name in FILE_ONLY if getattr(args, name, None)]
+    if given:
+        raise UserError(f"{', '.join(given)} go{'es' * (len(given) == 1)} with --model-file")
+    if args.labels and not args.num_classes:
+        raise UserError("--labels needs --num-classes")
+
+
 def load_model(args):
     """The ``gradcam.Model`` the model flags describe."""
     from gradcam.model import Model
 
-    if args.labels and not args.num_classes:
-        raise UserError("--labels needs --num-classes")
+    check_model_flags(args)
     labels = args.labels or None
-    if getattr(args, "graph", None):
-        needed = [f"--{flag.replace('_', '-')}" for flag in
-                  ("input_tensor", "logits_tensor", "layer_tensor", "preprocessing")
-                  if not getattr(args, flag)]
-        if needed:
-            raise UserError(f"--graph needs {', '.join(needed)}")
-        if args.checkpoint:
-            raise UserError("--checkpoint does not apply to --graph (weights are in the graph)")
-        return Model.from_graph(args.graph, input_tensor=args.input_tensor,
-                                logits_tensor=args.logits_tensor, layer_tensor=args.layer_tensor,
-                                preprocessing=args.preprocessing, image_size=args.image_size,
-                                num_classes=args.num_classes, labels=labels, threads=args.threads)
+    if args.model_file:
+        return Model.from_file(args.model_file, trust_code=args.trust_model_code,
+                               image_size=args.image_size, preprocessing=args.preprocessing,
+                               layer_tensor=args.layer_tensor, input_tensor=args.input_tensor,
+                               logits_tensor=args.logits_tensor, num_classes=args.num_classes,
+                               labels=labels, threads=args.threads)
     return Model(args.model, args.checkpoint, num_classes=args.num_classes, labels=labels,
                  threads=args.threads)

@@ -1,6 +1,9 @@
-"""List the registered networks, methods, or the explainable layers of one network."""
+"""List the registered networks, methods, or the explainable layers of one network or model file
+(``gradcam list layers --model-file my_model.keras``: what was found, the layers with their
+shapes, the default marked)."""
+from gradcam.commands.common import add_model_arguments, load_model
 from gradcam.methods import METHODS
-from nets.nets_factory import DEFAULT_NETWORK, NETWORKS
+from nets.nets_factory import NETWORKS
 
 NAME = "list"
 HELP = "list models, methods, or the layers of a model"
@@ -8,7 +11,7 @@ HELP = "list models, methods, or the layers of a model"
 
 def add_arguments(parser):
     parser.add_argument("what", choices=["models", "methods", "layers"])
-    parser.add_argument("--model", default=DEFAULT_NETWORK, choices=sorted(NETWORKS))
+    add_model_arguments(parser)
 
 
 def run(args):
@@ -19,6 +22,8 @@ def run(args):
     elif args.what == "methods":
         for method in METHODS.values():
             print(f"{method.name:20s} {method.kind:6s} {method.title}")
+    elif args.model_file:
+        _print_file_layers(load_model(args))
     else:
         _print_layers(NETWORKS[args.model])
     return 0
@@ -35,3 +40,21 @@ def _print_layers(spec):
             if tensor.shape.ndims == 4:
                 mark = "  (default)" if name == spec.default_layer else ""
                 print(f"{name:60s} {'x'.join(map(str, tensor.shape.as_list()[1:]))}{mark}")
+
+
+def _print_file_layers(model):
+    """What was found in a model file, then its layers (input side first), the default marked."""
+    from gradcam.loaders.graph_file import SCOPE
+
+    logits = model.logits
+    while logits.op.type == "Reshape":  # back to the model's own tensor
+        logits = logits.op.inputs[0]
+    print(f"{model.name}: input {model.image_size}x{model.image_size}x3 "
+          f"(preprocessing {model.preprocessing.name}), {model.num_classes} classes, "
+          f"{model.activation} head, logits {logits.name.removeprefix(SCOPE + '/')}")
+    for name, shape in model.layer_shapes.items():
+        mark = "  (default)" if name == model.default_layer else ""
+        print(f"{name:60s} {'x'.join('?' if d is None else str(d) for d in shape)}{mark}")
+    if model.unguided:
+        print(f"guided backprop: no rule for {', '.join(model.unguided)} (plain gradients pass)")
+    model.close()

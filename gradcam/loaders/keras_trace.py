@@ -1,0 +1,219 @@
+"""Keras models and TF2 SavedModels as frozen TF1 GraphDefs, traced in eager mode.
+
+TensorFlow runs in graph mode in this process (``nets.tf_compat`` disables eager execution
+globally). Keras 3 and tf-keras models and TF2 SavedModels are eager objects, so they are loaded
+and traced inside ``context.eager_mode()``, which makes this thread eager for that block only: the
+model's call becomes a concrete ``tf.function`` on a float32 image input, and
+``convert_variables_to_constants_v2`` turns it into a plain GraphDef whose weights are constants.
+That GraphDef is then imported like any frozen graph, so every op of the model, nested or not, is
+an op of one graph, and a layer of a nested backbone is a tensor like any other.
+
+Keras models: while the call is traced, every layer's ``call`` (the layers of nested models too)
+records its first output under its path ("backbone/c3", the names the user gave), and the traced
+function returns those outputs as well, so each layer path maps to its tensor without guessing
+from op names (Keras 3 adds ``_1`` suffixes to its name scopes). The loaded model and its
+variables are dropped when the GraphDef is made.
+"""
+import functools
+import os
+import sys
+from dataclasses import dataclass, field
+from typing import Optional
+
+from gradcam.errors import UserError
+from gradcam.loaders.keras_config import KerasFile
+
+SIGNATURE = "serving_default"
+
+
+@dataclass(frozen=True)
+class Frozen:
+    """A traced model: ``graph_def`` with constant weights, its image ``input`` tensor name, its
+    ``outputs`` tensor names (one per output, by name) and, for Keras models, ``layers``: the
+    tensor name of each layer path's output."""
+
+    graph_def: object
+    input: str
+    outputs: dict
+    layers: dict = field(default_factory=dict)
+
+
+def _eager():
+    from tensorflow.python.eager import context
+
+    return context.eager_mode()
+
+
+def _tf2():
+    import tensorflow
+
+    return tensorflow
+
+
+def _freeze(concrete):
+    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+
+    return convert_variables_to_constants_v2(concrete)
+
+
+def _first_line(exc):
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
+
+
+# -- Keras --------------------------------------------------------------------------------------
+def _keras_module(keras3):
+    """Keras 3 (with the TensorFlow backend) or tf-keras."""
+    if not keras3:
+        import tf_keras
+
+        return tf_keras
+    if "keras" not in sys.modules:
+        os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        raise UserError(f"Keras runs on {keras.backend.backend()}; set KERAS_BACKEND=tensorflow")
+    return keras
+
+
+def _load_keras(keras_file, trust_code):
+    keras = _keras_module(keras_file.keras3)
+    try:
+        return keras, keras.models.load_model(str(keras_file.path), compile=False,
+                                              safe_mode=not trust_code)
+    except UserError:
+        raise
+    except Exception as exc:  # Keras raises many types for unloadable files
+        raise UserError(f"cannot load {keras_file.path.name}: {_first_line(exc)}") from None
+
+
+def _input_spec(model, name):
+    """(shape, dtype) of the model's one image input."""
+    tf = _tf2()
+    inputs = getattr(model, "inputs", None)
+    if not inputs:
+        raise UserError(f"{name}: the model has no defined input (build it on a keras.Input "
+                        "before saving)")
+    if len(inputs) != 1:
+        raise UserError(f"{name}: the model has {len(inputs)} inputs; only models with one image "
+                        "input can be explained")
+    shape = tf.TensorShape(inputs[0].shape)
+    dtype = tf.as_dtype(inputs[0].dtype)
+    if shape.rank != 4 or shape[-1] != 3 or not dtype.is_floating:
+        raise UserError(f"{name}: the model's input is {dtype.name} {_shape_text(shape)}; "
+                        "need a float image input N x H x W x 3")
+    return shape, dtype
+
+
+def _shape_text(shape):
+    dims = shape.as_list() if shape.rank is not None else None
+    return "of unknown rank" if dims is None else "x".join("?" if d is None else str(d) for d in dims)
+
+
+def _record_layer_outputs(model, record):
+    """Wrap every layer's ``call`` (recursively into nested models) so that a trace stores each
+    layer's first 4-D output in ``record`` under the layer's path."""
+    tf = _tf2()
+
+    def wrap(layer, path):
+        original = layer.call
+
+        @functools.wraps(original)
+        def call(*args, **kwargs):
+            out = original(*args, **kwargs)
+            if isinstance(out, tf.Tensor) and out.shape.rank == 4 and out.dtype.is_floating:
+                record.setdefault(path, out)
+            return out
+
+        layer.call = call
+        for inner in getattr(layer, "layers", ()):
+            wrap(inner, f"{path}/{inner.name}")
+
+    for layer in getattr(model, "layers", ()):
+        wrap(layer, layer.name)
+
+
+def freeze_keras(keras_file: KerasFile, trust_code: bool = False) -> Frozen:
+    """Load a Keras model file (already checked by ``keras_config.check_trusted``) and trace it.
+
+    Returns:
+        ``Frozen`` with outputs {"output": the model's output} and every layer path's 4-D output.
+
+    Raises:
+        UserError: an unloadable file, several inputs, a non-image input, several outputs.
+    """
+    name = keras_file.path.name
+    with _eager():
+        tf = _tf2()
+        _, model = _load_keras(keras_file, trust_code)
+        shape, dtype = _input_spec(model, name)
+        record, order = {}, []
+
+        def forward(images):
+            record.clear()
+            output = model(tf.cast(images, dtype), training=False)
+            if not isinstance(output, tf.Tensor):
+                raise UserError(f"{name}: the model has several outputs; only single-output "
+                                "classifiers can be explained")
+            order[:] = list(record)
+            return [output] + [record[key] for key in order]
+
+        _record_layer_outputs(model, record)
+        spec = tf.TensorSpec([None] + shape.as_list()[1:], tf.float32, name="images")
+        try:
+            concrete = tf.function(forward, input_signature=[spec], autograph=False)\
+                .get_concrete_function()
+        except UserError:
+            raise
+        except Exception as exc:
+            raise UserError(f"cannot trace {name}: {_first_line(exc)}") from None
+        frozen = _freeze(concrete)
+        names = [t.name for t in frozen.outputs]
+        return Frozen(frozen.graph.as_graph_def(), frozen.inputs[0].name, {"output": names[0]},
+                      dict(zip(order, names[1:])))
+
+
+# -- TF2 SavedModel -----------------------------------------------------------------------------
+def freeze_saved_model(path, signature: Optional[str] = None) -> Frozen:
+    """Load a TF2 SavedModel with ``tf.saved_model.load`` (its functions are graphs: no Python of
+    the file runs) and freeze its serving signature.
+
+    Raises:
+        UserError: no usable signature, several inputs, a non-image input, unreadable variables.
+    """
+    with _eager():
+        tf = _tf2()
+        try:
+            loaded = tf.saved_model.load(str(path))
+        except Exception as exc:
+            raise UserError(f"cannot load SavedModel {path}: {_first_line(exc)}") from None
+        function = _signature(loaded, path, signature)
+        _, inputs = function.structured_input_signature
+        if len(inputs) != 1:
+            raise UserError(f"SavedModel {path}: its signature has {len(inputs)} inputs "
+                            f"({', '.join(sorted(inputs))}); only one image input can be explained")
+        (spec,) = inputs.values()
+        if spec.shape.rank != 4 or spec.shape[-1] != 3 or not spec.dtype.is_floating:
+            raise UserError(f"SavedModel {path}: its input is {spec.dtype.name} "
+                            f"{_shape_text(spec.shape)}; need a float image input N x H x W x 3")
+        keys = sorted(function.structured_outputs)
+        frozen = _freeze(function)
+        return Frozen(frozen.graph.as_graph_def(), frozen.inputs[0].name,
+                      {key: t.name for key, t in zip(keys, frozen.outputs)})
+
+
+def _signature(loaded, path, wanted):
+    signatures = dict(getattr(loaded, "signatures", {}) or {})
+    if wanted is not None or SIGNATURE in signatures:
+        name = wanted or SIGNATURE
+    elif len(signatures) == 1:
+        (name,) = signatures
+    else:
+        found = ", ".join(sorted(signatures)) or "none"
+        raise UserError(f"SavedModel {path} has no usable serving signature (signatures: {found}); "
+                        "export it with a 'serving_default' signature")
+    if name not in signatures:
+        raise UserError(f"SavedModel {path} has no signature {name!r} "
+                        f"(signatures: {', '.join(sorted(signatures)) or 'none'})")
+    return signatures[name]
