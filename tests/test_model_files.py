@@ -299,3 +299,43 @@ def test_graph_mode_is_untouched_by_loading_keras(files, tmp_path):
     np.testing.assert_array_equal(after.predict(images), before.predict(images))
     before.close()
     after.close()
+
+
+def _readme_section():
+    text = (ROOT / "README.md").read_text()
+    start = text.index("## Your own Keras or SavedModel classifier")
+    end = text.find("\n## ", start + 1)
+    return text[start:] if end < 0 else text[start:end]
+
+
+def _blocks(section, language):
+    return [block.split("\n", 1)[1] for block in section.split("```")[1::2]
+            if block.split("\n", 1)[0].strip() == language]
+
+
+def test_readme_section_runs_as_written(tmp_path, monkeypatch, capsys):
+    """The README section's Python file and commands, run as written (the `gradcam` lines through
+    the CLI's main, the others in a shell); what it shows `list layers` printing is printed."""
+    import shlex
+
+    from tests.conftest import photo
+
+    section = _readme_section()
+    (tmp_path / "make_model.py").write_text(_blocks(section, "python")[0])
+    Image.fromarray(photo("chelsea")).save(tmp_path / "photo.jpg")
+    monkeypatch.chdir(tmp_path)
+    shell_path = f"{Path(sys.executable).parent}:{__import__('os').environ['PATH']}"
+    printed = []
+    for line in _blocks(section, "bash")[0].replace("\\\n", " ").splitlines():
+        if line.startswith("gradcam "):
+            assert main(shlex.split(line)[1:]) == 0, line
+            printed.append(capsys.readouterr().out)
+        else:
+            subprocess.run(line, shell=True, check=True, cwd=tmp_path, capture_output=True,
+                           env={"PATH": shell_path, "HOME": str(tmp_path)})
+    shown = [b for b in section.split("```")[1::2] if b.startswith("\nmy_model.keras: input")][0]
+    assert shown.strip().splitlines() == printed[0].strip().splitlines()
+    assert "my_model.keras: layer backbone/conv3 (found" in printed[1]
+    npz = np.load(tmp_path / "results" / "photo_grad_cam.npz")
+    assert npz["lowres"].shape == (31, 31) and int(npz["target"]) == 2  # backbone/conv2, tulip
+    assert (tmp_path / "results" / "photo_guided_backprop.png").exists()

@@ -109,6 +109,9 @@ def run(args):
                           seed=args.seed)
     _check_inputs(args)
     model = load_model(args)
+    if args.model_file and args.layer is None and not args.json:
+        print(f"{model.name}: layer {model.default_layer} (found; --layer chooses another, "
+              "gradcam list layers --model-file lists them)")
     for image_path in args.images:
         record = explain_image(model, args, image_path, options)
         if args.json:

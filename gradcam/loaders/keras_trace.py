@@ -4,7 +4,8 @@ TensorFlow runs in graph mode in this process (``nets.tf_compat`` disables eager
 globally). Keras 3 and tf-keras models and TF2 SavedModels are eager objects, so they are loaded
 and traced inside ``context.eager_mode()``, which makes this thread eager for that block only: the
 model's call becomes a concrete ``tf.function`` on a float32 image input, and
-``convert_variables_to_constants_v2`` turns it into a plain GraphDef whose weights are constants.
+``convert_variables_to_constants_v2``'s conversion turns it into a plain GraphDef whose weights are
+constants (Grappler inlines nested function calls on the way).
 That GraphDef is then imported like any frozen graph, so every op of the model, nested or not, is
 an op of one graph, and a layer of a nested backbone is a tensor like any other.
 
@@ -51,9 +52,24 @@ def _tf2():
 
 
 def _freeze(concrete):
-    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+    """(GraphDef with the variables as constants, input tensor name, output tensor names) of a
+    concrete function: the first half of ``convert_variables_to_constants_v2``, which would then
+    spend as long again wrapping the GraphDef into a new function we do not need (node names are
+    kept, so the function's own input and output names hold)."""
+    from tensorflow.python.framework import convert_to_constants as convert
 
-    return convert_variables_to_constants_v2(concrete)
+    try:
+        data = convert._FunctionConverterDataInEager(func=concrete, lower_control_flow=True,
+                                                     aggressive_inlining=False)
+        graph_def, converted = convert._replace_variables_by_constants(converter_data=data)
+    except AttributeError:  # a TensorFlow without these internals: the public call
+        frozen = convert.convert_variables_to_constants_v2(concrete)
+        return (frozen.graph.as_graph_def(), frozen.inputs[0].name,
+                [t.name for t in frozen.outputs])
+    captured = concrete.graph.internal_captures  # the indices count these
+    constants = {id(captured[i]) for i in converted}
+    inputs = [t.name for t in concrete.inputs if id(t) not in constants]
+    return graph_def, inputs[0], [t.name for t in concrete.outputs]
 
 
 def _first_line(exc):
@@ -168,10 +184,8 @@ def freeze_keras(keras_file: KerasFile, trust_code: bool = False) -> Frozen:
             raise
         except Exception as exc:
             raise UserError(f"cannot trace {name}: {_first_line(exc)}") from None
-        frozen = _freeze(concrete)
-        names = [t.name for t in frozen.outputs]
-        return Frozen(frozen.graph.as_graph_def(), frozen.inputs[0].name, {"output": names[0]},
-                      dict(zip(order, names[1:])))
+        graph_def, images, names = _freeze(concrete)
+        return Frozen(graph_def, images, {"output": names[0]}, dict(zip(order, names[1:])))
 
 
 # -- TF2 SavedModel -----------------------------------------------------------------------------
@@ -198,9 +212,8 @@ def freeze_saved_model(path, signature: Optional[str] = None) -> Frozen:
             raise UserError(f"SavedModel {path}: its input is {spec.dtype.name} "
                             f"{_shape_text(spec.shape)}; need a float image input N x H x W x 3")
         keys = sorted(function.structured_outputs)
-        frozen = _freeze(function)
-        return Frozen(frozen.graph.as_graph_def(), frozen.inputs[0].name,
-                      {key: t.name for key, t in zip(keys, frozen.outputs)})
+        graph_def, images, names = _freeze(function)
+        return Frozen(graph_def, images, dict(zip(keys, names)))
 
 
 def _signature(loaded, path, wanted):
