@@ -16,7 +16,17 @@ so it explains ``out_relu`` itself, not the convolution before its batch norm), 
 session run per batch.
 Timings alternate the two sides repeat by repeat, so load swings on a shared machine hit both.
 
-``run(quick)`` returns the numbers as a dict for benchmarks/run.py.
+``run(quick)`` returns the numbers as a dict for benchmarks/run.py, ``summary_lines(result)``
+the printed lines.
+
+tf-keras-vis is not a dependency: its wheel installs a top-level ``tests`` package that shadows
+this project's tests. Install it aside and put it on the path for this benchmark only::
+
+    pip install --no-deps --target .bench-deps tf-keras-vis==0.8.7 deprecated==1.3.1
+    rm -rf .bench-deps/tests
+    PYTHONPATH=.bench-deps python benchmarks/model_files.py
+
+Without it, the comparison is skipped with that message.
 """
 import argparse
 import os
@@ -124,7 +134,7 @@ def tf_keras_vis_gradcam(path, layer):
         from tf_keras_vis.utils.model_modifiers import ReplaceToLinear
         from tf_keras_vis.utils.scores import CategoricalScore
     except ImportError:
-        return "tf-keras-vis is not installed (pip install tf-keras-vis)"
+        return "tf-keras-vis is not installed (see this module's docstring)"
     with _eager():
         import keras
 

@@ -5,7 +5,8 @@
     gradcam.explain(model, "cat.png", "tiger cat").save("out.png")
 
 ``Model("resnet_v2_50", checkpoint=...)`` loads a registered TF-Slim network, ``Model(spec)`` a
-``nets.nets_factory.NetworkSpec`` of your own. The names below load on first use, so
+``nets.nets_factory.NetworkSpec`` of your own, ``Model("my_model.keras")`` a model file (Keras
+.h5/.keras, SavedModel directory, frozen .pb; ``Model.from_file`` takes its options). The names below load on first use, so
 ``import gradcam`` (and the ``gradcam`` command's ``--help``) does not import TensorFlow.
 """
 import importlib

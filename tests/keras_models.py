@@ -10,8 +10,9 @@ into OUT_DIR:
 - ``k3_multilabel.keras``: a flat model with swish convs and a separate sigmoid Activation layer;
 - ``lambda_k2.h5``, ``lambda_k3.keras``, ``lambda_saved_model/``: a Lambda layer whose function
   creates the file ``marker_<name>`` when it runs (the markers the build wrote are removed);
-- files the loader must refuse: two inputs, a vector input, a weights-only .h5, a SavedModel
-  without a signature;
+- ``free_size.keras``: a classifier whose input has no fixed size (N x ? x ? x 3);
+- files the loader must refuse: two inputs, two outputs, a vector input, a weights-only .h5, a
+  SavedModel without a signature;
 - ``references.npz``: 32 x 32 test images (whole pixel values, so a PNG holds them exactly) and,
   for each model, eager references computed layer by layer under a ``tf.GradientTape``: logits
   (the head's pre-activation, from its kernel and bias), probabilities (the model's own output),
@@ -138,6 +139,8 @@ def refused_models(out):
     a, b = keras.Input((SIZE, SIZE, 3)), keras.Input((SIZE, SIZE, 3))
     x = keras.layers.Conv2D(4, 3)(keras.layers.Add()([a, b]))
     keras.Model([a, b], keras.layers.Dense(2)(keras.layers.Flatten()(x))).save(out / "two_inputs.keras")
+    x = keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(4, 3)(a))
+    keras.Model(a, [keras.layers.Dense(2)(x), keras.layers.Dense(3)(x)]).save(out / "two_outputs.keras")
     v = keras.Input((10,))
     keras.Model(v, keras.layers.Dense(2, activation="softmax")(v)).save(out / "vector_input.keras")
     nested_classifier(keras, 3).save_weights(out / "weights_only.weights.h5")
@@ -166,6 +169,10 @@ def main(out):
     lambda_k3.save(out / "lambda_k3.keras")
     lambda_k3.export(str(out / "lambda_saved_model"), verbose=False)
     refused_models(out)
+    free = keras.Input((None, None, 3))
+    x = keras.layers.Conv2D(4, 3, strides=2, padding="same", activation="relu", name="conv")(free)
+    x = keras.layers.Dense(3, activation="softmax")(keras.layers.GlobalAveragePooling2D()(x))
+    keras.Model(free, x).save(out / "free_size.keras")
     np.savez(out / "references.npz", **references)
     for marker in out.glob("marker_*"):  # written while the models were built
         marker.unlink()

@@ -91,6 +91,20 @@ def test_tensor_name_reaches_the_same_layer_as_its_path(files, ref):
     with pytest.raises(UserError, match="unknown layer 'backbone/c9'"):
         explain(model, ref["images"], ref["targets"], layer="backbone/c9")
     model.close()
+    model = Model.from_file(files / "k3_nested.keras", layer_tensor="backbone/c2")  # new default
+    assert model.default_layer == "backbone/c2"
+    np.testing.assert_array_equal(explain(model, ref["images"], ref["targets"]).lowres, by_path.lowres)
+    model.close()
+
+
+def test_input_without_fixed_size_takes_image_size(files, ref):
+    with pytest.raises(UserError, match="has no fixed size: pass image_size"):
+        Model(files / "free_size.keras")
+    model = Model.from_file(files / "free_size.keras", image_size=40)
+    assert model.image_size == 40 and model.layer_shapes["conv"] == (20, 20, 4)
+    photo = ref["images"][0].astype(np.uint8)  # a photo: prepared (resized) to 40 x 40
+    assert explain(model, photo, 0).lowres.shape == (1, 20, 20)
+    model.close()
 
 
 def test_sigmoid_head_is_explained_per_unit(files, ref):
@@ -184,6 +198,7 @@ def _broken_files(files):
     ("weights_only.weights.h5", "holds no model config (a weights-only file?)"),
     ("no_signature", "has no usable serving signature (signatures: none)"),
     ("two_inputs.keras", "two_inputs.keras: the model has 2 inputs; only models with one image input"),
+    ("two_outputs.keras", "two_outputs.keras: the model has several outputs; only single-output"),
     ("vector_input.keras", "the model's input is float32 ?x10; need a float image input N x H x W x 3"),
 ])
 def test_unusable_files_are_one_line(files, ref, capsys, name, message):
