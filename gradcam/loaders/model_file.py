@@ -142,8 +142,13 @@ def analyse(source: Source, path: Path, *, image_size=None, layer_tensor=None, i
         maps = [t for op in graph.get_operations() if op in on_path for t in op.outputs if _is_map(t)]
         layers = _keras_layers(graph, source.layers, on_path) if source.layers else _scope_layers(maps)
         extra = {name: t for t in maps for name in _tensor_names(t)}
-        default = _default_layer(graph, layers, extra, logits, on_path, layer_tensor, path,
-                                 feeds_logits, fed_by_input, images)
+        if layer_tensor and layer_tensor not in layers:  # a tensor name: checked, then a layer
+            tensor = _named_layer(graph, layers, layer_tensor, path)
+            check_layer(tensor, tensor_name(layer_tensor), logits.name, images.name, feeds_logits,
+                        fed_by_input)
+            layer_tensor = tensor_name(layer_tensor).removesuffix(":0")
+            layers[layer_tensor] = tensor
+        default = layer_tensor or _found_layer(layers, logits, on_path, path)
         return Found(images.name, size, logits.name, activation, classes,
                      {k: t.name for k, t in layers.items()},
                      {k: t.name for k, t in extra.items()}, default,
@@ -269,23 +274,14 @@ def _layer_paths(scopes):
     return ["/".join(p) for p in parts]
 
 
-def _default_layer(graph, layers, extra, logits, on_path, layer_tensor, path, feeds_logits,
-                   fed_by_input, images):
-    """The key of the default layer in ``layers`` (added when it is a tensor by name)."""
-    if layer_tensor in layers:
-        return layer_tensor
-    if layer_tensor:
-        tensor = _named_layer(graph, layers, layer_tensor, path)
-        check_layer(tensor, tensor_name(layer_tensor), logits.name, images.name, feeds_logits,
-                    fed_by_input)
-        key = tensor_name(layer_tensor).removesuffix(":0")
-    else:
-        tensor = _nearest_map(logits, on_path)
-        if tensor is None:
-            raise UserError(f"{path}: no 4-D feature map lies between the input and the logits")
-        key = next((k for k, t in layers.items() if t is tensor), tensor.op.name)
-    if key not in layers:
-        layers[key] = tensor
+def _found_layer(layers, logits, on_path, path):
+    """The key of the map nearest to the logits in ``layers`` (its first key: the innermost
+    layer of a nested model; added by op name when no layer has it)."""
+    tensor = _nearest_map(logits, on_path)
+    if tensor is None:
+        raise UserError(f"{path}: no 4-D feature map lies between the input and the logits")
+    key = next((k for k, t in layers.items() if t is tensor), tensor.op.name)
+    layers.setdefault(key, tensor)
     return key
 
 
