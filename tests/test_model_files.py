@@ -3,6 +3,8 @@ backbone (built in a subprocess by tests/keras_models.py, random weights, softma
 Dense) explain exactly like eager references computed layer by layer under a GradientTape; a
 Lambda model is refused before any of its code runs; every broken file is one line, exit 2."""
 import json
+import os
+import shlex
 import subprocess
 import sys
 import warnings
@@ -17,7 +19,8 @@ from gradcam.errors import UserError
 from gradcam.explanation import explain
 from gradcam.methods import METHODS
 from gradcam.model import Model
-from tests.methods_toynet import forward, make_toy_model, toy_weights
+from conftest import photo
+from methods_toynet import forward, make_toy_model, toy_weights
 
 ROOT = Path(__file__).resolve().parent.parent
 NESTED = {"k3_nested.keras": "k3", "k2_nested.h5": "k2", "k3_saved_model": "k3"}
@@ -333,15 +336,11 @@ def _blocks(section, language):
 def test_readme_section_runs_as_written(tmp_path, monkeypatch, capsys):
     """The README section's Python file and commands, run as written (the `gradcam` lines through
     the CLI's main, the others in a shell); what it shows `list layers` printing is printed."""
-    import shlex
-
-    from tests.conftest import photo
-
     section = _readme_section()
     (tmp_path / "make_model.py").write_text(_blocks(section, "python")[0])
     Image.fromarray(photo("chelsea")).save(tmp_path / "photo.jpg")
     monkeypatch.chdir(tmp_path)
-    shell_path = f"{Path(sys.executable).parent}:{__import__('os').environ['PATH']}"
+    shell_path = f"{Path(sys.executable).parent}:{os.environ['PATH']}"
     printed = []
     for line in _blocks(section, "bash")[0].replace("\\\n", " ").splitlines():
         if line.startswith("gradcam "):
