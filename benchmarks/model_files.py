@@ -19,8 +19,8 @@ Timings alternate the two sides repeat by repeat, so load swings on a shared mac
 ``run(quick)`` returns the numbers as a dict for benchmarks/run.py, ``summary_lines(result)``
 the printed lines.
 
-tf-keras-vis is not a dependency: its wheel installs a top-level ``tests`` package that shadows
-this project's tests. Install it aside and put it on the path for this benchmark only::
+tf-keras-vis (requirements.txt, bench only) also installs a stray top-level ``tests`` package.
+To keep that out of an environment, install it aside and put it on the path for this run only::
 
     pip install --no-deps --target .bench-deps tf-keras-vis==0.8.7 deprecated==1.3.1
     rm -rf .bench-deps/tests
