@@ -1,5 +1,5 @@
 """LayerCAM, HiResCAM, XGrad-CAM, Eigen-CAM and Ablation-CAM math (cam_math) against explicit
-loops, closed forms and the identities that tie them to Grad-CAM and CAM (pure numpy, no network)."""
+loops, closed forms, and the identities tying them to Grad-CAM and CAM (pure numpy, no network)."""
 import numpy as np
 import pytest
 
@@ -212,7 +212,7 @@ def test_ablation_weights_with_zero_score_are_the_drops(rng):
 
 
 def test_ablation_cam_on_a_gap_linear_head_has_the_closed_form(rng):
-    """y = bias + sum_c fc_c mean_xy(A_c), so zeroing channel c removes exactly fc_c mean_xy(A_c)."""
+    """y = bias + sum_c fc_c mean_xy(A_c): zeroing channel c removes exactly fc_c mean_xy(A_c)."""
     a = rng.uniform(0, 2, (H, W, C))
     fc, bias = rng.normal(size=C), 0.7
 
