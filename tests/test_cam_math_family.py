@@ -132,17 +132,16 @@ def test_xgradcam_conserves_a_homogeneous_score(rng):
 
 
 # -- Eigen-CAM -------------------------------------------------------------------------------------
-def eigencam_by_eigh(a):
-    """Eigen-CAM written the other way round: the top eigenvector of the channel covariance
-    X^T X (numpy eigh, not SVD), the projection position by position, the sign by an explicit
+def eigencam_by_svd(a):
+    """Eigen-CAM written another way: numpy's SVD of the centred positions x channels matrix
+    (not an eigendecomposition), s_1 u_1 position by position, the sign by an explicit
     correlation with the mean activation over channels."""
     out = np.zeros(a.shape[:3])
     for n in range(len(a)):
         x = a[n].reshape(-1, a.shape[-1])
         x = x - x.mean(axis=0)
-        _, vectors = np.linalg.eigh(x.T @ x)
-        top = vectors[:, -1]
-        projection = np.array([x[i] @ top for i in range(len(x))]).reshape(a.shape[1:3])
+        u, s, _ = np.linalg.svd(x)
+        projection = np.array([s[0] * u[i, 0] for i in range(len(x))]).reshape(a.shape[1:3])
         reference = a[n].mean(axis=-1)
         corr = sum(projection[i, j] * (reference[i, j] - reference.mean())
                    for i in range(a.shape[1]) for j in range(a.shape[2]))
@@ -150,11 +149,13 @@ def eigencam_by_eigh(a):
     return out
 
 
-def test_eigencam_matches_covariance_eigenvector(rng):
-    a = rng.uniform(0, 2, (N, H, W, C))
+@pytest.mark.parametrize("shape", [(N, H, W, C), (N, 2, 2, 7)],
+                         ids=["more positions than channels", "more channels than positions"])
+def test_eigencam_matches_the_svd(rng, shape):
+    a = rng.uniform(0, 2, shape)
     out = cam_math.eigencam_map(a)
-    assert out.shape == (N, H, W) and out.dtype == np.float32
-    np.testing.assert_allclose(out, eigencam_by_eigh(a), rtol=1e-5, atol=1e-6)
+    assert out.shape == shape[:3] and out.dtype == np.float32
+    np.testing.assert_allclose(out, eigencam_by_svd(a), rtol=1e-5, atol=1e-6)
 
 
 def test_eigencam_of_rank_one_activations_is_the_centred_spatial_factor(rng):
@@ -189,9 +190,10 @@ def test_orient_like_without_correlation_makes_the_largest_entry_positive():
     np.testing.assert_array_equal(cam_math.orient_like(-maps, flat), -maps)
 
 
-def test_eigencam_of_constant_activations_is_zero(rng):
-    per_channel = np.broadcast_to(rng.uniform(0, 2, (1, 1, 1, C)) * 0.1, (1, H, W, C))
-    zeros = np.zeros((1, H, W, C))
+@pytest.mark.parametrize("h, w, c", [(H, W, C), (2, 2, 7)])
+def test_eigencam_of_constant_activations_is_zero(rng, h, w, c):
+    per_channel = np.broadcast_to(rng.uniform(0, 2, (1, 1, 1, c)) * 0.1, (1, h, w, c))
+    zeros = np.zeros((1, h, w, c))
     out = cam_math.eigencam_map(np.concatenate([per_channel, zeros]))
     assert np.isfinite(out).all() and (out == 0).all()
 
