@@ -1,7 +1,11 @@
-"""Small array helpers shared by the model and the methods: batch slices and distinct rows."""
+"""Small array helpers shared by the model and the methods: batch slices, distinct rows, and the
+score of a class rather than another."""
 import numpy as np
 
 from gradcam.errors import UserError
+
+# What a class's score is made of (``Model.scoring``): its logit, or its softmax probability.
+SCORES = ("logit", "probability")
 
 
 def batch_slices(n, batch_size):
@@ -23,3 +27,21 @@ def distinct_rows(rows):
             firsts.append(i)
         index.append(slots[key])
     return np.asarray(firsts, np.int64), np.asarray(index, np.int64)
+
+
+def class_scores(values, target, contrast=None) -> np.ndarray:
+    """values[i, target[i]] - values[i, contrast] per row (without the second term when
+    ``contrast`` is None): the score of class ``target`` rather than ``contrast``.
+
+    Args:
+        values: [N, C] per-class scores (logits or probabilities).
+        target: one class index per row, or one for all rows.
+        contrast: one class index for all rows, or None.
+
+    Returns:
+        [N] array in the dtype of ``values``.
+    """
+    values = np.asarray(values)
+    rows = np.arange(len(values))
+    scores = values[rows, np.broadcast_to(np.asarray(target, np.int64), rows.shape)]
+    return scores if contrast is None else scores - values[:, int(contrast)]

@@ -71,6 +71,9 @@ class Explanation:
         degenerate: bool [N], True where the map carried no signal (or the image none).
         extras: method-specific numbers (e.g. IG's completeness gap).
         activation: the model's head, "softmax" or "sigmoid" (multi-label).
+        contrast: the class whose score was subtracted from each target's ("target rather than
+            contrast"), or None.
+        score: what was explained of each class: "logit" or "probability".
     """
 
     method: str
@@ -84,6 +87,8 @@ class Explanation:
     degenerate: Optional[np.ndarray] = None
     extras: dict = field(default_factory=dict)
     activation: str = "softmax"
+    contrast: Optional[int] = None
+    score: str = "logit"
 
     @property
     def probabilities(self) -> np.ndarray:
@@ -102,9 +107,13 @@ class Explanation:
         return overlay(self.images[i], self.map[i], style, alpha)
 
     def title(self, i: int) -> str:
-        """"label (index) p=probability" of row ``i``'s target."""
+        """"label (index) p=probability" of row ``i``'s target, then "vs label (index)" of the
+        contrast class, if any."""
         t = int(self.target[i])
-        return f"{self.label(t)} ({t}) p={self.probabilities[i, t]:.3f}"
+        title = f"{self.label(t)} ({t}) p={self.probabilities[i, t]:.3f}"
+        if self.contrast is not None:
+            title += f"\nvs {self.label(self.contrast)} ({self.contrast})"
+        return title
 
     def figure(self, style: str = "heatmap", alpha: float = 0.5):
         """matplotlib Figure: the image, then one titled overlay per row (as ``gradcam explain``
@@ -125,8 +134,9 @@ class Explanation:
 
     def npz_arrays(self, i: Optional[int] = None) -> dict:
         """The ``--save-npz`` keys of row ``i``, or of every row: logits (pre-softmax), target,
-        map, input (uint8), degenerate, lowres (when the method has one). Rows of one image (several
-        classes) share its logits and input; target, map, lowres and degenerate gain a row axis."""
+        map, input (uint8), degenerate, lowres (when the method has one), contrast (when given) and
+        score (when not "logit"). Rows of one image (several classes) share its logits and input;
+        target, map, lowres and degenerate gain a row axis."""
         if i is None and len(self.target) == 1:
             i = 0
         rows = slice(None) if i is None else i
@@ -137,6 +147,10 @@ class Explanation:
                   "degenerate": bool(self.degenerate[i]) if i is not None else self.degenerate}
         if self.lowres is not None:
             arrays["lowres"] = self.lowres[rows].astype(np.float32)
+        if self.contrast is not None:
+            arrays["contrast"] = int(self.contrast)
+        if self.score != "logit":
+            arrays["score"] = self.score
         return arrays
 
     def save(self, path: Union[str, PathLike], i: Optional[int] = None, style: str = "heatmap",
@@ -208,7 +222,8 @@ def resolve_targets(model, images, target: TargetInput):
 
 def explain(model, images: ImageInput, target: TargetInput = None, method: str = "grad_cam", *,
             layer: Optional[str] = None, batch_size: int = 32,
-            central_fraction: Optional[float] = None, **options) -> Explanation:
+            central_fraction: Optional[float] = None, contrast: Union[None, int, str] = None,
+            score: str = "logit", **options) -> Explanation:
     """Explain why ``model`` gives ``target`` for ``images``, with one registered method.
 
     Args:
@@ -221,49 +236,70 @@ def explain(model, images: ImageInput, target: TargetInput = None, method: str =
         layer: the layer of layer-based methods (default: the model's ``default_layer``).
         batch_size: images per session run.
         central_fraction: crop fraction of the preprocessing for photos (1.0 = no crop).
+        contrast: a class (name or index): explain the target's score minus this class's, "why
+            the target rather than the contrast"; None = the target's score alone.
+        score: what each class's score is: "logit" (pre-softmax) or "probability" (softmax).
         **options: the method's own options (README "Methods"; ``Method.options``).
 
     Returns:
         An ``Explanation`` with one row per (image, target).
 
     Raises:
-        UserError: an unreadable image, an unknown class, method, option or layer.
+        UserError: an unreadable image, an unknown class, method, option or layer; a contrast
+            class that is also a given target. (An image whose top class is the contrast, with
+            ``target`` None, gets an all-zero map flagged degenerate, with a warning.)
     """
     chosen = get_method(method)
     chosen.check_options(options)
+    scored = model.scoring(contrast, score)
     images, target = resolve_targets(model, network_inputs(model, images, central_fraction), target)
+    _check_contrast(scored, target)
     if target is None and not chosen.graph_default_target:
         target = model.predict(images, batch_size).argmax(axis=1).astype(np.int32)
     kwargs = dict(options, batch_size=batch_size)
     if layer is not None:
         kwargs["layer"] = layer
-    return _display(model, chosen, images, target, chosen.fn(model, images, target, **kwargs))
+    return _display(scored, chosen, images, target, chosen.fn(scored, images, target, **kwargs))
 
 
 def explain_many(model, images: ImageInput, target: TargetInput, methods: Sequence[str], *,
                  layer: Optional[str] = None, batch_size: int = 32,
-                 central_fraction: Optional[float] = None, options: Optional[dict] = None) -> dict:
+                 central_fraction: Optional[float] = None, options: Optional[dict] = None,
+                 contrast: Union[None, int, str] = None, score: str = "logit") -> dict:
     """{method: Explanation} of several methods on the same images and targets.
 
-    Methods that combine quantities of one pass (Grad-CAM, Grad-CAM++, CAM, guided Grad-CAM) and
-    are given no options fetch everything they need from ONE run of the network; the others run
-    one by one. ``options``: {method: {option: value}}; other arguments as for ``explain``.
+    Methods that combine quantities of one pass (Grad-CAM, Grad-CAM++, CAM, guided Grad-CAM,
+    LayerCAM, XGrad-CAM, HiResCAM, Eigen-CAM) and are given no options fetch everything they need
+    from ONE run of the network; the others run one by one. ``options``: {method: {option:
+    value}}; other arguments as for ``explain``.
     """
     options = options or {}
+    scored = model.scoring(contrast, score)
     images, target = resolve_targets(model, network_inputs(model, images, central_fraction), target)
+    _check_contrast(scored, target)
     chosen = [get_method(name) for name in methods]
     shared = [m for m in chosen if m.combine is not None and not options.get(m.name)]
     results = {}
     if shared:
         keys = ("logits",) + tuple(sorted({key for m in shared for key in m.fetches}))
-        out = model.fetch(images, target, keys, layer, batch_size)
+        out = scored.fetch(images, target, keys, layer, batch_size)
         for method in shared:
-            results[method.name] = _display(model, method, images, target, method.combine(model, out))
+            results[method.name] = _display(scored, method, images, target,
+                                            method.combine(scored, out))
     for method in chosen:
         if method.name not in results:
             results[method.name] = explain(model, images, target, method.name, layer=layer,
-                                           batch_size=batch_size, **options.get(method.name, {}))
+                                           batch_size=batch_size, contrast=contrast, score=score,
+                                           **options.get(method.name, {}))
     return {name: results[name] for name in methods}
+
+
+def _check_contrast(model, target):
+    """UserError when a given target is the contrast class (its score would be 0 everywhere)."""
+    contrast = model.contrast_class
+    if contrast is not None and target is not None and np.any(np.asarray(target) == contrast):
+        raise UserError(f"the contrast class {model.label(contrast)} ({contrast}) is also the "
+                        "target: explain one class rather than another")
 
 
 def _display(model, method, images, target, result):
@@ -275,20 +311,36 @@ def _display(model, method, images, target, result):
         display = postprocess.cam_map(raw, model.image_size)
     else:
         display = postprocess.gradient_map(raw)
-    display, degenerate = _flag_degenerate(method.name, images, display)
+    display, degenerate = _flag_degenerate(method.name, images, display,
+                                           _top_is_contrast(model, method.name, target))
     shown = np.clip(np.round(np.asarray(images, np.float32)), 0, 255).astype(np.uint8)
     return Explanation(method.name, shown, np.asarray(target, np.int32), result.logits, display, raw,
                        model.labels, result.lowres, degenerate, result.extras,
-                       getattr(model, "activation", "softmax"))
+                       getattr(model, "activation", "softmax"), model.contrast_class,
+                       model.score_kind)
 
 
-def _flag_degenerate(method, images, display):
-    """(display maps, degenerate flags): maps of constant images (no evidence at all) are set to
-    zero; they and maps without signal are flagged, with one warning per cause. The warnings point
-    at the caller of ``explain``/``explain_many`` (both reach here through ``_display``)."""
+def _top_is_contrast(model, method, target):
+    """Rows whose target (their top class: given targets were checked) is the contrast class:
+    nothing to contrast. One warning, pointing at the caller of ``explain``/``explain_many``."""
+    same = np.zeros(len(target), bool) if model.contrast_class is None else \
+        np.asarray(target) == model.contrast_class
+    if same.any():
+        warnings.warn(f"{method}: {int(same.sum())} of {len(same)} images have the contrast class "
+                      f"{model.label(model.contrast_class)} as their top class (nothing to "
+                      "contrast): their maps are all zero", stacklevel=4)
+    return same
+
+
+def _flag_degenerate(method, images, display, void=None):
+    """(display maps, degenerate flags): maps of constant images (no evidence at all) and ``void``
+    rows (bool [N], already explained to the user) are set to zero; they and maps without signal
+    are flagged, with one warning per cause. The warnings point at the caller of
+    ``explain``/``explain_many`` (both reach here through ``_display``)."""
     constant = (images == images[:, :1, :1]).reshape(len(images), -1).all(axis=1)  # one colour
-    display = np.where(constant[:, None, None], np.float32(0), display)
-    empty = postprocess.is_degenerate(display) & ~constant
+    void = np.zeros(len(display), bool) if void is None else void
+    display = np.where((constant | void)[:, None, None], np.float32(0), display)
+    empty = postprocess.is_degenerate(display) & ~constant & ~void
     if constant.any():
         warnings.warn(f"{method}: {int(constant.sum())} of {len(display)} images are constant "
                       "(one colour everywhere, nothing to explain): their maps are all zero",
@@ -296,4 +348,4 @@ def _flag_degenerate(method, images, display):
     if empty.any():
         warnings.warn(f"{method}: {int(empty.sum())} of {len(display)} maps are all zero "
                       "(no evidence for the target at this layer)", stacklevel=4)
-    return display, constant | empty
+    return display, constant | empty | void

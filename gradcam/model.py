@@ -7,11 +7,17 @@ each key is built inside ``Model`` on first use, once, under a lock, so concurre
 requests, Beam threads) can share one model and no call adds ops after the first. The target class
 goes in through a placeholder whose default is each image's own top class.
 
+What is explained is the "score": the target's logit by default. ``Model.scoring`` gives a view
+of the model (same graph, session and built pieces) that explains logit_target - logit_contrast
+("why A rather than B"), or the softmax probability instead of the logit; both are fed to
+placeholders built once with the graph, so every gradient serves every score.
+
 A ``Model`` is made from a ``gradcam.graph.ClassifierGraph`` by composition: the constructor loads a
 TF-Slim network and checkpoint (``gradcam.loaders.slim``), ``Model.from_file`` (and the constructor
 given a path) a Keras .h5/.keras file, a SavedModel or a frozen GraphDef
 (``gradcam.loaders.model_file``); both feed the same core.
 """
+import copy
 import threading
 import warnings
 from difflib import get_close_matches
@@ -20,8 +26,9 @@ from pathlib import Path
 from typing import Optional, Sequence, Union
 
 import numpy as np
+from scipy.special import expit, softmax
 
-from gradcam.arrays import batch_slices, distinct_rows
+from gradcam.arrays import SCORES, batch_slices, class_scores, distinct_rows
 from gradcam.errors import UserError
 from gradcam.graph import building, depends_only_through, guided_gradients
 from gradcam.labels import labels_for, read_label_file, resolve_class, short_label
@@ -35,12 +42,14 @@ from nets.tf_compat import tf
 FETCH_KEYS = {
     "logits": "pre-softmax (or pre-sigmoid) class scores [N, C]",
     "probabilities": "softmax of the logits [N, C] (sigmoid of each for a sigmoid head)",
-    "score": "the target's logit [N], the quantity every gradient is taken of",
+    "score": "the explained score [N], the quantity every gradient is taken of: the target's "
+             "logit, minus the contrast class's, or the same of probabilities (Model.scoring)",
     "activations": "the layer's feature map [N, h, w, c]",
     "layer_gradients": "d score / d activations [N, h, w, c]",
     "input_gradients": "d score / d input pixels [N, S, S, 3]",
     "guided_input_gradients": "guided-backprop d score / d input pixels [N, S, S, 3]",
-    "head_weights": "the target's column of the final linear layer [N, C_in] (CAM)",
+    "head_weights": "the target's column of the final linear layer, minus the contrast's [N, C_in] "
+                    "(CAM)",
 }
 MODEL_FILE_SUFFIXES = (".h5", ".hdf5", ".keras", ".pb")
 LAYER_KEYS = frozenset({"activations", "layer_gradients"})
@@ -134,13 +143,22 @@ class Model:
             # Not fed: each image's own top class, so one-pass methods need no prediction run.
             self.target = tf.placeholder_with_default(
                 tf.argmax(self.logits, 1, output_type=tf.int32), [None], name="target")
-            self.score = tf.reduce_sum(self.logits * tf.one_hot(self.target, self.num_classes), 1)
+            # Not fed: no contrast (one_hot(-1) is all zeros) and the logits, so the default score
+            # is the target's logit, bit for bit, and so are its gradients.
+            self.contrast = tf.placeholder_with_default(-1, [], name="contrast")
+            self.probability_score = tf.placeholder_with_default(False, [],
+                                                                 name="probability_score")
+            values = tf.where(self.probability_score, self.probabilities, self.logits)
+            sign = (tf.one_hot(self.target, self.num_classes)
+                    - tf.one_hot(self.contrast, self.num_classes))
+            self.score = tf.reduce_sum(values * sign, 1)
         config = tf.ConfigProto(inter_op_parallelism_threads=1 if threads else 0,
                                 intra_op_parallelism_threads=threads or 0)
         self.session = tf.Session(graph=self.graph, config=config)
         built.restore(self.session)
         self._lock = threading.RLock()
         self._built = {}
+        self.contrast_class, self.score_kind = None, "logit"
         self.tensors(LAYER_KEYS)  # the default layer's gradient: checked and built up front
 
     def _labels(self, labels, label_offset):
@@ -209,7 +227,9 @@ class Model:
         if self._head_weights is None:
             raise UserError(f"CAM needs a network ending in global average pooling + one linear "
                             f"layer; {self.name} has none (use grad_cam)")
-        return tf.transpose(tf.gather(self._head_weights, self.target, axis=1))
+        target = tf.transpose(tf.gather(self._head_weights, self.target, axis=1))
+        contrast = tf.gather(self._head_weights, tf.maximum(self.contrast, 0), axis=1)
+        return target - contrast * tf.cast(self.contrast >= 0, contrast.dtype)
 
     def _fed_by_layer(self, keys, layer):
         """True when every key of ``keys`` reaches the pixels only through ``layer``."""
@@ -218,6 +238,53 @@ class Model:
             return self._once(("fed_by_layer", layer or self.default_layer, frozenset(keys)),
                               lambda: all(depends_only_through(tensors[k], tensors["activations"],
                                                                self.images) for k in keys))
+
+    # -- what is explained -----------------------------------------------------------------------
+    def scoring(self, contrast=None, score: str = "logit") -> "Model":
+        """A view of this model whose fetches explain another score; same graph, session, labels
+        and built pieces (nothing is built), and this model is left as it is, so concurrent
+        callers each take their own view.
+
+        Args:
+            contrast: a class (name or index) whose score is subtracted from the target's, "why the
+                target rather than this class"; None = no contrast.
+            score: "logit" (pre-softmax) or "probability" (softmax; sigmoid for a sigmoid head).
+
+        Returns:
+            A ``Model`` whose "score" (and so every gradient, and ``score_of``) is
+            score[target] - score[contrast]; the model itself when nothing changes. Closing
+            either closes both (one session).
+        """
+        if score not in SCORES:
+            raise UserError(f"unknown {{argument}} {score!r}; valid scores: {', '.join(SCORES)}",
+                            "score")
+        index = None if contrast is None else self.class_index(contrast)
+        if (index, score) == (self.contrast_class, self.score_kind):
+            return self
+        view = copy.copy(self)
+        view.contrast_class, view.score_kind = index, score
+        return view
+
+    def score_of(self, logits, target) -> np.ndarray:
+        """The score this model explains (see ``scoring``), from logits [N, C] and one target per
+        row (or one for all), in numpy: for perturbation methods that score many copies of an
+        image from one forward each."""
+        logits = np.asarray(logits)
+        if self.score_kind == "logit":
+            values = logits
+        elif self.activation == "sigmoid":  # as ``probabilities``: each class on its own
+            values = expit(logits.astype(np.float64)).astype(np.float32)
+        else:
+            values = softmax(logits.astype(np.float64), axis=-1).astype(np.float32)
+        return class_scores(values, target, self.contrast_class)
+
+    def _score_feeds(self):
+        feeds = {}
+        if self.contrast_class is not None:
+            feeds[self.contrast] = self.contrast_class
+        if self.score_kind == "probability":
+            feeds[self.probability_score] = True
+        return feeds
 
     @property
     def op_count(self) -> int:
@@ -245,6 +312,9 @@ class Model:
         images = self._checked_images(images)
         target = None if target is None else self.check_target(target, len(images))
         keys = list(keys)
+        if "head_weights" in keys and self.score_kind != "logit":
+            raise UserError("CAM weighs the channels by the linear head's column of a logit; "
+                            f"{{argument}} {self.score_kind} does not apply to it", "score")
         above = set(keys) - {"activations"}
         if target is not None and above and above <= ABOVE_LAYER_KEYS and len(images) > 1:
             firsts, index = distinct_rows(images)
@@ -264,11 +334,50 @@ class Model:
                         feeds={activations: once})
         return {k: once if k == "activations" else out[k] for k in keys}
 
+    def fetch_above(self, activations, target=None, keys: Sequence[str] = ("logits",),
+                    layer: Optional[str] = None, batch_size: int = 32) -> dict:
+        """Named quantities computed from the activations of ``layer`` by the part of the network
+        above it (nothing below the layer runs): for edited feature maps, e.g. a channel zeroed.
+
+        Args:
+            activations: [N, h, w, c] feature maps of ``layer`` (e.g. from ``fetch``, edited).
+            target: one class index per row (or one for all); None = each row's top class.
+            keys: names from ``FETCH_KEYS`` that the layer determines: logits, probabilities,
+                score, layer_gradients.
+            layer: the layer fed (default: ``default_layer``).
+            batch_size: rows per session run.
+
+        Returns:
+            {key: numpy array with one row per row of ``activations``}.
+
+        Raises:
+            UserError: a key the layer's output does not determine (the network also reaches the
+                pixels around the layer, e.g. through a skip connection), or a shape mismatch.
+        """
+        keys = list(keys)
+        tensor = self.tensors(["activations"], layer)["activations"]
+        activations = np.asarray(activations, np.float32)
+        expected = tuple(tensor.shape.as_list()[1:])
+        if activations.ndim != 4 or activations.shape[1:] != expected:
+            raise UserError(f"activations of layer {layer or self.default_layer!r} must be "
+                            f"N x {' x '.join(map(str, expected))}, got {activations.shape}")
+        unknown = [k for k in keys if k not in ABOVE_LAYER_KEYS]
+        if unknown or not self._fed_by_layer(set(keys), layer):
+            what = unknown[0] if unknown else ", ".join(keys)
+            raise UserError(f"the output of layer {layer or self.default_layer!r} does not "
+                            f"determine {what} of {self.name} (the network reaches the pixels "
+                            "other than through it)")
+        target = None if target is None else self.check_target(target, len(activations))
+        return self._run(self.tensors(keys, layer), None, target,
+                         batch_slices(len(activations), batch_size), feeds={tensor: activations})
+
     def _run(self, tensors, images, target, batches, feeds=None):
         """Session runs over ``batches`` (slices); ``feeds`` maps extra tensors to row arrays."""
         parts = {k: [] for k in tensors}
+        scoring = self._score_feeds()
         for s in batches:
             feed = {t: v[s] for t, v in (feeds or {}).items()}
+            feed.update(scoring)
             if images is not None:
                 feed[self.images] = images[s]
             if target is not None:

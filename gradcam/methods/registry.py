@@ -14,7 +14,7 @@ output before any display step. Its ``kind`` says how it is drawn: "cam" = a map
 
 At registration a method also declares what the cross-cutting code needs to know of it:
 - ``cost``: the network passes it cannot do without (``Cost``), which the benchmark times bare as
-  the method's limit;
+  the method's limit (a callable cost may also take ``channels``, the explained layer's width);
 - ``smoke``: the cheapest options that still exercise it (tests, ``--quick``, ``--fast`` runs);
 - ``budget``: reduced options for reproduction and evaluation runs on a 2-core CPU;
 - ``fetches``: for methods that combine quantities of ONE pass (``combine(model, out)`` over
@@ -35,7 +35,7 @@ import numpy as np
 from gradcam.errors import UserError
 
 KINDS = ("cam", "pixel")
-PASSES = ("forward", "fwd_bwd_input", "fwd_bwd_layer")
+PASSES = ("forward", "fwd_bwd_input", "fwd_bwd_layer", "head")
 
 
 @dataclass
@@ -50,7 +50,8 @@ class Attribution:
 class Cost:
     """Per explained image: ``images`` network inputs each through ``passes`` ("forward",
     "fwd_bwd_input": forward + backward to the pixels, "fwd_bwd_layer": forward + backward to
-    the layer); more than one image means they can run batched."""
+    the layer, "head": the part of the network above the layer, fed the layer's activations);
+    more than one image means they can run batched."""
 
     passes: str
     images: int = 1
@@ -96,11 +97,15 @@ class Method:
             raise UserError(f"{self.name} has no option {unknown[0]!r}; its options: "
                             f"{', '.join(self.options) or 'none'}")
 
-    def passes(self, options=None, image_size=224):
-        """The ``Cost`` of one image with ``options`` (defaults for the rest)."""
+    def passes(self, options=None, image_size=224, channels=None):
+        """The ``Cost`` of one image with ``options`` (defaults for the rest); ``channels``: the
+        explained layer's channel count, for a cost callable that takes it (Ablation-CAM)."""
         if isinstance(self.cost, Cost):
             return self.cost
-        return self.cost({**self.defaults, **(options or {})}, image_size)
+        options = {**self.defaults, **(options or {})}
+        if "channels" in inspect.signature(self.cost).parameters:
+            return self.cost(options, image_size, channels=channels)
+        return self.cost(options, image_size)
 
 
 METHODS = {}
