@@ -2,7 +2,6 @@
 from a maximally Gaussian-blurred copy of the image to the image itself."""
 import numpy as np
 
-from gradcam.methods.integrated_gradients import target_of
 from gradcam.methods.path_math import blur_path, completeness
 from gradcam.methods.registry import Attribution, Cost, register
 
@@ -27,6 +26,6 @@ def blur_ig(model, images, target, layer=None, batch_size=32, max_sigma=50.0, st
              for x, t in zip(images, target)]
     raw = np.stack([p[0] for p in parts])
     logits = model.predict(images, batch_size)
-    gap, relative = completeness(raw, target_of(logits, target),
-                                 target_of(np.stack([p[2] for p in parts]), target))
+    gap, relative = completeness(raw, model.score_of(logits, target),
+                                 model.score_of(np.stack([p[2] for p in parts]), target))
     return Attribution(raw, logits, extras={"completeness_gap": gap, "relative_completeness_gap": relative})

@@ -32,10 +32,6 @@ def baseline_image(model, baseline):
     return model.prepare(load_image(baseline)).astype(np.float32)
 
 
-def target_of(logits, target):
-    return logits[np.arange(len(logits)), target]
-
-
 def integrate(model, image, baseline, target, steps, rule, batch_size):
     """IG of one image -> (attribution, logits at the baseline or None, logits at x or None): the
     path points go through the network in batches; a rule whose points include alpha = 0 or 1
@@ -71,5 +67,6 @@ def integrated_gradients(model, images, target, layer=None, batch_size=32, basel
                            np.concatenate([baselines, images]), batch_size)
     base_logits, logits = ends[:len(images)], ends[len(images):]
     raw = np.stack([p[0] for p in parts])
-    gap, relative = completeness(raw, target_of(logits, target), target_of(base_logits, target))
+    gap, relative = completeness(raw, model.score_of(logits, target),
+                                 model.score_of(base_logits, target))
     return Attribution(raw, logits, extras={"completeness_gap": gap, "relative_completeness_gap": relative})

@@ -1,6 +1,7 @@
 """Occlusion / leave-one-out (Zeiler & Fergus 2014, "Visualizing and Understanding Convolutional
 Networks"; Li et al. 2016, "Understanding Neural Networks through Representation Erasure"):
-replace one region at a time and record how much the target logit drops.
+replace one region at a time and record how much the target's score drops (its logit, or what
+``Model.scoring`` explains: a probability, or the score minus a contrast class's).
 
 Regions are grid patches or SLIC superpixels (Achanta et al. 2012). The map is registered with the
 CAM kind (a rectified heatmap): ``raw`` is the per-pixel score drop [N, S, S] at input resolution.
@@ -86,5 +87,6 @@ def occlusion(model, images, target, layer=None, batch_size=32, patch=32, stride
     maps = []
     for d, t in zip(index, target):
         masks, occluded = regions[d]
-        maps.append(drops_to_map(masks, logits[d, t] - occluded[:, t]))
+        drops = model.score_of(logits[d:d + 1], t) - model.score_of(occluded, t)
+        maps.append(drops_to_map(masks, drops))
     return Attribution(np.stack(maps), logits[index])

@@ -1,11 +1,14 @@
 """Score-CAM (Wang et al. 2020, "Score-CAM: Score-Weighted Visual Explanations for Convolutional
 Neural Networks"): each activation channel, upsampled and normalised to [0, 1], masks the input;
-the channel's weight is the gain in target probability over a black image."""
+the channel's weight is the gain in target probability over a black image.
+
+Score-CAM always scores with the probability (its definition), whatever ``Model.scoring`` says of
+the score; a contrast class applies: the gain in p_target - p_contrast."""
 import numpy as np
 
 from gradcam import postprocess
 from gradcam.methods.cam_math import weighted_sum
-from gradcam.arrays import batch_slices, distinct_rows
+from gradcam.arrays import batch_slices, class_scores, distinct_rows
 from gradcam.methods.registry import Attribution, Cost, register
 
 
@@ -45,6 +48,7 @@ def score_cam(model, images, target, layer=None, batch_size=32, max_channels=64)
     weights = np.zeros((len(images), out["activations"].shape[-1]))
     for n, (d, t) in enumerate(zip(index, target)):
         keep, scores = masked[d]
-        weights[n, keep] = scores[:, t] - black[t]
+        weights[n, keep] = (class_scores(scores, t, model.contrast_class)
+                            - class_scores(black[None], t, model.contrast_class))
     lowres = weighted_sum(out["activations"][index], weights)
     return Attribution(lowres, out["logits"][index], lowres=lowres)

@@ -1,0 +1,63 @@
+"""Ablation-CAM (Desai & Ramaswamy 2020, "Ablation-CAM: Visual Explanations for Deep Convolutional
+Network via Gradient-free Localization"): channel weight w_c = (y - y_c) / y, y the target score
+and y_c the score with channel c of the layer set to zero; the map is sum_c w_c A_c.
+
+No gradient: the layer's activations are computed once per image, then the copies with one channel
+zeroed are fed to the part of the network above the layer (``Model.fetch_above``), batched, so
+the cost is one forward plus one evaluation of the head per channel. We divide by |y| rather than
+y (see ``cam_math.ablation_weights``). Rows that repeat one image (several targets) share its
+ablated copies: one head evaluation of each copy scores every class.
+"""
+import numpy as np
+
+from gradcam.arrays import distinct_rows
+from gradcam.errors import UserError
+from gradcam.methods.cam_math import ablated_copies, ablation_weights, weighted_sum
+from gradcam.methods.registry import Attribution, Cost, register
+from gradcam.methods.score_cam import top_channels
+
+
+def _cost(options, image_size, channels=None):
+    """One head evaluation per ablated channel (the one forward below the layer comes on top)."""
+    limit = options["max_channels"]
+    if limit is None and channels is None:
+        raise ValueError("ablation_cam's cost needs the layer's channel count (channels=)")
+    count = channels if limit is None else int(limit)
+    return Cost("head", count if channels is None else min(count, channels))
+
+
+def ablated_scores(model, activations, targets, channels, layer, batch_size):
+    """Scores [len(targets), len(channels)] of one image's activations [h, w, c] with each of
+    ``channels`` zeroed, for each target class (one head evaluation per channel)."""
+    scores = np.empty((len(targets), len(channels)), np.float64)
+    done = 0
+    for indices, copies in ablated_copies(activations, batch_size, channels):
+        logits = model.fetch_above(copies, None, ["logits"], layer, batch_size)["logits"]
+        for row, t in enumerate(targets):
+            scores[row, done:done + len(indices)] = model.score_of(logits, t)
+        done += len(indices)
+    return scores
+
+
+@register("ablation_cam", kind="cam", title="Ablation-CAM", lowres=True, cost=_cost,
+          smoke={"max_channels": 8}, budget={"max_channels": 256})
+def ablation_cam(model, images, target, layer=None, batch_size=32, max_channels=None):
+    """``max_channels``: ablate only that many channels (highest mean activation; the others weigh
+    0); None = every channel, as the paper. Needs a layer whose output alone determines the
+    logits (refused otherwise)."""
+    if max_channels is not None and int(max_channels) < 1:
+        raise UserError(f"ablation_cam: max_channels must be at least 1, got {max_channels}")
+    images = np.asarray(images, np.float32)
+    target = model.check_target(target, len(images))
+    firsts, index = distinct_rows(images)
+    out = model.fetch(images[firsts], None, ["logits", "activations"], layer, batch_size)
+    scores = model.score_of(out["logits"][index], target)
+    ablated = np.repeat(scores[:, None].astype(np.float64), out["activations"].shape[-1], axis=1)
+    for d, activations in enumerate(out["activations"]):
+        rows = np.flatnonzero(index == d)
+        channels = np.arange(activations.shape[-1]) if max_channels is None else \
+            np.sort(top_channels(activations, int(max_channels)))
+        ablated[np.ix_(rows, channels)] = ablated_scores(model, activations, target[rows],
+                                                          channels, layer, batch_size)
+    lowres = weighted_sum(out["activations"][index], ablation_weights(scores, ablated))
+    return Attribution(lowres, out["logits"][index], lowres=lowres)
