@@ -22,6 +22,7 @@ from typing import Optional
 import numpy as np
 from tqdm import tqdm
 
+from gradcam.arrays import SCORES
 from gradcam.errors import UserError
 from gradcam.explanation import explain
 from gradcam.images import load_image
@@ -51,9 +52,13 @@ class JobSettings:
     batch_size: int = 8
     central_fraction: Optional[float] = None
     options: tuple = ()  # (key, value) pairs of method options
+    contrast_class: Optional[str] = None  # name or index: explain the target rather than it
+    score: str = "logit"  # or "probability"
 
     def __post_init__(self):
         get_method(self.method).check_options(dict(self.options))
+        if self.score not in SCORES:
+            raise UserError(f"unknown score {self.score!r}; valid scores: {', '.join(SCORES)}")
         if self.style not in STYLES:
             raise UserError(f"unknown style {self.style!r}; valid styles: {', '.join(STYLES)}")
         for name in ("top_k", "batch_size"):
@@ -120,6 +125,8 @@ class ImageJob:
         self.model, self.settings = model, settings
         self.out_dir, self.root = Path(out_dir), Path(root)
         self.target = None if settings.target_class is None else model.class_index(settings.target_class)
+        self.contrast = None if settings.contrast_class is None else \
+            model.class_index(settings.contrast_class)
 
     def decode(self, path):
         """Decoded item of ``path``; any failure becomes that file's error, never an exception."""
@@ -147,7 +154,7 @@ class ImageJob:
             images = np.stack([item.image for item in good])
             result = explain(self.model, images, self.target, settings.method,
                              layer=settings.layer, batch_size=settings.batch_size,
-                             **dict(settings.options))
+                             contrast=self.contrast, score=settings.score, **dict(settings.options))
         return items, result, time.perf_counter() - start
 
     def write(self, explained):
@@ -179,7 +186,17 @@ class ImageJob:
             "target": {"index": target, "label": result.label(target),
                        "probability": float(result.probabilities[i, target])},
             "map": map_statistics(result.map[i]), "degenerate": bool(result.degenerate[i]),
-            "png": f"{name}.png", "npz": f"{name}.npz"}
+            "png": f"{name}.png", "npz": f"{name}.npz", **self._contrast_record(result, i)}
+
+    def _contrast_record(self, result, i):
+        """The record's "contrast" and "score" keys, when not the defaults."""
+        record = {}
+        if result.contrast is not None:
+            record["contrast"] = {"index": result.contrast, "label": result.label(result.contrast),
+                                  "probability": float(result.probabilities[i, result.contrast])}
+        if result.score != "logit":
+            record["score"] = result.score
+        return record
 
 
 # -- the local batch run -------------------------------------------------------------------------

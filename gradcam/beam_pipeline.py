@@ -54,16 +54,18 @@ def settings_model(settings):
 
 
 def check_settings(settings):
-    """UserError for what can be checked before the pipeline: the class and the checkpoint, or
+    """UserError for what can be checked before the pipeline: the classes and the checkpoint, or
     a model file, loaded here (the settings checked themselves when made)."""
     if settings.model_file:
         model = settings_model(settings)
-        if settings.target_class is not None:
-            model.class_index(settings.target_class)
+        for name in (settings.target_class, settings.contrast_class):
+            if name is not None:
+                model.class_index(name)
         return
     spec = network_spec(settings.model)
-    if settings.target_class is not None:
-        resolve_class(settings.target_class, labels_for(spec.label_offset, spec.num_classes))
+    for name in (settings.target_class, settings.contrast_class):
+        if name is not None:
+            resolve_class(name, labels_for(spec.label_offset, spec.num_classes))
     find_checkpoint(settings.checkpoint, spec)
 
 

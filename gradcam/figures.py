@@ -19,17 +19,23 @@ def method_panel(image, explanation_map, kind, alpha=0.5):
 
 
 def comparison_rows(model, named_images, methods, options, target=None, layer=None, batch_size=32,
-                    log=print):
+                    log=print, contrast=None, score="logit"):
     """Explain every (name, network-input image) with every method -> (rows for
     ``comparison_figure``, {name: {target, label, seconds per method}}).
 
     Each method's maps share one colour scale over all images (its column), so a weaker
     explanation looks weaker. ``target``: class index for every image, default each one's top
-    class. A method that cannot run on the model (e.g. CAM without a linear head) leaves its
-    panels blank with a warning."""
+    class; ``contrast``, ``score``: as for ``explain`` (the target rather than ``contrast``). A
+    method that cannot run on the model (e.g. CAM without a linear head) leaves its panels blank
+    with a warning."""
     targets = {name: int(model.predict(image[None])[0].argmax()) if target is None else target
                for name, image in named_images}
-    columns, record = [], {name: {"target": t, "label": model.label(t), "seconds": {}}
+    rather = model.scoring(contrast, score).contrast_class
+    if rather is not None and rather in targets.values():
+        raise UserError(f"the contrast class {model.label(rather)} ({rather}) is also the target "
+                        "of an image: explain one class rather than another")
+    versus = "" if rather is None else f" vs {model.label(rather)}"
+    columns, record = [], {name: {"target": t, "label": model.label(t) + versus, "seconds": {}}
                            for name, t in targets.items()}
     for method in methods:
         evidence = []
@@ -37,7 +43,8 @@ def comparison_rows(model, named_images, methods, options, target=None, layer=No
             start = time.perf_counter()
             try:
                 result = explain(model, image[None], targets[name], method.name, layer=layer,
-                                 batch_size=batch_size, **options[method.name])
+                                 batch_size=batch_size, contrast=rather, score=score,
+                                 **options[method.name])
             except UserError as exc:
                 warnings.warn(f"{method.name} left blank: {exc}")
                 evidence = None

@@ -1,6 +1,7 @@
 """Compare explanation methods side by side: one row per IMAGE, the input then one column per
 method (CAM-type maps as heatmaps, pixel attributions in grayscale; one colour scale per method
-column), each for the image's top class unless --class is given."""
+column), each for the image's top class unless --class is given, rather than --contrast's class
+if given."""
 from pathlib import Path
 
 from gradcam.commands.common import (add_class_argument, add_method_arguments, add_model_arguments,
@@ -38,7 +39,8 @@ def run(args):
     named = [(Path(path).name, model.prepare(photo, args.central_fraction))
              for path, photo in zip(args.images, photos)]
     rows, _ = comparison_rows(model, named, methods, options, target, args.layer, args.batch_size,
-                              log=lambda line: print(line, flush=True))
+                              log=lambda line: print(line, flush=True), contrast=args.contrast,
+                              score=args.score)
     save_figure(args.output, comparison_figure(rows, [m.title for m in methods]))
     print(f"wrote {args.output}")
     return 0

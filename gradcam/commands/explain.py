@@ -54,7 +54,8 @@ def explain_image(model, args, image_path, options):
 
     png = _output_path(args, image_path)
     result = explain(model, image_path, args.classes, args.method, layer=args.layer,
-                     batch_size=args.batch_size, central_fraction=args.central_fraction, **options)
+                     batch_size=args.batch_size, central_fraction=args.central_fraction,
+                     contrast=args.contrast, score=args.score, **options)
     result.save_figure(png, args.style, args.alpha)
     probabilities = result.probabilities[0]
     record = {"image": str(image_path), "model": model.name, "method": args.method,
@@ -63,6 +64,11 @@ def explain_image(model, args, image_path, options):
                            "probability": float(probabilities[t]), "all_zero_map": bool(d)}
                           for t, d in zip(result.target, result.degenerate)],
               "output": str(png)}
+    if result.contrast is not None:
+        record["contrast"] = {"index": result.contrast, "label": result.label(result.contrast),
+                              "probability": float(probabilities[result.contrast])}
+    if result.score != "logit":
+        record["score"] = result.score
     if args.save_npz is not None:
         record["npz"] = str(result.save(_npz_path(args, png)))
     if result.extras:
@@ -75,8 +81,13 @@ def _print_text(record):
     print(f"{record['image']}  [{record['model']}]")
     for row in record["top_k"]:
         print(f"  {row['index']:5d}  {row['probability']:.4f}  {row['label']}")
+    rather = ""
+    if "contrast" in record:
+        c = record["contrast"]
+        rather = f" rather than {c['label']} ({c['index']}, p={c['probability']:.4f})"
     for t in record["targets"]:
-        print(f"  {record['method']} for {t['label']} ({t['index']}, p={t['probability']:.4f})")
+        print(f"  {record['method']} for {t['label']} ({t['index']}, p={t['probability']:.4f})"
+              f"{rather}")
     print(f"  wrote {record['output']}" + (f" and {record['npz']}" if "npz" in record else ""))
 
 
