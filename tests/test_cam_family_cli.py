@@ -1,0 +1,127 @@
+"""The new methods and the contrast through every door: the API (``gradcam.explain``), the CLI
+(``explain``, ``compare``, ``batch``), in one process on the session's Lite0."""
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import gradcam
+import gradcam.commands.batch
+import gradcam.commands.compare
+import gradcam.commands.explain
+from gradcam.cli import main
+from gradcam.methods import METHODS
+
+NEW = ("layer_cam", "xgrad_cam", "hires_cam", "eigen_cam", "ablation_cam", "rise")
+ESPRESSO, CUP = 967, 968
+
+
+def smoke_options(method):
+    return [a for key, value in METHODS[method].smoke.items()
+            for a in ("--option", f"{key}={value!r}")]
+
+
+@pytest.fixture(scope="module")
+def cli_lite0(lite0):
+    patch = pytest.MonkeyPatch()
+    for module in (gradcam.commands.explain, gradcam.commands.compare, gradcam.commands.batch):
+        patch.setattr(module, "load_model", lambda args: lite0)
+    yield lite0
+    patch.undo()
+
+
+@pytest.fixture(scope="module")
+def coffee_png(tmp_path_factory, coffee_input):
+    path = tmp_path_factory.mktemp("family_cli") / "coffee.png"
+    Image.fromarray(coffee_input).save(path)
+    return path
+
+
+def test_list_methods_shows_the_six_new_methods(capsys):
+    assert main(["list", "methods"]) == 0
+    listed = [line.split()[0] for line in capsys.readouterr().out.splitlines()]
+    assert set(NEW) <= set(listed) and listed == list(METHODS)
+
+
+@pytest.mark.parametrize("method", NEW)
+def test_api_explains_a_path_with_each_new_method(lite0, coffee_png, method):
+    result = gradcam.explain(lite0, str(coffee_png), "espresso", method, **METHODS[method].smoke)
+    assert result.map.shape == (1, 224, 224) and int(result.target[0]) == ESPRESSO
+    assert not result.degenerate[0] and (result.lowres is not None) == METHODS[method].lowres
+    assert result.contrast is None and result.score == "logit"
+
+
+@pytest.mark.parametrize("method", sorted(set(METHODS) - {"eigen_cam"}))
+def test_every_method_takes_a_contrast_from_the_cli(cli_lite0, coffee_png, tmp_path, method, capsys):
+    out = tmp_path / f"{method}.png"
+    assert main(["explain", str(coffee_png), "--method", method, "--class", "espresso",
+                 "--contrast", "cup", "--output", str(out), "--save-npz", "--json",
+                 *smoke_options(method)]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["contrast"]["index"] == CUP and record["targets"][0]["index"] == ESPRESSO
+    arrays = np.load(out.with_suffix(".npz"))
+    assert int(arrays["contrast"]) == CUP and arrays["map"].shape == (224, 224)
+    assert not arrays["degenerate"]
+
+
+def test_contrast_changes_the_map_from_the_cli(cli_lite0, coffee_png, tmp_path):
+    def lowres(*extra):
+        out = tmp_path / f"x{len(extra)}.png"
+        assert main(["explain", str(coffee_png), "--class", "espresso", "--output", str(out),
+                     "--save-npz", *extra]) == 0
+        return np.load(out.with_suffix(".npz"))["lowres"]
+
+    plain, rather = lowres(), lowres("--contrast", "cup")
+    cup = lowres("--class", "cup")  # two classes: lowres gains a row axis
+    np.testing.assert_allclose(rather, plain - cup[1], rtol=1e-4, atol=1e-4 * np.abs(plain).max())
+
+
+def test_probability_score_from_the_cli(cli_lite0, coffee_png, tmp_path, capsys):
+    out = tmp_path / "p.png"
+    assert main(["explain", str(coffee_png), "--method", "occlusion", "--score", "probability",
+                 "--json", "--output", str(out), "--save-npz", *smoke_options("occlusion")]) == 0
+    assert json.loads(capsys.readouterr().out)["score"] == "probability"
+    assert str(np.load(out.with_suffix(".npz"))["score"]) == "probability"
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--method", "eigen_cam", "--contrast", "cup"], "eigen_cam uses no class score"),
+    (["--method", "cam", "--score", "probability"], "--score probability does not apply"),
+    (["--class", "cup", "--contrast", "968"], "is also the target"),
+    (["--contrast", "expresso"], "unknown class 'expresso'"),
+    (["--score", "odds"], "invalid choice: 'odds'"),
+])
+def test_contrast_mistakes_are_one_line_errors(cli_lite0, coffee_png, tmp_path, capsys, argv,
+                                               message):
+    assert main(["explain", str(coffee_png), "--output", str(tmp_path / "e.png"), *argv]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+
+
+def test_compare_draws_the_contrast(cli_lite0, coffee_png, tmp_path, capsys):
+    out = tmp_path / "compare.png"
+    assert main(["compare", str(coffee_png), "--methods", "grad_cam,layer_cam,rise", "--contrast",
+                 "cup", "--output", str(out), "--option", "rise.masks=8"]) == 0
+    assert "espresso vs cup" in capsys.readouterr().out and out.stat().st_size > 0
+    assert main(["compare", str(coffee_png), "--methods", "grad_cam", "--class", "cup",
+                 "--contrast", "cup", "--output", str(out)]) == 2
+    assert "is also the target" in capsys.readouterr().err
+
+
+def test_batch_mode_runs_a_new_method_with_a_contrast(cli_lite0, coffee_png, tmp_path, lite0):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    Image.open(coffee_png).save(folder / "a.png")
+    Image.open(coffee_png).transpose(Image.FLIP_LEFT_RIGHT).save(folder / "b.png")
+    out = tmp_path / "out"
+    assert main(["batch", str(folder), "--out", str(out), "--method", "ablation_cam", "--class",
+                 "espresso", "--contrast", "cup", "--no-progress", *smoke_options("ablation_cam")]) == 0
+    records = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    assert [r["contrast"]["index"] for r in records] == [CUP, CUP]
+    for name in ("a", "b"):
+        arrays = np.load(out / f"{name}.png.npz")
+        alone = gradcam.explain(lite0, str(folder / f"{name}.png"), ESPRESSO, "ablation_cam",
+                                contrast=CUP, **METHODS["ablation_cam"].smoke)
+        assert int(arrays["contrast"]) == CUP
+        np.testing.assert_allclose(arrays["map"], alone.map[0], atol=1e-5)
