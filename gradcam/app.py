@@ -1,5 +1,6 @@
-"""Local web app (gradio Blocks): upload or pick a photo, choose model, method, target class and
-style, see the overlay and the top-k, compare several methods, download PNG and NPZ.
+"""Local web app (gradio Blocks): upload or pick a photo (shown in the upload box), choose model,
+method, target class, optionally a "versus" class (why the target rather than it) and style, see
+the overlay and the top-k, compare several methods, download PNG and NPZ.
 
 Models come from a per-process cache (built once each) and requests run concurrently on them
 (see ``gradcam.model_cache``). Every user-fixable problem is shown as a message, never a crash.
@@ -44,6 +45,17 @@ def _write_samples(directory):
     return paths
 
 
+class PhotoInput(gr.Image):
+    """An image box that shows the uploaded photo and hands the handler the uploaded file as it
+    is: ``gradcam.images`` decodes it (EXIF orientation, first frame, ...) and names what is wrong
+    with a file that is not a readable image, instead of gradio failing on it first."""
+
+    is_template = True  # drawn by gradio's own Image component
+
+    def preprocess(self, payload):
+        return None if payload is None else str(payload.path)
+
+
 class GradcamApp:
     """The Blocks app and its request handlers. ``cache``: a ``model_cache.ModelCache``."""
 
@@ -72,6 +84,11 @@ class GradcamApp:
         return model.class_index(target)
 
     @staticmethod
+    def _versus(model, versus):
+        """Model-space contrast class: a picked or typed name/index; empty = none."""
+        return None if versus in (None, "") else model.class_index(versus)
+
+    @staticmethod
     def _top_k(top):
         label = {f"{row['label']} ({row['index']})": row["probability"] for row in top}
         choices = [(f"{row['label']} ({row['index']}) {row['probability']:.1%}", str(row["index"]))
@@ -79,14 +96,16 @@ class GradcamApp:
         return label, choices
 
     def classify(self, path, network):
-        """Top-k of a new image: the label chart and the target-class choices."""
+        """Top-k of a new image: the label chart, the target-class choices and the versus-class
+        choices (the same classes, none picked)."""
         if not path:
-            return {}, gr.update(choices=[], value=None)
+            return {}, gr.update(choices=[], value=None), gr.update(choices=[], value=None)
         model, image = _user_errors(self._input, path, network)
         logits = model.predict(image[None])[0]
         label, choices = self._top_k(top_classes(logits, model.labels, TOP_K, model.activation))
-        return label, gr.update(choices=choices + self._other_classes(model, choices),
-                                value=choices[0][1])
+        every = choices + self._other_classes(model, choices)
+        return (label, gr.update(choices=every, value=choices[0][1]),
+                gr.update(choices=every, value=None))
 
     @staticmethod
     def _other_classes(model, top):
@@ -95,35 +114,41 @@ class GradcamApp:
         return [(f"{model.label(i)} ({i})", str(i)) for i in range(model.num_classes)
                 if str(i) not in shown]
 
-    def explain(self, path, network, method, target, style, alpha):
-        """Overlay, top-k and the PNG + NPZ downloads for one method and target."""
+    def explain(self, path, network, method, target, versus, style, alpha):
+        """Overlay, top-k and the PNG + NPZ downloads for one method and target (rather than the
+        versus class, if one is given)."""
         model, image = _user_errors(self._input, path, network)
         index = _user_errors(self._target, model, image, target)
-        result = _user_errors(explain, model, image[None], index, method)
+        contrast = _user_errors(self._versus, model, versus)
+        result = _user_errors(explain, model, image[None], index, method, contrast=contrast)
         _warn_degenerate(result, method)
         picture = _user_errors(result.overlay, 0, style, float(alpha))
         label, _ = self._top_k(result.top_k(TOP_K))
         return picture, label, self._downloads(path, model, method, index, picture, result)
 
-    def compare(self, path, network, methods, target, style, alpha):
-        """Gallery of (overlay, caption), one per selected method, same target (the CAM family and
-        guided Grad-CAM from one shared pass)."""
+    def compare(self, path, network, methods, target, versus, style, alpha):
+        """Gallery of (overlay, caption), one per selected method, same target and versus class
+        (the CAM family and guided Grad-CAM from one shared pass)."""
         if not methods:
             _user_errors(_raise, "select at least one method")
         model, image = _user_errors(self._input, path, network)
         index = _user_errors(self._target, model, image, target)
+        contrast = _user_errors(self._versus, model, versus)
+        rather = "" if contrast is None else f" vs {model.label(contrast)} ({contrast})"
         gallery = []
-        results = _user_errors(explain_many, model, image[None], index, list(methods))
+        results = _user_errors(explain_many, model, image[None], index, list(methods),
+                               contrast=contrast)
         for method, result in results.items():
             _warn_degenerate(result, method)
-            caption = f"{method}: {model.label(index)} ({index})"
+            caption = f"{method}: {model.label(index)} ({index}){rather}"
             gallery.append((_user_errors(result.overlay, 0, style, float(alpha)), caption))
         return gallery
 
     def _downloads(self, path, model, method, index, picture, result):
         folder = self.workdir / uuid.uuid4().hex
         folder.mkdir()
-        stem = f"{Path(path).stem}_{model.name}_{method}_{index}"
+        rather = "" if result.contrast is None else f"_vs_{result.contrast}"
+        stem = f"{Path(path).stem}_{model.name}_{method}_{index}{rather}"
         save_png(folder / f"{stem}.png", picture)
         result.save(folder / f"{stem}.npz")
         return [str(folder / f"{stem}.png"), str(folder / f"{stem}.npz")]
@@ -136,14 +161,18 @@ class GradcamApp:
             gr.Markdown("## Why does the classifier say that?")
             with gr.Row():
                 with gr.Column(scale=1):
-                    upload = gr.File(label="Image", file_types=["image"], type="filepath",
-                                     elem_id="upload")
+                    upload = PhotoInput(label="Image", type="filepath", sources=["upload"],
+                                        elem_id="upload")
                     gr.Examples([[p] for p in self.samples], inputs=[upload], label="Samples")
                     network = gr.Dropdown(networks, value=self.default_network, label="Model")
                     method = gr.Dropdown(methods, value="grad_cam", label="Method")
                     target = gr.Dropdown([], label="Target class", allow_custom_value=True,
                                          elem_id="target", info="pick one of the top classes, or "
                                          "type to search every class (name or index)")
+                    versus = gr.Dropdown([], label="Versus class (optional)",
+                                         allow_custom_value=True, elem_id="versus",
+                                         info="why the target rather than this class: explains "
+                                         "the target's score minus this one's; empty = none")
                     style = gr.Radio(list(STYLES), value="heatmap", label="Style")
                     alpha = gr.Slider(0.0, 1.0, value=0.5, step=0.05, label="Heatmap opacity")
                 with gr.Column(scale=2):
@@ -159,11 +188,12 @@ class GradcamApp:
                         run_compare = gr.Button("Compare", variant="primary")
                         gallery = gr.Gallery(label="Methods side by side", columns=3,
                                              elem_id="gallery")
-            upload.change(self.classify, [upload, network], [top, target], api_name="classify")
-            network.change(self.classify, [upload, network], [top, target], api_name=False)
-            inputs = [upload, network, method, target, style, alpha]
+            classes = [top, target, versus]
+            upload.change(self.classify, [upload, network], classes, api_name="classify")
+            network.change(self.classify, [upload, network], classes, api_name=False)
+            inputs = [upload, network, method, target, versus, style, alpha]
             run.click(self.explain, inputs, [picture, top, files], api_name="explain")
-            run_compare.click(self.compare, [upload, network, chosen, target, style, alpha],
+            run_compare.click(self.compare, [upload, network, chosen, target, versus, style, alpha],
                               [gallery], api_name="compare")
         return blocks
 
@@ -189,9 +219,9 @@ def _warn_degenerate(result, method):
                    "class at this layer)")
 
 
-def _user_errors(function, *args):
+def _user_errors(function, *args, **kwargs):
     """Call ``function``; a UserError becomes a gradio error message shown to the user."""
     try:
-        return function(*args)
+        return function(*args, **kwargs)
     except UserError as exc:
         raise gr.Error(str(exc)) from None

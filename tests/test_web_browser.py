@@ -1,6 +1,7 @@
-"""The web app end to end: Debian's chromium (headless, driven by Playwright) picks a non-top class
-and gets that class's Grad-CAM; over HTTP, bad uploads and unknown classes get a message and the
-server keeps serving."""
+"""The web app end to end: Debian's chromium (headless, driven by Playwright) sees the uploaded
+photo, picks a non-top class and gets that class's Grad-CAM, then a "versus" class and gets the
+contrastive map; over HTTP, bad uploads and unknown classes get a message and the server keeps
+serving."""
 import io
 import shutil
 import socket
@@ -41,12 +42,22 @@ def server(lite0, tmp_path_factory):
     app.close()
 
 
-def _expected_overlay(lite0, name, target):
+def _expected_overlay(lite0, name, target, contrast=None):
     from gradcam.explanation import explain
     from gradcam.visualize import overlay
 
     image = lite0.prepare(photo(name))
-    return overlay(image, explain(lite0, image[None], [target]).map[0], "heatmap", 0.5)
+    result = explain(lite0, image[None], [target], contrast=contrast)
+    return overlay(image, result.map[0], "heatmap", 0.5)
+
+
+def _pick(page, box, typed, option):
+    """Type ``typed`` into the dropdown ``box`` and click the listed ``option``."""
+    page.click(f"{box} input")
+    page.keyboard.press("Control+A")
+    page.keyboard.press("Backspace")
+    page.keyboard.type(typed)
+    page.get_by_role("option", name=option).click(timeout=10_000)
 
 
 def _overlay_pixels(page, previous_src=None):
@@ -74,6 +85,11 @@ def test_browser_picks_a_non_top_class(server, lite0):
             page.locator("#upload input[type=file]").set_input_files(str(folder / "chelsea.png"))
             page.wait_for_function("document.querySelector('#top').innerText.includes('tiger cat')",
                                    timeout=120_000)
+            page.wait_for_function(  # the upload box shows the photo itself, not only its name
+                "() => { const img = document.querySelector('#upload img');"
+                " return img && img.complete && img.naturalWidth > 0; }", timeout=30_000)
+            shown = page.locator("#upload img").get_attribute("src")
+            preview = np.asarray(Image.open(io.BytesIO(page.request.get(shown).body())).convert("RGB"))
             page.click("#explain")
             top_src, top_overlay = _overlay_pixels(page)
 
@@ -90,21 +106,29 @@ def test_browser_picks_a_non_top_class(server, lite0):
             assert "Egyptian cat (285)" in options.nth(1).inner_text()
             options.nth(1).click()
             page.click("#explain")
-            _, other_overlay = _overlay_pixels(page, top_src)
+            other_src, other_overlay = _overlay_pixels(page, top_src)
+
+            _pick(page, "#versus", "tiger", "tiger cat (282)")  # Egyptian rather than tiger cat
+            page.click("#explain")
+            _, versus_overlay = _overlay_pixels(page, other_src)
             SCREENSHOT.parent.mkdir(exist_ok=True)
-            page.screenshot(path=str(SCREENSHOT))
+            page.screenshot(path=str(SCREENSHOT), full_page=True)
         finally:
             browser.close()
+    np.testing.assert_array_equal(preview, photo("chelsea"))
     assert np.abs(top_overlay.astype(int) - other_overlay.astype(int)).mean() > 1.0
+    assert np.abs(other_overlay.astype(int) - versus_overlay.astype(int)).mean() > 1.0
     # each one is exactly what the library computes for that class (PNG is lossless)
     assert np.abs(top_overlay.astype(int) - _expected_overlay(lite0, "chelsea", 282)).max() <= 1
     assert np.abs(other_overlay.astype(int) - _expected_overlay(lite0, "chelsea", 285)).max() <= 1
+    expected = _expected_overlay(lite0, "chelsea", 285, contrast=282)
+    assert np.abs(versus_overlay.astype(int) - expected).max() <= 1
 
 
-def _explain_call(client, path, target=""):
+def _explain_call(client, path, target="", versus=""):
     from gradio_client import handle_file
 
-    return client.predict(handle_file(str(path)), "efficientnet_lite0", "grad_cam", target,
+    return client.predict(handle_file(str(path)), "efficientnet_lite0", "grad_cam", target, versus,
                           "heatmap", 0.5, api_name="/explain")
 
 
@@ -123,7 +147,7 @@ def test_http_errors_are_messages_and_the_server_keeps_serving(server, tmp_path)
 
     client = Client(url, verbose=False)
     (tmp_path / "notes.txt").write_text("not a picture")
-    with pytest.raises(AppError, match="Invalid file type"):
+    with pytest.raises(AppError, match=r"notes\.txt: not an image"):  # the library says why
         _explain_call(client, tmp_path / "notes.txt")
     (tmp_path / "fake.jpg").write_bytes(b"\x00 definitely not a jpeg")
     with pytest.raises(AppError, match=r"fake\.jpg: not .*image"):
@@ -131,10 +155,16 @@ def test_http_errors_are_messages_and_the_server_keeps_serving(server, tmp_path)
     with pytest.raises(AppError, match="unknown class 'expresso'; did you mean: espresso"):
         _explain_call(client, folder / "chelsea.png", "expresso")
 
+    with pytest.raises(AppError, match=r"contrast class tiger cat \(282\) is also the target"):
+        _explain_call(client, folder / "chelsea.png", "282", "tiger cat")
+
     picture, label, downloads = _explain_call(client, folder / "chelsea.png", "Egyptian cat")
     assert label["label"] == "tiger cat (282)"
     assert sorted(Path(p).suffix for p in downloads) == [".npz", ".png"]
     assert int(np.load(next(p for p in downloads if p.endswith(".npz")))["target"]) == 285
+    _, _, downloads = _explain_call(client, folder / "chelsea.png", "Egyptian cat", "282")
+    arrays = np.load(next(p for p in downloads if p.endswith(".npz")))
+    assert (int(arrays["target"]), int(arrays["contrast"])) == (285, 282)
 
 
 def test_compare_tab_over_http_shows_one_overlay_per_method(server):
@@ -143,12 +173,17 @@ def test_compare_tab_over_http_shows_one_overlay_per_method(server):
     url, folder = server
     client = Client(url, verbose=False)
     gallery = client.predict(handle_file(str(folder / "chelsea.png")), "efficientnet_lite0",
-                             ["grad_cam", "cam", "gradient"], "285", "heatmap", 0.5,
+                             ["grad_cam", "cam", "gradient"], "285", "", "heatmap", 0.5,
                              api_name="/compare")
     assert [item["caption"] for item in gallery] == [
         "grad_cam: Egyptian cat (285)", "cam: Egyptian cat (285)", "gradient: Egyptian cat (285)"]
     first = np.asarray(Image.open(gallery[0]["image"]).convert("RGB"))
     assert first.shape == (224, 224, 3)
+    rather = client.predict(handle_file(str(folder / "chelsea.png")), "efficientnet_lite0",
+                            ["layer_cam", "ablation_cam"], "285", "tiger cat", "heatmap", 0.5,
+                            api_name="/compare")
+    assert [item["caption"] for item in rather] == ["layer_cam: Egyptian cat (285) vs tiger cat (282)",
+                                                    "ablation_cam: Egyptian cat (285) vs tiger cat (282)"]
 
 
 def test_concurrent_requests_share_one_graph(server, lite0):
