@@ -45,15 +45,15 @@ def _write_samples(directory):
     return paths
 
 
-class PhotoInput(gr.Image):
+def photo_input(**kwargs):
     """An image box that shows the uploaded photo and hands the handler the uploaded file as it
-    is: ``gradcam.images`` decodes it (EXIF orientation, first frame, ...) and names what is wrong
-    with a file that is not a readable image, instead of gradio failing on it first."""
-
-    is_template = True  # drawn by gradio's own Image component
-
-    def preprocess(self, payload):
-        return None if payload is None else str(payload.path)
+    is: ``gradcam.images`` decodes it (EXIF orientation, first frame, size limits) and names what
+    is wrong with a file that is not a readable image, where gradio's own decoding would fail
+    first with a bare "Error". Its ``preprocess`` is replaced on the instance: a subclass would
+    make gradio write a .pyi stub next to this module at import."""
+    box = gr.Image(type="filepath", **kwargs)
+    box.preprocess = lambda payload: None if payload is None else str(payload.path)
+    return box
 
 
 class GradcamApp:
@@ -161,8 +161,7 @@ class GradcamApp:
             gr.Markdown("## Why does the classifier say that?")
             with gr.Row():
                 with gr.Column(scale=1):
-                    upload = PhotoInput(label="Image", type="filepath", sources=["upload"],
-                                        elem_id="upload")
+                    upload = photo_input(label="Image", sources=["upload"], elem_id="upload")
                     gr.Examples([[p] for p in self.samples], inputs=[upload], label="Samples")
                     network = gr.Dropdown(networks, value=self.default_network, label="Model")
                     method = gr.Dropdown(methods, value="grad_cam", label="Method")
