@@ -11,6 +11,11 @@ at ``PrePool`` and overrode the class to look at an unlikely one; its "gambling"
 classes came from custom classifier heads, so here ``--class`` takes any class of the model. The
 default scene is two photos side by side (espresso + cat): the top class is one object, the
 override the other object's class (the class the model gives that photo alone).
+
+The sharper question a moderator asks is contrastive: why the top class *rather than* the
+override, and the other way round. ``hive_contrast.png`` shows Grad-CAM of logit_A - logit_B for
+both orders (``gradcam explain --contrast``), where the plain maps of ``hive.png`` each explain
+one logit alone.
 """
 import argparse
 import sys
@@ -81,6 +86,11 @@ def main(argv=None, model=None):
               f"override: {model.label(c)} p={probabilities[c]:.4f}" for i, c in enumerate((top, other))]
     panels = [(t, overlay(image, m, args.style, args.alpha)) for t, m in zip(titles, result.map)]
     save_figure(out / "hive.png", panel_figure(image, panels))
+    rather = {(a, b): explain(model, image[None], a, "grad_cam", layer=args.layer, contrast=b)
+              for a, b in ((top, other), (other, top))}
+    panels = [(f"why {model.label(a)}\nrather than {model.label(b)}",
+               overlay(image, r.map[0], args.style, args.alpha)) for (a, b), r in rather.items()]
+    save_figure(out / "hive_contrast.png", panel_figure(image, panels))
     record = {
         "command": report.command_line("reproduce_hive", argv),
         "model": model.name, "checkpoint": args.checkpoint or "default",
@@ -93,16 +103,22 @@ def main(argv=None, model=None):
         "explained": [{"role": role, "index": c, "label": model.label(c),
                        "probability": float(probabilities[c]), "all_zero_map": bool(d)}
                       for role, c, d in zip(("top", "override"), (top, other), result.degenerate)],
+        "rather_than": [{"role": role, "index": a, "label": model.label(a), "contrast": b,
+                         "contrast_label": model.label(b), "all_zero_map": bool(r.degenerate[0])}
+                        for role, ((a, b), r) in zip(("top", "override"), rather.items())],
     }
     if masks is not None:
         record["classes_alone"] = {side: model.label(p.argmax())
                                    for side, p in zip(("left", "right"), alone)}
+        maps = {**dict(zip(("top", "override"), result.map)),
+                "top_rather_than_override": rather[top, other].map[0],
+                "override_rather_than_top": rather[other, top].map[0]}
         record["map_energy_in_tile"] = {
             role: {"left": energy_inside(m, masks[0]), "right": energy_inside(m, masks[1])}
-            for role, m in zip(("top", "override"), result.map)}
+            for role, m in maps.items()}
     report.write_json(out / "hive.json", record)
     print(f"top {model.label(top)} ({probabilities[top]:.3f}), override {model.label(other)} "
-          f"({probabilities[other]:.4f}) -> {out / 'hive.png'}")
+          f"({probabilities[other]:.4f}) -> {out / 'hive.png'}, {out / 'hive_contrast.png'}")
     return 0
 
 

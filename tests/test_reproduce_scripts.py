@@ -34,6 +34,15 @@ def test_hive_explains_the_top_class_and_the_other_object(lite0, tmp_path):
     energy = record["map_energy_in_tile"]
     top_on_left = energy["top"]["left"] > energy["top"]["right"]
     assert top_on_left != (energy["override"]["left"] > energy["override"]["right"])
+    # why A rather than B, both ways: each contrastive map sits on its own class's object
+    assert (out / "hive_contrast.png").stat().st_size > 0
+    rather = record["rather_than"]
+    assert [(r["index"], r["contrast"]) for r in rather] == [
+        (top["index"], override["index"]), (override["index"], top["index"])]
+    for role in ("top", "override"):
+        plain, contrastive = energy[role], energy[f"{role}_rather_than_{'override' if role == 'top' else 'top'}"]
+        own = "left" if (plain["left"] > plain["right"]) else "right"
+        assert contrastive[own] > contrastive["left" if own == "right" else "right"]
 
 
 def test_hive_runs_unchanged_on_a_resnet_v2_50_checkpoint(tmp_path):
