@@ -1,5 +1,7 @@
 """The speed limit of any explanation on a model: plain forward, forward + backward to the input
-pixels, forward + backward to the CAM layer, in one session run, at batch 1 and batched.
+pixels, forward + backward to the CAM layer, and the head (the network above the CAM layer, fed
+stored activations: what Ablation-CAM runs per channel), in one session run, at batch 1 and
+batched.
 
 Also the session settings that set that limit: intra/inter-op threads and XLA auto-clustering,
 each a fresh session on the SAME graph with the model's variable values copied in, and the cost of
@@ -12,11 +14,12 @@ from gradcam.loaders.slim import network_spec
 from nets.tf_compat import tf
 
 PASS_KEYS = {"forward": ["logits"], "fwd_bwd_input": ["logits", "input_gradients"],
-             "fwd_bwd_layer": ["logits", "activations", "layer_gradients"]}
+             "fwd_bwd_layer": ["logits", "activations", "layer_gradients"],
+             "head": ["logits"]}  # fed the layer's activations (``pass_feed``)
 
 
 def pass_fetches(model, layer=None):
-    """The three passes every method is made of, as session fetches (``Model.tensors``)."""
+    """The passes every method is made of, as session fetches (``Model.tensors``)."""
     return {name: list(model.tensors(keys, layer).values()) for name, keys in PASS_KEYS.items()}
 
 
@@ -26,14 +29,27 @@ def noisy_batch(image, n, seed=0):
     return np.clip(image[None] + noise, 0, 255).astype(np.float32)
 
 
+def pass_feed(model, name, image, n, target, layer=None):
+    """The feed of pass ``name`` for ``n`` noisy copies of ``image``: their pixels, or for "head"
+    their activations at ``layer`` (computed once, here), so the run computes only the head."""
+    feed = {model.target: np.full(n, target, np.int32)}
+    if name == "head":
+        tensor = model.tensors(["activations"], layer)["activations"]
+        feed[tensor] = model.fetch(noisy_batch(image, n), keys=["activations"],
+                                   layer=layer)["activations"]
+    else:
+        feed[model.images] = noisy_batch(image, n)
+    return feed
+
+
 def time_passes(session, model, image, target, batch, repeats, names=None):
     """Seconds per image of each pass at batch 1 and ``batch`` -> {"<pass>_b<n>": summary}."""
     fetches = pass_fetches(model)
     out = {}
     for n in (1, batch):
-        feed = {model.images: noisy_batch(image, n), model.target: np.full(n, target, np.int32)}
         for name, fetch in fetches.items():
             if names is None or name in names:
+                feed = pass_feed(model, name, image, n, target)
                 out[f"{name}_b{n}"] = measure(lambda: session.run(fetch, feed), repeats, per=n)
     return out
 

@@ -4,14 +4,15 @@ Every method is run through ``gradcam.explanation.explain`` (what users call) on
 is the passes it needs, run bare on the same session and timed alternately with the method:
 exactly what the method declared at registration (``Method.cost``): one fwd+bwd for gradient
 methods, ``samples``/``steps`` batched fwd+bwd for SmoothGrad and the path methods, one forward per
-occluded copy or masked input for occlusion and Score-CAM. Options: each method's defaults (its
-``smoke`` options for --quick).
+occluded copy or masked input for occlusion, Score-CAM and RISE, one head evaluation (the network
+above the layer, fed its activations) per ablated channel for Ablation-CAM. Options: each method's
+defaults (its ``smoke`` options for --quick).
 """
 import warnings
 
 import numpy as np
 
-from benchmarks.limits import noisy_batch, pass_fetches
+from benchmarks.limits import pass_feed, pass_fetches
 from benchmarks.timing import counting, interleaved
 from gradcam.explanation import explain, explain_many
 from gradcam.methods import METHODS
@@ -28,20 +29,26 @@ def limit_run(model, image, target, limit, batch):
     at most ``batch`` images."""
     fetch = pass_fetches(model)[limit.passes]
     count = limit.images
-    feeds = [{model.images: noisy_batch(image, min(batch, count - start)),
-              model.target: np.full(min(batch, count - start), target, np.int32)}
+    feeds = [pass_feed(model, limit.passes, image, min(batch, count - start), target)
              for start in range(0, count, batch)]
     return lambda: [model.session.run(fetch, feed) for feed in feeds]
 
 
-def time_methods(model, image, target, batch, repeats, quick):
-    """One row per registered method: time per image, the session work it did, and its ratio to
-    its limit, the two timed alternately in the same repeats."""
+def layer_channels(model):
+    """Channels of the model's default layer (the width Ablation-CAM ablates)."""
+    return int(model.tensors(["activations"])["activations"].shape[-1])
+
+
+def time_methods(model, image, target, batch, repeats, quick, names=None):
+    """One row per registered method (or per method of ``names``): time per image, the session
+    work it did, and its ratio to its limit, the two timed alternately in the same repeats."""
     rows = []
     for name, method in METHODS.items():
+        if names is not None and name not in names:
+            continue
         chosen = options(name, quick)
         run = lambda: explain(model, image[None], target, name, batch_size=batch, **chosen)  # noqa: E731
-        limit = method.passes(chosen, model.image_size)
+        limit = method.passes(chosen, model.image_size, layer_channels(model))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             with counting(model) as session:
@@ -58,8 +65,11 @@ def time_methods(model, image, target, batch, repeats, quick):
 
 
 def describe(limit):
-    """"16 batched fwd+bwd to input" for ``Cost("fwd_bwd_input", 16)``."""
+    """"16 batched fwd+bwd to input" for ``Cost("fwd_bwd_input", 16)``, "1280 batched head (fed
+    the layer)" for ``Cost("head", 1280)``."""
     passes = limit.passes.replace("_", " ").replace("fwd bwd", "fwd+bwd to")
+    if limit.passes == "head":
+        passes = "head (fed the layer)"
     return f"{limit.images} {'batched ' if limit.images > 1 else ''}{passes}"
 
 

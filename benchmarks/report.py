@@ -13,7 +13,10 @@ def limits_table(limits):
     lines = ["| pass | batch 1 ms/img (min–max) | batched ms/img (min–max) | batched img/s |",
              "|---|---|---|---|"]
     for name, title in (("forward", "forward"), ("fwd_bwd_input", "forward + backward to input"),
-                        ("fwd_bwd_layer", "forward + backward to CAM layer")):
+                        ("fwd_bwd_layer", "forward + backward to CAM layer"),
+                        ("head", "head: the network above the CAM layer, fed its activations")):
+        if f"{name}_b1" not in limits:
+            continue
         one, many = limits[f"{name}_b1"], limits[f"{name}_batched"]
         lines.append(f"| {title} | {ms(one)} ({spread(one)}) | {ms(many)} ({spread(many)}) | "
                      f"{1 / many['median']:.1f} |")

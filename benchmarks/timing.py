@@ -39,7 +39,8 @@ def interleaved(first, second, repeats):
 
 
 class CountingSession:
-    """Stands in for ``model.session``: counts ``run`` calls and the images fed through them."""
+    """Stands in for ``model.session``: counts ``run`` calls and the images fed through them (the
+    rows fed to the input, or to a layer whose activations are fed instead: Ablation-CAM)."""
 
     def __init__(self, session, images_tensor):
         self._session, self._images = session, images_tensor
@@ -48,6 +49,8 @@ class CountingSession:
     def run(self, fetches, feed_dict=None, **kwargs):
         self.runs += 1
         fed = (feed_dict or {}).get(self._images)
+        if fed is None:  # a 4-D feed other than the pixels: a layer's activations
+            fed = next((v for v in (feed_dict or {}).values() if np.ndim(v) == 4), None)
         self.images += 0 if fed is None else len(fed)
         return self._session.run(fetches, feed_dict, **kwargs)
 
