@@ -282,3 +282,18 @@ def test_ablation_cam_on_lite0_head_has_the_closed_form(lite0, lite0_pass):
     result = explain(lite0, rows, targets, "ablation_cam")
     np.testing.assert_allclose(result.lowres, expected, rtol=1e-3,
                                atol=1e-3 * np.abs(expected).max())
+
+
+def test_on_lite0_gap_layer_xgrad_and_hires_cam_are_grad_cam_and_differ_below(lite0, coffee_input):
+    """Below GAP + linear the gradient is constant over positions: sum(g a) / sum(a) = g and
+    sum_c g a = Grad-CAM. One block lower (gradients vary) the three maps part ways."""
+    image = coffee_input[None]
+    names = ["grad_cam", "xgrad_cam", "hires_cam"]
+    head = explain_many(lite0, image, 967, names)
+    scale = np.abs(head["grad_cam"].lowres).max()
+    for name in names[1:]:
+        np.testing.assert_allclose(head[name].lowres, head["grad_cam"].lowres, atol=1e-5 * scale)
+    below = explain_many(lite0, image, 967, names, layer="block_15")
+    scale = np.abs(below["grad_cam"].lowres).max()
+    for name in names[1:]:
+        assert np.abs(below[name].lowres - below["grad_cam"].lowres).max() > 1e-2 * scale
