@@ -40,7 +40,7 @@ def ablated_scores(model, activations, targets, channels, layer, batch_size):
 
 
 @register("ablation_cam", kind="cam", title="Ablation-CAM", lowres=True, cost=_cost,
-          smoke={"max_channels": 8}, budget={"max_channels": 256})
+          smoke={"max_channels": 8})
 def ablation_cam(model, images, target, layer=None, batch_size=32, max_channels=None):
     """``max_channels``: ablate only that many channels (highest mean activation; the others weigh
     0); None = every channel, as the paper. Needs a layer whose output alone determines the
