@@ -183,7 +183,8 @@ class Model:
 
     def tensors(self, keys, layer: Optional[str] = None) -> dict:
         """The graph tensors behind fetch ``keys`` (built now if new), for callers that drive
-        ``self.session`` themselves (benchmarks, adapters); feed ``self.images``/``self.target``."""
+        ``self.session`` themselves (benchmarks, adapters); feed ``self.images``/``self.target``
+        (and ``self.contrast``/``self.probability_score`` for another score, see ``scoring``)."""
         with self._lock:
             return {key: self._tensor(key, layer) for key in keys}
 
@@ -357,10 +358,12 @@ class Model:
         keys = list(keys)
         tensor = self.tensors(["activations"], layer)["activations"]
         activations = np.asarray(activations, np.float32)
-        expected = tuple(tensor.shape.as_list()[1:])
-        if activations.ndim != 4 or activations.shape[1:] != expected:
+        expected = tensor.shape.as_list()[1:]  # None where the graph leaves a size open
+        if activations.ndim != 4 or any(e not in (None, a) for e, a in
+                                        zip(expected, activations.shape[1:])):
+            shape = " x ".join("?" if e is None else str(e) for e in expected)
             raise UserError(f"activations of layer {layer or self.default_layer!r} must be "
-                            f"N x {' x '.join(map(str, expected))}, got {activations.shape}")
+                            f"N x {shape}, got {activations.shape}")
         unknown = [k for k in keys if k not in ABOVE_LAYER_KEYS]
         if unknown or not self._fed_by_layer(set(keys), layer):
             what = unknown[0] if unknown else ", ".join(keys)

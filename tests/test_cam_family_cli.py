@@ -53,7 +53,8 @@ def test_api_explains_a_path_with_each_new_method(lite0, coffee_png, method):
 
 
 @pytest.mark.parametrize("method", sorted(set(METHODS) - {"eigen_cam"}))
-def test_every_method_takes_a_contrast_from_the_cli(cli_lite0, coffee_png, tmp_path, method, capsys):
+def test_every_method_takes_a_contrast_from_the_cli(cli_lite0, coffee_png, tmp_path, method,
+                                                    capsys):
     out = tmp_path / f"{method}.png"
     assert main(["explain", str(coffee_png), "--method", method, "--class", "espresso",
                  "--contrast", "cup", "--output", str(out), "--save-npz", "--json",
@@ -109,19 +110,22 @@ def test_compare_draws_the_contrast(cli_lite0, coffee_png, tmp_path, capsys):
     assert "is also the target" in capsys.readouterr().err
 
 
-def test_batch_mode_runs_a_new_method_with_a_contrast(cli_lite0, coffee_png, tmp_path, lite0):
+@pytest.mark.parametrize("method", NEW)
+def test_batch_mode_runs_each_new_method_with_a_contrast(cli_lite0, coffee_png, tmp_path, lite0,
+                                                         method):
     folder = tmp_path / "in"
     folder.mkdir()
     Image.open(coffee_png).save(folder / "a.png")
     Image.open(coffee_png).transpose(Image.FLIP_LEFT_RIGHT).save(folder / "b.png")
     out = tmp_path / "out"
-    assert main(["batch", str(folder), "--out", str(out), "--method", "ablation_cam", "--class",
-                 "espresso", "--contrast", "cup", "--no-progress", *smoke_options("ablation_cam")]) == 0
+    contrast = {} if method == "eigen_cam" else {"contrast": CUP}  # Eigen-CAM has no score
+    flags = ["--contrast", "cup"] if contrast else []
+    assert main(["batch", str(folder), "--out", str(out), "--method", method, "--class",
+                 "espresso", *flags, "--no-progress", *smoke_options(method)]) == 0
     records = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
-    assert [r["contrast"]["index"] for r in records] == [CUP, CUP]
+    assert [r.get("contrast", {}).get("index") for r in records] == [contrast.get("contrast")] * 2
     for name in ("a", "b"):
         arrays = np.load(out / f"{name}.png.npz")
-        alone = gradcam.explain(lite0, str(folder / f"{name}.png"), ESPRESSO, "ablation_cam",
-                                contrast=CUP, **METHODS["ablation_cam"].smoke)
-        assert int(arrays["contrast"]) == CUP
+        alone = gradcam.explain(lite0, str(folder / f"{name}.png"), ESPRESSO, method, **contrast,
+                                **METHODS[method].smoke)
         np.testing.assert_allclose(arrays["map"], alone.map[0], atol=1e-5)

@@ -112,7 +112,8 @@ def test_probability_score_gradients_match_numpy(toy, weights, images):
     np.testing.assert_allclose(run(view, "hires_cam", images, layer="conv1").raw, expected,
                                rtol=1e-3, atol=1e-8)
     np.testing.assert_allclose(run(view, "gradient", images).raw,
-                               probability_gradients(weights, images, "grad_x"), rtol=1e-3, atol=1e-9)
+                               probability_gradients(weights, images, "grad_x"), rtol=1e-3,
+                               atol=1e-9)
 
 
 def test_integrated_gradients_of_a_contrast_is_the_difference(toy, images):
@@ -137,7 +138,7 @@ def test_cam_of_a_contrast_weighs_by_the_difference_of_the_columns(toy, weights,
         run(toy.scoring(None, "probability"), "cam", images)
 
 
-# -- perturbation methods explain the same score ------------------------------------------------------
+# -- perturbation methods explain the same score ---------------------------------------------------
 def test_occlusion_of_a_contrast_is_the_drop_of_the_difference(toy, weights, images):
     view = toy.scoring(CONTRAST, "probability")
 
@@ -221,10 +222,12 @@ def test_top_class_equal_to_the_contrast_gets_a_flagged_zero_map(toy, images):
     assert result.contrast == contrast and result.npz_arrays(0)["contrast"] == contrast
 
 
-# -- one graph, any score, any thread ---------------------------------------------------------------
+# -- one graph, any score, any thread --------------------------------------------------------------
 def test_concurrent_scores_on_one_model_do_not_mix(toy, images):
-    settings = [(None, "logit"), (CONTRAST, "logit"), (None, "probability"), (CONTRAST, "probability")]
-    expected = [explain(toy, images, TARGET, "grad_cam", contrast=c, score=s).raw for c, s in settings]
+    settings = [(None, "logit"), (CONTRAST, "logit"), (None, "probability"),
+                (CONTRAST, "probability")]
+    expected = [explain(toy, images, TARGET, "grad_cam", contrast=c, score=s).raw
+                for c, s in settings]
     ops = toy.op_count
     jobs = [settings[i % 4] for i in range(16)]
     with ThreadPoolExecutor(4) as pool:
@@ -253,7 +256,7 @@ def test_no_method_adds_ops_after_its_first_call_whatever_the_score(lite0, coffe
     assert lite0.op_count == ops
 
 
-# -- EfficientNet-Lite0 ------------------------------------------------------------------------------
+# -- EfficientNet-Lite0 ----------------------------------------------------------------------------
 def test_lite0_grad_cam_of_a_contrast_is_the_difference_of_the_raw_maps(lite0, coffee_input):
     image = coffee_input[None]
     rather = explain(lite0, image, "espresso", contrast="cup").lowres
@@ -267,5 +270,6 @@ def test_lite0_grad_cam_of_a_contrast_is_the_difference_of_the_raw_maps(lite0, c
 def test_lite0_gradient_of_a_contrast_is_the_difference(lite0, coffee_input):
     image = coffee_input[None]
     rather = explain(lite0, image, 967, "gradient", contrast=968).raw
-    difference = explain(lite0, image, 967, "gradient").raw - explain(lite0, image, 968, "gradient").raw
+    difference = (explain(lite0, image, 967, "gradient").raw
+                  - explain(lite0, image, 968, "gradient").raw)
     np.testing.assert_allclose(rather, difference, rtol=1e-3, atol=1e-3 * np.abs(difference).max())

@@ -44,7 +44,7 @@ def above_conv1(weights, a):
     return b.mean(axis=(1, 2)) @ w["logits/weights"] + w["logits/biases"]
 
 
-# -- the four maps of the shared pass ---------------------------------------------------------------
+# -- the four maps of the shared pass --------------------------------------------------------------
 def test_layer_cam_matches_numpy(toy, weights, images):
     a, g = forward(weights, images)["a"], backward(weights, images, TARGET)["grad_a"]
     assert (g < 0).any() and (g > 0).any()
@@ -97,7 +97,7 @@ def test_eigen_cam_matches_numpy_and_ignores_the_target(toy, weights, images):
     np.testing.assert_array_equal(first.raw, other.raw)
 
 
-# -- Ablation-CAM -------------------------------------------------------------------------------------
+# -- Ablation-CAM ----------------------------------------------------------------------------------
 def test_ablation_cam_on_the_gap_linear_head_has_its_closed_form(toy, weights, images):
     """At conv2 (GAP + linear above it) zeroing channel k lowers logit t by W[k, t] mean(B_k)."""
     f = forward(weights, images)
@@ -149,7 +149,7 @@ def test_several_targets_of_one_image_share_the_ablated_copies(toy, images):
         np.testing.assert_allclose(together.raw[i], alone.raw[0], rtol=1e-5, atol=1e-6)
 
 
-# -- fetch_above ----------------------------------------------------------------------------------------
+# -- fetch_above -----------------------------------------------------------------------------------
 def test_fetch_above_feeds_the_layer(toy, weights, images):
     a = forward(weights, images)["a"]
     edited = a.copy()
@@ -198,7 +198,7 @@ def test_fetch_above_and_ablation_refuse_a_layer_the_network_goes_around(tmp_pat
         model.close()
 
 
-# -- RISE -------------------------------------------------------------------------------------------------
+# -- RISE ------------------------------------------------------------------------------------------
 def numpy_rise(weights, image, targets, masks, keep, filler=None, score=None):
     """sum_i (f_i - mean f) M_i / (N p), f the numpy toy's logit (or ``score(logits)``)."""
     filler = np.zeros_like(image) if filler is None else filler
@@ -216,13 +216,13 @@ def test_rise_matches_numpy(toy, weights, images):
     result = run(toy, "rise", images, masks=20, cells=4, keep=0.4, seed=3, batch_size=7)
     assert result.raw.shape == (3, SIZE, SIZE) and result.lowres is None
     for n, t in enumerate(TARGET):
-        np.testing.assert_allclose(result.raw[n], numpy_rise(weights, images[n], [t], masks, 0.4)[0],
-                                   rtol=1e-3, atol=1e-4)
+        expected = numpy_rise(weights, images[n], [t], masks, 0.4)[0]
+        np.testing.assert_allclose(result.raw[n], expected, rtol=1e-3, atol=1e-4)
     mean = np.broadcast_to(images[0].mean(axis=(0, 1)), images[0].shape)
     filled = run(toy, "rise", images[:1], target=np.array([0]), masks=20, cells=4, keep=0.4,
                  seed=3, fill="mean")
-    np.testing.assert_allclose(filled.raw[0], numpy_rise(weights, images[0], [0], masks, 0.4, mean)[0],
-                               rtol=1e-3, atol=1e-4)
+    expected = numpy_rise(weights, images[0], [0], masks, 0.4, mean)[0]
+    np.testing.assert_allclose(filled.raw[0], expected, rtol=1e-3, atol=1e-4)
 
 
 def test_rise_is_seeded_and_shares_the_masked_copies(toy, images):
@@ -242,7 +242,7 @@ def test_rise_refuses_bad_options_in_one_line(toy, images):
         run(toy, "rise", images, keep=1.5)
 
 
-# -- EfficientNet-Lite0: the formulas on its own activations and gradients -------------------------------
+# -- EfficientNet-Lite0: the formulas on its own activations and gradients -------------------------
 @pytest.fixture(scope="module")
 def lite0_pass(lite0, coffee_input):
     """Two targets of the coffee photo: one pass with activations and gradients of the head."""

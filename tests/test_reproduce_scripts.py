@@ -39,10 +39,10 @@ def test_hive_explains_the_top_class_and_the_other_object(lite0, tmp_path):
     rather = record["rather_than"]
     assert [(r["index"], r["contrast"]) for r in rather] == [
         (top["index"], override["index"]), (override["index"], top["index"])]
-    for role in ("top", "override"):
-        plain, contrastive = energy[role], energy[f"{role}_rather_than_{'override' if role == 'top' else 'top'}"]
-        own = "left" if (plain["left"] > plain["right"]) else "right"
-        assert contrastive[own] > contrastive["left" if own == "right" else "right"]
+    for role, other in (("top", "override"), ("override", "top")):
+        plain, contrastive = energy[role], energy[f"{role}_rather_than_{other}"]
+        own, away = ("left", "right") if plain["left"] > plain["right"] else ("right", "left")
+        assert contrastive[own] > contrastive[away]
 
 
 def test_hive_runs_unchanged_on_a_resnet_v2_50_checkpoint(tmp_path):

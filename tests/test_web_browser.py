@@ -89,7 +89,7 @@ def test_browser_picks_a_non_top_class(server, lite0):
                 "() => { const img = document.querySelector('#upload img');"
                 " return img && img.complete && img.naturalWidth > 0; }", timeout=30_000)
             shown = page.locator("#upload img").get_attribute("src")
-            preview = np.asarray(Image.open(io.BytesIO(page.request.get(shown).body())).convert("RGB"))
+            preview = Image.open(io.BytesIO(page.request.get(shown).body())).convert("RGB")
             page.click("#explain")
             top_src, top_overlay = _overlay_pixels(page)
 
@@ -115,7 +115,7 @@ def test_browser_picks_a_non_top_class(server, lite0):
             page.screenshot(path=str(SCREENSHOT), full_page=True)
         finally:
             browser.close()
-    np.testing.assert_array_equal(preview, photo("chelsea"))
+    np.testing.assert_array_equal(np.asarray(preview), photo("chelsea"))
     assert np.abs(top_overlay.astype(int) - other_overlay.astype(int)).mean() > 1.0
     assert np.abs(other_overlay.astype(int) - versus_overlay.astype(int)).mean() > 1.0
     # each one is exactly what the library computes for that class (PNG is lossless)
@@ -179,11 +179,17 @@ def test_compare_tab_over_http_shows_one_overlay_per_method(server):
         "grad_cam: Egyptian cat (285)", "cam: Egyptian cat (285)", "gradient: Egyptian cat (285)"]
     first = np.asarray(Image.open(gallery[0]["image"]).convert("RGB"))
     assert first.shape == (224, 224, 3)
+    plain = client.predict(handle_file(str(folder / "chelsea.png")), "efficientnet_lite0",
+                           ["xgrad_cam", "hires_cam", "eigen_cam"], "285", "", "heatmap", 0.5,
+                           api_name="/compare")
+    assert [item["caption"].split(":")[0] for item in plain] == ["xgrad_cam", "hires_cam",
+                                                                 "eigen_cam"]
     rather = client.predict(handle_file(str(folder / "chelsea.png")), "efficientnet_lite0",
                             ["layer_cam", "ablation_cam"], "285", "tiger cat", "heatmap", 0.5,
                             api_name="/compare")
-    assert [item["caption"] for item in rather] == ["layer_cam: Egyptian cat (285) vs tiger cat (282)",
-                                                    "ablation_cam: Egyptian cat (285) vs tiger cat (282)"]
+    assert [item["caption"] for item in rather] == [
+        "layer_cam: Egyptian cat (285) vs tiger cat (282)",
+        "ablation_cam: Egyptian cat (285) vs tiger cat (282)"]
 
 
 def test_concurrent_requests_share_one_graph(server, lite0):

@@ -38,8 +38,9 @@ def job_settings(args):
                        image_size=args.image_size, method=args.method,
                        target_class=args.classes, layer=args.layer, top_k=args.top_k,
                        style=args.style, alpha=args.alpha, batch_size=args.batch_size,
-                       central_fraction=args.central_fraction, options=tuple(sorted(options.items())),
-                       contrast_class=args.contrast, score=args.score)
+                       central_fraction=args.central_fraction,
+                       options=tuple(sorted(options.items())), contrast_class=args.contrast,
+                       score=args.score)
 
 
 def add_arguments(parser):

@@ -60,5 +60,6 @@ def rise(model, images, target, layer=None, batch_size=32, masks=1000, cells=7, 
     maps = np.empty((len(images), model.image_size, model.image_size), np.float32)
     for d, image in enumerate(images[firsts]):
         rows = np.flatnonzero(index == d)
-        maps[rows] = saliency(model, image, target[rows], masks, cells, keep, seed, fill, batch_size)
+        maps[rows] = saliency(model, image, target[rows], masks, cells, keep, seed, fill,
+                              batch_size)
     return Attribution(maps, logits[index])
