@@ -114,7 +114,7 @@ class GradcamApp:
         return [(f"{model.label(i)} ({i})", str(i)) for i in range(model.num_classes)
                 if str(i) not in shown]
 
-    def explain(self, path, network, method, target, versus, style, alpha):
+    def explain(self, path, network, method, target, style, alpha, versus=None):
         """Overlay, top-k and the PNG + NPZ downloads for one method and target (rather than the
         versus class, if one is given)."""
         model, image = _user_errors(self._input, path, network)
@@ -126,7 +126,7 @@ class GradcamApp:
         label, _ = self._top_k(result.top_k(TOP_K))
         return picture, label, self._downloads(path, model, method, index, picture, result)
 
-    def compare(self, path, network, methods, target, versus, style, alpha):
+    def compare(self, path, network, methods, target, style, alpha, versus=None):
         """Gallery of (overlay, caption), one per selected method, same target and versus class
         (the CAM family and guided Grad-CAM from one shared pass)."""
         if not methods:
@@ -190,9 +190,10 @@ class GradcamApp:
             classes = [top, target, versus]
             upload.change(self.classify, [upload, network], classes, api_name="classify")
             network.change(self.classify, [upload, network], classes, api_name=False)
-            inputs = [upload, network, method, target, versus, style, alpha]
+            # versus last, optional: calls of the HTTP API without it still hold
+            inputs = [upload, network, method, target, style, alpha, versus]
             run.click(self.explain, inputs, [picture, top, files], api_name="explain")
-            run_compare.click(self.compare, [upload, network, chosen, target, versus, style, alpha],
+            run_compare.click(self.compare, [upload, network, chosen, target, style, alpha, versus],
                               [gallery], api_name="compare")
         return blocks
 

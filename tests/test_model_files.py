@@ -293,7 +293,7 @@ def test_web_app_serves_a_model_file(files, ref):
     model = cache.put(Model(files / "k3_multilabel.keras"))
     app = GradcamApp(cache, default_network=model.name)
     try:
-        label, _ = app.classify(str(_png(files, ref)), model.name)
+        label, _, _ = app.classify(str(_png(files, ref)), model.name)  # chart, target, versus
         expected = ref["multilabel_probabilities"][0]
         assert sorted(label.values(), reverse=True) == pytest.approx(sorted(expected, reverse=True),
                                                                       abs=1e-6)

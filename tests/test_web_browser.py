@@ -128,8 +128,8 @@ def test_browser_picks_a_non_top_class(server, lite0):
 def _explain_call(client, path, target="", versus=""):
     from gradio_client import handle_file
 
-    return client.predict(handle_file(str(path)), "efficientnet_lite0", "grad_cam", target, versus,
-                          "heatmap", 0.5, api_name="/explain")
+    return client.predict(handle_file(str(path)), "efficientnet_lite0", "grad_cam", target,
+                          "heatmap", 0.5, versus, api_name="/explain")
 
 
 def test_http_errors_are_messages_and_the_server_keeps_serving(server, tmp_path):
@@ -173,19 +173,19 @@ def test_compare_tab_over_http_shows_one_overlay_per_method(server):
     url, folder = server
     client = Client(url, verbose=False)
     gallery = client.predict(handle_file(str(folder / "chelsea.png")), "efficientnet_lite0",
-                             ["grad_cam", "cam", "gradient"], "285", "", "heatmap", 0.5,
-                             api_name="/compare")
+                             ["grad_cam", "cam", "gradient"], "285", "heatmap", 0.5,
+                             api_name="/compare")  # versus omitted: none
     assert [item["caption"] for item in gallery] == [
         "grad_cam: Egyptian cat (285)", "cam: Egyptian cat (285)", "gradient: Egyptian cat (285)"]
     first = np.asarray(Image.open(gallery[0]["image"]).convert("RGB"))
     assert first.shape == (224, 224, 3)
     plain = client.predict(handle_file(str(folder / "chelsea.png")), "efficientnet_lite0",
-                           ["xgrad_cam", "hires_cam", "eigen_cam"], "285", "", "heatmap", 0.5,
+                           ["xgrad_cam", "hires_cam", "eigen_cam"], "285", "heatmap", 0.5, "",
                            api_name="/compare")
     assert [item["caption"].split(":")[0] for item in plain] == ["xgrad_cam", "hires_cam",
                                                                  "eigen_cam"]
     rather = client.predict(handle_file(str(folder / "chelsea.png")), "efficientnet_lite0",
-                            ["layer_cam", "ablation_cam"], "285", "tiger cat", "heatmap", 0.5,
+                            ["layer_cam", "ablation_cam"], "285", "heatmap", 0.5, "tiger cat",
                             api_name="/compare")
     assert [item["caption"] for item in rather] == [
         "layer_cam: Egyptian cat (285) vs tiger cat (282)",

@@ -60,9 +60,10 @@ def add_class_argument(parser, repeat=False, help_text="target class (name or mo
                         action="append" if repeat else "store")
 
 
-def add_method_arguments(parser, several=False):
+def add_method_arguments(parser, several=False, scores=True):
     """``--method`` (or ``--methods`` with ``several``), ``--layer``, ``--batch-size``,
-    ``--option``/``--seed``, ``--contrast``/``--score`` and ``--central-fraction``."""
+    ``--option``/``--seed``, ``--contrast``/``--score`` (with ``scores``: commands whose output is
+    the explanation itself) and ``--central-fraction``."""
     if several:
         parser.add_argument("--methods", help="comma-separated registered methods, or 'all'")
     else:
@@ -76,11 +77,12 @@ def add_method_arguments(parser, several=False):
     parser.add_argument("--seed", type=int, metavar="N", help="seed of every randomised method "
                         "(SmoothGrad's noise, IG's uniform baseline; default 0): same seed, same "
                         "output; an explicit --option seed=N wins")
-    parser.add_argument("--contrast", metavar="CLASS", help="explain the target's score minus "
-                        "this class's: why the target rather than CLASS (name or index; every "
-                        "method but eigen_cam)")
-    parser.add_argument("--score", choices=SCORES, default="logit", help="what a class's score is: "
-                        "its logit (default) or its softmax probability")
+    if scores:
+        parser.add_argument("--contrast", metavar="CLASS", help="explain the target's score "
+                            "minus this class's: why the target rather than CLASS (name or "
+                            "index; every method but eigen_cam)")
+        parser.add_argument("--score", choices=SCORES, default="logit", help="what a class's "
+                            "score is: its logit (default) or its softmax probability")
     parser.add_argument("--central-fraction", type=float,
                         help="central crop fraction of the preprocessing (1.0 = no crop)")
 

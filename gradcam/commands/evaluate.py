@@ -45,7 +45,8 @@ BOX_METRICS = (("pointing_hit", "pointing game % (higher better)"),
 def add_arguments(parser):
     parser.add_argument("images", nargs="+", metavar="IMAGE")
     add_model_arguments(parser)
-    add_method_arguments(parser, several=True)  # default: grad_cam
+    # default grad_cam; no --contrast/--score: the metrics score the target class itself
+    add_method_arguments(parser, several=True, scores=False)
     add_class_argument(parser, help_text="target class for every image (default: each image's top "
                        "class); not with --protocol rise, which explains and scores the predicted "
                        "class, nor for the localisation of --boxes DIR, which explains the classes "
