@@ -273,3 +273,31 @@ def test_lite0_gradient_of_a_contrast_is_the_difference(lite0, coffee_input):
     difference = (explain(lite0, image, 967, "gradient").raw
                   - explain(lite0, image, 968, "gradient").raw)
     np.testing.assert_allclose(rather, difference, rtol=1e-3, atol=1e-3 * np.abs(difference).max())
+
+
+def test_probability_score_of_a_sigmoid_head_is_each_class_sigmoid(tmp_path):
+    """A multi-label (sigmoid) head: the probability score is sigmoid(l_t) - sigmoid(l_c), in the
+    graph and in ``score_of``, from the eager references of tests/keras_models.py."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from gradcam.model import Model
+
+    root = Path(__file__).resolve().parent.parent
+    subprocess.run([sys.executable, str(root / "tests" / "keras_models.py"), str(tmp_path)],
+                   check=True, cwd=root, capture_output=True)
+    ref = np.load(tmp_path / "references.npz")
+    model = Model(tmp_path / "k3_multilabel.keras")
+    try:
+        assert model.activation == "sigmoid"
+        images, logits = ref["images"], ref["multilabel_logits"].astype(np.float64)
+        target = (np.arange(len(images)) % 2) * 2  # classes 0 and 2, never 1 (the contrast)
+        p = 1.0 / (1.0 + np.exp(-logits))
+        expected = p[np.arange(len(images)), target] - p[:, 1]
+        view = model.scoring(1, "probability")
+        out = view.fetch(images, target, ["score", "logits"])
+        np.testing.assert_allclose(out["score"], expected, atol=1e-6)
+        np.testing.assert_allclose(view.score_of(out["logits"], target), expected, atol=1e-6)
+    finally:
+        model.close()

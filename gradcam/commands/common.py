@@ -82,7 +82,8 @@ def add_method_arguments(parser, several=False, scores=True):
                             "minus this class's: why the target rather than CLASS (name or "
                             "index; every method but eigen_cam)")
         parser.add_argument("--score", choices=SCORES, default="logit", help="what a class's "
-                            "score is: its logit (default) or its softmax probability")
+                            "score is: its logit (default) or its probability (softmax; "
+                            "sigmoid for a multi-label head)")
     parser.add_argument("--central-fraction", type=float,
                         help="central crop fraction of the preprocessing (1.0 = no crop)")
 
