@@ -159,10 +159,10 @@ def map_differences(model, paths, other, method="grad_cam"):
 
     rows = []
     for path in paths:
-        exact = model.prepare(load_image(path))
-        logits = model.predict(np.stack([exact, other(path)]))
+        pair = np.stack([model.prepare(load_image(path)), other(path)])
+        logits = model.predict(pair)
         target = int(logits[0].argmax())
-        maps = [explain(model, image[None], target, method).map[0] for image in (exact, other(path))]
+        maps = [explain(model, image[None], target, method).map[0] for image in pair]
         rows.append({"file": Path(path).name, "map_max": float(np.abs(maps[0] - maps[1]).max()),
                      "map_mean": float(np.abs(maps[0] - maps[1]).mean()),
                      "same_top_class": bool(logits[1].argmax() == target),

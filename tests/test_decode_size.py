@@ -123,7 +123,8 @@ def test_twelve_megapixel_network_input_within_measured_tolerance(tmp_path):
     """benchmarks/decode.py, reducing_gap 2, today's crop: max 24 and mean <= 1.05 levels over
     ten 12-MP files; this one (chelsea upscaled, quality 92) must stay within that."""
     path = tmp_path / "camera.jpg"
-    ImageOps.fit(Image.fromarray(photo("chelsea")), (4032, 3024), Image.BICUBIC).save(path, quality=92)
+    camera = ImageOps.fit(Image.fromarray(photo("chelsea")), (4032, 3024), Image.BICUBIC)
+    camera.save(path, quality=92)
     min_size = decode_min_size("shorter_side", 224, 0.875)
     reduced = load_image(path, min_size)
     assert reduced.shape == (756, 1008, 3)  # 1/4: 1/8 would give 378 < 512
@@ -165,7 +166,8 @@ def test_bad_input_corpus_keeps_its_outcomes(case, min_size, tmp_path, monkeypat
     (tmp_path / "reduced").mkdir()
     exact_api = case.build(tmp_path / "exact", None).api
     with monkeypatch.context() as patch:  # the case binds load_image when it is built
-        patch.setattr(gradcam.images, "load_image", functools.partial(load_image, min_size=min_size))
+        reduced = functools.partial(load_image, min_size=min_size)
+        patch.setattr(gradcam.images, "load_image", reduced)
         built = case.build(tmp_path / "reduced", None)
     if case.expect == "error":
         expect_user_error(lambda: built.api(None), case.says)
