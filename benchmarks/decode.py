@@ -155,7 +155,7 @@ def map_differences(model, paths, other, method="grad_cam"):
     """Per file: max / mean absolute difference of the Grad-CAM maps of the full decode and of
     ``other(path)`` (a network input), the target held at the full decode's top class; the
     logits' max difference and whether the top class stayed."""
-    from gradcam.explain import explain
+    from gradcam.explanation import explain
 
     rows = []
     for path in paths:
