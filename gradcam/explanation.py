@@ -132,11 +132,18 @@ class Explanation:
         figure.tight_layout()
         return figure
 
-    def npz_arrays(self, i: Optional[int] = None) -> dict:
+    def npz_arrays(self, i: Optional[int] = None, maps: str = "full") -> dict:
         """The ``--save-npz`` keys of row ``i``, or of every row: logits (pre-softmax), target,
         map, input (uint8), degenerate, lowres (when the method has one), contrast (when given) and
         score (when not "logit"). Rows of one image (several classes) share its logits and input;
-        target, map, lowres and degenerate gain a row axis."""
+        target, map, lowres and degenerate gain a row axis. ``maps="lowres"`` leaves out the S x S
+        map (it is the lowres map upsampled, ReLU'd and normalised: ``gradcam.postprocess.cam_map``);
+        only for methods with a lowres map."""
+        if maps not in ("full", "lowres"):
+            raise UserError(f"{{argument}} must be full or lowres, got {maps!r}", "maps")
+        if maps == "lowres" and self.lowres is None:
+            raise UserError(f"{self.method} has no feature-resolution map: {{argument}} must be "
+                            "full", "maps")
         if i is None and len(self.target) == 1:
             i = 0
         rows = slice(None) if i is None else i
@@ -151,15 +158,17 @@ class Explanation:
             arrays["contrast"] = int(self.contrast)
         if self.score != "logit":
             arrays["score"] = self.score
+        if maps == "lowres":
+            del arrays["map"]
         return arrays
 
     def save(self, path: Union[str, PathLike], i: Optional[int] = None, style: str = "heatmap",
-             alpha: float = 0.5) -> Path:
-        """Write ``path`` atomically: a path ending in .npz gets ``npz_arrays(i)``; any other path
-        a PNG of row ``i``'s overlay (all rows side by side when ``i`` is None)."""
+             alpha: float = 0.5, maps: str = "full") -> Path:
+        """Write ``path`` atomically: a path ending in .npz gets ``npz_arrays(i, maps)``; any
+        other path a PNG of row ``i``'s overlay (all rows side by side when ``i`` is None)."""
         path = Path(path)
         if path.suffix.lower() == ".npz":
-            arrays = self.npz_arrays(i)
+            arrays = self.npz_arrays(i, maps)
 
             def write(tmp):
                 with open(tmp, "wb") as handle:

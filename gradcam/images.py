@@ -21,6 +21,7 @@ most 0.053 (JPEG quality 92 against 90 moves it by up to 0.022). A 4032 x 3024 J
 import math
 import os
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -149,19 +150,35 @@ def _upright_min_size(min_size):
     return max(int(width), MIN_SIDE), max(int(height), MIN_SIDE)
 
 
-def _stored_min_size(image, upright_min_size):
-    """``upright_min_size`` in the file's stored orientation (EXIF 5-8 swap width and height)."""
-    orientation = image.getexif().get(ExifTags.Base.Orientation, 1)
-    width, height = upright_min_size
-    return (height, width) if orientation in _SWAPS_SIDES else (width, height)
+def _orientation(image):
+    """The EXIF orientation tag (1-8; 1 when absent): 5-8 swap width and height."""
+    return image.getexif().get(ExifTags.Base.Orientation, 1)
 
 
 def _reduce_to(image, min_size):
-    """``image`` box-averaged by the largest integer factor that still covers ``min_size``."""
+    """(``image`` box-averaged by the largest integer factor that still covers ``min_size``, that
+    factor); factor 1 and the image itself when no reduction applies."""
     factor = min(image.width // min_size[0], image.height // min_size[1])
     if factor < 2 or image.mode not in _REDUCIBLE_MODES:
-        return image
-    return image.reduce(factor)
+        return image, 1
+    return image.reduce(factor), factor
+
+
+@dataclass(frozen=True)
+class ScaledImage:
+    """A decoded image and where it sits in the full one.
+
+    Attributes:
+        pixels: RGB uint8 [height, width, 3], upright.
+        factor: the full image is ``factor`` times larger on each side (1: every pixel decoded);
+            pixel (y, x) covers full pixels [factor * y, factor * (y + 1)) x [factor * x, ...),
+            the last row and column possibly cut short.
+        full_size: (width, height) of the full upright image.
+    """
+
+    pixels: np.ndarray
+    factor: int
+    full_size: tuple
 
 
 def load_image(path, min_size=None):
@@ -177,6 +194,12 @@ def load_image(path, min_size=None):
     Returns:
         uint8 array [height, width, 3].
     """
+    return load_scaled(path, min_size).pixels
+
+
+def load_scaled(path, min_size=None):
+    """``load_image`` that also says by which factor the image was reduced (``ScaledImage``), so
+    that a crop can be placed in the full image's coordinates (``crop_and_resize``)."""
     path = Path(path)
     _check_file(path)
     with _open(path) as image:
@@ -184,19 +207,29 @@ def load_image(path, min_size=None):
         try:
             frames = getattr(image, "n_frames", 1)  # scans the whole file: may hit damage
             if frames > 1:
-                warnings.warn(f"{path}: {frames} frames, explaining the first only", stacklevel=2)
+                warnings.warn(f"{path}: {frames} frames, explaining the first only", stacklevel=3)
                 image.seek(0)
+            dct_scale, full_size = 1, None
             if min_size is not None:
                 min_size = _upright_min_size(min_size)
-                image.draft("RGB", _stored_min_size(image, min_size))  # JPEG only; else no-op
+                swapped = _orientation(image) in _SWAPS_SIDES
+                stored_width = image.width
+                full_size = image.size[::-1] if swapped else image.size
+                drafted = image.draft("RGB", min_size[::-1] if swapped else min_size)  # JPEG only
+                if drafted is not None:  # its box: the full stored image in drafted pixels
+                    dct_scale = round(stored_width / drafted[1][2])
             image.load()
-            rgb = image_array(image, min_size)
+            upright = ImageOps.exif_transpose(image)
+            factor = 1
+            if min_size is not None:
+                upright, factor = _reduce_to(upright, min_size)
+            rgb = np.asarray(_to_rgb(upright), dtype=np.uint8)
         except (OSError, SyntaxError, ValueError, EOFError, IndexError, KeyError,
                 TypeError, ZeroDivisionError) as exc:
             raise UserError(f"{path}: damaged image ({_reason(exc)})") from None
     if rgb.ndim != 3 or rgb.shape[2] != 3:
         raise UserError(f"{path}: unsupported image layout {rgb.shape}")
-    return rgb
+    return ScaledImage(rgb, dct_scale * factor, full_size or (rgb.shape[1], rgb.shape[0]))
 
 
 def image_array(image, min_size=None):
@@ -205,5 +238,5 @@ def image_array(image, min_size=None):
     16-bit, grey, palette, CMYK and transparent modes converted as ``load_image`` does."""
     upright = ImageOps.exif_transpose(image)
     if min_size is not None:
-        upright = _reduce_to(upright, min_size)
+        upright, _ = _reduce_to(upright, min_size)
     return np.asarray(_to_rgb(upright), dtype=np.uint8)

@@ -34,7 +34,8 @@ from gradcam.graph import building, depends_only_through, guided_gradients
 from gradcam.labels import labels_for, read_label_file, resolve_class, short_label
 from gradcam.loaders.model_file import load_model_file
 from gradcam.loaders.slim import load_slim
-from gradcam.preprocessing import crop_and_resize
+from gradcam.images import ScaledImage
+from gradcam.preprocessing import crop_and_resize, decode_size
 from nets.nets_factory import DEFAULT_NETWORK, NETWORKS, NetworkSpec
 from nets.tf_compat import tf
 
@@ -455,8 +456,18 @@ class Model:
 
     def prepare(self, photo, central_fraction: Optional[float] = None) -> np.ndarray:
         """The uint8 S x S x 3 image the network sees, from an RGB uint8 photo (the
-        preprocessing's crop and resize; ``central_fraction`` overrides its crop)."""
+        preprocessing's crop and resize; ``central_fraction`` overrides its crop), or from a
+        ``gradcam.images.ScaledImage`` (a photo decoded reduced: the crop is placed in the full
+        photo's coordinates)."""
+        if isinstance(photo, ScaledImage):
+            return crop_and_resize(photo.pixels, self.image_size, self.preprocessing,
+                                   central_fraction, photo.factor, photo.full_size)
         return crop_and_resize(photo, self.image_size, self.preprocessing, central_fraction)
+
+    def decode_size(self, central_fraction: Optional[float] = None) -> tuple:
+        """(min_width, min_height) at which to decode photos for ``prepare``
+        (``gradcam.images.load_scaled(path, model.decode_size())``; see ``gradcam.images``)."""
+        return decode_size(self.preprocessing, self.image_size, central_fraction)
 
     def close(self):
         self.session.close()

@@ -21,6 +21,7 @@ import numpy as np
 from PIL import Image
 
 from gradcam.errors import UserError
+from gradcam.images import decode_min_size
 
 
 @dataclass(frozen=True)
@@ -60,17 +61,57 @@ def get_preprocessing(name):
     return PREPROCESSING[name]
 
 
-def crop_and_resize(image, size, preprocessing, central_fraction=None):
-    """Return the uint8 size x size x 3 image the network sees, from an RGB uint8 array."""
-    prep = get_preprocessing(preprocessing) if isinstance(preprocessing, str) else preprocessing
+def _fraction(prep, central_fraction):
     fraction = prep.default_fraction if central_fraction is None else float(central_fraction)
     if not 0.0 < fraction <= 1.0:
         raise UserError(f"{{argument}} must be in (0, 1], got {fraction}", "central_fraction")
-    h, w = image.shape[:2]
-    if prep.geometry == "crop_both":
-        ch, cw = max(1, round(h * fraction)), max(1, round(w * fraction))
+    return fraction
+
+
+def crop_box(width, height, geometry, fraction):
+    """(left, top, crop width, crop height) of the central crop of a ``width`` x ``height`` image."""
+    if geometry == "crop_both":
+        ch, cw = max(1, round(height * fraction)), max(1, round(width * fraction))
     else:
-        ch = cw = max(1, round(min(h, w) * fraction))
-    top, left = (h - ch) // 2, (w - cw) // 2
-    crop = Image.fromarray(np.ascontiguousarray(image[top:top + ch, left:left + cw]))
-    return np.asarray(crop.resize((size, size), Image.BILINEAR), dtype=np.uint8)
+        ch = cw = max(1, round(min(height, width) * fraction))
+    return (width - cw) // 2, (height - ch) // 2, cw, ch
+
+
+def decode_size(preprocessing, size, central_fraction=None, reducing_gap=2.0):
+    """(min_width, min_height) to decode a photo at for ``crop_and_resize`` to stay nearly exact
+    (``gradcam.images.decode_min_size`` of the preprocessing's geometry and crop fraction)."""
+    prep = get_preprocessing(preprocessing) if isinstance(preprocessing, str) else preprocessing
+    return decode_min_size(prep.geometry, size, _fraction(prep, central_fraction), reducing_gap)
+
+
+def crop_and_resize(image, size, preprocessing, central_fraction=None, factor=1, full_size=None):
+    """Return the uint8 size x size x 3 image the network sees, from an RGB uint8 array.
+
+    Args:
+        image: RGB uint8 [H, W, 3]: the photo, or the photo reduced by ``factor``
+            (``gradcam.images.load_scaled``).
+        size: side of the network input.
+        preprocessing: a ``Preprocessing`` or its name.
+        central_fraction: crop fraction (None: the preprocessing's default).
+        factor: how many times larger the full photo is on each side (1: ``image`` is the photo).
+        full_size: (width, height) of the full photo when ``factor`` > 1.
+
+    With ``factor`` 1 the crop is cut in whole pixels and bilinearly resized. A reduced image gets
+    the crop of the full photo, placed in its coordinates divided by ``factor`` (fractional), cut
+    to the whole reduced pixels that cover it and resized from exactly that box (PIL's ``box``),
+    so the crop does not move by up to half a reduced pixel (see ``gradcam.images``).
+    """
+    prep = get_preprocessing(preprocessing) if isinstance(preprocessing, str) else preprocessing
+    fraction = _fraction(prep, central_fraction)
+    if factor == 1:
+        h, w = image.shape[:2]
+        left, top, cw, ch = crop_box(w, h, prep.geometry, fraction)
+        crop = Image.fromarray(np.ascontiguousarray(image[top:top + ch, left:left + cw]))
+        return np.asarray(crop.resize((size, size), Image.BILINEAR), dtype=np.uint8)
+    left, top, cw, ch = crop_box(*full_size, prep.geometry, fraction)
+    x0, y0 = left // factor, top // factor  # the reduced pixels covering the crop
+    x1, y1 = -(-(left + cw) // factor), -(-(top + ch) // factor)
+    crop = Image.fromarray(np.ascontiguousarray(image[y0:y1, x0:x1]))
+    box = (left / factor - x0, top / factor - y0, (left + cw) / factor - x0,
+           (top + ch) / factor - y0)
+    return np.asarray(crop.resize((size, size), Image.BILINEAR, box=box), dtype=np.uint8)

@@ -1,6 +1,7 @@
-"""Batch mode and its Beam twin: per-image outputs equal a direct explanation, broken files are
-reported without stopping, a SIGKILLed run resumes with nothing lost or repeated, and the Beam
-pipeline writes the same maps."""
+"""Batch mode and its Beam twin: per-image outputs equal a direct explanation (of the photo decoded
+at the size the network needs, or of every pixel with exact_decode), only the chosen outputs are
+written, broken files are reported without stopping, a SIGKILLed run resumes with nothing lost or
+repeated, and the Beam pipeline writes the same maps."""
 import json
 import os
 import random
@@ -21,7 +22,9 @@ REPO = Path(__file__).resolve().parent.parent
 
 @pytest.fixture(scope="module")
 def image_dir(tmp_path_factory):
-    """11 small photos (crops and flips, some in a subfolder, PNG and JPEG) and one broken file."""
+    """11 small photos (crops and flips, some in a subfolder, PNG and JPEG), two large JPEGs
+    (decoded at 1/2 and 1/4 scale: their shorter sides are 2 and 4 times Lite0's 512-pixel need;
+    one EXIF-rotated) and one broken file."""
     folder = tmp_path_factory.mktemp("images")
     (folder / "more").mkdir()
     count = 0
@@ -34,8 +37,23 @@ def image_dir(tmp_path_factory):
             target = folder / "more" if i == 2 else folder
             small.save(target / (f"{name}_{i}.png" if i != 1 else f"{name}_{i}.jpg"), quality=95)
             count += 1
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored sideways: the camera was turned
+    for name, size, extra in (("large_half", (1400, 1050), {}),
+                              ("more/large_quarter", (2100, 4200), {"exif": exif.tobytes()})):
+        large = Image.fromarray(photo("astronaut")).resize(size, Image.BICUBIC)
+        large.save(folder / f"{name}.jpg", quality=90, **extra)
     (folder / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
     return folder
+
+
+def network_input(model, path, exact=False):
+    """What batch mode feeds the network for ``path``: the photo decoded at the model's
+    ``decode_size`` (crop placed in full-photo coordinates), or every pixel when ``exact``."""
+    from gradcam.images import load_image, load_scaled
+
+    photo = load_image(path) if exact else load_scaled(path, model.decode_size())
+    return model.prepare(photo)
 
 
 def _lines(out):
@@ -53,9 +71,11 @@ def batch_out(lite0, image_dir, tmp_path_factory):
 
 def test_batch_outputs_match_direct_explanations(lite0, image_dir, batch_out):
     from gradcam.explanation import explain
-    from gradcam.images import load_image
+    from gradcam.images import load_scaled
 
     out, summary = batch_out
+    factors = {p.stem: load_scaled(p, lite0.decode_size()).factor for p in image_dir.rglob("l*.jpg")}
+    assert factors == {"large_half": 2, "large_quarter": 4}  # the reduced path is exercised
     images = sorted(p for p in image_dir.rglob("*") if p.is_file())
     assert (summary["images"], summary["errors"]) == (len(images) - 1, 1)
     assert summary["failed"][0]["path"].endswith("broken.png")
@@ -65,7 +85,7 @@ def test_batch_outputs_match_direct_explanations(lite0, image_dir, batch_out):
         if "error" in record:
             assert "broken.png" in record["error"] and not (out / "broken.png.png").exists()
             continue
-        image = lite0.prepare(load_image(record["path"]))
+        image = network_input(lite0, record["path"])
         direct = explain(lite0, image[None], [int(lite0.predict(image[None])[0].argmax())])
         saved = np.load(out / record["npz"])
         assert int(saved["target"]) == record["target"]["index"] == int(direct.target[0])
@@ -97,10 +117,12 @@ def _line_count(results):
     return results.read_bytes().count(b"\n") if results.exists() else 0
 
 
-def test_sigkill_and_resume_loses_and_repeats_nothing(image_dir, tmp_path):
+@pytest.mark.parametrize("outputs", [["--outputs", "png,npz,jsonl"],
+                                     ["--outputs", "npz,jsonl", "--npz-maps", "lowres"]])
+def test_sigkill_and_resume_loses_and_repeats_nothing(image_dir, tmp_path, outputs):
     """GRADCAM_KILLS rounds (default 3; a soak run sets more) each start the job on a folder with
     4 copies of the test images per round and SIGKILL it at a random moment after 1-3 new lines;
-    then a full resume."""
+    then a full resume. The folder holds large JPEGs (decoded reduced) beside small photos."""
     import shutil
 
     rounds = int(os.environ.get("GRADCAM_KILLS", "3"))
@@ -109,7 +131,7 @@ def test_sigkill_and_resume_loses_and_repeats_nothing(image_dir, tmp_path):
         shutil.copytree(image_dir, folder / f"copy{copy}")
     image_dir = folder
     command = [sys.executable, "-m", "gradcam.cli", "batch", str(image_dir), "--out", str(out),
-               "--batch-size", "2", "--no-progress", "--resume"]
+               "--batch-size", "2", "--no-progress", "--resume", *outputs]
     rng = random.Random(0)
     kills = 0
     for _ in range(rounds):
@@ -134,11 +156,122 @@ def test_sigkill_and_resume_loses_and_repeats_nothing(image_dir, tmp_path):
     records = _lines(out)
     images = sorted(str(p) for p in image_dir.rglob("*") if p.is_file())
     assert sorted(r["path"] for r in records) == images  # each exactly once
+    lowres = "lowres" in outputs
     for record in records:
         if "error" not in record:
-            assert np.load(out / record["npz"])["map"].shape == (224, 224)
-            Image.open(out / record["png"]).verify()
+            saved = np.load(out / record["npz"])
+            assert ("map" in saved) != lowres
+            assert saved["lowres" if lowres else "map"].shape == ((7, 7) if lowres else (224, 224))
+            assert ("png" in record) != lowres
+            if not lowres:
+                Image.open(out / record["png"]).verify()
     assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temporary leftovers
+    assert not lowres or not list(out.glob("*.png"))
+
+
+CHOICES = [("png,npz,jsonl", "full"), ("npz,jsonl", "lowres"), ("png,jsonl", "full"),
+           ("jsonl", "full"), ("png,npz", "full"), ("npz", "lowres")]
+
+
+@pytest.fixture(scope="module")
+def more_out(lite0, image_dir, tmp_path_factory):
+    """The default outputs of image_dir/more (the reference of the output choices)."""
+    from gradcam.batch import JobSettings, run_batch
+
+    out = tmp_path_factory.mktemp("more_out")
+    run_batch(lite0, image_dir / "more", out, JobSettings(batch_size=4), progress=False)
+    return out
+
+
+@pytest.mark.parametrize("outputs, npz_maps", CHOICES)
+def test_only_the_chosen_outputs_are_written(lite0, image_dir, more_out, tmp_path, outputs,
+                                             npz_maps):
+    """Each choice writes exactly its files, equal to those of the default run (PNG byte for
+    byte, NPZ array for array; lowres NPZs lack the S x S map, which the lowres map gives back
+    through the display step), and the same JSON lines."""
+    from gradcam.batch import JobSettings, output_name, run_batch
+    from gradcam.postprocess import cam_map
+
+    full_out = more_out
+    chosen = outputs.split(",")
+    settings = JobSettings(batch_size=4, outputs=tuple(chosen), npz_maps=npz_maps)
+    out = tmp_path / "out"
+    summary = run_batch(lite0, image_dir / "more", out, settings, progress=False)
+    inputs = sorted(p for p in (image_dir / "more").iterdir())
+    names = [output_name(p, image_dir / "more") for p in inputs]
+    assert summary["images"] == len(inputs) and summary["outputs"] == outputs
+    expected = {f"{n}.{kind}" for n in names for kind in ("png", "npz") if kind in chosen}
+    expected |= {"results.jsonl"} if "jsonl" in chosen else set()
+    assert {p.name for p in out.iterdir()} == expected
+    reference = {Path(r["path"]).name: r for r in _lines(full_out)}
+    for name in names:
+        full_name = name
+        if "png" in chosen:
+            assert (out / f"{name}.png").read_bytes() == (full_out / f"{full_name}.png").read_bytes()
+        if "npz" in chosen:
+            ours, theirs = np.load(out / f"{name}.npz"), np.load(full_out / f"{full_name}.npz")
+            keys = set(theirs.files) - ({"map"} if npz_maps == "lowres" else set())
+            assert set(ours.files) == keys
+            for key in keys:
+                np.testing.assert_array_equal(ours[key], theirs[key])
+            if npz_maps == "lowres":
+                np.testing.assert_allclose(cam_map(ours["lowres"][None], 224)[0], theirs["map"],
+                                           atol=1e-6)
+    if "jsonl" in chosen:
+        for record in _lines(out):
+            other = reference[Path(record["path"]).name]
+            assert {k for k in record if k != "seconds"} == \
+                {k for k in other if k not in ("seconds", "png", "npz")} | \
+                {k for k in ("png", "npz") if k in chosen}
+            for key in ("top_k", "target", "map", "degenerate"):
+                assert record[key] == other[key]
+
+
+def _cli_error(capsys, argv):
+    """Run the CLI expecting a one-line user error (exit 2); returns the line."""
+    from gradcam.cli import main
+
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("gradcam: error: "), err
+    return err
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--resume", "--outputs", "png,npz"], "--resume needs jsonl in --outputs"),
+    (["--outputs", "png,gif"], "--outputs: gif is not an output; choose from png,npz,jsonl"),
+    (["--outputs", ","], "--outputs: nothing is not an output"),
+    (["--npz-maps", "lowres", "--method", "gradient"],
+     "--npz-maps lowres: gradient has no feature-resolution map"),
+    (["--npz-maps", "lowres", "--outputs", "png,jsonl"], "--npz-maps lowres needs npz"),
+    (["--io-threads", "0"], "--io-threads must be at least 1"),
+])
+def test_batch_refuses_output_mistakes_before_loading_the_model(image_dir, tmp_path, capsys,
+                                                                monkeypatch, flags, message):
+    import gradcam.commands.batch
+
+    monkeypatch.setattr(gradcam.commands.batch, "load_model",
+                        lambda args: pytest.fail("loaded the model"))
+    out = tmp_path / "out"
+    assert message in _cli_error(capsys, ["batch", str(image_dir), "--out", str(out), *flags])
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("exact", [False, True])
+def test_exact_decode_feeds_every_pixel(lite0, image_dir, tmp_path, exact):
+    """--exact-decode: the network input of a large JPEG is the full decode's; by default the
+    reduced decode's, within the tolerance of tests/test_decode_size.py of the exact one."""
+    from gradcam.batch import JobSettings, run_batch
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    large = image_dir / "large_half.jpg"
+    (folder / large.name).write_bytes(large.read_bytes())
+    run_batch(lite0, folder, tmp_path / "out", JobSettings(exact_decode=exact), progress=False)
+    saved = np.load(tmp_path / "out" / f"{large.name}.npz")["input"]
+    np.testing.assert_array_equal(saved, network_input(lite0, large, exact))
+    difference = np.abs(saved.astype(int) - network_input(lite0, large, not exact))
+    assert 0 < difference.mean() <= 0.5 and difference.max() <= 16
 
 
 @pytest.fixture(scope="module")
@@ -204,6 +337,7 @@ def _beam_error(capsys, argv):
     (["--checkpoint", "/nonexistent.ckpt"], "checkpoint not found: /nonexistent.ckpt"),
     (["--class", "no such class"], "unknown class 'no such class'"),
     (["--top-k", "0"], "--top-k must be at least 1"),
+    (["--outputs", "png,npz"], "keep jsonl in --outputs"),
 ])
 def test_beam_refuses_mistakes_on_the_driver(image_dir, tmp_path, capsys, flags, message):
     out = tmp_path / "out"
@@ -252,7 +386,8 @@ def _finishes(function, seconds):
     return (True, outcome[0]) if outcome else (False, None)
 
 
-def test_unexpected_decode_error_is_that_files_error(lite0, tmp_path, monkeypatch):
+@pytest.mark.parametrize("exact", [False, True])
+def test_unexpected_decode_error_is_that_files_error(lite0, tmp_path, monkeypatch, exact):
     import gradcam.batch
     from gradcam.batch import JobSettings, run_batch
 
@@ -260,16 +395,19 @@ def test_unexpected_decode_error_is_that_files_error(lite0, tmp_path, monkeypatc
     folder.mkdir()
     for name in ("a", "b", "c"):
         Image.fromarray(photo("coffee")).resize((64, 48)).save(folder / f"{name}.png")
-    real = gradcam.batch.load_image
 
-    def load_image(path):
-        if Path(path).name == "b.png":
-            raise RuntimeError("decoder crashed")
-        return real(path)
+    def crashing(real):
+        def load(path, *args):
+            if Path(path).name == "b.png":
+                raise RuntimeError("decoder crashed")
+            return real(path, *args)
+        return load
 
-    monkeypatch.setattr(gradcam.batch, "load_image", load_image)
-    done, summary = _finishes(lambda: run_batch(lite0, folder, tmp_path / "out",
-                                                JobSettings(batch_size=2), progress=False), 120)
+    for loader in ("load_image", "load_scaled"):
+        monkeypatch.setattr(gradcam.batch, loader, crashing(getattr(gradcam.batch, loader)))
+    settings = JobSettings(batch_size=2, exact_decode=exact)
+    done, summary = _finishes(lambda: run_batch(lite0, folder, tmp_path / "out", settings,
+                                                progress=False), 120)
     assert done, "batch run hung after a decoder error"
     assert not isinstance(summary, Exception), summary
     assert (summary["images"], summary["errors"]) == (2, 1)
@@ -281,22 +419,53 @@ def test_unexpected_decode_error_is_that_files_error(lite0, tmp_path, monkeypatc
 
 
 def test_decode_thread_failure_reaches_the_consumer():
-    import threading
+    from concurrent.futures import ThreadPoolExecutor
 
-    from gradcam.batch import _decoded_stream
+    from gradcam.batch import ahead
 
-    class Job:
-        def decode(self, path):
-            if path == "second":
-                raise KeyError("bug in decode itself")
-            return path
+    def decode(path):
+        if path == "second":
+            raise KeyError("bug in decode itself")
+        return path
 
-    stop = threading.Event()
-    done, outcome = _finishes(lambda: list(_decoded_stream(Job(), ["first", "second", "third"],
-                                                            1, stop)), 20)
-    stop.set()
-    assert done, "consumer hung after the decode thread died"
+    seen = []
+
+    def consume():
+        for item in ahead(decode, ["first", "second", "third"], pool, 2):
+            seen.append(item)
+
+    with ThreadPoolExecutor(2) as pool:
+        done, outcome = _finishes(consume, 20)
+    assert done, "consumer hung after a decode thread failed"
     assert isinstance(outcome, KeyError) and "bug in decode itself" in str(outcome)
+    assert seen == ["first"]  # in order, up to the failing item
+
+
+def test_ahead_keeps_order_and_stays_bounded():
+    """Results come in input order whatever order the pool finishes them in, and no more than
+    ``depth`` items are ever submitted beyond what the consumer has taken."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from gradcam.batch import ahead
+
+    lock, started, taken, worst = threading.Lock(), [0], [0], [0]
+
+    def slow_first(i):
+        with lock:
+            started[0] += 1
+            worst[0] = max(worst[0], started[0] - taken[0])
+        time.sleep(0.05 if i % 3 == 0 else 0.0)  # later items finish before earlier ones
+        return i * i
+
+    out = []
+    with ThreadPoolExecutor(3) as pool:
+        for value in ahead(slow_first, range(20), pool, 4):
+            with lock:
+                taken[0] += 1
+            out.append(value)
+    assert out == [i * i for i in range(20)]
+    assert worst[0] <= 4
 
 
 def test_inputs_that_would_share_an_output_name_are_refused(tmp_path):

@@ -1,6 +1,8 @@
-"""Explain every image of a directory (recursive) or glob into OUT: one overlay PNG, one NPZ and
-one line of OUT/results.jsonl per image; unreadable files are reported and skipped. ``--resume``
-continues a killed run without losing or repeating an image."""
+"""Explain every image of a directory (recursive) or glob into OUT: per image the outputs chosen
+with --outputs (an overlay PNG, an NPZ, a line of OUT/results.jsonl; all three by default);
+unreadable files are reported and skipped. ``--resume`` continues a killed run without losing or
+repeating an image. Photos are decoded at the size the network needs (--exact-decode: every
+pixel)."""
 import json
 import sys
 
@@ -24,10 +26,23 @@ def add_job_arguments(parser):
     parser.add_argument("--top-k", type=int, default=5, help="classes listed per image")
     parser.add_argument("--style", default="heatmap", choices=STYLES)
     parser.add_argument("--alpha", type=float, default=0.5, help="heatmap opacity")
+    parser.add_argument("--outputs", default="png,npz,jsonl", metavar="LIST",
+                        help="what to write per image, comma-separated: png (overlay), npz "
+                        "(arrays), jsonl (a line of OUT/results.jsonl)")
+    parser.add_argument("--npz-maps", default="full", choices=("full", "lowres"),
+                        help="NPZ maps: full (the S x S map and, for the CAM family, the "
+                        "feature-resolution one) or lowres (only the feature-resolution map)")
+    parser.add_argument("--exact-decode", action="store_true",
+                        help="decode every pixel of large photos (else JPEGs at 1/2, 1/4 or 1/8 "
+                        "scale while that still covers the network's input twice over; README "
+                        "'Batch and Beam' gives the pixel difference)")
+    parser.add_argument("--io-threads", type=int, metavar="N",
+                        help="threads decoding, and threads writing, beside the network "
+                        "(None: the number of cores, at most 16)")
 
 
 def job_settings(args):
-    from gradcam.batch import JobSettings
+    from gradcam.batch import JobSettings, parse_outputs
     from gradcam.commands.method_options import options_for, parse_options
     from gradcam.methods import get_method
 
@@ -40,7 +55,9 @@ def job_settings(args):
                        style=args.style, alpha=args.alpha, batch_size=args.batch_size,
                        central_fraction=args.central_fraction,
                        options=tuple(sorted(options.items())), contrast_class=args.contrast,
-                       score=args.score)
+                       score=args.score, outputs=parse_outputs(args.outputs),
+                       npz_maps=args.npz_maps, exact_decode=args.exact_decode,
+                       io_threads=args.io_threads)
 
 
 def add_arguments(parser):
@@ -63,9 +80,10 @@ def print_summary(summary, as_json):
 
 
 def run(args):
-    from gradcam.batch import list_inputs, run_batch
+    from gradcam.batch import check_resume, list_inputs, run_batch
 
     settings = job_settings(args)
+    check_resume(settings, args.resume)
     list_inputs(args.input)  # a wrong INPUT fails before the slow model load
     model = load_model(args)
     summary = run_batch(model, args.input, args.out, settings, args.resume, not args.no_progress)
