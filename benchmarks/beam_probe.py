@@ -1,4 +1,5 @@
-"""Where ``gradcam beam`` spends its time, beside ``gradcam batch`` on the same folder.
+"""Where ``gradcam beam`` spends its time, beside ``gradcam batch`` on the same folder (the
+steady-state comparison, model built once for both, is benchmarks/throughput.py's ``beam_rows``).
 
 Wraps (monkeypatches, for this process only) the Beam DoFn and the shared ``ImageJob`` with
 timers, then runs either mode once in this process and prints one JSON line:
@@ -6,9 +7,10 @@ timers, then runs either mode once in this process and prints one JSON line:
 - ``import_s``: importing apache_beam and the pipeline module (beam) or gradcam.batch (batch);
 - ``model_s``: building the model (batch: before the run; beam: inside ``DoFn.setup``);
 - ``run_s``: ``run_batch`` / ``run_pipeline`` wall-clock (beam: includes setup and WriteToText);
-- ``setup_calls``, ``process_calls``, ``batch_sizes``: what the runner actually did;
-- ``decode_s``, ``explain_s``, ``write_s``: time inside those steps, summed over calls
-  (in batch mode decode and write run in their own threads, overlapping the explaining);
+- ``setup_calls``, ``process_calls``, ``batch_sizes``: what the runner actually did (Beam: paths
+  per element, a chunk of several batches);
+- ``decode_s``, ``explain_s``, ``write_s``: time inside those steps, summed over calls (decode and
+  write run in their own threads in both modes, overlapping the explaining);
 - ``first_explain_s``: the first explain call (builds the gradient ops).
 
     python benchmarks/beam_probe.py batch DIR
@@ -69,16 +71,16 @@ def instrument_job():
 
     _timed(ImageJob, "decode", "decode_s")
     _timed(ImageJob, "explain", "explain_s", first="first_explain_s")
-    _timed(ImageJob, "write", "write_s")
+    _timed(ImageJob, "write_one", "write_s")
 
 
 def instrument_dofn():
     import gradcam.beam_pipeline as pipeline
-    from gradcam.beam_pipeline import ExplainBatches
+    from gradcam.beam_pipeline import ExplainChunks
 
     _timed(pipeline, "check_settings", "check_settings_s")
-    _timed(ExplainBatches, "setup", "setup_s")
-    original = ExplainBatches.process
+    _timed(ExplainChunks, "setup", "setup_s")
+    original = ExplainChunks.process
 
     def process(self, paths):
         _mark("process_start")
@@ -88,7 +90,7 @@ def instrument_dofn():
         _add("process_s", time.perf_counter() - start)
         _mark("process_end")
 
-    ExplainBatches.process = process
+    ExplainChunks.process = process
 
 
 def run_batch_mode(folder, out):
@@ -149,44 +151,3 @@ def main(argv=None):
 if __name__ == "__main__":
     sys.exit(main())
 
-
-def steady_state(folder, variants=("current", "fixed", "async"), repeats=3, batch_size=8,
-                 log=None):
-    """Seconds of ``run_batch`` and of each prototype Beam variant (gradcam/beam_pipeline_proto.py,
-    in-process DirectRunner) on ``folder``, one model built beforehand and shared, the modes
-    interleaved within each repeat so that load swings hit all alike.
-
-    Returns:
-        {mode: timing.summarise of seconds, mode + "_over_batch": median per-repeat ratio}.
-    """
-    import numpy as np
-
-    from benchmarks.timing import summarise
-    from gradcam import beam_pipeline_proto as proto
-    from gradcam.batch import JobSettings, run_batch
-    from gradcam.model import Model
-    from gradcam.model_cache import PROCESS_MODELS
-
-    settings = JobSettings(batch_size=batch_size)
-    model = Model(settings.model, settings.checkpoint)
-    PROCESS_MODELS.put(model)
-    runs = {mode: [] for mode in ("batch",) + tuple(variants)}
-    with tempfile.TemporaryDirectory() as tmp:
-        for repeat in range(repeats + 1):  # the first round warms the graph ops and the caches
-            for mode in runs:
-                out = Path(tmp) / f"{mode}{repeat}"
-                start = time.perf_counter()
-                if mode == "batch":
-                    run_batch(model, folder, out, settings, progress=False)
-                else:
-                    proto.run_pipeline(folder, out, settings, (), mode)
-                seconds = time.perf_counter() - start
-                if repeat:
-                    runs[mode].append(seconds)
-                if log:
-                    log(f"{mode} {repeat}: {seconds:.2f} s")
-    model.close()
-    result = {mode: summarise(seconds) for mode, seconds in runs.items()}
-    for mode in variants:
-        result[f"{mode}_over_batch"] = float(np.median(np.asarray(runs[mode]) / runs["batch"]))
-    return result

@@ -1,13 +1,16 @@
 """Decoding camera photos at the size the network needs: time and what it changes.
 
-``load_image(path)`` decodes every pixel; ``load_image(path, min_size)`` decodes a JPEG at 1/2,
+``load_image(path)`` decodes every pixel; ``load_scaled(path, min_size)`` decodes a JPEG at 1/2,
 1/4 or 1/8 scale in the DCT domain (libjpeg's scaled IDCT via PIL's ``Image.draft``) and box-reduces
-other formats, never below ``min_size``. Three measurements on 12-MP JPEGs made from the
-scikit-image sample photos:
+other formats, never below ``min_size``, and says by which factor. Three measurements on 12-MP
+JPEGs made from the scikit-image sample photos:
 
 - ``decode_times``: ms per image, full against reduced (interleaved, median and spread);
-- ``input_differences``: the network input (after the same crop and resize) of the two paths,
-  max and mean absolute difference in uint8 levels;
+- ``input_differences``: the network input of the reduced decode against the full one's, max and
+  mean absolute difference in uint8 levels, for two ways of cropping the reduced image: in whole
+  reduced pixels (``whole``: the crop moves by up to half a reduced pixel) and placed in the full
+  photo's coordinates (``placed``: what ``Model.prepare`` does with a ``ScaledImage``, as batch
+  mode decodes);
 - ``map_differences``: max absolute difference of the two Grad-CAM maps ([S, S], in [0, 1]),
   beside ``quality_reference``: the same for JPEG quality 92 against 90, both decoded fully.
 
@@ -33,7 +36,7 @@ if __package__ in (None, ""):  # run as a script: make the repo root importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.timing import summarise  # noqa: E402
-from gradcam.images import load_image  # noqa: E402
+from gradcam.images import load_image, load_scaled  # noqa: E402
 
 PHOTOS = ("coffee", "chelsea", "astronaut", "rocket")
 CAMERA_SIZE = (4032, 3024)
@@ -100,18 +103,19 @@ def decode_times(paths, min_size, repeats=3, prepare=None):
         paths: image files.
         min_size: (min_width, min_height) for the reduced path.
         repeats: passes over ``paths``.
-        prepare: optional ``rgb -> network input``, timed as part of each decode.
+        prepare: optional ``ScaledImage -> network input`` (e.g. ``model.prepare``), timed as
+            part of each decode.
 
     Returns:
         {"full_ms", "reduced_ms": summaries (timing.summarise), "ratio": median full/reduced}.
     """
-    prepare = prepare or (lambda rgb: rgb)
+    prepare = prepare or (lambda scaled: scaled)
     full, reduced = [], []
     for _ in range(repeats):
         for path in paths:
             for size, seconds in ((None, full), (min_size, reduced)):
                 start = time.perf_counter()
-                prepare(load_image(path, size))
+                prepare(load_scaled(path, size))
                 seconds.append(time.perf_counter() - start)
     full, reduced = np.asarray(full) * 1e3, np.asarray(reduced) * 1e3
     return {"full_ms": summarise(full), "reduced_ms": summarise(reduced),
@@ -120,35 +124,17 @@ def decode_times(paths, min_size, repeats=3, prepare=None):
 
 def input_differences(paths, prepare, min_size):
     """Per file: decoded size and the network inputs' max / mean / 99th-percentile absolute uint8
-    difference, full decode against reduced decode, both through ``prepare``.
-
-    ``prepare(rgb, full_size)``: network input of a decoded image whose full upright size is
-    ``full_size`` (width, height); today's preprocessing ignores ``full_size``.
-    """
+    difference, full decode against reduced decode, both through ``prepare`` (a function of a
+    ``gradcam.images.ScaledImage``; the full decode has factor 1)."""
     rows = []
     for path in paths:
-        exact, small = load_image(path), load_image(path, min_size)
-        full_size = (exact.shape[1], exact.shape[0])
-        diff = np.abs(prepare(exact, full_size).astype(np.int16) - prepare(small, full_size))
-        rows.append({"file": Path(path).name, "decoded": [small.shape[1], small.shape[0]],
+        exact, small = load_scaled(path), load_scaled(path, min_size)
+        diff = np.abs(prepare(exact).astype(np.int16) - prepare(small))
+        rows.append({"file": Path(path).name, "decoded": [small.pixels.shape[1],
+                                                           small.pixels.shape[0]],
                      "max": int(diff.max()), "mean": float(diff.mean()),
                      "p99": float(np.percentile(diff, 99))})
     return rows
-
-
-def box_prepare(size, fraction):
-    """A proposed ``prepare``: the "shorter_side" crop placed in the FULL image's coordinates and
-    mapped onto the reduced image as a fractional box of PIL's resize (as ``Image.thumbnail``
-    does after ``draft``), instead of a crop in whole reduced pixels. Measurement only."""
-    def prepare(rgb, full_size):
-        width, height = full_size
-        scale = round(width / rgb.shape[1])  # the DCT or box reduction factor
-        side = max(1, round(min(width, height) * fraction))
-        left, top = (width - side) // 2, (height - side) // 2
-        box = tuple(v / scale for v in (left, top, left + side, top + side))
-        return np.asarray(Image.fromarray(rgb).resize((size, size), Image.BILINEAR, box=box))
-
-    return prepare
 
 
 def map_differences(model, paths, other, method="grad_cam"):
@@ -176,20 +162,21 @@ def summary(rows, keys):
                   "median": float(np.median([r[key] for r in rows]))} for key in keys}
 
 
-def reduced_path_rows(model, paths, size, fraction, gap):
-    """Input and map differences of the reduced decode at ``reducing_gap`` ``gap``: with today's
-    crop in whole pixels, and with the proposed fractional box."""
-    from gradcam.images import decode_min_size
+def reduced_path_rows(model, paths, gap):
+    """Input and map differences of the reduced decode at ``reducing_gap`` ``gap``, its crop placed
+    in full-photo coordinates (``placed``, batch mode's) and in whole reduced pixels (``whole``)."""
+    from gradcam.preprocessing import decode_size
 
-    min_size = decode_min_size("shorter_side", size, fraction, gap)
-    today = lambda rgb, _full_size: model.prepare(rgb)  # noqa: E731
-    inputs = input_differences(paths, today, min_size)
-    maps = map_differences(model, paths, lambda p: model.prepare(load_image(p, min_size)))
-    boxed = input_differences(paths, box_prepare(size, fraction), min_size)
-    return {"min_size": min_size, "inputs": inputs, "maps": maps, "box_inputs": boxed,
+    min_size = decode_size(model.preprocessing, model.image_size, None, gap)
+    placed = model.prepare
+    whole = lambda scaled: model.prepare(scaled.pixels)  # noqa: E731
+    inputs = input_differences(paths, placed, min_size)
+    maps = map_differences(model, paths, lambda p: model.prepare(load_scaled(p, min_size)))
+    whole_inputs = input_differences(paths, whole, min_size)
+    return {"min_size": min_size, "inputs": inputs, "maps": maps, "whole_inputs": whole_inputs,
             "summary": summary(inputs, ("max", "mean", "p99"))
             | summary(maps, ("map_max", "map_mean", "logit_max")),
-            "box_summary": summary(boxed, ("max", "mean", "p99"))}
+            "whole_summary": summary(whole_inputs, ("max", "mean", "p99"))}
 
 
 def quality_reference(model, photos, directory, qualities=(92, 90)):
@@ -219,7 +206,7 @@ def run(repeats=3, quality=92, with_model=True, gaps=(1, 2)):
             row = {"min_size": min_size, "decode": decode_times(camera, min_size, repeats)}
             if model:
                 row["decode_and_prepare"] = decode_times(camera, min_size, repeats, model.prepare)
-                row.update(reduced_path_rows(model, camera + boundary, 224, 0.875, gap))
+                row.update(reduced_path_rows(model, camera + boundary, gap))
             result[f"gap_{gap}"] = row
         if model:
             result["quality_reference"] = quality_reference(model, photos, tmp)

@@ -53,6 +53,52 @@ def batch_table(section):
     return lines
 
 
+def throughput_table(section):
+    lines = [f"`gradcam batch` in this process (model built; --batch-size {section['batch_size']}, "
+             f"{section['io_threads']} decoding and {section['io_threads']} writing threads; "
+             f"median of {section['repeats']} interleaved rounds):", "",
+             "| folder, outputs | images | img/s | seconds (min–max) |", "|---|---|---|---|"]
+    for r in section["rows"]:
+        s = r["seconds"]
+        lines.append(f"| {r['case']} | {r['images']} | {r['images_per_second']:.1f} | "
+                     f"{s['median']:.2f} ({s['min']:.2f}–{s['max']:.2f}) |")
+    lines += ["", "Start-up (new process, wall time, median):", "", "| command | seconds |",
+              "|---|---|"]
+    lines += [f"| `{name}` | {v['median']:.2f} |" for name, v in section["startup"].items()]
+    beam = section["beam"]
+    rounds = ", ".join(f"{b:.2f}/{p:.2f}" for b, p in zip(beam.get("batch_seconds", []),
+                                                          beam.get("beam_seconds", [])))
+    lines += ["", f"Beam against batch mode on {beam['images']} small photos (DirectRunner, one "
+              f"worker in this process, the model built once for both; interleaved): batch "
+              f"{beam['batch']['median']:.2f} s, Beam {beam['beam']['median']:.2f} s (medians); "
+              f"median of the per-round ratios {beam['beam_over_batch']:.2f}x "
+              f"(batch/Beam seconds per round: {rounds})."]
+    if "commands" in beam:
+        lines += ["", "The commands end to end (new processes: start-up and model build included):",
+                  "", "| command | seconds |", "|---|---|"]
+        lines += [f"| `{name}` | {seconds:.1f} |" for name, seconds in beam["commands"].items()]
+    return lines
+
+
+def throughput_targets(section):
+    """(check, measured, target, met) rows of the throughput issue's targets."""
+    speed = {r["case"]: r["images_per_second"] for r in section["rows"]}
+    rows = []
+    small, camera = speed.get("small, png,npz,jsonl"), speed.get("12-MP, png,npz,jsonl")
+    if small and camera:
+        rows.append(("12-MP JPEG img/s / small-photo img/s (png,npz,jsonl)",
+                     f"{camera:.1f} / {small:.1f} = {camera / small:.2f}x", ">= 0.5x",
+                     camera / small >= 0.5))
+    lean, raw = speed.get("small, jsonl,npz lowres"), speed.get("raw Grad-CAM")
+    if lean and raw:
+        rows.append(("small photos, --outputs jsonl,npz --npz-maps lowres / bare batched Grad-CAM",
+                     f"{lean:.1f} / {raw:.1f} = {lean / raw:.2f}x", ">= 0.8x", lean / raw >= 0.8))
+    ratio = section["beam"]["beam_over_batch"]
+    rows.append((f"Beam (1 worker) / batch mode seconds, {section['beam']['images']} photos",
+                 f"{ratio:.2f}x", "<= 1.25x", ratio <= 1.25))
+    return rows
+
+
 def sessions_table(rows, batch):
     lines = [f"| session setting | forward b1 ms | forward b{batch} ms/img | fwd+bwd input b1 ms | "
              f"fwd+bwd input b{batch} ms/img |", "|---|---|---|---|---|"]
@@ -92,6 +138,8 @@ def targets(result):
         growth = large["peak_rss_mb"] - small["peak_rss_mb"]
         rows.append((f"peak RSS growth {small['images']} -> {large['images']} images", f"{growth:+.0f} MiB",
                      "no growth (< 5%)", growth < 0.05 * small["peak_rss_mb"]))
+    if "throughput" in result:
+        rows += throughput_targets(result["throughput"])
     return rows
 
 
@@ -116,6 +164,8 @@ def markdown(result):
                   f"{ms(p['shared'])} ms vs {ms(p['separate'])} ms one by one ({p['ratio']:.2f}x)."]
     if "batch_mode" in result:
         lines += ["", "## Batch mode", ""] + batch_table(result["batch_mode"])
+    if "throughput" in result:
+        lines += [""] + throughput_table(result["throughput"])
     if "pair" in result:
         lines += ["", "## PAIR saliency on the same graph and session", "",
                   "PAIR's own defaults: one image per model call (`batch_size=1`).", ""]

@@ -1,6 +1,7 @@
 """Benchmark suite: the forward/backward limit, every registered method against it, PAIR saliency
-side by side, ``gradcam batch`` throughput and memory. One process, one model, one run, so the
-ratios compare like with like on a busy machine.
+side by side, ``gradcam batch`` throughput (small photos and 12-MP JPEGs, per output choice,
+against the bare batched Grad-CAM), memory, start-up time and Beam against batch mode. One process,
+one model, one run, so the ratios compare like with like on a busy machine.
 
     python benchmarks/run.py            # full run (several minutes on 2 cores)
     python benchmarks/run.py --quick    # smoke run (seconds)
@@ -55,6 +56,9 @@ def run_all(model, quick=False, out_dir=DEFAULT_OUT, pair=True, sessions=True, b
     if batch_mode:
         log("batch mode ...")
         result["batch_mode"] = batch_section(model, quick)
+        from benchmarks.throughput import throughput_section
+
+        result["throughput"] = throughput_section(model, [photo(p) for p in PHOTOS], quick, log)
     if pair:
         log("PAIR saliency ...")
         from benchmarks import pair_saliency
@@ -112,7 +116,8 @@ def parse_args(argv=None):
     parser.add_argument("--no-pair", action="store_true", help="skip the PAIR saliency comparison")
     parser.add_argument("--no-sessions", action="store_true",
                         help="skip the thread/XLA settings and the guided-switch measurement")
-    parser.add_argument("--no-batch", action="store_true", help="skip gradcam batch throughput/memory")
+    parser.add_argument("--no-batch", action="store_true",
+                        help="skip gradcam batch throughput/memory, start-up and Beam")
     parser.add_argument("--threads", type=int, help="intra-op threads of the model's session")
     return parser.parse_args(argv)
 

@@ -5,18 +5,21 @@ damaged, too large (decompression bombs are refused from the header, before deco
 small. EXIF orientation is applied; 16-bit, grey, palette, CMYK and transparent images become
 8-bit RGB (transparency composited on white); animations give their first frame with a warning.
 
-Decoding at the size the network needs (``load_image(path, min_size)``): a JPEG is decoded at
-1/2, 1/4 or 1/8 scale in the DCT domain (libjpeg's scaled inverse DCT, through PIL's
-``Image.draft``), the smallest scale whose result still covers ``min_size``; what is left, and
-other formats after a full decode, is box-averaged by the largest whole factor that still covers
-it (``Image.reduce``). ``decode_min_size`` gives ``min_size`` for a preprocessing geometry: each
-side at least ``reducing_gap`` (default 2) times what the central crop needs to keep S pixels
-(2 x 256 = 512 for Lite0). The network input then differs from the full decode's by one extra
-box filter before the bilinear resize and a crop placed in whole reduced pixels (up to half a
-reduced pixel off). Measured on ten 12-MP and boundary-size JPEGs (benchmarks/decode.py): at
-most 24 uint8 levels, at most 1.05 on average (median 0.48); the Lite0 Grad-CAM map moves by at
-most 0.053 (JPEG quality 92 against 90 moves it by up to 0.022). A 4032 x 3024 JPEG decodes in
-24 ms instead of 178 ms. ``min_size=None`` decodes every pixel, as before.
+Decoding at the size the network needs (``load_image(path, min_size)``, or ``load_scaled``, which
+also says by which factor): a JPEG is decoded at 1/2, 1/4 or 1/8 scale in the DCT domain
+(libjpeg's scaled inverse DCT, through PIL's ``Image.draft``), the smallest scale whose result
+still covers ``min_size``; what is left, and other formats after a full decode, is box-averaged by
+the largest whole factor that still covers it (``Image.reduce``). ``decode_min_size`` gives
+``min_size`` for a preprocessing geometry: each side at least ``reducing_gap`` (default 2) times
+what the central crop needs to keep S pixels (2 x 256 = 512 for Lite0). The network input then
+differs from the full decode's by one extra box filter before the bilinear resize; with the crop
+placed in the full photo's coordinates (``Model.prepare`` of a ``ScaledImage``, as batch mode
+does) measured on ten 12-MP and boundary-size JPEGs (benchmarks/decode.py): at most 10 uint8
+levels, at most 0.37 on average (median 0.20); the Lite0 Grad-CAM map moves by at most 0.037
+(median 0.025; JPEG quality 92 against 90 moves it by up to 0.022), the top class stays. A crop
+cut in whole reduced pixels instead moves by up to half a reduced pixel: 24 levels, 1.05 on
+average. A 4032 x 3024 JPEG decodes in 22 ms instead of 171 ms. ``min_size=None`` decodes every
+pixel, as before.
 """
 import math
 import os
@@ -119,9 +122,9 @@ def decode_min_size(geometry, size, fraction, reducing_gap=2.0):
     ``size`` x ``size``. Either way each side needs the smallest ``n`` with
     ``round(n * fraction) >= size`` (the other side's length does not enter: a reduced decode
     keeps the aspect ratio), times ``reducing_gap`` (as in PIL's ``Image.thumbnail``): with 1 the
-    final resize only shrinks, but the crop, placed in whole pixels of the reduced image, moves by
-    up to half a reduced pixel and the network input differs by up to ~100 levels at sharp edges;
-    with 2 (default) by at most ~25 levels, about 1 on average (benchmarks/decode.py).
+    final resize only shrinks, and the network input differs by up to 38 levels (1.1 on average)
+    with the crop placed in full-photo coordinates, ~100 cut in whole reduced pixels; with 2
+    (default) by at most 10 levels, 0.37 on average (benchmarks/decode.py).
 
     Args:
         geometry: "crop_both" or "shorter_side".

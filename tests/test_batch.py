@@ -74,7 +74,8 @@ def test_batch_outputs_match_direct_explanations(lite0, image_dir, batch_out):
     from gradcam.images import load_scaled
 
     out, summary = batch_out
-    factors = {p.stem: load_scaled(p, lite0.decode_size()).factor for p in image_dir.rglob("l*.jpg")}
+    factors = {p.stem: load_scaled(p, lite0.decode_size()).factor
+               for p in image_dir.rglob("large_*.jpg")}
     assert factors == {"large_half": 2, "large_quarter": 4}  # the reduced path is exercised
     images = sorted(p for p in image_dir.rglob("*") if p.is_file())
     assert (summary["images"], summary["errors"]) == (len(images) - 1, 1)
@@ -205,11 +206,10 @@ def test_only_the_chosen_outputs_are_written(lite0, image_dir, more_out, tmp_pat
     assert {p.name for p in out.iterdir()} == expected
     reference = {Path(r["path"]).name: r for r in _lines(full_out)}
     for name in names:
-        full_name = name
         if "png" in chosen:
-            assert (out / f"{name}.png").read_bytes() == (full_out / f"{full_name}.png").read_bytes()
+            assert (out / f"{name}.png").read_bytes() == (full_out / f"{name}.png").read_bytes()
         if "npz" in chosen:
-            ours, theirs = np.load(out / f"{name}.npz"), np.load(full_out / f"{full_name}.npz")
+            ours, theirs = np.load(out / f"{name}.npz"), np.load(full_out / f"{name}.npz")
             keys = set(theirs.files) - ({"map"} if npz_maps == "lowres" else set())
             assert set(ours.files) == keys
             for key in keys:

@@ -32,6 +32,18 @@ def test_quick_benchmark_covers_every_method(lite0, tmp_path):
     assert all(r["images_per_second"] > 0 and r["peak_rss_mb"] > 0 for r in runs)
     readme = (tmp_path / "README.md").read_text()
     assert all(f"| {name} |" in readme for name in METHODS)
+    throughput = result["throughput"]
+    cases = {r["case"]: r for r in throughput["rows"]}
+    assert {"small, png,npz,jsonl", "small, jsonl,npz lowres", "12-MP, png,npz,jsonl",
+            "raw Grad-CAM"} <= set(cases)
+    assert all(r["images_per_second"] > 0 and r["images"] > 0 for r in cases.values())
+    assert set(throughput["startup"]) == {"gradcam --help", "gradcam explain (one image)",
+                                          "import tensorflow"}
+    assert all(positive(v) for v in throughput["startup"].values())
+    assert positive(throughput["beam"]["beam"]) and throughput["beam"]["beam_over_batch"] > 0
+    for check in ("12-MP JPEG img/s / small-photo img/s", "--npz-maps lowres / bare batched",
+                  "Beam (1 worker) / batch mode seconds"):
+        assert check in readme
 
 
 def test_several_classes_of_one_image_match_separate_runs(lite0, coffee_input, monkeypatch):

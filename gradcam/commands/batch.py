@@ -68,13 +68,13 @@ def add_arguments(parser):
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
 
 
-def print_summary(summary, as_json):
+def print_summary(summary, as_json, span="once the model is loaded"):
     if as_json:
         print(json.dumps(summary))
         return
     print(f"{summary['images']} images explained, {summary['errors']} unreadable, "
-          f"{summary['skipped_done']} already done; {summary['images_per_second']:.2f} images/s, "
-          f"peak RSS {summary['peak_rss_mb']:.0f} MiB")
+          f"{summary['skipped_done']} already done; {summary['images_per_second']:.2f} images/s "
+          f"{span}, peak RSS {summary['peak_rss_mb']:.0f} MiB")
     for failure in summary["failed"]:
         print(f"  skipped: {failure['error']}")
 

@@ -6,7 +6,8 @@ registered network (--model, --checkpoint) or load a --model-file (with --trust-
 --preprocessing, --image-size; remote workers need the file at the same path) with TensorFlow's
 default threads: the tensor overrides, --num-classes, --labels and --threads are refused; use
 gradcam batch for them. Settings and the checkpoint (or the model file) are checked before the
-pipeline starts."""
+pipeline starts. Each worker runs gradcam batch's decode/explain/write overlap on chunks of 8
+batches; results.jsonl is the pipeline's output (--outputs must keep jsonl)."""
 import json
 import logging
 import time
@@ -53,5 +54,6 @@ def run(args):
     print_summary({"images": len(records) - len(failed), "errors": len(failed), "skipped_done": 0,
                    "failed": failed, "seconds": round(seconds, 3),
                    "images_per_second": round((len(records) - len(failed)) / seconds, 3),
-                   "peak_rss_mb": round(peak_rss_mb(), 1), "inputs": len(paths)}, False)
+                   "peak_rss_mb": round(peak_rss_mb(), 1), "inputs": len(paths)}, False,
+                  "including the pipeline's start and each worker's model load")
     return 0
