@@ -137,8 +137,8 @@ class Explanation:
         map, input (uint8), degenerate, lowres (when the method has one), contrast (when given) and
         score (when not "logit"). Rows of one image (several classes) share its logits and input;
         target, map, lowres and degenerate gain a row axis. ``maps="lowres"`` leaves out the S x S
-        map (it is the lowres map upsampled, ReLU'd and normalised: ``gradcam.postprocess.cam_map``);
-        only for methods with a lowres map."""
+        map (it is the lowres map ReLU'd, upsampled and normalised, ``postprocess.cam_map``); only
+        for methods with a lowres map."""
         if maps not in ("full", "lowres"):
             raise UserError(f"{{argument}} must be full or lowres, got {maps!r}", "maps")
         if maps == "lowres" and self.lowres is None:

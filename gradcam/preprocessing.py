@@ -13,6 +13,12 @@ Styles:
 - ``efficientnet_lite``: geometry as ``vgg`` (shorter side 256, crop 224); values (x - 127) / 128,
   as in the EfficientNet-Lite reference preprocessing.
 - ``raw``: resize to size x size, values passed through unchanged.
+
+Large photos can be decoded reduced (``gradcam.images.load_scaled``, JPEG DCT scaling):
+``decode_size`` gives the smallest size that keeps the network input nearly exact, and
+``crop_and_resize`` given the reduction factor places the crop in the full photo's coordinates (a
+fractional box of the reduced image), so the crop does not move; with factor 1 it is the exact
+path, unchanged.
 """
 from dataclasses import dataclass
 from typing import Callable
@@ -69,7 +75,7 @@ def _fraction(prep, central_fraction):
 
 
 def crop_box(width, height, geometry, fraction):
-    """(left, top, crop width, crop height) of the central crop of a ``width`` x ``height`` image."""
+    """(left, top, crop width, crop height) of the central crop of a width x height image."""
     if geometry == "crop_both":
         ch, cw = max(1, round(height * fraction)), max(1, round(width * fraction))
     else:
