@@ -1,4 +1,5 @@
 """The benchmark result dict as a markdown report (tables plus a targets check)."""
+from benchmarks import model_files
 
 
 def ms(summary):
@@ -140,6 +141,20 @@ def targets(result):
                      "no growth (< 5%)", growth < 0.05 * small["peak_rss_mb"]))
     if "throughput" in result:
         rows += throughput_targets(result["throughput"])
+    if "model_files" in result:
+        rows += model_file_targets(result["model_files"])
+    return rows
+
+
+def model_file_targets(section):
+    """(check, measured, target, met) rows of the any-model issue's speed targets."""
+    own = section["own_passes"]["ratio"]
+    rows = [("Grad-CAM on an imported Keras model / its own fwd+bwd to the layer", f"{own:.2f}x",
+             "<= 1.2x", own <= 1.2)]
+    vis = section["tf_keras_vis"]
+    if "speedup" in vis:
+        rows.append(("tf-keras-vis Gradcam time / ours (same flat Keras 3 model and images)",
+                     f"{vis['speedup']:.1f}x", "> 1x (ours faster)", vis["speedup"] > 1))
     return rows
 
 
@@ -166,6 +181,9 @@ def markdown(result):
         lines += ["", "## Batch mode", ""] + batch_table(result["batch_mode"])
     if "throughput" in result:
         lines += [""] + throughput_table(result["throughput"])
+    if "model_files" in result:
+        lines += ["", "## Keras model files (`python benchmarks/model_files.py`)", ""]
+        lines += [f"- {line}" for line in model_files.summary_lines(result["model_files"])]
     if "pair" in result:
         lines += ["", "## PAIR saliency on the same graph and session", "",
                   "PAIR's own defaults: one image per model call (`batch_size=1`).", ""]

@@ -34,7 +34,7 @@ def photo(name):
 
 
 def run_all(model, quick=False, out_dir=DEFAULT_OUT, pair=True, sessions=True, batch_mode=True,
-            log=print):
+            log=print, model_files=True):
     """Every measurement; returns the result dict and writes JSON + markdown into ``out_dir``."""
     from benchmarks import limits, methods
 
@@ -59,6 +59,11 @@ def run_all(model, quick=False, out_dir=DEFAULT_OUT, pair=True, sessions=True, b
         from benchmarks.throughput import throughput_section
 
         result["throughput"] = throughput_section(model, [photo(p) for p in PHOTOS], quick, log)
+    if model_files:
+        log("Keras model files ...")
+        from benchmarks import model_files as keras_files
+
+        result["model_files"] = keras_files.run(quick, log)
     if pair:
         log("PAIR saliency ...")
         from benchmarks import pair_saliency
@@ -100,7 +105,8 @@ def run(args):
     model = Model("efficientnet_lite0", threads=args.threads)
     try:
         result = run_all(model, args.quick, out, not args.no_pair, not args.no_sessions,
-                         not args.no_batch, log=lambda m: print(m, file=sys.stderr, flush=True))
+                         not args.no_batch, log=lambda m: print(m, file=sys.stderr, flush=True),
+                         model_files=not args.no_model_files)
     finally:
         model.close()
     print(report.markdown(result))
@@ -118,6 +124,8 @@ def parse_args(argv=None):
                         help="skip the thread/XLA settings and the guided-switch measurement")
     parser.add_argument("--no-batch", action="store_true",
                         help="skip gradcam batch throughput/memory, start-up and Beam")
+    parser.add_argument("--no-model-files", action="store_true",
+                        help="skip Grad-CAM on Keras model files (vs own passes, vs tf-keras-vis)")
     parser.add_argument("--threads", type=int, help="intra-op threads of the model's session")
     return parser.parse_args(argv)
 

@@ -30,6 +30,12 @@ def test_quick_benchmark_covers_every_method(lite0, tmp_path):
     runs = result["batch_mode"]["runs"]
     assert [r["images"] for r in runs] == [2, 4]
     assert all(r["images_per_second"] > 0 and r["peak_rss_mb"] > 0 for r in runs)
+    keras = result["model_files"]
+    assert keras["own_passes"]["ratio"] > 0 and keras["default_layer"] == "out_relu"
+    if "skipped" not in keras["tf_keras_vis"]:  # tf-keras-vis installed (requirements.txt)
+        assert keras["tf_keras_vis"]["map_difference"] < 1e-3  # the same Grad-CAM, both sides
+        assert "not connected" in keras["nested"]["tf_keras_vis"]  # where it breaks, we work
+    assert keras["nested"]["ours"]["ratio"] > 0
     readme = (tmp_path / "README.md").read_text()
     assert all(f"| {name} |" in readme for name in METHODS)
     throughput = result["throughput"]
