@@ -322,7 +322,9 @@ def _display(model, method, images, target, result):
         display = postprocess.gradient_map(raw)
     display, degenerate = _flag_degenerate(method.name, images, display,
                                            _top_is_contrast(model, method.name, target))
-    shown = np.clip(np.round(np.asarray(images, np.float32)), 0, 255).astype(np.uint8)
+    images = np.asarray(images)
+    shown = images if images.dtype == np.uint8 else \
+        np.clip(np.round(images.astype(np.float32)), 0, 255).astype(np.uint8)
     return Explanation(method.name, shown, np.asarray(target, np.int32), result.logits, display, raw,
                        model.labels, result.lowres, degenerate, result.extras,
                        getattr(model, "activation", "softmax"), model.contrast_class,
@@ -341,12 +343,23 @@ def _top_is_contrast(model, method, target):
     return same
 
 
+def _one_colour(images):
+    """bool [N]: images with one colour in every pixel. A sparse grid of pixels decides most
+    images (any pixel differing from the first); only the rest are compared in full."""
+    first = images[:, :1, :1]
+    candidate = (images[:, ::16, ::16] == first).reshape(len(images), -1).all(axis=1)
+    constant = np.zeros(len(images), bool)
+    for i in np.flatnonzero(candidate):
+        constant[i] = bool((images[i] == first[i]).all())
+    return constant
+
+
 def _flag_degenerate(method, images, display, void=None):
     """(display maps, degenerate flags): maps of constant images (no evidence at all) and ``void``
     rows (bool [N], already explained to the user) are set to zero; they and maps without signal
     are flagged, with one warning per cause. The warnings point at the caller of
     ``explain``/``explain_many`` (both reach here through ``_display``)."""
-    constant = (images == images[:, :1, :1]).reshape(len(images), -1).all(axis=1)  # one colour
+    constant = _one_colour(images)
     void = np.zeros(len(display), bool) if void is None else void
     display = np.where((constant | void)[:, None, None], np.float32(0), display)
     empty = postprocess.is_degenerate(display) & ~constant & ~void

@@ -391,13 +391,13 @@ class Model:
         return {k: np.concatenate(v) for k, v in parts.items()}
 
     def _checked_images(self, images):
-        images = np.asarray(images, np.float32)
+        images = np.asarray(images)
         size = self.image_size
         if images.ndim != 4 or images.shape[1:] != (size, size, 3):
             raise UserError(f"images must be N x {size} x {size} x 3, got {images.shape}")
-        if not np.all(np.isfinite(images)):
+        if not np.issubdtype(images.dtype, np.integer) and not np.all(np.isfinite(images)):
             raise UserError("input image contains NaN or infinite values")
-        return images
+        return images.astype(np.float32, copy=False)
 
     def check_target(self, target, n: int) -> np.ndarray:
         """``target`` as one int32 class index per row (a single one is repeated), range-checked."""
