@@ -1,6 +1,9 @@
 """Shared fixtures: the embedded model (built once per session), real photos, random Slim checkpoints."""
 import numpy as np
 import pytest
+from PIL import Image
+
+import gradcam.commands
 
 from gradcam.model import Model
 from nets.nets_factory import NETWORKS
@@ -52,3 +55,31 @@ def cat_input(lite0):
 @pytest.fixture(scope="session")
 def coffee_input(lite0):
     return lite0.prepare(photo("coffee"))
+
+
+@pytest.fixture(scope="session")
+def coffee_png(tmp_path_factory, coffee_input):
+    """The coffee photo as the network sees it, saved as a PNG file."""
+    path = tmp_path_factory.mktemp("coffee") / "coffee.png"
+    Image.fromarray(coffee_input).save(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def cli_lite0(lite0):
+    """Every command's model loading answers with the session's lite0 (building another is slow)."""
+    patch = pytest.MonkeyPatch()
+    for module in gradcam.commands.COMMANDS:
+        if hasattr(module, "load_model"):
+            patch.setattr(module, "load_model", lambda args: lite0)
+    yield lite0
+    patch.undo()
+
+
+def smoke_options(method, scoped=False):
+    """A method's registered smoke options as --option arguments (METHOD.KEY=VALUE if scoped)."""
+    from gradcam.methods import METHODS
+
+    prefix = f"{method}." if scoped else ""
+    return [a for key, value in METHODS[method].smoke.items()
+            for a in ("--option", f"{prefix}{key}={value!r}")]

@@ -5,6 +5,7 @@
 Being 1x1 convolutions, both feature maps are at input resolution.
 """
 import numpy as np
+import pytest
 
 from gradcam.model import Model
 from nets.nets_factory import NetworkSpec
@@ -80,3 +81,24 @@ def backward(weights, x, target, guided=False):
     g_a = g_z2 @ w["conv2/weights"][0, 0].T
     g_z1 = g_a * (f["z1"] > 0) * ((g_a > 0) if guided else 1)
     return {"grad_b": g_b, "grad_a": g_a, "grad_x": g_z1 @ w["conv1/weights"][0, 0].T}
+
+
+def toy_fixtures(name, weight_seed, image_seed, rows=3):
+    """Module-scoped fixtures (weights, toy, images) of a test module: the toy's weights, a Model
+    of them (closed after the module) and ``rows`` random images; use as
+    ``weights, toy, images = toy_fixtures("toy_x", 1, 2)``."""
+    @pytest.fixture(scope="module")
+    def weights():
+        return toy_weights(seed=weight_seed)
+
+    @pytest.fixture(scope="module")
+    def toy(tmp_path_factory, weights):
+        model = make_toy_model(tmp_path_factory.mktemp(name), weights, name=name)
+        yield model
+        model.close()
+
+    @pytest.fixture(scope="module")
+    def images():
+        return np.random.default_rng(image_seed).uniform(0, 255, (rows, SIZE, SIZE, 3)).astype(np.float32)
+
+    return weights, toy, images

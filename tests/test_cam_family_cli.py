@@ -7,35 +7,12 @@ import pytest
 from PIL import Image
 
 import gradcam
-import gradcam.commands.batch
-import gradcam.commands.compare
-import gradcam.commands.explain
+from conftest import smoke_options
 from gradcam.cli import main
 from gradcam.methods import METHODS
 
 NEW = ("layer_cam", "xgrad_cam", "hires_cam", "eigen_cam", "ablation_cam", "rise")
 ESPRESSO, CUP = 967, 968
-
-
-def smoke_options(method):
-    return [a for key, value in METHODS[method].smoke.items()
-            for a in ("--option", f"{key}={value!r}")]
-
-
-@pytest.fixture(scope="module")
-def cli_lite0(lite0):
-    patch = pytest.MonkeyPatch()
-    for module in (gradcam.commands.explain, gradcam.commands.compare, gradcam.commands.batch):
-        patch.setattr(module, "load_model", lambda args: lite0)
-    yield lite0
-    patch.undo()
-
-
-@pytest.fixture(scope="module")
-def coffee_png(tmp_path_factory, coffee_input):
-    path = tmp_path_factory.mktemp("family_cli") / "coffee.png"
-    Image.fromarray(coffee_input).save(path)
-    return path
 
 
 def test_list_methods_shows_the_six_new_methods(capsys):

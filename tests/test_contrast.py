@@ -10,27 +10,13 @@ from gradcam.errors import UserError
 from gradcam.explanation import explain, explain_many
 from gradcam.methods import METHODS, get_method
 from gradcam.methods.rise_math import rise_masks
-from methods_toynet import SIZE, backward, forward, make_toy_model, toy_weights
+from methods_toynet import SIZE, backward, forward, toy_fixtures
 
 TARGET = np.array([0, 2, 3])
 CONTRAST = 1
 
 
-@pytest.fixture(scope="module")
-def weights():
-    return toy_weights(seed=4)
-
-
-@pytest.fixture(scope="module")
-def toy(tmp_path_factory, weights):
-    model = make_toy_model(tmp_path_factory.mktemp("toy_contrast"), weights, name="toy_contrast")
-    yield model
-    model.close()
-
-
-@pytest.fixture(scope="module")
-def images():
-    return np.random.default_rng(5).uniform(0, 255, (3, SIZE, SIZE, 3)).astype(np.float32)
+weights, toy, images = toy_fixtures("toy_contrast", 4, 5, rows=3)
 
 
 def softmax(logits):

@@ -6,26 +6,12 @@ from gradcam import postprocess
 from gradcam.errors import UserError
 from gradcam.methods import get_method
 from gradcam.methods.cam_math import gradcam_pp_weights
-from methods_toynet import SIZE, backward, forward, make_toy_model, toy_weights
+from methods_toynet import SIZE, backward, forward, make_toy_model, toy_fixtures
 
 TARGET = np.array([0, 2, 3])
 
 
-@pytest.fixture(scope="module")
-def weights():
-    return toy_weights(seed=1)
-
-
-@pytest.fixture(scope="module")
-def toy(tmp_path_factory, weights):
-    model = make_toy_model(tmp_path_factory.mktemp("toy_cam"), weights, name="toy_cam")
-    yield model
-    model.close()
-
-
-@pytest.fixture(scope="module")
-def images():
-    return np.random.default_rng(2).uniform(0, 255, (3, SIZE, SIZE, 3)).astype(np.float32)
+weights, toy, images = toy_fixtures("toy_cam", 1, 2, rows=3)
 
 
 def run(model, name, images, layer=None, **options):

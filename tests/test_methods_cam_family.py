@@ -9,28 +9,14 @@ from gradcam.explanation import explain, explain_many
 from gradcam.methods import get_method
 from gradcam.methods.rise_math import rise_masks
 from gradcam.model import Model
-from methods_toynet import SIZE, backward, forward, make_toy_model, relu, toy_weights
+from methods_toynet import SIZE, backward, forward, relu, toy_fixtures
 from nets.nets_factory import NetworkSpec
 from nets.tf_compat import slim, tf
 
 TARGET = np.array([0, 2, 3])
 
 
-@pytest.fixture(scope="module")
-def weights():
-    return toy_weights(seed=1)
-
-
-@pytest.fixture(scope="module")
-def toy(tmp_path_factory, weights):
-    model = make_toy_model(tmp_path_factory.mktemp("toy_family"), weights, name="toy_family")
-    yield model
-    model.close()
-
-
-@pytest.fixture(scope="module")
-def images():
-    return np.random.default_rng(2).uniform(0, 255, (3, SIZE, SIZE, 3)).astype(np.float32)
+weights, toy, images = toy_fixtures("toy_family", 1, 2, rows=3)
 
 
 def run(model, name, images, target=TARGET, layer=None, **options):

@@ -4,35 +4,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import gradcam.commands.compare
-import gradcam.commands.explain
-import gradcam.commands.maximize
+from conftest import smoke_options
 from gradcam.cli import main
 from gradcam.methods import METHODS
-
-
-def smoke_options(method, scoped=False):
-    """The method's registered smoke options as --option arguments (METHOD.KEY=VALUE if scoped)."""
-    prefix = f"{method}." if scoped else ""
-    return [a for key, value in METHODS[method].smoke.items()
-            for a in ("--option", f"{prefix}{key}={value!r}")]
-
-
-@pytest.fixture(scope="module")
-def cli_lite0(lite0):
-    """The CLI's model loading answers with the session's lite0 (building another is slow)."""
-    patch = pytest.MonkeyPatch()
-    for module in (gradcam.commands.explain, gradcam.commands.compare, gradcam.commands.maximize):
-        patch.setattr(module, "load_model", lambda args: lite0)
-    yield lite0
-    patch.undo()
-
-
-@pytest.fixture(scope="module")
-def coffee_png(tmp_path_factory, coffee_input):
-    path = tmp_path_factory.mktemp("cli") / "coffee.png"
-    Image.fromarray(coffee_input).save(path)
-    return path
 
 
 @pytest.mark.parametrize("method", sorted(METHODS))

@@ -6,26 +6,12 @@ from gradcam import postprocess
 from gradcam.errors import UserError
 from gradcam.methods import get_method
 from gradcam.methods.smoothgrad import average_samples, noisy_copies
-from methods_toynet import SIZE, backward, forward, make_toy_model, toy_weights
+from methods_toynet import SIZE, backward, forward, toy_fixtures
 
 TARGET = np.array([1, 3])
 
 
-@pytest.fixture(scope="module")
-def weights():
-    return toy_weights(seed=3)
-
-
-@pytest.fixture(scope="module")
-def toy(tmp_path_factory, weights):
-    model = make_toy_model(tmp_path_factory.mktemp("toy_grad"), weights, name="toy_grad")
-    yield model
-    model.close()
-
-
-@pytest.fixture(scope="module")
-def images():
-    return np.random.default_rng(4).uniform(0, 255, (2, SIZE, SIZE, 3)).astype(np.float32)
+weights, toy, images = toy_fixtures("toy_grad", 3, 4, rows=2)
 
 
 def run(model, name, images, **options):

@@ -8,7 +8,7 @@ from gradcam.methods import METHODS
 from gradcam.model import Model
 from nets.nets_factory import NETWORKS
 from nets.tf_compat import tf
-from test_methods_cli import smoke_options
+from conftest import smoke_options
 
 
 def save_random(spec, directory, pixels, seed=0):

@@ -76,8 +76,7 @@ def layercam_map(activations: np.ndarray, gradients: np.ndarray) -> np.ndarray:
     Returns:
         The raw map [N, h, w] float32 (before ReLU).
     """
-    g = np.maximum(np.asarray(gradients, np.float64), 0.0)
-    return np.einsum("nhwc,nhwc->nhw", np.asarray(activations, np.float64), g).astype(np.float32)
+    return hirescam_map(activations, np.maximum(np.asarray(gradients, np.float64), 0.0))
 
 
 def hirescam_map(activations: np.ndarray, gradients: np.ndarray) -> np.ndarray:
