@@ -183,8 +183,8 @@ def main(argv=None):
     parser.add_argument("networks", nargs="+", metavar="NETWORK",
                         choices=downloadable() + ["all"], help="network names, or 'all'")
     parser.add_argument("--dir", type=Path, default=None,
-                        help="checkpoint directory (default: checkpoints/, or "
-                        "$GRADCAM_CHECKPOINT_DIR)")
+                        help="checkpoint directory (default: $GRADCAM_HOME, else the checkout's "
+                        "checkpoints/, else ~/.cache/gradcam)")
     parser.add_argument("--url", help="download from this URL instead (a mirror; one network only)")
     parser.add_argument("--force", action="store_true", help="download even if already present")
     args = parser.parse_args(argv)

@@ -72,7 +72,7 @@ def test_checkpoint_uses_slim_variable_names(restored):
     assert NETWORKS[model.name].head_weights in names
 
 
-def test_cam_layer_explains_at_feature_resolution(restored):
+def test_default_layer_explains_at_feature_resolution(restored):
     from gradcam.explanation import explain
 
     model, logits, _, pixels = restored

@@ -13,7 +13,7 @@ def two_photos(cat_input, coffee_input):
 
 
 @pytest.mark.parametrize("method", sorted(m.name for m in METHODS.values() if m.graph_default_target))
-def test_one_pass_default_target_equals_explicit_top_class(lite0, two_photos, method):
+def test_graph_default_target_equals_explicit_top_class(lite0, two_photos, method):
     top = lite0.predict(two_photos).argmax(axis=1)
     assert list(top) != [top[0]] * 2  # two different classes, so a mix-up would show
     implicit = explain(lite0, two_photos, None, method)
@@ -22,7 +22,7 @@ def test_one_pass_default_target_equals_explicit_top_class(lite0, two_photos, me
     np.testing.assert_allclose(implicit.raw, explicit.raw, rtol=1e-5, atol=1e-6)
 
 
-def test_one_pass_default_target_adds_no_ops_and_no_prediction(lite0, two_photos, monkeypatch):
+def test_graph_default_target_adds_no_ops_and_no_prediction(lite0, two_photos, monkeypatch):
     explain(lite0, two_photos, None, "grad_cam")
     ops = lite0.op_count
     monkeypatch.setattr(lite0, "predict", lambda *a, **k: pytest.fail("predict was called"))
