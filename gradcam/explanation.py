@@ -17,6 +17,7 @@ import numpy as np
 from PIL import Image
 
 from gradcam import postprocess
+from gradcam.arrays import probabilities_of
 from gradcam.errors import UserError
 from gradcam.images import image_array, load_image
 from gradcam.labels import short_label
@@ -25,23 +26,6 @@ from gradcam.visualize import atomic_write, new_figure, overlay, save_figure, sa
 
 ImageInput = Union[str, PathLike, Image.Image, np.ndarray, Sequence]
 TargetInput = Union[None, int, str, Sequence]
-
-
-def softmax(logits) -> np.ndarray:
-    """Probabilities of logits [..., C] (over the last axis)."""
-    z = np.asarray(logits, np.float64)
-    e = np.exp(z - z.max(axis=-1, keepdims=True))
-    return (e / e.sum(axis=-1, keepdims=True)).astype(np.float32)
-
-
-def sigmoid(logits) -> np.ndarray:
-    """Independent probabilities of logits [..., C] (a multi-label head)."""
-    return (0.5 * (1.0 + np.tanh(0.5 * np.asarray(logits, np.float64)))).astype(np.float32)
-
-
-def probabilities_of(logits, activation: str = "softmax") -> np.ndarray:
-    """The head's probabilities of logits [..., C]: softmax, or each unit's sigmoid."""
-    return sigmoid(logits) if activation == "sigmoid" else softmax(logits)
 
 
 def top_classes(logits, labels, k=5, activation: str = "softmax") -> list:

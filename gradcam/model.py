@@ -26,9 +26,8 @@ from pathlib import Path
 from typing import Optional, Sequence, Union
 
 import numpy as np
-from scipy.special import expit, softmax
 
-from gradcam.arrays import SCORES, batch_slices, class_scores, distinct_rows
+from gradcam.arrays import SCORES, batch_slices, class_scores, distinct_rows, probabilities_of
 from gradcam.errors import UserError
 from gradcam.graph import building, depends_only_through, guided_gradients
 from gradcam.labels import labels_for, read_label_file, resolve_class, short_label
@@ -271,13 +270,8 @@ class Model:
         """The score this model explains (see ``scoring``), from logits [N, C] and one target per
         row (or one for all), in numpy: for perturbation methods that score many copies of an
         image from one forward each."""
-        logits = np.asarray(logits)
-        if self.score_kind == "logit":
-            values = logits
-        elif self.activation == "sigmoid":  # as ``probabilities``: each class on its own
-            values = expit(logits.astype(np.float64)).astype(np.float32)
-        else:
-            values = softmax(logits.astype(np.float64), axis=-1).astype(np.float32)
+        values = np.asarray(logits) if self.score_kind == "logit" else \
+            probabilities_of(logits, self.activation)  # as "probabilities": sigmoid per class too
         return class_scores(values, target, self.contrast_class)
 
     def _score_feeds(self):

@@ -90,7 +90,7 @@ def original_size_maps(model, method: str, photos: Sequence[np.ndarray], targets
     return maps, np.asarray(explanation.logits)
 
 
-def top_classes(logits: np.ndarray, k: int = TOP_K) -> List[int]:
+def top_class_indices(logits: np.ndarray, k: int = TOP_K) -> List[int]:
     """The k classes of highest logit, best first."""
     return [int(c) for c in np.argsort(-np.asarray(logits), kind="stable")[:k]]
 
@@ -126,7 +126,7 @@ def localize_method(model, method: str, items: Sequence[BoxedImage],
                                           batch_size=batch_size, options=options)
         for (j, target), saliency, row_logits in zip(rows, maps, logits):
             records.append(localize(part[j].path, target, saliency, part[j].truths[target],
-                                    top_classes(row_logits), protocol.threshold,
+                                    top_class_indices(row_logits), protocol.threshold,
                                     protocol.pointing_tolerance, protocol.iou_threshold))
         if progress is not None:
             progress(min(start + chunk, len(items)), len(items))
