@@ -41,6 +41,7 @@ case "${1:-}" in
   test)
     setup
     browser
+    .venv/bin/ruff check . && .venv/bin/ruff format --check .
     "$PY" -m pytest -q
     ;;
   *)

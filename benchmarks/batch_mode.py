@@ -3,6 +3,7 @@
 Memory is sampled (psutil RSS every 20 ms in a thread) during each run, so the two runs in one
 process are compared by their own peaks; ``ru_maxrss`` (the whole process's peak) is reported too.
 """
+
 import resource
 import tempfile
 import threading
@@ -21,8 +22,9 @@ def write_folder(directory, photos, count):
     rng = np.random.default_rng(0)
     for i in range(count):
         photo = photos[i % len(photos)].astype(np.int16) + rng.integers(-3, 4, size=3)
-        Image.fromarray(np.clip(photo, 0, 255).astype(np.uint8)).save(directory / f"img{i:04d}.jpg",
-                                                                      quality=90)
+        Image.fromarray(np.clip(photo, 0, 255).astype(np.uint8)).save(
+            directory / f"img{i:04d}.jpg", quality=90
+        )
 
 
 class PeakRss:
@@ -44,7 +46,7 @@ class PeakRss:
     def __exit__(self, *exc):
         self._stop.set()
         self._thread.join()
-        self.peak_mb = self.peak / 2 ** 20
+        self.peak_mb = self.peak / 2**20
 
 
 def batch_runs(model, photos, sizes, batch_size, method="grad_cam"):
@@ -56,9 +58,16 @@ def batch_runs(model, photos, sizes, batch_size, method="grad_cam"):
             folder = Path(tmp) / f"in{count}"
             write_folder(folder, photos, count)
             with PeakRss() as rss:
-                summary = run_batch(model, str(folder), str(Path(tmp) / f"out{count}"), settings,
-                                    progress=False)
-            rows.append({"images": count, "images_per_second": summary["images"] / summary["seconds"],
-                         "seconds": summary["seconds"], "peak_rss_mb": rss.peak_mb,
-                         "ru_maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0})
+                summary = run_batch(
+                    model, str(folder), str(Path(tmp) / f"out{count}"), settings, progress=False
+                )
+            rows.append(
+                {
+                    "images": count,
+                    "images_per_second": summary["images"] / summary["seconds"],
+                    "seconds": summary["seconds"],
+                    "peak_rss_mb": rss.peak_mb,
+                    "ru_maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+                }
+            )
     return rows

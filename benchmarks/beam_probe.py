@@ -19,6 +19,7 @@ timers, then runs either mode once in this process and prints one JSON line:
 Only the in-process runner is instrumented (multi-processing workers are other processes: their
 counters stay in them; ``run_s`` still holds).
 """
+
 import json
 import sys
 import tempfile
@@ -97,6 +98,7 @@ def run_batch_mode(folder, out):
     start = time.perf_counter()
     from gradcam.batch import JobSettings, run_batch
     from gradcam.model import Model
+
     STATS["import_s"] = time.perf_counter() - start
     instrument_job()
     start = time.perf_counter()
@@ -112,6 +114,7 @@ def run_beam_mode(folder, out, flags):
     start = time.perf_counter()
     from gradcam.batch import JobSettings
     from gradcam.beam_pipeline import run_pipeline
+
     STATS["import_s"] = time.perf_counter() - start
     instrument_job()
     instrument_dofn()
@@ -135,11 +138,17 @@ def main(argv=None):
             images = run_batch_mode(folder, out)
         else:
             images = run_beam_mode(folder, out, flags)
-    row = {"mode": mode, "flags": flags, "images": images, "total_s": time.perf_counter() - start,
-           **{k: round(v, 3) for k, v in sorted(STATS.items())}}
+    row = {
+        "mode": mode,
+        "flags": flags,
+        "images": images,
+        "total_s": time.perf_counter() - start,
+        **{k: round(v, 3) for k, v in sorted(STATS.items())},
+    }
     row["images_per_second_run"] = round(images / STATS["run_s"], 2)
-    row["images_per_second_after_model"] = round(images / (STATS["run_s"] - (
-        STATS["model_s"] if mode != "batch" else 0.0)), 2)
+    row["images_per_second_after_model"] = round(
+        images / (STATS["run_s"] - (STATS["model_s"] if mode != "batch" else 0.0)), 2
+    )
     if len(TIMELINE) > 1:
         row["timeline"] = {k: v for k, v in TIMELINE.items() if not k.startswith("_")}
     if BATCH_SIZES:
@@ -150,4 +159,3 @@ def main(argv=None):
 
 if __name__ == "__main__":
     sys.exit(main())
-

@@ -22,6 +22,7 @@ detail and sharp seams, the hard case for an extra low-pass filter).
 
 Importing this module has no side effects.
 """
+
 import argparse
 import json
 import sys
@@ -118,8 +119,11 @@ def decode_times(paths, min_size, repeats=3, prepare=None):
                 prepare(load_scaled(path, size))
                 seconds.append(time.perf_counter() - start)
     full, reduced = np.asarray(full) * 1e3, np.asarray(reduced) * 1e3
-    return {"full_ms": summarise(full), "reduced_ms": summarise(reduced),
-            "ratio": float(np.median(full / reduced))}
+    return {
+        "full_ms": summarise(full),
+        "reduced_ms": summarise(reduced),
+        "ratio": float(np.median(full / reduced)),
+    }
 
 
 def input_differences(paths, prepare, min_size):
@@ -130,10 +134,15 @@ def input_differences(paths, prepare, min_size):
     for path in paths:
         exact, small = load_scaled(path), load_scaled(path, min_size)
         diff = np.abs(prepare(exact).astype(np.int16) - prepare(small))
-        rows.append({"file": Path(path).name, "decoded": [small.pixels.shape[1],
-                                                           small.pixels.shape[0]],
-                     "max": int(diff.max()), "mean": float(diff.mean()),
-                     "p99": float(np.percentile(diff, 99))})
+        rows.append(
+            {
+                "file": Path(path).name,
+                "decoded": [small.pixels.shape[1], small.pixels.shape[0]],
+                "max": int(diff.max()),
+                "mean": float(diff.mean()),
+                "p99": float(np.percentile(diff, 99)),
+            }
+        )
     return rows
 
 
@@ -149,17 +158,27 @@ def map_differences(model, paths, other, method="grad_cam"):
         logits = model.predict(pair)
         target = int(logits[0].argmax())
         maps = [explain(model, image[None], target, method).map[0] for image in pair]
-        rows.append({"file": Path(path).name, "map_max": float(np.abs(maps[0] - maps[1]).max()),
-                     "map_mean": float(np.abs(maps[0] - maps[1]).mean()),
-                     "same_top_class": bool(logits[1].argmax() == target),
-                     "logit_max": float(np.abs(logits[0] - logits[1]).max())})
+        rows.append(
+            {
+                "file": Path(path).name,
+                "map_max": float(np.abs(maps[0] - maps[1]).max()),
+                "map_mean": float(np.abs(maps[0] - maps[1]).mean()),
+                "same_top_class": bool(logits[1].argmax() == target),
+                "logit_max": float(np.abs(logits[0] - logits[1]).max()),
+            }
+        )
     return rows
 
 
 def summary(rows, keys):
     """max and median over files of each key."""
-    return {key: {"max": float(max(r[key] for r in rows)),
-                  "median": float(np.median([r[key] for r in rows]))} for key in keys}
+    return {
+        key: {
+            "max": float(max(r[key] for r in rows)),
+            "median": float(np.median([r[key] for r in rows])),
+        }
+        for key in keys
+    }
 
 
 def reduced_path_rows(model, paths, gap):
@@ -173,10 +192,15 @@ def reduced_path_rows(model, paths, gap):
     inputs = input_differences(paths, placed, min_size)
     maps = map_differences(model, paths, lambda p: model.prepare(load_scaled(p, min_size)))
     whole_inputs = input_differences(paths, whole, min_size)
-    return {"min_size": min_size, "inputs": inputs, "maps": maps, "whole_inputs": whole_inputs,
-            "summary": summary(inputs, ("max", "mean", "p99"))
-            | summary(maps, ("map_max", "map_mean", "logit_max")),
-            "whole_summary": summary(whole_inputs, ("max", "mean", "p99"))}
+    return {
+        "min_size": min_size,
+        "inputs": inputs,
+        "maps": maps,
+        "whole_inputs": whole_inputs,
+        "summary": summary(inputs, ("max", "mean", "p99"))
+        | summary(maps, ("map_max", "map_mean", "logit_max")),
+        "whole_summary": summary(whole_inputs, ("max", "mean", "p99")),
+    }
 
 
 def quality_reference(model, photos, directory, qualities=(92, 90)):
@@ -185,8 +209,11 @@ def quality_reference(model, photos, directory, qualities=(92, 90)):
     first, second = (write_jpegs(Path(directory) / f"q{q}", photos, quality=q) for q in qualities)
     by_name = {p.name: p for p in second}
     rows = map_differences(model, first, lambda p: model.prepare(load_image(by_name[p.name])))
-    return {"qualities": list(qualities), "maps": rows,
-            "summary": summary(rows, ("map_max", "map_mean", "logit_max"))}
+    return {
+        "qualities": list(qualities),
+        "maps": rows,
+        "summary": summary(rows, ("map_max", "map_mean", "logit_max")),
+    }
 
 
 def run(repeats=3, quality=92, with_model=True, gaps=(1, 2)):
@@ -199,8 +226,9 @@ def run(repeats=3, quality=92, with_model=True, gaps=(1, 2)):
     model = Model("efficientnet_lite0") if with_model else None
     with tempfile.TemporaryDirectory() as tmp:
         camera = write_jpegs(Path(tmp) / "camera", photos, quality=quality)
-        boundary = write_jpegs(Path(tmp) / "boundary", photos[:1], BOUNDARY_SIZES, quality,
-                               kinds=("upscaled",))
+        boundary = write_jpegs(
+            Path(tmp) / "boundary", photos[:1], BOUNDARY_SIZES, quality, kinds=("upscaled",)
+        )
         for gap in gaps:
             min_size = decode_min_size("shorter_side", 224, 0.875, gap)
             row = {"min_size": min_size, "decode": decode_times(camera, min_size, repeats)}

@@ -7,15 +7,19 @@ Also the session settings that set that limit: intra/inter-op threads and XLA au
 each a fresh session on the SAME graph with the model's variable values copied in, and the cost of
 the plain backward under the guided-backprop gradient override against a graph built without it.
 """
+
 import numpy as np
 
 from benchmarks.timing import measure
 from gradcam.loaders.slim import network_spec
 from nets.tf_compat import tf
 
-PASS_KEYS = {"forward": ["logits"], "fwd_bwd_input": ["logits", "input_gradients"],
-             "fwd_bwd_layer": ["logits", "activations", "layer_gradients"],
-             "head": ["logits"]}  # fed the layer's activations (``pass_feed``)
+PASS_KEYS = {
+    "forward": ["logits"],
+    "fwd_bwd_input": ["logits", "input_gradients"],
+    "fwd_bwd_layer": ["logits", "activations", "layer_gradients"],
+    "head": ["logits"],
+}  # fed the layer's activations (``pass_feed``)
 
 
 def pass_fetches(model, layer=None):
@@ -35,8 +39,9 @@ def pass_feed(model, name, image, n, target, layer=None):
     feed = {model.target: np.full(n, target, np.int32)}
     if name == "head":
         tensor = model.tensors(["activations"], layer)["activations"]
-        feed[tensor] = model.fetch(noisy_batch(image, n), keys=["activations"],
-                                   layer=layer)["activations"]
+        feed[tensor] = model.fetch(noisy_batch(image, n), keys=["activations"], layer=layer)[
+            "activations"
+        ]
     else:
         feed[model.images] = noisy_batch(image, n)
     return feed
@@ -50,7 +55,9 @@ def time_passes(session, model, image, target, batch, repeats, names=None):
         for name, fetch in fetches.items():
             if names is None or name in names:
                 feed = pass_feed(model, name, image, n, target)
-                out[f"{name}_b{n}"] = measure(lambda: session.run(fetch, feed), repeats, per=n)
+                out[f"{name}_b{n}"] = measure(
+                    lambda fetch=fetch, feed=feed: session.run(fetch, feed), repeats, per=n
+                )
     return out
 
 
@@ -67,15 +74,22 @@ def copy_session(model, config):
 
 def session_configs():
     """(label, ConfigProto) of the settings worth comparing on a small CPU."""
+
     def config(intra=0, inter=0, jit=False):
-        proto = tf.ConfigProto(intra_op_parallelism_threads=intra, inter_op_parallelism_threads=inter)
+        proto = tf.ConfigProto(
+            intra_op_parallelism_threads=intra, inter_op_parallelism_threads=inter
+        )
         if jit:
             proto.graph_options.optimizer_options.global_jit_level = tf.OptimizerOptions.ON_1
         return proto
 
-    return [("TF default (intra=0, inter=0)", config()), ("intra=1, inter=1", config(1, 1)),
-            ("intra=2, inter=1", config(2, 1)), ("intra=2, inter=2", config(2, 2)),
-            ("XLA global_jit ON_1 (session)", config(jit=True))]
+    return [
+        ("TF default (intra=0, inter=0)", config()),
+        ("intra=1, inter=1", config(1, 1)),
+        ("intra=2, inter=1", config(2, 1)),
+        ("intra=2, inter=2", config(2, 2)),
+        ("XLA global_jit ON_1 (session)", config(jit=True)),
+    ]
 
 
 def compare_sessions(model, image, target, batch, repeats):
@@ -84,8 +98,9 @@ def compare_sessions(model, image, target, batch, repeats):
     for label, config in session_configs():
         session = copy_session(model, config)
         try:
-            times = time_passes(session, model, image, target, batch, repeats,
-                                names=("forward", "fwd_bwd_input"))
+            times = time_passes(
+                session, model, image, target, batch, repeats, names=("forward", "fwd_bwd_input")
+            )
         finally:
             session.close()
         rows.append({"setting": label, **times})
@@ -123,13 +138,21 @@ def guided_override_overhead(model, image, target, batch, repeats):
         ours = {model.images: x, model.target: t}
         theirs = {images: x, target_ph: t}
         input_grad = model.tensors(["input_gradients"])["input_gradients"]
-        same = float(np.abs(model.session.run(input_grad, ours) - session.run(gradient, theirs)).max())
+        same = float(
+            np.abs(model.session.run(input_grad, ours) - session.run(gradient, theirs)).max()
+        )
         overridden, plain = [], []
         for _ in range(repeats):  # interleaved, so load changes hit both alike
-            overridden.append(measure(lambda: model.session.run(input_grad, ours), 1, batch, 0)["median"])
+            overridden.append(
+                measure(lambda: model.session.run(input_grad, ours), 1, batch, 0)["median"]
+            )
             plain.append(measure(lambda: session.run(gradient, theirs), 1, batch, 0)["median"])
     finally:
         session.close()
-    return {"with_override": float(np.median(overridden)), "plain": float(np.median(plain)),
-            "overhead": float(np.median(overridden) / np.median(plain) - 1.0), "max_abs_difference": same,
-            "batch": batch}
+    return {
+        "with_override": float(np.median(overridden)),
+        "plain": float(np.median(plain)),
+        "overhead": float(np.median(overridden) / np.median(plain) - 1.0),
+        "max_abs_difference": same,
+        "batch": batch,
+    }

@@ -8,6 +8,7 @@ occluded copy or masked input for occlusion, Score-CAM and RISE, one head evalua
 above the layer, fed its activations) per ablated channel for Ablation-CAM. Options: each method's
 defaults (its ``smoke`` options for --quick).
 """
+
 import warnings
 
 import numpy as np
@@ -16,7 +17,6 @@ from benchmarks.limits import pass_feed, pass_fetches
 from benchmarks.timing import counting, interleaved
 from gradcam.explanation import explain, explain_many
 from gradcam.methods import METHODS
-
 
 
 def options(name, quick):
@@ -29,8 +29,10 @@ def limit_run(model, image, target, limit, batch):
     at most ``batch`` images."""
     fetch = pass_fetches(model)[limit.passes]
     count = limit.images
-    feeds = [pass_feed(model, limit.passes, image, min(batch, count - start), target)
-             for start in range(0, count, batch)]
+    feeds = [
+        pass_feed(model, limit.passes, image, min(batch, count - start), target)
+        for start in range(0, count, batch)
+    ]
     return lambda: [model.session.run(fetch, feed) for feed in feeds]
 
 
@@ -47,7 +49,10 @@ def time_methods(model, image, target, batch, repeats, quick, names=None):
         if names is not None and name not in names:
             continue
         chosen = options(name, quick)
-        run = lambda: explain(model, image[None], target, name, batch_size=batch, **chosen)  # noqa: E731
+
+        def run(name=name, chosen=chosen):
+            return explain(model, image[None], target, name, batch_size=batch, **chosen)
+
         limit = method.passes(chosen, model.image_size, layer_channels(model))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -57,15 +62,23 @@ def time_methods(model, image, target, batch, repeats, quick, names=None):
             reference()
             heavy = limit.images > 1
             ours, bound, ratio = interleaved(run, reference, 3 if heavy and not quick else repeats)
-        rows.append({"method": name, "options": {k: list(v) if isinstance(v, tuple) else v
-                                                 for k, v in chosen.items()},
-                     "seconds": ours, "session_runs": session.runs, "images_fed": session.images,
-                     "limit_seconds": bound["median"], "limit": describe(limit), "ratio": ratio})
+        rows.append(
+            {
+                "method": name,
+                "options": {k: list(v) if isinstance(v, tuple) else v for k, v in chosen.items()},
+                "seconds": ours,
+                "session_runs": session.runs,
+                "images_fed": session.images,
+                "limit_seconds": bound["median"],
+                "limit": describe(limit),
+                "ratio": ratio,
+            }
+        )
     return rows
 
 
 def describe(limit):
-    """"16 batched fwd+bwd to input" for ``Cost("fwd_bwd_input", 16)``, "1280 batched head (fed
+    """ "16 batched fwd+bwd to input" for ``Cost("fwd_bwd_input", 16)``, "1280 batched head (fed
     the layer)" for ``Cost("head", 1280)``."""
     passes = limit.passes.replace("_", " ").replace("fwd bwd", "fwd+bwd to")
     if limit.passes == "head":
@@ -75,12 +88,22 @@ def describe(limit):
 
 def time_classes(model, image, classes, batch, repeats):
     """Grad-CAM for ``len(classes)`` classes of one image vs for one class, timed alternately."""
-    many = lambda: explain(model, np.repeat(image[None], len(classes), 0), classes, "grad_cam",  # noqa: E731
-                           batch_size=batch)
+    many = lambda: explain(
+        model,
+        np.repeat(image[None], len(classes), 0),
+        classes,
+        "grad_cam",  # noqa: E731
+        batch_size=batch,
+    )
     one = lambda: explain(model, image[None], classes[0], "grad_cam", batch_size=batch)  # noqa: E731
     many(), one()
     all_classes, one_class, ratio = interleaved(many, one, repeats)
-    return {"classes": len(classes), "one_class": one_class, "all_classes": all_classes, "ratio": ratio}
+    return {
+        "classes": len(classes),
+        "one_class": one_class,
+        "all_classes": all_classes,
+        "ratio": ratio,
+    }
 
 
 SHARED_PASS = ("grad_cam", "grad_cam_pp", "cam", "guided_grad_cam")

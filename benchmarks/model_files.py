@@ -28,6 +28,7 @@ To keep that out of an environment, install it aside and put it on the path for 
 
 Without it, the comparison is skipped with that message.
 """
+
 import argparse
 import os
 import sys
@@ -59,6 +60,7 @@ def _eager():
 
 def _calibrate(model, images):
     """Batch-norm moving statistics set to those of ``images`` (momentum 0, one training pass)."""
+
     def layers(layer):
         for inner in getattr(layer, "layers", ()):
             yield inner
@@ -83,8 +85,9 @@ def build_models(directory, size, images):
         flat.save(Path(directory) / "flat.keras")
         pixels = keras.Input((size, size, 3))
         x = keras.layers.Rescaling(1 / 127.5, offset=-1.0)(pixels)
-        backbone = keras.applications.MobileNetV2(input_shape=(size, size, 3), weights=None,
-                                                  include_top=False)
+        backbone = keras.applications.MobileNetV2(
+            input_shape=(size, size, 3), weights=None, include_top=False
+        )
         x = keras.layers.GlobalAveragePooling2D()(backbone(x))
         nested = keras.Model(pixels, keras.layers.Dense(10, activation="softmax", name="head")(x))
         _calibrate(nested, images)
@@ -99,8 +102,12 @@ def test_images(size, count):
 
     photos = [getattr(skimage.data, name)() for name in PHOTOS]
     photos += [p[:, ::-1] for p in photos]
-    return np.stack([np.asarray(Image.fromarray(np.ascontiguousarray(p)).resize((size, size)),
-                                np.float32) for p in photos[:count]])
+    return np.stack(
+        [
+            np.asarray(Image.fromarray(np.ascontiguousarray(p)).resize((size, size)), np.float32)
+            for p in photos[:count]
+        ]
+    )
 
 
 def conversion_seconds(path, repeats):
@@ -121,8 +128,9 @@ def ours_against_own_passes(model, images, targets, repeats):
     feed = {model.images: images, model.target: targets}
     model.session.run(fetches, feed)
     explain(model, images, targets)
-    ours, limit, ratio = interleaved(lambda: explain(model, images, targets),
-                                     lambda: model.session.run(fetches, feed), repeats)
+    ours, limit, ratio = interleaved(
+        lambda: explain(model, images, targets), lambda: model.session.run(fetches, feed), repeats
+    )
     return {"grad_cam": ours, "fwd_bwd_layer": limit, "ratio": ratio, "images": len(images)}
 
 
@@ -138,14 +146,22 @@ def tf_keras_vis_gradcam(path, layer):
     with _eager():
         import keras
 
-        gradcam = Gradcam(keras.models.load_model(path, compile=False),
-                          model_modifier=ReplaceToLinear(), clone=True)
+        gradcam = Gradcam(
+            keras.models.load_model(path, compile=False),
+            model_modifier=ReplaceToLinear(),
+            clone=True,
+        )
 
     def run(images, targets, normalise, raw=False):
         with _eager():
-            return gradcam(CategoricalScore(list(map(int, targets))), normalise(images),
-                           penultimate_layer=layer, seek_penultimate_conv_layer=False,
-                           expand_cam=not raw, normalize_cam=not raw)
+            return gradcam(
+                CategoricalScore(list(map(int, targets))),
+                normalise(images),
+                penultimate_layer=layer,
+                seek_penultimate_conv_layer=False,
+                expand_cam=not raw,
+                normalize_cam=not raw,
+            )
 
     return run
 
@@ -160,10 +176,16 @@ def side_by_side(model, path, images, targets, normalise, repeats):
     reference = np.asarray(theirs(images, targets, normalise, raw=True))
     ours = np.maximum(explain(model, images, targets).lowres, 0)
     difference = float(np.abs(ours - reference).max() / np.abs(reference).max())
-    their_time, our_time, ratio = interleaved(lambda: theirs(images, targets, normalise),
-                                              lambda: explain(model, images, targets), repeats)
-    return {"tf_keras_vis": their_time, "grad_cam": our_time, "speedup": ratio,
-            "map_difference": difference, "images": len(images)}
+    their_time, our_time, ratio = interleaved(
+        lambda: theirs(images, targets, normalise), lambda: explain(model, images, targets), repeats
+    )
+    return {
+        "tf_keras_vis": their_time,
+        "grad_cam": our_time,
+        "speedup": ratio,
+        "map_difference": difference,
+        "images": len(images),
+    }
 
 
 def nested_case(path, images, repeats):
@@ -191,8 +213,12 @@ def run(quick=False, log=print):
     with tempfile.TemporaryDirectory(prefix="gradcam_bench_") as directory:
         log("building models ...")
         flat, nested = build_models(directory, size, images)
-        result = {"image_size": size, "images": count, "repeats": repeats,
-                  "load_average_start": list(os.getloadavg())}
+        result = {
+            "image_size": size,
+            "images": count,
+            "repeats": repeats,
+            "load_average_start": list(os.getloadavg()),
+        }
         log("conversion ...")
         result["conversion"] = conversion_seconds(flat, 1 if quick else 3)
         start = time.perf_counter()
@@ -203,8 +229,9 @@ def run(quick=False, log=print):
         log("ours vs own forward + backward ...")
         result["own_passes"] = ours_against_own_passes(model, images, targets, repeats)
         log("ours vs tf-keras-vis ...")
-        result["tf_keras_vis"] = side_by_side(model, flat, images, targets,
-                                              lambda x: x / 127.5 - 1.0, repeats)
+        result["tf_keras_vis"] = side_by_side(
+            model, flat, images, targets, lambda x: x / 127.5 - 1.0, repeats
+        )
         model.close()
         log("nested ...")
         result["nested"] = nested_case(nested, images, max(2, repeats // 2))
@@ -215,26 +242,32 @@ def run(quick=False, log=print):
 def summary_lines(result):
     """The two ratios and the context, as printed lines."""
     own, vis = result["own_passes"], result["tf_keras_vis"]
-    lines = [f"MobileNetV2 (Keras 3, random weights) {result['image_size']} px, "
-             f"{result['images']} images per call, layer {result['default_layer']}, "
-             f"{result['repeats']} repeats (medians); load average "
-             f"{result['load_average_start'][0]:.2f} -> {result['load_average_end'][0]:.2f}",
-             f".keras -> frozen graph (read config, load, trace, freeze): "
-             f"{result['conversion']['median']:.2f} s; Model.from_file total "
-             f"{result['model_from_file_seconds']:.2f} s",
-             f"Grad-CAM {own['grad_cam']['median'] * 1e3:.1f} ms vs own forward + backward to the "
-             f"layer {own['fwd_bwd_layer']['median'] * 1e3:.1f} ms: ratio {own['ratio']:.3f} "
-             "(target <= 1.2)"]
+    lines = [
+        f"MobileNetV2 (Keras 3, random weights) {result['image_size']} px, "
+        f"{result['images']} images per call, layer {result['default_layer']}, "
+        f"{result['repeats']} repeats (medians); load average "
+        f"{result['load_average_start'][0]:.2f} -> {result['load_average_end'][0]:.2f}",
+        f".keras -> frozen graph (read config, load, trace, freeze): "
+        f"{result['conversion']['median']:.2f} s; Model.from_file total "
+        f"{result['model_from_file_seconds']:.2f} s",
+        f"Grad-CAM {own['grad_cam']['median'] * 1e3:.1f} ms vs own forward + backward to the "
+        f"layer {own['fwd_bwd_layer']['median'] * 1e3:.1f} ms: ratio {own['ratio']:.3f} "
+        "(target <= 1.2)",
+    ]
     if "skipped" in vis:
         lines.append(f"tf-keras-vis: skipped ({vis['skipped']})")
     else:
-        lines.append(f"tf-keras-vis Gradcam {vis['tf_keras_vis']['median'] * 1e3:.1f} ms vs ours "
-                     f"{vis['grad_cam']['median'] * 1e3:.1f} ms: ours {vis['speedup']:.2f}x faster "
-                     f"(maps at the layer differ by {vis['map_difference']:.1e} of their peak)")
+        lines.append(
+            f"tf-keras-vis Gradcam {vis['tf_keras_vis']['median'] * 1e3:.1f} ms vs ours "
+            f"{vis['grad_cam']['median'] * 1e3:.1f} ms: ours {vis['speedup']:.2f}x faster "
+            f"(maps at the layer differ by {vis['map_difference']:.1e} of their peak)"
+        )
     nested = result["nested"]
-    lines.append(f"nested classifier (backbone as a layer): ours at {nested['default_layer']} "
-                 f"ratio {nested['ours']['ratio']:.3f} to own fwd+bwd; tf-keras-vis: "
-                 f"{nested['tf_keras_vis']}")
+    lines.append(
+        f"nested classifier (backbone as a layer): ours at {nested['default_layer']} "
+        f"ratio {nested['ours']['ratio']:.3f} to own fwd+bwd; tf-keras-vis: "
+        f"{nested['tf_keras_vis']}"
+    )
     return lines
 
 

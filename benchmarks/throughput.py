@@ -17,6 +17,7 @@ command line; Beam against batch mode.
 The 12-MP files are the sample photos upscaled (bicubic) to 4032 x 3024 and saved at JPEG quality
 92 (4:2:0), as ``benchmarks/decode.py`` makes them.
 """
+
 import json
 import os
 import shutil
@@ -36,11 +37,14 @@ if __package__ in (None, ""):  # run as a script: make the repo root importable
 from benchmarks.decode import CAMERA_SIZE, upscaled  # noqa: E402
 from benchmarks.timing import summarise  # noqa: E402
 from gradcam.batch import JobSettings, run_batch  # noqa: E402
+
 # (label, outputs, npz_maps): what a run writes per image
-CHOICES = (("png,npz,jsonl", ("png", "npz", "jsonl"), "full"),
-           ("jsonl,npz lowres", ("npz", "jsonl"), "lowres"),
-           ("png,jsonl", ("png", "jsonl"), "full"),
-           ("jsonl", ("jsonl",), "full"))
+CHOICES = (
+    ("png,npz,jsonl", ("png", "npz", "jsonl"), "full"),
+    ("jsonl,npz lowres", ("npz", "jsonl"), "lowres"),
+    ("png,jsonl", ("png", "jsonl"), "full"),
+    ("jsonl", ("jsonl",), "full"),
+)
 
 
 def small_folder(directory, photos, count):
@@ -51,7 +55,8 @@ def small_folder(directory, photos, count):
     for i in range(count):
         photo = photos[i % len(photos)].astype(np.int16) + rng.integers(-3, 4, size=3)
         Image.fromarray(np.clip(photo, 0, 255).astype(np.uint8)).save(
-            directory / f"img{i:04d}.jpg", quality=90)
+            directory / f"img{i:04d}.jpg", quality=90
+        )
     return directory
 
 
@@ -72,8 +77,9 @@ def prepared_inputs(model, folder):
     """Network inputs of every file of ``folder`` (decoded as batch mode does)."""
     from gradcam.images import load_scaled
 
-    return np.stack([model.prepare(load_scaled(p, model.decode_size()))
-                     for p in sorted(folder.iterdir())])
+    return np.stack(
+        [model.prepare(load_scaled(p, model.decode_size())) for p in sorted(folder.iterdir())]
+    )
 
 
 def raw_grad_cam(model, inputs, batch_size):
@@ -82,7 +88,7 @@ def raw_grad_cam(model, inputs, batch_size):
 
     start = time.perf_counter()
     for first in range(0, len(inputs), batch_size):
-        explain(model, inputs[first:first + batch_size], None, "grad_cam", batch_size=batch_size)
+        explain(model, inputs[first : first + batch_size], None, "grad_cam", batch_size=batch_size)
     return time.perf_counter() - start
 
 
@@ -122,21 +128,30 @@ def batch_rows(model, folders, cases, batch_size, repeats, raw_inputs=None, log=
             if log:
                 log(f"  throughput round {repeat} done")
     rows = []
-    for label, folder, _ in list(cases) + ([("raw Grad-CAM", "small", None)]
-                                           if raw_inputs is not None else []):
+    for label, folder, _ in list(cases) + (
+        [("raw Grad-CAM", "small", None)] if raw_inputs is not None else []
+    ):
         images = counts[folder] if label != "raw Grad-CAM" else len(raw_inputs)
         times = np.asarray(seconds[label])
-        rows.append({"case": label, "folder": folder, "images": images,
-                     "images_per_second": float(images / np.median(times)),
-                     "seconds": summarise(times)})
+        rows.append(
+            {
+                "case": label,
+                "folder": folder,
+                "images": images,
+                "images_per_second": float(images / np.median(times)),
+                "seconds": summarise(times),
+            }
+        )
     return rows
 
 
 def throughput_cases(quick):
     """(label, folder, JobSettings kwargs): every output choice on small photos; on 12-MP JPEGs
     the default and the lean choice, and the default with --exact-decode (the old path)."""
-    cases = [(f"small, {label}", "small", {"outputs": outputs, "npz_maps": maps})
-             for label, outputs, maps in (CHOICES[:2] if quick else CHOICES)]
+    cases = [
+        (f"small, {label}", "small", {"outputs": outputs, "npz_maps": maps})
+        for label, outputs, maps in (CHOICES[:2] if quick else CHOICES)
+    ]
     for label, outputs, maps in CHOICES[:2]:
         cases.append((f"12-MP, {label}", "camera", {"outputs": outputs, "npz_maps": maps}))
     cases.append(("12-MP, png,npz,jsonl, --exact-decode", "camera", {"exact_decode": True}))
@@ -165,9 +180,17 @@ def startup(photo_path, repeats):
     with tempfile.TemporaryDirectory() as tmp:
         commands = {
             "gradcam --help": [sys.executable, "-m", "gradcam.cli", "--help"],
-            "gradcam explain (one image)": [sys.executable, "-m", "gradcam.cli", "explain",
-                                            str(photo_path), "--output", f"{tmp}/one.png"],
-            "import tensorflow": [sys.executable, "-c", "import tensorflow"]}
+            "gradcam explain (one image)": [
+                sys.executable,
+                "-m",
+                "gradcam.cli",
+                "explain",
+                str(photo_path),
+                "--output",
+                f"{tmp}/one.png",
+            ],
+            "import tensorflow": [sys.executable, "-c", "import tensorflow"],
+        }
         for name, command in commands.items():
             rows[name] = summarise([_wall(command, env) for _ in range(repeats)])
     return rows
@@ -202,11 +225,17 @@ def beam_rows(model, folder, batch_size, repeats, commands=False, log=None):
                 shutil.rmtree(out)
             if log:
                 log(f"  beam round {repeat} done")
-        result = {"images": images, "batch_size": batch_size,
-                  "batch": summarise(runs["batch"]), "beam": summarise(runs["beam"]),
-                  "batch_seconds": runs["batch"], "beam_seconds": runs["beam"],
-                  "beam_over_batch": float(np.median(np.asarray(runs["beam"]) /
-                                                     np.asarray(runs["batch"])))}
+        result = {
+            "images": images,
+            "batch_size": batch_size,
+            "batch": summarise(runs["batch"]),
+            "beam": summarise(runs["beam"]),
+            "batch_seconds": runs["batch"],
+            "beam_seconds": runs["beam"],
+            "beam_over_batch": float(
+                np.median(np.asarray(runs["beam"]) / np.asarray(runs["batch"]))
+            ),
+        }
         if commands:
             result["commands"] = _command_rows(folder, batch_size, Path(tmp))
     return result
@@ -220,9 +249,16 @@ def _command_rows(folder, batch_size, tmp):
     commands = {
         "gradcam batch": base + ["batch", *common, "--out", str(tmp / "c_batch"), "--no-progress"],
         "gradcam beam (1 worker)": base + ["beam", *common, "--out", str(tmp / "c_beam1")],
-        "gradcam beam (2 multi-processing workers)": base + [
-            "beam", *common, "--out", str(tmp / "c_beam2"), "--direct_num_workers=2",
-            "--direct_running_mode=multi_processing"]}
+        "gradcam beam (2 multi-processing workers)": base
+        + [
+            "beam",
+            *common,
+            "--out",
+            str(tmp / "c_beam2"),
+            "--direct_num_workers=2",
+            "--direct_running_mode=multi_processing",
+        ],
+    }
     for name, command in commands.items():
         rows[name] = _wall(command, env)
     return rows
@@ -233,8 +269,10 @@ def throughput_section(model, photos, quick, log=None):
     small_count, camera_count, repeats = (16, 4, 1) if quick else (96, 24, 3)
     batch_size = 8
     with tempfile.TemporaryDirectory() as tmp:
-        folders = {"small": small_folder(Path(tmp) / "small", photos, small_count),
-                   "camera": camera_folder(Path(tmp) / "camera", photos, camera_count)}
+        folders = {
+            "small": small_folder(Path(tmp) / "small", photos, small_count),
+            "camera": camera_folder(Path(tmp) / "camera", photos, camera_count),
+        }
         raw = prepared_inputs(model, folders["small"])
         if log:
             log("  throughput ...")
@@ -245,11 +283,17 @@ def throughput_section(model, photos, quick, log=None):
         if log:
             log("  beam ...")
         beam_folder = small_folder(Path(tmp) / "beam", photos, 16 if quick else 144)
-        beam = beam_rows(model, beam_folder, batch_size, 1 if quick else 5, commands=not quick,
-                         log=log)
-    return {"batch_size": batch_size, "repeats": repeats,
-            "io_threads": JobSettings().io_thread_count,
-            "rows": rows, "startup": start, "beam": beam}
+        beam = beam_rows(
+            model, beam_folder, batch_size, 1 if quick else 5, commands=not quick, log=log
+        )
+    return {
+        "batch_size": batch_size,
+        "repeats": repeats,
+        "io_threads": JobSettings().io_thread_count,
+        "rows": rows,
+        "startup": start,
+        "beam": beam,
+    }
 
 
 def main(argv=None):
@@ -264,8 +308,9 @@ def main(argv=None):
 
     model = Model("efficientnet_lite0")
     try:
-        result = throughput_section(model, sample_photos(), args.quick,
-                                    log=lambda m: print(m, file=sys.stderr, flush=True))
+        result = throughput_section(
+            model, sample_photos(), args.quick, log=lambda m: print(m, file=sys.stderr, flush=True)
+        )
     finally:
         model.close()
     print(json.dumps(result, indent=1))

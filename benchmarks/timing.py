@@ -1,5 +1,6 @@
 """Timing helpers: repeated wall-clock measurements summarised by median and spread, and a
 session proxy that counts the session runs and images a method asks for."""
+
 import time
 from contextlib import contextmanager
 
@@ -10,8 +11,14 @@ def summarise(seconds, per=1):
     """Median, quartiles, min and max of repeated timings, divided by ``per`` (e.g. images)."""
     s = np.asarray(seconds, np.float64) / per
     q1, median, q3 = np.percentile(s, [25, 50, 75])
-    return {"median": float(median), "q1": float(q1), "q3": float(q3), "min": float(s.min()),
-            "max": float(s.max()), "repeats": int(len(s))}
+    return {
+        "median": float(median),
+        "q1": float(q1),
+        "q3": float(q3),
+        "min": float(s.min()),
+        "max": float(s.max()),
+        "repeats": int(len(s)),
+    }
 
 
 def measure(fn, repeats, per=1, warmup=1):

@@ -12,6 +12,7 @@ line, this file registers the record when imported::
 4-D end point; ``head_weights`` names the final linear layer's weights (used by CAM and by
 scripts/finetune.py).
 """
+
 from nets.nets_factory import NetworkSpec, register_network
 from nets.tf_compat import slim, tf
 
@@ -35,7 +36,14 @@ def tiny_convnet_arg_scope():
         return scope
 
 
-SPEC = NetworkSpec(name="tiny_convnet", network_fn=tiny_convnet, arg_scope=tiny_convnet_arg_scope,
-                   preprocessing="inception", image_size=64, num_classes=3, default_layer="conv2",
-                   head_weights="tiny_convnet/logits/weights")
+SPEC = NetworkSpec(
+    name="tiny_convnet",
+    network_fn=tiny_convnet,
+    arg_scope=tiny_convnet_arg_scope,
+    preprocessing="inception",
+    image_size=64,
+    num_classes=3,
+    default_layer="conv2",
+    head_weights="tiny_convnet/logits/weights",
+)
 register_network(SPEC)

@@ -9,14 +9,21 @@
 .h5/.keras, SavedModel directory, frozen .pb; ``Model.from_file`` takes its options). The names below load on first use, so
 ``import gradcam`` (and the ``gradcam`` command's ``--help``) does not import TensorFlow.
 """
+
 import importlib
 from typing import TYPE_CHECKING
 
 __version__ = "0.2.0"
-_API = {"Model": "gradcam.model", "explain": "gradcam.explanation",
-        "explain_many": "gradcam.explanation", "Explanation": "gradcam.explanation",
-        "load_image": "gradcam.images", "UserError": "gradcam.errors"}
-__all__ = list(_API)
+_API = {
+    "Model": "gradcam.model",
+    "explain": "gradcam.explanation",
+    "explain_many": "gradcam.explanation",
+    "Explanation": "gradcam.explanation",
+    "load_image": "gradcam.images",
+    "UserError": "gradcam.errors",
+}
+__all__ = ["Model", "explain", "explain_many", "Explanation", "load_image", "UserError"]
+assert set(__all__) == set(_API)
 
 if TYPE_CHECKING:
     from gradcam.errors import UserError

@@ -5,6 +5,7 @@ the overlay and the top-k, compare several methods, download PNG and NPZ.
 Models come from a per-process cache (built once each) and requests run concurrently on them
 (see ``gradcam.model_cache``). Every user-fixable problem is shown as a message, never a crash.
 """
+
 import tempfile
 import uuid
 from pathlib import Path
@@ -28,10 +29,12 @@ TOP_K = 5
 
 def available_networks():
     """Registered networks whose checkpoint is here (or can be made locally, like Lite0)."""
+
     def available(spec):
         path = checkpoint_dir() / spec.name / (spec.checkpoint_file or "")
-        return spec.name in CONVERTERS or (spec.checkpoint_file and (
-            Path(f"{path}.index").exists() or path.exists()))
+        return spec.name in CONVERTERS or (
+            spec.checkpoint_file and (Path(f"{path}.index").exists() or path.exists())
+        )
 
     return [name for name, spec in NETWORKS.items() if available(spec)]
 
@@ -91,8 +94,10 @@ class GradcamApp:
     @staticmethod
     def _top_k(top):
         label = {f"{row['label']} ({row['index']})": row["probability"] for row in top}
-        choices = [(f"{row['label']} ({row['index']}) {row['probability']:.1%}", str(row["index"]))
-                   for row in top]
+        choices = [
+            (f"{row['label']} ({row['index']}) {row['probability']:.1%}", str(row["index"]))
+            for row in top
+        ]
         return label, choices
 
     def classify(self, path, network):
@@ -104,15 +109,21 @@ class GradcamApp:
         logits = model.predict(image[None])[0]
         label, choices = self._top_k(top_classes(logits, model.labels, TOP_K, model.activation))
         every = choices + self._other_classes(model, choices)
-        return (label, gr.update(choices=every, value=choices[0][1]),
-                gr.update(choices=every, value=None))
+        return (
+            label,
+            gr.update(choices=every, value=choices[0][1]),
+            gr.update(choices=every, value=None),
+        )
 
     @staticmethod
     def _other_classes(model, top):
         """Every other class of the model after the top ones, so typing a name filters them all."""
         shown = {value for _, value in top}
-        return [(f"{model.label(i)} ({i})", str(i)) for i in range(model.num_classes)
-                if str(i) not in shown]
+        return [
+            (f"{model.label(i)} ({i})", str(i))
+            for i in range(model.num_classes)
+            if str(i) not in shown
+        ]
 
     def explain(self, path, network, method, target, style, alpha, versus=None):
         """Overlay, top-k and the PNG + NPZ downloads for one method and target (rather than the
@@ -136,8 +147,9 @@ class GradcamApp:
         contrast = _user_errors(self._versus, model, versus)
         rather = "" if contrast is None else f" vs {model.label(contrast)} ({contrast})"
         gallery = []
-        results = _user_errors(explain_many, model, image[None], index, list(methods),
-                               contrast=contrast)
+        results = _user_errors(
+            explain_many, model, image[None], index, list(methods), contrast=contrast
+        )
         for method, result in results.items():
             _warn_degenerate(result, method)
             caption = f"{method}: {model.label(index)} ({index}){rather}"
@@ -165,44 +177,70 @@ class GradcamApp:
                     gr.Examples([[p] for p in self.samples], inputs=[upload], label="Samples")
                     network = gr.Dropdown(networks, value=self.default_network, label="Model")
                     method = gr.Dropdown(methods, value="grad_cam", label="Method")
-                    target = gr.Dropdown([], label="Target class", allow_custom_value=True,
-                                         elem_id="target", info="pick one of the top classes, or "
-                                         "type to search every class (name or index)")
-                    versus = gr.Dropdown([], label="Versus class (optional)",
-                                         allow_custom_value=True, elem_id="versus",
-                                         info="why the target rather than this class: explains "
-                                         "the target's score minus this one's; empty = none")
+                    target = gr.Dropdown(
+                        [],
+                        label="Target class",
+                        allow_custom_value=True,
+                        elem_id="target",
+                        info="pick one of the top classes, or "
+                        "type to search every class (name or index)",
+                    )
+                    versus = gr.Dropdown(
+                        [],
+                        label="Versus class (optional)",
+                        allow_custom_value=True,
+                        elem_id="versus",
+                        info="why the target rather than this class: explains "
+                        "the target's score minus this one's; empty = none",
+                    )
                     style = gr.Radio(list(STYLES), value="heatmap", label="Style")
                     alpha = gr.Slider(0.0, 1.0, value=0.5, step=0.05, label="Heatmap opacity")
                 with gr.Column(scale=2):
                     with gr.Tab("Explanation"):
                         run = gr.Button("Explain", variant="primary", elem_id="explain")
-                        picture = gr.Image(label="Overlay", type="numpy", format="png",
-                                           interactive=False, elem_id="overlay")
+                        picture = gr.Image(
+                            label="Overlay",
+                            type="numpy",
+                            format="png",
+                            interactive=False,
+                            elem_id="overlay",
+                        )
                         top = gr.Label(num_top_classes=TOP_K, label="Top classes", elem_id="top")
-                        files = gr.File(label="Download PNG and NPZ", file_count="multiple",
-                                        interactive=False)
+                        files = gr.File(
+                            label="Download PNG and NPZ", file_count="multiple", interactive=False
+                        )
                     with gr.Tab("Compare methods"):
                         chosen = gr.CheckboxGroup(methods, value=methods[:3], label="Methods")
                         run_compare = gr.Button("Compare", variant="primary")
-                        gallery = gr.Gallery(label="Methods side by side", columns=3,
-                                             elem_id="gallery")
+                        gallery = gr.Gallery(
+                            label="Methods side by side", columns=3, elem_id="gallery"
+                        )
             classes = [top, target, versus]
             upload.change(self.classify, [upload, network], classes, api_name="classify")
             network.change(self.classify, [upload, network], classes, api_name=False)
             # versus last, optional: calls of the HTTP API without it still hold
             inputs = [upload, network, method, target, style, alpha, versus]
             run.click(self.explain, inputs, [picture, top, files], api_name="explain")
-            run_compare.click(self.compare, [upload, network, chosen, target, style, alpha, versus],
-                              [gallery], api_name="compare")
+            run_compare.click(
+                self.compare,
+                [upload, network, chosen, target, style, alpha, versus],
+                [gallery],
+                api_name="compare",
+            )
         return blocks
 
     def launch(self, host="127.0.0.1", port=7860, max_file_size="10mb", concurrency=4, **kwargs):
         """Serve (blocking unless ``prevent_thread_lock=True``); binds loopback by default."""
         self.blocks.queue(default_concurrency_limit=concurrency)
-        return self.blocks.launch(server_name=host, server_port=port, max_file_size=max_file_size,
-                                  allowed_paths=[str(self.workdir)], show_error=False,
-                                  quiet=True, **kwargs)
+        return self.blocks.launch(
+            server_name=host,
+            server_port=port,
+            max_file_size=max_file_size,
+            allowed_paths=[str(self.workdir)],
+            show_error=False,
+            quiet=True,
+            **kwargs,
+        )
 
     def close(self):
         self.blocks.close()
@@ -215,8 +253,10 @@ def _raise(message):
 
 def _warn_degenerate(result, method):
     if result.degenerate[0]:
-        gr.Warning(f"{method}: the map is all zero (a one-colour image, or no evidence for this "
-                   "class at this layer)")
+        gr.Warning(
+            f"{method}: the map is all zero (a one-colour image, or no evidence for this "
+            "class at this layer)"
+        )
 
 
 def _user_errors(function, *args, **kwargs):

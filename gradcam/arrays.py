@@ -1,5 +1,6 @@
 """Small array helpers shared by the model and the methods: batch slices, distinct rows, and the
 score of a class rather than another."""
+
 import numpy as np
 import scipy  # scipy.special loads on first use
 
@@ -34,7 +35,9 @@ def probabilities_of(logits, activation="softmax") -> np.ndarray:
     """A head's probabilities of logits [..., C], float32 from float64: the softmax over the last
     axis, or each unit's sigmoid for a multi-label ("sigmoid") head."""
     z = np.asarray(logits, np.float64)
-    values = scipy.special.expit(z) if activation == "sigmoid" else scipy.special.softmax(z, axis=-1)
+    values = (
+        scipy.special.expit(z) if activation == "sigmoid" else scipy.special.softmax(z, axis=-1)
+    )
     return values.astype(np.float32)
 
 

@@ -15,6 +15,7 @@ cores; both pools have ``io_threads`` threads (default: the cores this process m
 16). Every queue is bounded, so memory does not grow with the number of images. The same
 ``ImageJob`` and ``ExplainStream`` do the work for ``gradcam batch`` and the Beam pipeline.
 """
+
 import glob
 import json
 import os
@@ -59,8 +60,11 @@ def parse_outputs(text):
     names = [n.strip() for n in str(text).split(",") if n.strip()]
     unknown = [n for n in names if n not in OUTPUTS]
     if unknown or not names:
-        raise UserError(f"{{argument}}: {', '.join(unknown) or 'nothing'} is not an output; "
-                        f"choose from {','.join(OUTPUTS)}", "outputs")
+        raise UserError(
+            f"{{argument}}: {', '.join(unknown) or 'nothing'} is not an output; "
+            f"choose from {','.join(OUTPUTS)}",
+            "outputs",
+        )
     return tuple(n for n in OUTPUTS if n in names)
 
 
@@ -103,14 +107,21 @@ class JobSettings:
         if self.io_threads is not None and self.io_threads < 1:
             raise UserError(f"{{argument}} must be at least 1, got {self.io_threads}", "io_threads")
         if not self.outputs or set(self.outputs) - set(OUTPUTS):
-            raise UserError(f"{{argument}} must name some of {','.join(OUTPUTS)}, got "
-                            f"{','.join(self.outputs) or 'nothing'}", "outputs")
+            raise UserError(
+                f"{{argument}} must name some of {','.join(OUTPUTS)}, got "
+                f"{','.join(self.outputs) or 'nothing'}",
+                "outputs",
+            )
         if self.npz_maps not in NPZ_MAPS:
-            raise UserError(f"{{argument}} must be one of {', '.join(NPZ_MAPS)}, got "
-                            f"{self.npz_maps!r}", "npz_maps")
+            raise UserError(
+                f"{{argument}} must be one of {', '.join(NPZ_MAPS)}, got {self.npz_maps!r}",
+                "npz_maps",
+            )
         if self.npz_maps == "lowres" and not method.lowres:
-            raise UserError(f"{{argument}} lowres: {self.method} has no feature-resolution map "
-                            "(use full)", "npz_maps")
+            raise UserError(
+                f"{{argument}} lowres: {self.method} has no feature-resolution map (use full)",
+                "npz_maps",
+            )
         if self.npz_maps == "lowres" and "npz" not in self.outputs:
             raise UserError("{argument} lowres needs npz among the outputs", "npz_maps")
 
@@ -128,8 +139,11 @@ def list_inputs(source):
     """
     path = Path(source)
     if path.is_dir():
-        files = [f for f in path.rglob("*") if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES
-                 and not f.name.startswith(".")]
+        files = [
+            f
+            for f in path.rglob("*")
+            if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES and not f.name.startswith(".")
+        ]
         root = path
     elif glob.has_magic(source):
         files = [Path(f) for f in glob.glob(source, recursive=True) if Path(f).is_file()]
@@ -145,8 +159,9 @@ def list_inputs(source):
     for path in files:  # sub-folders flatten into names: two inputs must not share one output
         other = seen.setdefault(output_name(path, root), path)
         if other != path:
-            raise UserError(f"{other} and {path} would both write {output_name(path, root)}.*; "
-                            "rename one")
+            raise UserError(
+                f"{other} and {path} would both write {output_name(path, root)}.*; rename one"
+            )
     return files, root
 
 
@@ -167,9 +182,13 @@ class Decoded:
 def map_statistics(heatmap):
     """Summary numbers of one [S, S] map in [0, 1]."""
     peak = np.unravel_index(int(heatmap.argmax()), heatmap.shape)
-    return {"mean": float(heatmap.mean()), "std": float(heatmap.std()),
-            "max": float(heatmap.max()), "peak_yx": [int(peak[0]), int(peak[1])],
-            "area_above_half": float((heatmap >= 0.5).mean())}
+    return {
+        "mean": float(heatmap.mean()),
+        "std": float(heatmap.std()),
+        "max": float(heatmap.max()),
+        "peak_yx": [int(peak[0]), int(peak[1])],
+        "area_above_half": float((heatmap >= 0.5).mean()),
+    }
 
 
 class ImageJob:
@@ -178,12 +197,16 @@ class ImageJob:
     def __init__(self, model, settings, out_dir, root):
         self.model, self.settings = model, settings
         self.out_dir, self.root = Path(out_dir), Path(root)
-        self.target = None if settings.target_class is None else model.class_index(settings.target_class)
-        self.contrast = None if settings.contrast_class is None else \
-            model.class_index(settings.contrast_class)
+        self.target = (
+            None if settings.target_class is None else model.class_index(settings.target_class)
+        )
+        self.contrast = (
+            None if settings.contrast_class is None else model.class_index(settings.contrast_class)
+        )
         # None: decode every pixel; else the smallest (width, height) the preprocessing needs
-        self.min_size = (None if settings.exact_decode
-                         else model.decode_size(settings.central_fraction))
+        self.min_size = (
+            None if settings.exact_decode else model.decode_size(settings.central_fraction)
+        )
 
     def decode(self, path):
         """Decoded item of ``path``; any failure becomes that file's error, never an exception."""
@@ -203,8 +226,9 @@ class ImageJob:
         (in this thread; ``ExplainStream`` overlaps the steps)."""
         items, result, seconds = self.explain(items)
         good = [item for item in items if item.image is not None]
-        return self.records(items, [self.write_one(item, result, i) for i, item in enumerate(good)],
-                            seconds)
+        return self.records(
+            items, [self.write_one(item, result, i) for i, item in enumerate(good)], seconds
+        )
 
     def explain(self, items):
         """Run the method on the readable items -> (items, Explanation or None, seconds)."""
@@ -214,9 +238,17 @@ class ImageJob:
         if good:
             settings = self.settings
             images = np.stack([item.image for item in good])
-            result = explain(self.model, images, self.target, settings.method,
-                             layer=settings.layer, batch_size=settings.batch_size,
-                             contrast=self.contrast, score=settings.score, **dict(settings.options))
+            result = explain(
+                self.model,
+                images,
+                self.target,
+                settings.method,
+                layer=settings.layer,
+                batch_size=settings.batch_size,
+                contrast=self.contrast,
+                score=settings.score,
+                **dict(settings.options),
+            )
         return items, result, time.perf_counter() - start
 
     def records(self, items, written, seconds):
@@ -228,8 +260,9 @@ class ImageJob:
         out = []
         for item in items:
             if item.image is None:
-                out.append({"path": item.path, "error": item.error,
-                            "seconds": round(item.seconds, 4)})
+                out.append(
+                    {"path": item.path, "error": item.error, "seconds": round(item.seconds, 4)}
+                )
             else:
                 record, writing = next(written)
                 out.append(dict(record, seconds=round(item.seconds + share + writing, 4)))
@@ -242,12 +275,19 @@ class ImageJob:
         name = output_name(item.path, self.root)
         target = int(result.target[i])
         record = {
-            "path": item.path, "model": self.model.name, "method": settings.method,
+            "path": item.path,
+            "model": self.model.name,
+            "method": settings.method,
             "top_k": result.top_k(settings.top_k, i),
-            "target": {"index": target, "label": result.label(target),
-                       "probability": float(result.probabilities[i, target])},
-            "map": map_statistics(result.map[i]), "degenerate": bool(result.degenerate[i]),
-            **self._contrast_record(result, i)}
+            "target": {
+                "index": target,
+                "label": result.label(target),
+                "probability": float(result.probabilities[i, target]),
+            },
+            "map": map_statistics(result.map[i]),
+            "degenerate": bool(result.degenerate[i]),
+            **self._contrast_record(result, i),
+        }
         if "png" in settings.outputs:
             result.save(self.out_dir / f"{name}.png", i, settings.style, settings.alpha)
             record["png"] = f"{name}.png"
@@ -260,8 +300,11 @@ class ImageJob:
         """The record's "contrast" and "score" keys, when not the defaults."""
         record = {}
         if result.contrast is not None:
-            record["contrast"] = {"index": result.contrast, "label": result.label(result.contrast),
-                                  "probability": float(result.probabilities[i, result.contrast])}
+            record["contrast"] = {
+                "index": result.contrast,
+                "label": result.label(result.contrast),
+                "probability": float(result.probabilities[i, result.contrast]),
+            }
         if result.score != "logit":
             record["score"] = result.score
         return record
@@ -334,8 +377,9 @@ class ExplainStream:
         """Submit the writing of an explained batch's images -> (explained, their futures)."""
         items, result, _ = explained
         good = [item for item in items if item.image is not None]
-        return explained, [self.writers.submit(self.job.write_one, item, result, i)
-                           for i, item in enumerate(good)]
+        return explained, [
+            self.writers.submit(self.job.write_one, item, result, i) for i, item in enumerate(good)
+        ]
 
     def _records(self, pending):
         (items, _, seconds), futures = pending
@@ -358,8 +402,9 @@ def completed_paths(results_file):
         try:
             done.add(os.path.realpath(json.loads(line)["path"]))
         except (ValueError, KeyError, TypeError):
-            raise UserError(f"{results_file}:{number}: not a gradcam result line; "
-                            "use another --out") from None
+            raise UserError(
+                f"{results_file}:{number}: not a gradcam result line; use another --out"
+            ) from None
     return done
 
 
@@ -367,8 +412,9 @@ def check_resume(settings, resume):
     """UserError for ``--resume`` without jsonl among the outputs (its lines are what a resumed
     run skips: without them nothing says which images are done)."""
     if resume and "jsonl" not in settings.outputs:
-        raise UserError("--resume needs jsonl in {argument} (its lines mark the images done)",
-                        "outputs")
+        raise UserError(
+            "--resume needs jsonl in {argument} (its lines mark the images done)", "outputs"
+        )
 
 
 def _append_lines(handle, records):
@@ -399,15 +445,22 @@ def run_batch(model, source, out_dir, settings, resume=False, progress=True):
             stale.unlink()
     done = completed_paths(results_file) if lines else set()
     todo = [p for p in paths if os.path.realpath(p) not in done]  # however the path was typed
-    summary = {"images": 0, "errors": 0, "skipped_done": len(paths) - len(todo), "failed": [],
-               "outputs": ",".join(settings.outputs),
-               "decode": "exact" if settings.exact_decode else "reduced",
-               "io_threads": settings.io_thread_count}
+    summary = {
+        "images": 0,
+        "errors": 0,
+        "skipped_done": len(paths) - len(todo),
+        "failed": [],
+        "outputs": ",".join(settings.outputs),
+        "decode": "exact" if settings.exact_decode else "reduced",
+        "io_threads": settings.io_thread_count,
+    }
     start = time.perf_counter()
     bar = tqdm(total=len(todo), unit="img", file=sys.stderr, disable=not progress)
     try:
-        with open(results_file, "a", encoding="utf-8") if lines else nullcontext() as handle, \
-                ExplainStream(job) as stream:
+        with (
+            open(results_file, "a", encoding="utf-8") if lines else nullcontext() as handle,
+            ExplainStream(job) as stream,
+        ):
             for records in stream.run(todo):
                 if handle is not None:
                     _append_lines(handle, records)  # after the batch's files are in place
@@ -421,6 +474,9 @@ def run_batch(model, source, out_dir, settings, resume=False, progress=True):
     finally:
         bar.close()
     seconds = time.perf_counter() - start
-    summary.update(seconds=round(seconds, 3), peak_rss_mb=round(peak_rss_mb(), 1),
-                   images_per_second=round(summary["images"] / seconds, 3) if seconds else 0.0)
+    summary.update(
+        seconds=round(seconds, 3),
+        peak_rss_mb=round(peak_rss_mb(), 1),
+        images_per_second=round(summary["images"] / seconds, 3) if seconds else 0.0,
+    )
     return summary

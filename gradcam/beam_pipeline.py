@@ -16,6 +16,7 @@ read images and write outputs with local file paths, so remote runners need a sh
 Settings are checked on the driver first; a worker's UserError comes back as one UserError, and a
 failed run leaves no ``beam-temp-*`` folder in OUT.
 """
+
 import json
 import re
 import shutil
@@ -32,7 +33,11 @@ from gradcam.loaders.slim import network_spec
 from gradcam.model_cache import PROCESS_MODELS
 
 # Light local defaults; flags given by the user come later and win.
-DEFAULT_FLAGS = ["--runner=DirectRunner", "--direct_running_mode=in_memory", "--direct_num_workers=1"]
+DEFAULT_FLAGS = [
+    "--runner=DirectRunner",
+    "--direct_running_mode=in_memory",
+    "--direct_num_workers=1",
+]
 TEMP_GLOB = "beam-temp-*"  # WriteToText's staging folders
 CHUNK_BATCHES = 8  # batches per Beam element: the decode/write overlap restarts at each one
 
@@ -46,8 +51,9 @@ class ExplainChunks(beam.DoFn):
         self.stream = None
 
     def setup(self):
-        self.stream = ExplainStream(ImageJob(settings_model(self.settings), self.settings,
-                                             self.out_dir, self.root))
+        self.stream = ExplainStream(
+            ImageJob(settings_model(self.settings), self.settings, self.out_dir, self.root)
+        )
 
     def process(self, paths):
         for records in self.stream.run(paths):
@@ -63,9 +69,12 @@ def settings_model(settings):
     """The process's model of ``settings``: its model file (loaded once per process; workers
     need the file at the same path) or its registered network."""
     if settings.model_file:
-        return PROCESS_MODELS.get(settings.model_file, trust_code=settings.trust_model_code,
-                                  preprocessing=settings.preprocessing,
-                                  image_size=settings.image_size)
+        return PROCESS_MODELS.get(
+            settings.model_file,
+            trust_code=settings.trust_model_code,
+            preprocessing=settings.preprocessing,
+            image_size=settings.image_size,
+        )
     return PROCESS_MODELS.get(settings.model, settings.checkpoint)
 
 
@@ -73,8 +82,11 @@ def check_settings(settings):
     """UserError for what can be checked before the pipeline: the outputs, the classes and the
     checkpoint, or a model file, loaded here (the settings checked themselves when made)."""
     if "jsonl" not in settings.outputs:
-        raise UserError("gradcam beam always writes results.jsonl (the pipeline's output): keep "
-                        "jsonl in {argument}", "outputs")
+        raise UserError(
+            "gradcam beam always writes results.jsonl (the pipeline's output): keep "
+            "jsonl in {argument}",
+            "outputs",
+        )
     if settings.model_file:
         model = settings_model(settings)
         for name in (settings.target_class, settings.contrast_class):
@@ -92,12 +104,14 @@ def build_pipeline(pipeline, source, out_dir, settings):
     """Add the explain-and-write steps for every image of ``source`` to ``pipeline``."""
     paths, root = list_inputs(source)
     size = CHUNK_BATCHES * settings.batch_size
-    chunks = [[str(p) for p in paths[first:first + size]] for first in range(0, len(paths), size)]
-    return (pipeline
-            | "ListImages" >> beam.Create(chunks)
-            | "ExplainAndWrite" >> beam.ParDo(ExplainChunks(settings, out_dir, root))
-            | "WriteResults" >> beam.io.WriteToText(str(out_dir / RESULTS_FILE),
-                                                    shard_name_template="", num_shards=1))
+    chunks = [[str(p) for p in paths[first : first + size]] for first in range(0, len(paths), size)]
+    return (
+        pipeline
+        | "ListImages" >> beam.Create(chunks)
+        | "ExplainAndWrite" >> beam.ParDo(ExplainChunks(settings, out_dir, root))
+        | "WriteResults"
+        >> beam.io.WriteToText(str(out_dir / RESULTS_FILE), shard_name_template="", num_shards=1)
+    )
 
 
 def _worker_user_error(exc):

@@ -5,6 +5,7 @@ Converted weights and downloaded checkpoints go under one home folder, ``<home>/
 runs from one; else ``~/.cache/gradcam`` (``$XDG_CACHE_HOME/gradcam``). Nothing is ever written
 next to an installed package.
 """
+
 import os
 from pathlib import Path
 
@@ -43,10 +44,18 @@ def default_checkpoint(spec):
     path = checkpoint_dir() / spec.name / spec.checkpoint_file
     if not Path(str(path) + ".index").exists() and not path.exists():
         if spec.name not in CONVERTERS:
-            source = (f"run 'python scripts/download_checkpoints.py {spec.name}' (fetches "
-                      f"{spec.download_url})") if spec.download_url else "train or convert one"
-            raise UserError(f"no checkpoint for {spec.name} at {path}: {source} or pass {{argument}}",
-                            "checkpoint")
+            source = (
+                (
+                    f"run 'python scripts/download_checkpoints.py {spec.name}' (fetches "
+                    f"{spec.download_url})"
+                )
+                if spec.download_url
+                else "train or convert one"
+            )
+            raise UserError(
+                f"no checkpoint for {spec.name} at {path}: {source} or pass {{argument}}",
+                "checkpoint",
+            )
         CONVERTERS[spec.name](path)
     return str(path)
 
@@ -65,8 +74,10 @@ def checkpoint_shapes(path):
         return tf.train.load_checkpoint(path).get_variable_to_shape_map()
     except Exception as exc:  # TF raises several types for unreadable files
         if not (Path(path + ".index").exists() or Path(path).exists()):
-            raise UserError(f"checkpoint not found: {path} (give the prefix, e.g. model.ckpt for "
-                            "model.ckpt.index + model.ckpt.data-*)") from None
+            raise UserError(
+                f"checkpoint not found: {path} (give the prefix, e.g. model.ckpt for "
+                "model.ckpt.index + model.ckpt.data-*)"
+            ) from None
         raise UserError(f"cannot read checkpoint {path}: {str(exc).splitlines()[0]}") from None
 
 
@@ -83,10 +94,16 @@ def latest(path):
 
 def _class_hint(variables, shapes):
     """' : pass --num-classes C' when only the class axis of the head disagrees."""
-    classes = {shapes[v.op.name][-1] for v in variables
-               if list(shapes[v.op.name][:-1]) == v.shape.as_list()[:-1]}
-    return f"; the checkpoint has {classes.pop()} classes: pass {{argument}} with that number" \
-        if len(classes) == 1 else " ({argument}?)"
+    classes = {
+        shapes[v.op.name][-1]
+        for v in variables
+        if list(shapes[v.op.name][:-1]) == v.shape.as_list()[:-1]
+    }
+    return (
+        f"; the checkpoint has {classes.pop()} classes: pass {{argument}} with that number"
+        if len(classes) == 1
+        else " ({argument}?)"
+    )
 
 
 def restore_variables(session, graph, path, name):
@@ -97,23 +114,34 @@ def restore_variables(session, graph, path, name):
         variables = tf.global_variables()
         missing = [v.op.name for v in variables if v.op.name not in shapes]
         if missing:
-            raise UserError(f"checkpoint {path} does not fit {name}: {len(missing)} of "
-                            f"{len(variables)} variables missing, first: {', '.join(missing[:3])}")
+            raise UserError(
+                f"checkpoint {path} does not fit {name}: {len(missing)} of "
+                f"{len(variables)} variables missing, first: {', '.join(missing[:3])}"
+            )
         wrong = [v for v in variables if list(shapes[v.op.name]) != v.shape.as_list()]
         if wrong:
-            described = [f"{v.op.name} {shapes[v.op.name]} (model wants {v.shape.as_list()})"
-                         for v in wrong[:2]]
-            raise UserError(f"checkpoint {path} has wrong shapes for {name}: "
-                            f"{'; '.join(described)}{_class_hint(wrong, shapes)}", "num_classes")
+            described = [
+                f"{v.op.name} {shapes[v.op.name]} (model wants {v.shape.as_list()})"
+                for v in wrong[:2]
+            ]
+            raise UserError(
+                f"checkpoint {path} has wrong shapes for {name}: "
+                f"{'; '.join(described)}{_class_hint(wrong, shapes)}",
+                "num_classes",
+            )
         try:
             tf.train.Saver(variables).restore(session, path)
         except tf.errors.OpError as exc:
-            raise UserError(f"cannot restore {path}: damaged or truncated checkpoint data "
-                            f"({type(exc).__name__}: {_tf_reason(exc)})") from None
+            raise UserError(
+                f"cannot restore {path}: damaged or truncated checkpoint data "
+                f"({type(exc).__name__}: {_tf_reason(exc)})"
+            ) from None
 
 
 def _tf_reason(exc):
     """The informative line of a TF error (its message starts with a generic 'Graph execution')."""
     lines = [line.strip() for line in str(exc.message).splitlines() if line.strip()]
-    useful = [line for line in lines if not line.startswith(("Graph execution error", "Detected at"))]
+    useful = [
+        line for line in lines if not line.startswith(("Graph execution error", "Detected at"))
+    ]
     return (useful or lines or ["unknown"])[0][:200]

@@ -3,6 +3,7 @@
 Errors the user can fix are one line on stderr with exit status 2; ``GRADCAM_DEBUG=1`` shows the
 traceback of an unexpected failure.
 """
+
 import argparse
 import sys
 import warnings
@@ -17,13 +18,20 @@ def _one_line_warning(message, category, filename, lineno, file=None, line=None)
 
 
 def build_parser():
-    parser = Parser(prog="gradcam", description="Visual explanations of TensorFlow image classifiers.",
-                    epilog="Any command takes --register-module FILE.py (repeatable): a Python file "
-                    "that calls nets.nets_factory.register_network, adding --model choices.")
+    parser = Parser(
+        prog="gradcam",
+        description="Visual explanations of TensorFlow image classifiers.",
+        epilog="Any command takes --register-module FILE.py (repeatable): a Python file "
+        "that calls nets.nets_factory.register_network, adding --model choices.",
+    )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     for module in COMMANDS:
-        command = sub.add_parser(module.NAME, help=module.HELP, description=module.__doc__,
-                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        command = sub.add_parser(
+            module.NAME,
+            help=module.HELP,
+            description=module.__doc__,
+            formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        )
         module.add_arguments(command)
         command.set_defaults(run=module.run)
     return parser
@@ -35,7 +43,9 @@ def main(argv=None):
     def run():
         argv_ = load_user_modules(argv)  # registers their networks before --model choices exist
         args, extra = build_parser().parse_known_args(argv_)
-        if extra and not getattr(args, "pass_unknown_args", False):  # only `gradcam beam` takes them
+        if extra and not getattr(
+            args, "pass_unknown_args", False
+        ):  # only `gradcam beam` takes them
             raise UserError(f"unrecognized arguments: {' '.join(extra)}")
         args.extra_args = extra
         return args.run(args)

@@ -1,5 +1,6 @@
 """The one exception type that reaches the user as a single clear line, and the one place that
 turns errors into exit statuses for the CLI and every script."""
+
 import os
 import sys
 from pathlib import Path
@@ -45,6 +46,9 @@ def exit_status(run, prog=None):
     except Exception as exc:
         if os.environ.get("GRADCAM_DEBUG"):
             raise
-        print(f"{prog}: internal error: {type(exc).__name__}: {exc} (GRADCAM_DEBUG=1 shows the "
-              "traceback)", file=sys.stderr)
+        print(
+            f"{prog}: internal error: {type(exc).__name__}: {exc} (GRADCAM_DEBUG=1 shows the "
+            "traceback)",
+            file=sys.stderr,
+        )
         return 1

@@ -7,11 +7,13 @@
 The CLI, batch mode, Beam and the web app all go through ``explain``/``explain_many`` and draw,
 save and rank with ``Explanation``'s own methods.
 """
+
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
-from typing import Optional, Sequence, Union
+from typing import Optional, Union
 
 import numpy as np
 from PIL import Image
@@ -35,8 +37,10 @@ def top_classes(logits, labels, k=5, activation: str = "softmax") -> list:
     if k < 1:
         raise UserError(f"{{argument}} must be at least 1, got {k}", "top_k")
     probabilities = probabilities_of(logits, activation)
-    return [{"index": int(c), "label": short_label(labels, c), "probability": float(probabilities[c])}
-            for c in probabilities.argsort()[::-1][:k]]
+    return [
+        {"index": int(c), "label": short_label(labels, c), "probability": float(probabilities[c])}
+        for c in probabilities.argsort()[::-1][:k]
+    ]
 
 
 @dataclass
@@ -91,7 +95,7 @@ class Explanation:
         return overlay(self.images[i], self.map[i], style, alpha)
 
     def title(self, i: int) -> str:
-        """"label (index) p=probability" of row ``i``'s target, then "vs label (index)" of the
+        """ "label (index) p=probability" of row ``i``'s target, then "vs label (index)" of the
         contrast class, if any."""
         t = int(self.target[i])
         title = f"{self.label(t)} ({t}) p={self.probabilities[i, t]:.3f}"
@@ -126,16 +130,20 @@ class Explanation:
         if maps not in ("full", "lowres"):
             raise UserError(f"{{argument}} must be full or lowres, got {maps!r}", "maps")
         if maps == "lowres" and self.lowres is None:
-            raise UserError(f"{self.method} has no feature-resolution map: {{argument}} must be "
-                            "full", "maps")
+            raise UserError(
+                f"{self.method} has no feature-resolution map: {{argument}} must be full", "maps"
+            )
         if i is None and len(self.target) == 1:
             i = 0
         rows = slice(None) if i is None else i
         shared = 0 if i is None and self._one_image() else rows
-        arrays = {"logits": self.logits[shared].astype(np.float32),
-                  "target": int(self.target[i]) if i is not None else self.target.astype(np.int64),
-                  "map": self.map[rows], "input": self.images[shared],
-                  "degenerate": bool(self.degenerate[i]) if i is not None else self.degenerate}
+        arrays = {
+            "logits": self.logits[shared].astype(np.float32),
+            "target": int(self.target[i]) if i is not None else self.target.astype(np.int64),
+            "map": self.map[rows],
+            "input": self.images[shared],
+            "degenerate": bool(self.degenerate[i]) if i is not None else self.degenerate,
+        }
         if self.lowres is not None:
             arrays["lowres"] = self.lowres[rows].astype(np.float32)
         if self.contrast is not None:
@@ -146,8 +154,14 @@ class Explanation:
             del arrays["map"]
         return arrays
 
-    def save(self, path: Union[str, PathLike], i: Optional[int] = None, style: str = "heatmap",
-             alpha: float = 0.5, maps: str = "full") -> Path:
+    def save(
+        self,
+        path: Union[str, PathLike],
+        i: Optional[int] = None,
+        style: str = "heatmap",
+        alpha: float = 0.5,
+        maps: str = "full",
+    ) -> Path:
         """Write ``path`` atomically: a path ending in .npz gets ``npz_arrays(i, maps)``; any
         other path a PNG of row ``i``'s overlay (all rows side by side when ``i`` is None)."""
         path = Path(path)
@@ -173,7 +187,9 @@ class Explanation:
         return bool((self.images == self.images[:1]).all())
 
 
-def network_inputs(model, images: ImageInput, central_fraction: Optional[float] = None) -> np.ndarray:
+def network_inputs(
+    model, images: ImageInput, central_fraction: Optional[float] = None
+) -> np.ndarray:
     """N x S x S x 3 network-input pixels from a path, a PIL image, an H x W x 3 uint8 photo (each
     prepared as the CLI prepares it), a list of those, or an N x S x S x 3 batch (used as given)."""
     if isinstance(images, np.ndarray) and images.ndim == 4:
@@ -192,8 +208,10 @@ def _photo(item):
         return image_array(item)
     photo = np.asarray(item)
     if photo.ndim != 3 or photo.shape[2] != 3 or photo.dtype != np.uint8:
-        raise UserError(f"an image array must be an H x W x 3 uint8 photo (or an N x S x S x 3 "
-                        f"batch of network inputs), got {photo.dtype} {photo.shape}")
+        raise UserError(
+            f"an image array must be an H x W x 3 uint8 photo (or an N x S x S x 3 "
+            f"batch of network inputs), got {photo.dtype} {photo.shape}"
+        )
     return photo
 
 
@@ -206,17 +224,28 @@ def resolve_targets(model, images, target: TargetInput):
         return images, None
     if isinstance(target, (str, int, np.integer)):
         target = [target]
-    indices = [int(t) if isinstance(t, (int, np.integer)) else model.class_index(t)
-               for t in np.asarray(target, object).reshape(-1)]
+    indices = [
+        int(t) if isinstance(t, (int, np.integer)) else model.class_index(t)
+        for t in np.asarray(target, object).reshape(-1)
+    ]
     if len(images) == 1 and len(indices) > 1:
         images = np.repeat(images, len(indices), axis=0)
     return images, model.check_target(indices, len(images))
 
 
-def explain(model, images: ImageInput, target: TargetInput = None, method: str = "grad_cam", *,
-            layer: Optional[str] = None, batch_size: int = 32,
-            central_fraction: Optional[float] = None, contrast: Union[None, int, str] = None,
-            score: str = "logit", **options) -> Explanation:
+def explain(
+    model,
+    images: ImageInput,
+    target: TargetInput = None,
+    method: str = "grad_cam",
+    *,
+    layer: Optional[str] = None,
+    batch_size: int = 32,
+    central_fraction: Optional[float] = None,
+    contrast: Union[None, int, str] = None,
+    score: str = "logit",
+    **options,
+) -> Explanation:
     """Explain why ``model`` gives ``target`` for ``images``, with one registered method.
 
     Args:
@@ -255,10 +284,19 @@ def explain(model, images: ImageInput, target: TargetInput = None, method: str =
     return _display(scored, chosen, images, target, chosen.fn(scored, images, target, **kwargs))
 
 
-def explain_many(model, images: ImageInput, target: TargetInput, methods: Sequence[str], *,
-                 layer: Optional[str] = None, batch_size: int = 32,
-                 central_fraction: Optional[float] = None, options: Optional[dict] = None,
-                 contrast: Union[None, int, str] = None, score: str = "logit") -> dict:
+def explain_many(
+    model,
+    images: ImageInput,
+    target: TargetInput,
+    methods: Sequence[str],
+    *,
+    layer: Optional[str] = None,
+    batch_size: int = 32,
+    central_fraction: Optional[float] = None,
+    options: Optional[dict] = None,
+    contrast: Union[None, int, str] = None,
+    score: str = "logit",
+) -> dict:
     """{method: Explanation} of several methods on the same images and targets.
 
     Methods that combine quantities of one pass (Grad-CAM, Grad-CAM++, CAM, guided Grad-CAM,
@@ -277,13 +315,22 @@ def explain_many(model, images: ImageInput, target: TargetInput, methods: Sequen
         keys = ("logits",) + tuple(sorted({key for m in shared for key in m.fetches}))
         out = scored.fetch(images, target, keys, layer, batch_size)
         for method in shared:
-            results[method.name] = _display(scored, method, images, target,
-                                            method.combine(scored, out))
+            results[method.name] = _display(
+                scored, method, images, target, method.combine(scored, out)
+            )
     for method in chosen:
         if method.name not in results:
-            results[method.name] = explain(model, images, target, method.name, layer=layer,
-                                           batch_size=batch_size, contrast=contrast, score=score,
-                                           **options.get(method.name, {}))
+            results[method.name] = explain(
+                model,
+                images,
+                target,
+                method.name,
+                layer=layer,
+                batch_size=batch_size,
+                contrast=contrast,
+                score=score,
+                **options.get(method.name, {}),
+            )
     return {name: results[name] for name in methods}
 
 
@@ -291,8 +338,10 @@ def _check_contrast(model, target):
     """UserError when a given target is the contrast class (its score would be 0 everywhere)."""
     contrast = model.contrast_class
     if contrast is not None and target is not None and np.any(np.asarray(target) == contrast):
-        raise UserError(f"the contrast class {model.label(contrast)} ({contrast}) is also the "
-                        "target: explain one class rather than another")
+        raise UserError(
+            f"the contrast class {model.label(contrast)} ({contrast}) is also the "
+            "target: explain one class rather than another"
+        )
 
 
 def _display(model, method, images, target, result):
@@ -304,26 +353,47 @@ def _display(model, method, images, target, result):
         display = postprocess.cam_map(raw, model.image_size)
     else:
         display = postprocess.gradient_map(raw)
-    display, degenerate = _flag_degenerate(method.name, images, display,
-                                           _top_is_contrast(model, method.name, target))
+    display, degenerate = _flag_degenerate(
+        method.name, images, display, _top_is_contrast(model, method.name, target)
+    )
     images = np.asarray(images)
-    shown = images if images.dtype == np.uint8 else \
-        np.clip(np.round(images.astype(np.float32)), 0, 255).astype(np.uint8)
-    return Explanation(method.name, shown, np.asarray(target, np.int32), result.logits, display, raw,
-                       model.labels, result.lowres, degenerate, result.extras,
-                       getattr(model, "activation", "softmax"), model.contrast_class,
-                       model.score_kind)
+    shown = (
+        images
+        if images.dtype == np.uint8
+        else np.clip(np.round(images.astype(np.float32)), 0, 255).astype(np.uint8)
+    )
+    return Explanation(
+        method.name,
+        shown,
+        np.asarray(target, np.int32),
+        result.logits,
+        display,
+        raw,
+        model.labels,
+        result.lowres,
+        degenerate,
+        result.extras,
+        getattr(model, "activation", "softmax"),
+        model.contrast_class,
+        model.score_kind,
+    )
 
 
 def _top_is_contrast(model, method, target):
     """Rows whose target (their top class: given targets were checked) is the contrast class:
     nothing to contrast. One warning, pointing at the caller of ``explain``/``explain_many``."""
-    same = np.zeros(len(target), bool) if model.contrast_class is None else \
-        np.asarray(target) == model.contrast_class
+    same = (
+        np.zeros(len(target), bool)
+        if model.contrast_class is None
+        else np.asarray(target) == model.contrast_class
+    )
     if same.any():
-        warnings.warn(f"{method}: {int(same.sum())} of {len(same)} images have the contrast class "
-                      f"{model.label(model.contrast_class)} as their top class (nothing to "
-                      "contrast): their maps are all zero", stacklevel=4)
+        warnings.warn(
+            f"{method}: {int(same.sum())} of {len(same)} images have the contrast class "
+            f"{model.label(model.contrast_class)} as their top class (nothing to "
+            "contrast): their maps are all zero",
+            stacklevel=4,
+        )
     return same
 
 
@@ -348,10 +418,15 @@ def _flag_degenerate(method, images, display, void=None):
     display = np.where((constant | void)[:, None, None], np.float32(0), display)
     empty = postprocess.is_degenerate(display) & ~constant & ~void
     if constant.any():
-        warnings.warn(f"{method}: {int(constant.sum())} of {len(display)} images are constant "
-                      "(one colour everywhere, nothing to explain): their maps are all zero",
-                      stacklevel=4)
+        warnings.warn(
+            f"{method}: {int(constant.sum())} of {len(display)} images are constant "
+            "(one colour everywhere, nothing to explain): their maps are all zero",
+            stacklevel=4,
+        )
     if empty.any():
-        warnings.warn(f"{method}: {int(empty.sum())} of {len(display)} maps are all zero "
-                      "(no evidence for the target at this layer)", stacklevel=4)
+        warnings.warn(
+            f"{method}: {int(empty.sum())} of {len(display)} maps are all zero "
+            "(no evidence for the target at this layer)",
+            stacklevel=4,
+        )
     return display, constant | empty | void

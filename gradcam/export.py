@@ -5,6 +5,7 @@ give ``logits``; ``Model.from_file`` explains them (tensors found, or given as t
 
     python -m gradcam.export efficientnet_lite0 exported/
 """
+
 import argparse
 import shutil
 import sys
@@ -40,7 +41,8 @@ def export(network, out_dir, checkpoint=None, num_classes=None):
     with tf.Session(graph=graph) as session:
         restore_variables(session, graph, checkpoint or default_checkpoint(spec), spec.name)
         frozen = tf.graph_util.convert_variables_to_constants(
-            session, graph.as_graph_def(), [logits.op.name, layer.op.name])
+            session, graph.as_graph_def(), [logits.op.name, layer.op.name]
+        )
         out.mkdir(parents=True, exist_ok=True)
         (out / "frozen.pb").write_bytes(frozen.SerializeToString())
         saved = out / "saved_model"
@@ -48,12 +50,20 @@ def export(network, out_dir, checkpoint=None, num_classes=None):
             shutil.rmtree(saved)
         builder = tf.saved_model.builder.SavedModelBuilder(str(saved))
         signature = tf.saved_model.predict_signature_def({"images": images}, {"logits": logits})
-        builder.add_meta_graph_and_variables(session, [tf.saved_model.tag_constants.SERVING],
-                                             signature_def_map={"serving_default": signature})
+        builder.add_meta_graph_and_variables(
+            session,
+            [tf.saved_model.tag_constants.SERVING],
+            signature_def_map={"serving_default": signature},
+        )
         builder.save()
-    return {"input": images.name, "logits": logits.name, "layer": layer.name,
-            "preprocessing": spec.preprocessing, "image_size": spec.image_size,
-            "num_classes": num_classes}
+    return {
+        "input": images.name,
+        "logits": logits.name,
+        "layer": layer.name,
+        "preprocessing": spec.preprocessing,
+        "image_size": spec.image_size,
+        "num_classes": num_classes,
+    }
 
 
 def main(argv=None):
@@ -64,10 +74,12 @@ def main(argv=None):
     parser.add_argument("--num-classes", type=int)
     args = parser.parse_args(argv)
     names = export(args.network, args.out_dir, args.checkpoint, args.num_classes)
-    print(f"wrote {args.out_dir}/frozen.pb and {args.out_dir}/saved_model/; explain with:\n"
-          f"  --input-tensor {names['input']} --logits-tensor {names['logits']} "
-          f"--layer-tensor {names['layer']} --preprocessing {names['preprocessing']} "
-          f"--image-size {names['image_size']}")
+    print(
+        f"wrote {args.out_dir}/frozen.pb and {args.out_dir}/saved_model/; explain with:\n"
+        f"  --input-tensor {names['input']} --logits-tensor {names['logits']} "
+        f"--layer-tensor {names['layer']} --preprocessing {names['preprocessing']} "
+        f"--image-size {names['image_size']}"
+    )
 
 
 if __name__ == "__main__":

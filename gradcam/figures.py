@@ -1,4 +1,5 @@
 """Multi-method figures: one row per image, the input then one panel per explanation method."""
+
 import time
 import warnings
 
@@ -18,8 +19,18 @@ def method_panel(image, explanation_map, kind, alpha=0.5):
     return np.repeat(grey[..., None], 3, axis=-1)
 
 
-def comparison_rows(model, named_images, methods, options, target=None, layer=None, batch_size=32,
-                    log=print, contrast=None, score="logit"):
+def comparison_rows(
+    model,
+    named_images,
+    methods,
+    options,
+    target=None,
+    layer=None,
+    batch_size=32,
+    log=print,
+    contrast=None,
+    score="logit",
+):
     """Explain every (name, network-input image) with every method -> (rows for
     ``comparison_figure``, {name: {target, label, seconds per method}}).
 
@@ -28,25 +39,42 @@ def comparison_rows(model, named_images, methods, options, target=None, layer=No
     class; ``contrast``, ``score``: as for ``explain`` (the target rather than ``contrast``). A
     method that cannot run on the model (e.g. CAM without a linear head) leaves its panels blank
     with a warning."""
-    targets = {name: int(model.predict(image[None])[0].argmax()) if target is None else target
-               for name, image in named_images}
+    targets = {
+        name: int(model.predict(image[None])[0].argmax()) if target is None else target
+        for name, image in named_images
+    }
     rather = model.scoring(contrast, score).contrast_class
     if rather is not None and rather in targets.values():
-        raise UserError(f"the contrast class {model.label(rather)} ({rather}) is also the target "
-                        "of an image: explain one class rather than another")
+        raise UserError(
+            f"the contrast class {model.label(rather)} ({rather}) is also the target "
+            "of an image: explain one class rather than another"
+        )
     versus = "" if rather is None else f" vs {model.label(rather)}"
-    columns, record = [], {name: {"target": t, "label": model.label(t) + versus, "seconds": {}}
-                           for name, t in targets.items()}
+    columns, record = (
+        [],
+        {
+            name: {"target": t, "label": model.label(t) + versus, "seconds": {}}
+            for name, t in targets.items()
+        },
+    )
     for method in methods:
         evidence = []
         for name, image in named_images:
             start = time.perf_counter()
             try:
-                result = explain(model, image[None], targets[name], method.name, layer=layer,
-                                 batch_size=batch_size, contrast=rather, score=score,
-                                 **options[method.name])
+                result = explain(
+                    model,
+                    image[None],
+                    targets[name],
+                    method.name,
+                    layer=layer,
+                    batch_size=batch_size,
+                    contrast=rather,
+                    score=score,
+                    **options[method.name],
+                )
             except UserError as exc:
-                warnings.warn(f"{method.name} left blank: {exc}")
+                warnings.warn(f"{method.name} left blank: {exc}", stacklevel=2)
                 evidence = None
                 break
             record[name]["seconds"][method.name] = round(time.perf_counter() - start, 2)
@@ -55,12 +83,16 @@ def comparison_rows(model, named_images, methods, options, target=None, layer=No
             columns.append([np.full_like(image, 255) for _, image in named_images])
             continue
         shared = postprocess.normalize_jointly(evidence)
-        columns.append([method_panel(image, m, method.kind) for (_, image), m in zip(named_images, shared)])
+        columns.append(
+            [method_panel(image, m, method.kind) for (_, image), m in zip(named_images, shared)]
+        )
     for name, _ in named_images:
         timing = ", ".join(f"{k} {v}" for k, v in record[name]["seconds"].items())
         log(f"{name}: {record[name]['label']} ({record[name]['target']}); seconds {timing}")
-    rows = [(f"{name}\n{record[name]['label']}", image, [column[i] for column in columns])
-            for i, (name, image) in enumerate(named_images)]
+    rows = [
+        (f"{name}\n{record[name]['label']}", image, [column[i] for column in columns])
+        for i, (name, image) in enumerate(named_images)
+    ]
     return rows, record
 
 

@@ -12,9 +12,11 @@ gradient is TensorFlow's own, except while ``guided_gradients`` builds a backwar
 model): then it also zeroes negative incoming gradients. So the plain backward costs nothing extra
 and the guided one is a second path, built once.
 """
+
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, Optional
+from typing import Optional
 
 from gradcam.preprocessing import Preprocessing
 from nets.tf_compat import tf

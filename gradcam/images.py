@@ -21,6 +21,7 @@ cut in whole reduced pixels instead moves by up to half a reduced pixel: 24 leve
 average. A 4032 x 3024 JPEG decodes in 22 ms instead of 171 ms. ``min_size=None`` decodes every
 pixel, as before.
 """
+
 import math
 import os
 import warnings
@@ -52,7 +53,8 @@ def _to_rgb(image):
         values = np.nan_to_num(np.asarray(image, np.float64), nan=0.0, posinf=0.0, neginf=0.0)
         image = Image.fromarray((values.clip(0, 1) * 255).round().astype(np.uint8), "L")
     if image.mode in ("RGBA", "LA", "PA", "La", "RGBa") or (
-            image.mode == "P" and "transparency" in image.info):
+        image.mode == "P" and "transparency" in image.info
+    ):
         rgba = image.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         image = Image.alpha_composite(background, rgba)
@@ -72,11 +74,14 @@ def _check_file(path):
 
 def _check_size(path, image):
     if image.width * image.height > MAX_PIXELS:
-        raise UserError(f"{path}: {image.width}x{image.height} is larger than the "
-                        f"{MAX_PIXELS:,} pixel limit (decompression bomb?)")
+        raise UserError(
+            f"{path}: {image.width}x{image.height} is larger than the "
+            f"{MAX_PIXELS:,} pixel limit (decompression bomb?)"
+        )
     if min(image.width, image.height) < MIN_SIDE:
-        raise UserError(f"{path}: {image.width}x{image.height} is too small (at least "
-                        f"{MIN_SIDE} pixels a side)")
+        raise UserError(
+            f"{path}: {image.width}x{image.height} is too small (at least {MIN_SIDE} pixels a side)"
+        )
 
 
 def _open(path):
@@ -86,20 +91,28 @@ def _open(path):
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             return Image.open(path)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise UserError(f"{path}: declares more than the {MAX_PIXELS:,} pixel limit "
-                        "(decompression bomb?)") from None
+        raise UserError(
+            f"{path}: declares more than the {MAX_PIXELS:,} pixel limit (decompression bomb?)"
+        ) from None
     except UnidentifiedImageError:
         kind = _claimed_format(path)
         if kind:
-            raise UserError(f"{path}: damaged image (a {kind} file whose header PIL cannot "
-                            "read)") from None
+            raise UserError(
+                f"{path}: damaged image (a {kind} file whose header PIL cannot read)"
+            ) from None
         raise UserError(f"{path}: not an image (or a format PIL cannot read)") from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise UserError(f"{path}: damaged image ({_reason(exc)})") from None
 
 
-_SIGNATURES = {b"\x89PNG\r\n\x1a\n": "PNG", b"\xff\xd8\xff": "JPEG", b"GIF8": "GIF",
-               b"II*\x00": "TIFF", b"MM\x00*": "TIFF", b"BM": "BMP"}
+_SIGNATURES = {
+    b"\x89PNG\r\n\x1a\n": "PNG",
+    b"\xff\xd8\xff": "JPEG",
+    b"GIF8": "GIF",
+    b"II*\x00": "TIFF",
+    b"MM\x00*": "TIFF",
+    b"BM": "BMP",
+}
 
 
 def _claimed_format(path):
@@ -138,8 +151,10 @@ def decode_min_size(geometry, size, fraction, reducing_gap=2.0):
     if geometry not in GEOMETRIES:
         raise ValueError(f"unknown geometry {geometry!r}; valid: {', '.join(GEOMETRIES)}")
     if not 0.0 < fraction <= 1.0 or size < 1 or reducing_gap < 1:
-        raise ValueError(f"need size >= 1, fraction in (0, 1] and reducing_gap >= 1, got {size}, "
-                         f"{fraction} and {reducing_gap}")
+        raise ValueError(
+            f"need size >= 1, fraction in (0, 1] and reducing_gap >= 1, got {size}, "
+            f"{fraction} and {reducing_gap}"
+        )
     side = math.ceil(size / fraction)
     while side > 1 and round((side - 1) * fraction) >= size:  # Python's round, as the crop uses
         side -= 1
@@ -227,8 +242,16 @@ def load_scaled(path, min_size=None):
             if min_size is not None:
                 upright, factor = _reduce_to(upright, min_size)
             rgb = np.asarray(_to_rgb(upright), dtype=np.uint8)
-        except (OSError, SyntaxError, ValueError, EOFError, IndexError, KeyError,
-                TypeError, ZeroDivisionError) as exc:
+        except (
+            OSError,
+            SyntaxError,
+            ValueError,
+            EOFError,
+            IndexError,
+            KeyError,
+            TypeError,
+            ZeroDivisionError,
+        ) as exc:
             raise UserError(f"{path}: damaged image ({_reason(exc)})") from None
     if rgb.ndim != 3 or rgb.shape[2] != 3:
         raise UserError(f"{path}: unsupported image layout {rgb.shape}")

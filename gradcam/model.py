@@ -17,23 +17,25 @@ TF-Slim network and checkpoint (``gradcam.loaders.slim``), ``Model.from_file`` (
 given a path) a Keras .h5/.keras file, a SavedModel or a frozen GraphDef
 (``gradcam.loaders.model_file``); both feed the same core.
 """
+
 import copy
 import threading
 import warnings
+from collections.abc import Sequence
 from difflib import get_close_matches
 from os import PathLike
 from pathlib import Path
-from typing import Optional, Sequence, Union
+from typing import Optional, Union
 
 import numpy as np
 
 from gradcam.arrays import SCORES, batch_slices, class_scores, distinct_rows, probabilities_of
 from gradcam.errors import UserError
 from gradcam.graph import building, depends_only_through, guided_gradients
+from gradcam.images import ScaledImage
 from gradcam.labels import labels_for, read_label_file, resolve_class, short_label
 from gradcam.loaders.model_file import load_model_file
 from gradcam.loaders.slim import load_slim
-from gradcam.images import ScaledImage
 from gradcam.preprocessing import crop_and_resize, decode_size
 from nets.nets_factory import DEFAULT_NETWORK, NETWORKS, NetworkSpec
 from nets.tf_compat import tf
@@ -43,13 +45,13 @@ FETCH_KEYS = {
     "logits": "pre-softmax (or pre-sigmoid) class scores [N, C]",
     "probabilities": "softmax of the logits [N, C] (sigmoid of each for a sigmoid head)",
     "score": "the explained score [N], the quantity every gradient is taken of: the target's "
-             "logit, minus the contrast class's, or the same of probabilities (Model.scoring)",
+    "logit, minus the contrast class's, or the same of probabilities (Model.scoring)",
     "activations": "the layer's feature map [N, h, w, c]",
     "layer_gradients": "d score / d activations [N, h, w, c]",
     "input_gradients": "d score / d input pixels [N, S, S, 3]",
     "guided_input_gradients": "guided-backprop d score / d input pixels [N, S, S, 3]",
     "head_weights": "the target's column of the final linear layer, minus the contrast's [N, C_in] "
-                    "(CAM)",
+    "(CAM)",
 }
 MODEL_FILE_SUFFIXES = (".h5", ".hdf5", ".keras", ".pb")
 LAYER_KEYS = frozenset({"activations", "layer_gradients"})
@@ -78,48 +80,93 @@ class Model:
             that is corrupt, untrusted or cannot be explained.
     """
 
-    def __init__(self, network: Union[str, PathLike, NetworkSpec] = DEFAULT_NETWORK,
-                 checkpoint: Optional[Union[str, PathLike]] = None, *,
-                 num_classes: Optional[int] = None,
-                 labels: Optional[Union[Sequence[str], str, PathLike]] = None,
-                 threads: Optional[int] = None, trust_code: bool = False):
+    def __init__(
+        self,
+        network: Union[str, PathLike, NetworkSpec] = DEFAULT_NETWORK,
+        checkpoint: Optional[Union[str, PathLike]] = None,
+        *,
+        num_classes: Optional[int] = None,
+        labels: Optional[Union[Sequence[str], str, PathLike]] = None,
+        threads: Optional[int] = None,
+        trust_code: bool = False,
+    ):
         if is_model_file(network):
             if checkpoint is not None:
-                raise UserError("a checkpoint does not apply to a model file (its weights are in it)")
+                raise UserError(
+                    "a checkpoint does not apply to a model file (its weights are in it)"
+                )
             built = load_model_file(network, trust_code=trust_code, num_classes=num_classes)
         else:
             built = load_slim(network, checkpoint, num_classes)
         self._open(built, labels, threads)
 
     @classmethod
-    def from_file(cls, path: Union[str, PathLike], *, trust_code: bool = False,
-                  image_size: Optional[int] = None, preprocessing: Optional[str] = None,
-                  layer_tensor: Optional[str] = None, input_tensor: Optional[str] = None,
-                  logits_tensor: Optional[str] = None, num_classes: Optional[int] = None,
-                  labels=None, threads: Optional[int] = None,
-                  tags: Sequence[str] = ("serve",)) -> "Model":
+    def from_file(
+        cls,
+        path: Union[str, PathLike],
+        *,
+        trust_code: bool = False,
+        image_size: Optional[int] = None,
+        preprocessing: Optional[str] = None,
+        layer_tensor: Optional[str] = None,
+        input_tensor: Optional[str] = None,
+        logits_tensor: Optional[str] = None,
+        num_classes: Optional[int] = None,
+        labels=None,
+        threads: Optional[int] = None,
+        tags: Sequence[str] = ("serve",),
+    ) -> "Model":
         """A Keras .h5 or .keras file, a SavedModel directory (TF2 or TF1) or a frozen GraphDef
         .pb; input, logits (pre-softmax or pre-sigmoid), layers and the default layer are found,
         each overridable (see ``gradcam.loaders.model_file.load_model_file`` for the arguments;
         ``labels`` and ``threads`` as for the constructor)."""
         model = cls.__new__(cls)
-        model._open(load_model_file(path, trust_code=trust_code, image_size=image_size,
-                                    preprocessing=preprocessing, layer_tensor=layer_tensor,
-                                    input_tensor=input_tensor, logits_tensor=logits_tensor,
-                                    num_classes=num_classes, tags=tags), labels, threads)
+        model._open(
+            load_model_file(
+                path,
+                trust_code=trust_code,
+                image_size=image_size,
+                preprocessing=preprocessing,
+                layer_tensor=layer_tensor,
+                input_tensor=input_tensor,
+                logits_tensor=logits_tensor,
+                num_classes=num_classes,
+                tags=tags,
+            ),
+            labels,
+            threads,
+        )
         return model
 
     @classmethod
-    def from_graph(cls, path: Union[str, PathLike], *, input_tensor: str, logits_tensor: str,
-                   layer_tensor: str, preprocessing: str, image_size: Optional[int] = None,
-                   num_classes: Optional[int] = None, labels=None, threads: Optional[int] = None,
-                   tags: Sequence[str] = ("serve",)) -> "Model":
+    def from_graph(
+        cls,
+        path: Union[str, PathLike],
+        *,
+        input_tensor: str,
+        logits_tensor: str,
+        layer_tensor: str,
+        preprocessing: str,
+        image_size: Optional[int] = None,
+        num_classes: Optional[int] = None,
+        labels=None,
+        threads: Optional[int] = None,
+        tags: Sequence[str] = ("serve",),
+    ) -> "Model":
         """A frozen GraphDef (.pb) or SavedModel directory explained through named tensors:
         ``from_file`` with every tensor given."""
-        return cls.from_file(path, input_tensor=input_tensor, logits_tensor=logits_tensor,
-                             layer_tensor=layer_tensor, preprocessing=preprocessing,
-                             image_size=image_size, num_classes=num_classes, labels=labels,
-                             threads=threads, tags=tags)
+        return cls.from_file(
+            path,
+            input_tensor=input_tensor,
+            logits_tensor=logits_tensor,
+            layer_tensor=layer_tensor,
+            preprocessing=preprocessing,
+            image_size=image_size,
+            num_classes=num_classes,
+            labels=labels,
+            threads=threads,
+            tags=tags,
+        )
 
     def _open(self, built, labels, threads):
         """The core every constructor ends in: outputs, target, session, weights."""
@@ -142,18 +189,23 @@ class Model:
                 self.probabilities = tf.nn.softmax(self.logits)
             # Not fed: each image's own top class, so one-pass methods need no prediction run.
             self.target = tf.placeholder_with_default(
-                tf.argmax(self.logits, 1, output_type=tf.int32), [None], name="target")
+                tf.argmax(self.logits, 1, output_type=tf.int32), [None], name="target"
+            )
             # Not fed: no contrast (one_hot(-1) is all zeros) and the logits, so the default score
             # is the target's logit, bit for bit, and so are its gradients.
             self.contrast = tf.placeholder_with_default(-1, [], name="contrast")
-            self.probability_score = tf.placeholder_with_default(False, [],
-                                                                 name="probability_score")
+            self.probability_score = tf.placeholder_with_default(
+                False, [], name="probability_score"
+            )
             values = tf.where(self.probability_score, self.probabilities, self.logits)
-            sign = (tf.one_hot(self.target, self.num_classes)
-                    - tf.one_hot(self.contrast, self.num_classes))
+            sign = tf.one_hot(self.target, self.num_classes) - tf.one_hot(
+                self.contrast, self.num_classes
+            )
             self.score = tf.reduce_sum(values * sign, 1)
-        config = tf.ConfigProto(inter_op_parallelism_threads=1 if threads else 0,
-                                intra_op_parallelism_threads=threads or 0)
+        config = tf.ConfigProto(
+            inter_op_parallelism_threads=1 if threads else 0,
+            intra_op_parallelism_threads=threads or 0,
+        )
         self.session = tf.Session(graph=self.graph, config=config)
         built.restore(self.session)
         self._lock = threading.RLock()
@@ -166,8 +218,9 @@ class Model:
             labels = read_label_file(labels, self.num_classes)
         labels = list(labels) if labels is not None else labels_for(label_offset, self.num_classes)
         if len(labels) != self.num_classes:
-            raise UserError(f"{len(labels)} labels given for a model with {self.num_classes} "
-                            "classes")
+            raise UserError(
+                f"{len(labels)} labels given for a model with {self.num_classes} classes"
+            )
         return labels
 
     # -- graph pieces, each built once under the lock ----------------------------------------
@@ -203,8 +256,11 @@ class Model:
 
     def _guided_input_gradients(self):
         if self.unguided:  # said once per model: this is built once
-            warnings.warn(f"{self.name}: guided backprop has rules for ReLU and ReLU6 only; "
-                          f"{', '.join(self.unguided)} pass plain gradients", stacklevel=2)
+            warnings.warn(
+                f"{self.name}: guided backprop has rules for ReLU and ReLU6 only; "
+                f"{', '.join(self.unguided)} pass plain gradients",
+                stacklevel=2,
+            )
         return guided_gradients(self.score, self.images)[0]
 
     def _once(self, key, build):
@@ -218,16 +274,24 @@ class Model:
         activations = self._layers.get(name, self._extra_layers.get(name))
         if activations is None:
             near = get_close_matches(name, self._layers, 5, 0.4) or list(self._layers)[-5:]
-            raise UserError(f"unknown layer {name!r} for {self.name}; close: {', '.join(near)} "
-                            "(all: gradcam list layers)")
-        return self._once(("layer", name), lambda: {
-            "activations": activations,
-            "layer_gradients": tf.gradients(self.score, activations)[0]})
+            raise UserError(
+                f"unknown layer {name!r} for {self.name}; close: {', '.join(near)} "
+                "(all: gradcam list layers)"
+            )
+        return self._once(
+            ("layer", name),
+            lambda: {
+                "activations": activations,
+                "layer_gradients": tf.gradients(self.score, activations)[0],
+            },
+        )
 
     def _target_head_weights(self):
         if self._head_weights is None:
-            raise UserError(f"CAM needs a network ending in global average pooling + one linear "
-                            f"layer; {self.name} has none (use grad_cam)")
+            raise UserError(
+                f"CAM needs a network ending in global average pooling + one linear "
+                f"layer; {self.name} has none (use grad_cam)"
+            )
         target = tf.transpose(tf.gather(self._head_weights, self.target, axis=1))
         contrast = tf.gather(self._head_weights, tf.maximum(self.contrast, 0), axis=1)
         return target - contrast * tf.cast(self.contrast >= 0, contrast.dtype)
@@ -236,9 +300,13 @@ class Model:
         """True when every key of ``keys`` reaches the pixels only through ``layer``."""
         tensors = self.tensors(keys | LAYER_KEYS, layer)
         with self._lock:
-            return self._once(("fed_by_layer", layer or self.default_layer, frozenset(keys)),
-                              lambda: all(depends_only_through(tensors[k], tensors["activations"],
-                                                               self.images) for k in keys))
+            return self._once(
+                ("fed_by_layer", layer or self.default_layer, frozenset(keys)),
+                lambda: all(
+                    depends_only_through(tensors[k], tensors["activations"], self.images)
+                    for k in keys
+                ),
+            )
 
     # -- what is explained -----------------------------------------------------------------------
     def scoring(self, contrast=None, score: str = "logit") -> "Model":
@@ -257,8 +325,9 @@ class Model:
             either closes both (one session).
         """
         if score not in SCORES:
-            raise UserError(f"unknown {{argument}} {score!r}; valid scores: {', '.join(SCORES)}",
-                            "score")
+            raise UserError(
+                f"unknown {{argument}} {score!r}; valid scores: {', '.join(SCORES)}", "score"
+            )
         index = None if contrast is None else self.class_index(contrast)
         if (index, score) == (self.contrast_class, self.score_kind):
             return self
@@ -270,8 +339,11 @@ class Model:
         """The score this model explains (see ``scoring``), from logits [N, C] and one target per
         row (or one for all), in numpy: for perturbation methods that score many copies of an
         image from one forward each."""
-        values = np.asarray(logits) if self.score_kind == "logit" else \
-            probabilities_of(logits, self.activation)  # as "probabilities": sigmoid per class too
+        values = (
+            np.asarray(logits)
+            if self.score_kind == "logit"
+            else probabilities_of(logits, self.activation)
+        )  # as "probabilities": sigmoid per class too
         return class_scores(values, target, self.contrast_class)
 
     def _score_feeds(self):
@@ -287,8 +359,14 @@ class Model:
         return len(self.graph.get_operations())
 
     # -- running ----------------------------------------------------------------------------
-    def fetch(self, images, target=None, keys: Sequence[str] = ("logits",),
-              layer: Optional[str] = None, batch_size: int = 32) -> dict:
+    def fetch(
+        self,
+        images,
+        target=None,
+        keys: Sequence[str] = ("logits",),
+        layer: Optional[str] = None,
+        batch_size: int = 32,
+    ) -> dict:
         """Named quantities of ``images`` (see ``FETCH_KEYS``), one session run per batch.
 
         Args:
@@ -309,29 +387,45 @@ class Model:
         target = None if target is None else self.check_target(target, len(images))
         keys = list(keys)
         if "head_weights" in keys and self.score_kind != "logit":
-            raise UserError("CAM weighs the channels by the linear head's column of a logit; "
-                            f"{{argument}} {self.score_kind} does not apply to it", "score")
+            raise UserError(
+                "CAM weighs the channels by the linear head's column of a logit; "
+                f"{{argument}} {self.score_kind} does not apply to it",
+                "score",
+            )
         above = set(keys) - {"activations"}
         if target is not None and above and above <= ABOVE_LAYER_KEYS and len(images) > 1:
             firsts, index = distinct_rows(images)
             if len(firsts) < len(images) and self._fed_by_layer(above, layer):
-                return self._fetch_through_layer(images, firsts, index, target, keys, layer,
-                                                 batch_size)
-        return self._run(self.tensors(keys, layer), images, target,
-                         batch_slices(len(images), batch_size))
+                return self._fetch_through_layer(
+                    images, firsts, index, target, keys, layer, batch_size
+                )
+        return self._run(
+            self.tensors(keys, layer), images, target, batch_slices(len(images), batch_size)
+        )
 
     def _fetch_through_layer(self, images, firsts, index, target, keys, layer, batch_size):
         tensors = self.tensors(set(keys) | {"activations"}, layer)
         activations = tensors["activations"]
-        once = self._run({"activations": activations}, images[firsts], None,
-                         batch_slices(len(firsts), batch_size))["activations"][index]
+        once = self._run(
+            {"activations": activations},
+            images[firsts],
+            None,
+            batch_slices(len(firsts), batch_size),
+        )["activations"][index]
         rest = {k: tensors[k] for k in keys if k != "activations"}
-        out = self._run(rest, None, target, batch_slices(len(index), batch_size),
-                        feeds={activations: once})
+        out = self._run(
+            rest, None, target, batch_slices(len(index), batch_size), feeds={activations: once}
+        )
         return {k: once if k == "activations" else out[k] for k in keys}
 
-    def fetch_above(self, activations, target=None, keys: Sequence[str] = ("logits",),
-                    layer: Optional[str] = None, batch_size: int = 32) -> dict:
+    def fetch_above(
+        self,
+        activations,
+        target=None,
+        keys: Sequence[str] = ("logits",),
+        layer: Optional[str] = None,
+        batch_size: int = 32,
+    ) -> dict:
         """Named quantities computed from the activations of ``layer`` by the part of the network
         above it (nothing below the layer runs): for edited feature maps, e.g. a channel zeroed.
 
@@ -354,20 +448,30 @@ class Model:
         tensor = self.tensors(["activations"], layer)["activations"]
         activations = np.asarray(activations, np.float32)
         expected = tensor.shape.as_list()[1:]  # None where the graph leaves a size open
-        if activations.ndim != 4 or any(e not in (None, a) for e, a in
-                                        zip(expected, activations.shape[1:])):
+        if activations.ndim != 4 or any(
+            e not in (None, a) for e, a in zip(expected, activations.shape[1:])
+        ):
             shape = " x ".join("?" if e is None else str(e) for e in expected)
-            raise UserError(f"activations of layer {layer or self.default_layer!r} must be "
-                            f"N x {shape}, got {activations.shape}")
+            raise UserError(
+                f"activations of layer {layer or self.default_layer!r} must be "
+                f"N x {shape}, got {activations.shape}"
+            )
         unknown = [k for k in keys if k not in ABOVE_LAYER_KEYS]
         if unknown or not self._fed_by_layer(set(keys), layer):
             what = unknown[0] if unknown else ", ".join(keys)
-            raise UserError(f"the output of layer {layer or self.default_layer!r} does not "
-                            f"determine {what} of {self.name} (the network reaches the pixels "
-                            "other than through it)")
+            raise UserError(
+                f"the output of layer {layer or self.default_layer!r} does not "
+                f"determine {what} of {self.name} (the network reaches the pixels "
+                "other than through it)"
+            )
         target = None if target is None else self.check_target(target, len(activations))
-        return self._run(self.tensors(keys, layer), None, target,
-                         batch_slices(len(activations), batch_size), feeds={tensor: activations})
+        return self._run(
+            self.tensors(keys, layer),
+            None,
+            target,
+            batch_slices(len(activations), batch_size),
+            feeds={tensor: activations},
+        )
 
     def _run(self, tensors, images, target, batches, feeds=None):
         """Session runs over ``batches`` (slices); ``feeds`` maps extra tensors to row arrays."""
@@ -418,8 +522,9 @@ class Model:
         if not 0 <= channel < channels:
             raise UserError(f"channel {channel} out of range 0..{channels - 1} for layer {layer!r}")
         if unit is not None and not (0 <= unit[0] < height and 0 <= unit[1] < width):
-            raise UserError(f"unit {tuple(unit)} outside the {height} x {width} map of layer "
-                            f"{layer!r}")
+            raise UserError(
+                f"unit {tuple(unit)} outside the {height} x {width} map of layer {layer!r}"
+            )
         with self._lock:
             pieces = self._once(("unit", layer), lambda: self._unit_objectives(activations))
         which = "unit" if unit is not None else "mean"
@@ -435,9 +540,14 @@ class Model:
         chosen = tf.gather(activations, channel, axis=-1)  # [N, h, w]
         mean = tf.reduce_mean(chosen, axis=[1, 2])
         unit = tf.gather(tf.gather(chosen, position[0], axis=1), position[1], axis=1)
-        return {"channel": channel, "position": position, "mean": mean, "unit": unit,
-                "mean_gradients": tf.gradients(mean, self.images)[0],
-                "unit_gradients": tf.gradients(unit, self.images)[0]}
+        return {
+            "channel": channel,
+            "position": position,
+            "mean": mean,
+            "unit": unit,
+            "mean_gradients": tf.gradients(mean, self.images)[0],
+            "unit_gradients": tf.gradients(unit, self.images)[0],
+        }
 
     # -- classes and images ------------------------------------------------------------------
     def class_index(self, query) -> int:
@@ -454,8 +564,14 @@ class Model:
         ``gradcam.images.ScaledImage`` (a photo decoded reduced: the crop is placed in the full
         photo's coordinates)."""
         if isinstance(photo, ScaledImage):
-            return crop_and_resize(photo.pixels, self.image_size, self.preprocessing,
-                                   central_fraction, photo.factor, photo.full_size)
+            return crop_and_resize(
+                photo.pixels,
+                self.image_size,
+                self.preprocessing,
+                central_fraction,
+                photo.factor,
+                photo.full_size,
+            )
         return crop_and_resize(photo, self.image_size, self.preprocessing, central_fraction)
 
     def decode_size(self, central_fraction: Optional[float] = None) -> tuple:
@@ -472,5 +588,8 @@ def is_model_file(network) -> bool:
     or a string that is not a registered name and names an existing file or directory."""
     if isinstance(network, PathLike):
         return True
-    return isinstance(network, str) and network not in NETWORKS and (
-        Path(network).exists() or Path(network).suffix.lower() in MODEL_FILE_SUFFIXES)
+    return (
+        isinstance(network, str)
+        and network not in NETWORKS
+        and (Path(network).exists() or Path(network).suffix.lower() in MODEL_FILE_SUFFIXES)
+    )

@@ -3,6 +3,7 @@
 A ``Model`` is safe to share: its graph pieces are built under its own lock and ``Session.run``
 may run concurrently, so the cache only makes sure each model is built once.
 """
+
 import threading
 
 from gradcam.model import Model
@@ -22,8 +23,11 @@ class ModelCache:
         key = (network, checkpoint, tuple(sorted(file_options.items())))
         with self._lock:
             if key not in self._models:
-                self._models[key] = Model.from_file(network, **file_options) if file_options \
+                self._models[key] = (
+                    Model.from_file(network, **file_options)
+                    if file_options
                     else Model(network, checkpoint)
+                )
             return self._models[key]
 
     def put(self, model, checkpoint=None):

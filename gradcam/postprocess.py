@@ -2,6 +2,7 @@
 
 All functions take batches (N x h x w) and are pure numpy, so they are testable without TF.
 """
+
 import numpy as np
 from PIL import Image
 
@@ -23,8 +24,16 @@ def normalize(maps, eps=EPSILON):
 
 def upsample(maps, size):
     """Bilinear resize of each map to size x size (PIL, float32)."""
-    return np.stack([np.asarray(Image.fromarray(np.asarray(m, np.float32), mode="F")
-                                .resize((size, size), Image.BILINEAR)) for m in maps])
+    return np.stack(
+        [
+            np.asarray(
+                Image.fromarray(np.asarray(m, np.float32), mode="F").resize(
+                    (size, size), Image.BILINEAR
+                )
+            )
+            for m in maps
+        ]
+    )
 
 
 def cam_magnitude(lowres, size):

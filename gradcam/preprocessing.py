@@ -20,8 +20,9 @@ Large photos can be decoded reduced (``gradcam.images.load_scaled``, JPEG DCT sc
 fractional box of the reduced image), so the crop does not move; with factor 1 it is the exact
 path, unchanged.
 """
+
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 from PIL import Image
@@ -33,7 +34,9 @@ from gradcam.images import decode_min_size
 @dataclass(frozen=True)
 class Preprocessing:
     name: str
-    geometry: str  # "crop_both" (Slim inception central_crop) or "shorter_side" (resize + square crop)
+    geometry: (
+        str  # "crop_both" (Slim inception central_crop) or "shorter_side" (resize + square crop)
+    )
     default_fraction: float
     normalize: Callable  # tf tensor in [0, 255] -> network input tensor
 
@@ -63,7 +66,9 @@ PREPROCESSING = {
 
 def get_preprocessing(name):
     if name not in PREPROCESSING:
-        raise UserError(f"unknown preprocessing {name!r}; valid: {', '.join(sorted(PREPROCESSING))}")
+        raise UserError(
+            f"unknown preprocessing {name!r}; valid: {', '.join(sorted(PREPROCESSING))}"
+        )
     return PREPROCESSING[name]
 
 
@@ -112,12 +117,16 @@ def crop_and_resize(image, size, preprocessing, central_fraction=None, factor=1,
     if factor == 1:
         h, w = image.shape[:2]
         left, top, cw, ch = crop_box(w, h, prep.geometry, fraction)
-        crop = Image.fromarray(np.ascontiguousarray(image[top:top + ch, left:left + cw]))
+        crop = Image.fromarray(np.ascontiguousarray(image[top : top + ch, left : left + cw]))
         return np.asarray(crop.resize((size, size), Image.BILINEAR), dtype=np.uint8)
     left, top, cw, ch = crop_box(*full_size, prep.geometry, fraction)
     x0, y0 = left // factor, top // factor  # the reduced pixels covering the crop
     x1, y1 = -(-(left + cw) // factor), -(-(top + ch) // factor)
     crop = Image.fromarray(np.ascontiguousarray(image[y0:y1, x0:x1]))
-    box = (left / factor - x0, top / factor - y0, (left + cw) / factor - x0,
-           (top + ch) / factor - y0)
+    box = (
+        left / factor - x0,
+        top / factor - y0,
+        (left + cw) / factor - x0,
+        (top + ch) / factor - y0,
+    )
     return np.asarray(crop.resize((size, size), Image.BILINEAR, box=box), dtype=np.uint8)

@@ -4,6 +4,7 @@
 - shading: darken what does not matter (pixel scaled by the map).
 - blur: blur what does not matter (blend of the image and a blurred copy, by the map).
 """
+
 import os
 import tempfile
 from pathlib import Path
@@ -15,6 +16,7 @@ from PIL import Image, ImageFilter
 
 from gradcam.errors import UserError
 from gradcam.postprocess import STYLES
+
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 
@@ -30,8 +32,10 @@ def overlay(image, heatmap, style="heatmap", alpha=0.5, colormap="jet"):
         out = image * weight
     elif style == "blur":
         radius = max(2.0, image.shape[0] / 32.0)
-        blurred = np.asarray(Image.fromarray(image.astype(np.uint8)).filter(
-            ImageFilter.GaussianBlur(radius)), np.float32)
+        blurred = np.asarray(
+            Image.fromarray(image.astype(np.uint8)).filter(ImageFilter.GaussianBlur(radius)),
+            np.float32,
+        )
         out = weight * image + (1.0 - weight) * blurred
     else:
         raise UserError(f"unknown style {style!r}; valid styles: {', '.join(STYLES)}")
@@ -51,7 +55,9 @@ def atomic_write(path, write):
     """Call ``write(tmp_path)`` then rename onto ``path``: no half-written file is ever left."""
     check_writable(path)
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.resolve().parent, prefix=f".{path.name}.", suffix=path.suffix)
+    fd, tmp = tempfile.mkstemp(
+        dir=path.resolve().parent, prefix=f".{path.name}.", suffix=path.suffix
+    )
     os.close(fd)
     try:
         write(tmp)
@@ -65,8 +71,12 @@ def atomic_write(path, write):
 
 def save_png(path, array):
     """PNG at zlib level 3: 2.7x faster to write than PIL's default level 6, files ~10% larger."""
-    atomic_write(path, lambda tmp: Image.fromarray(np.asarray(array, np.uint8)).save(
-        tmp, format="PNG", compress_level=3))
+    atomic_write(
+        path,
+        lambda tmp: Image.fromarray(np.asarray(array, np.uint8)).save(
+            tmp, format="PNG", compress_level=3
+        ),
+    )
 
 
 def save_figure(path, figure):

@@ -17,6 +17,7 @@ sub-scope with ``gamma``, ``beta``, ``moving_mean``, ``moving_variance``):
 
 CAM layer ``head``: 7x7x1280 at 224x224 (after the head's ReLU6).
 """
+
 from nets.tf_compat import slim, tf
 
 CAM_LAYER = "head"
@@ -39,10 +40,20 @@ DROPOUT_KEEP_PROB = 0.8
 
 def efficientnet_lite_arg_scope(batch_norm_decay=0.99, batch_norm_epsilon=1e-3):
     """Convs without biases, followed by batch norm (with gamma) and ReLU6, TF 'SAME' padding."""
-    with slim.arg_scope([slim.conv2d, slim.separable_conv2d], padding="SAME",
-                        activation_fn=tf.nn.relu6, normalizer_fn=slim.batch_norm, biases_initializer=None):
-        with slim.arg_scope([slim.batch_norm], decay=batch_norm_decay, epsilon=batch_norm_epsilon,
-                            scale=True, center=True) as scope:
+    with slim.arg_scope(
+        [slim.conv2d, slim.separable_conv2d],
+        padding="SAME",
+        activation_fn=tf.nn.relu6,
+        normalizer_fn=slim.batch_norm,
+        biases_initializer=None,
+    ):
+        with slim.arg_scope(
+            [slim.batch_norm],
+            decay=batch_norm_decay,
+            epsilon=batch_norm_epsilon,
+            scale=True,
+            center=True,
+        ) as scope:
             return scope
 
 
@@ -53,8 +64,9 @@ def _mbconv_block(net, expand_ratio, kernel, stride, out_channels, scope):
         block_input = net
         if expand_ratio != 1:
             net = slim.conv2d(net, in_channels * expand_ratio, 1, scope="expand")
-        net = slim.separable_conv2d(net, None, kernel, depth_multiplier=1, stride=stride,
-                                    scope="depthwise")
+        net = slim.separable_conv2d(
+            net, None, kernel, depth_multiplier=1, stride=stride, scope="depthwise"
+        )
         net = slim.conv2d(net, out_channels, 1, activation_fn=None, scope="project")
         if stride == 1 and in_channels == out_channels:
             net = net + block_input
@@ -72,8 +84,9 @@ def efficientnet_lite0(images, num_classes=1000, is_training=False, scope="effic
             for expand_ratio, kernel, stride, out_channels, repeats in LITE0_STAGES:
                 for repeat in range(repeats):
                     name = f"block_{block_index}"
-                    net = _mbconv_block(net, expand_ratio, kernel, stride if repeat == 0 else 1,
-                                        out_channels, name)
+                    net = _mbconv_block(
+                        net, expand_ratio, kernel, stride if repeat == 0 else 1, out_channels, name
+                    )
                     end_points[name] = net
                     block_index += 1
             net = slim.conv2d(net, HEAD_FILTERS, 1, scope="head")
@@ -81,8 +94,9 @@ def efficientnet_lite0(images, num_classes=1000, is_training=False, scope="effic
             net = tf.reduce_mean(net, [1, 2], name="global_pool")
             end_points["global_pool"] = net
             net = slim.dropout(net, DROPOUT_KEEP_PROB, scope="dropout")
-            logits = slim.fully_connected(net, num_classes, activation_fn=None, normalizer_fn=None,
-                                          scope="logits")
+            logits = slim.fully_connected(
+                net, num_classes, activation_fn=None, normalizer_fn=None, scope="logits"
+            )
             end_points["Logits"] = logits
             end_points["Predictions"] = tf.nn.softmax(logits, name="Predictions")
     return logits, end_points

@@ -17,9 +17,11 @@ themselves and needs no registration::
 ``network_fn(images, num_classes, is_training=False)`` returns ``(logits [N, num_classes],
 end_points)``; ``default_layer`` names a 4-D end point (the CAM methods' default layer).
 """
+
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Optional, Union
+from typing import Optional, Union
 
 SLIM_MODELS_URL = "http://download.tensorflow.org/models/"
 DEFAULT_NETWORK = "efficientnet_lite0"
@@ -77,8 +79,9 @@ class NetworkSpec:
 
         scope = _resolve(self.arg_scope)
         with slim.arg_scope(scope() if scope else {}):
-            return _resolve(self.network_fn)(images, int(num_classes or self.num_classes),
-                                             is_training=is_training)
+            return _resolve(self.network_fn)(
+                images, int(num_classes or self.num_classes), is_training=is_training
+            )
 
 
 NETWORKS = {}
@@ -90,44 +93,93 @@ def register_network(spec, replace=False):
     if not isinstance(spec, NetworkSpec):
         raise TypeError(f"register_network takes a NetworkSpec, got {type(spec).__name__}")
     if spec.name in NETWORKS and not replace:
-        raise ValueError(f"network {spec.name!r} is registered already; pass replace=True to "
-                         "replace it")
+        raise ValueError(
+            f"network {spec.name!r} is registered already; pass replace=True to replace it"
+        )
     NETWORKS[spec.name] = spec
     return spec
 
 
 def _official(name, network_fn, arg_scope, tarball, **fields):
     """A record of an official Slim checkpoint: ``<name>.ckpt`` inside ``tarball``."""
-    return NetworkSpec(name=name, network_fn=network_fn, arg_scope=arg_scope,
-                       checkpoint_file=f"{name}.ckpt", download_url=SLIM_MODELS_URL + tarball,
-                       **fields)
+    return NetworkSpec(
+        name=name,
+        network_fn=network_fn,
+        arg_scope=arg_scope,
+        checkpoint_file=f"{name}.ckpt",
+        download_url=SLIM_MODELS_URL + tarball,
+        **fields,
+    )
 
 
 for _spec in (
-    NetworkSpec(name="efficientnet_lite0", network_fn="nets.efficientnet_lite:efficientnet_lite0",
-                arg_scope="nets.efficientnet_lite:efficientnet_lite_arg_scope",
-                preprocessing="efficientnet_lite", image_size=224, num_classes=1000,
-                default_layer="head", head_weights="efficientnet_lite0/logits/weights",
-                checkpoint_file="model.ckpt"),
-    *(_official(f"resnet_v2_{depth}", f"nets.resnet_v2:resnet_v2_{depth}",
-                "nets.resnet_v2:resnet_arg_scope", f"resnet_v2_{depth}_2017_04_14.tar.gz",
-                preprocessing="inception", image_size=299, num_classes=1001,
-                default_layer="PrePool", head_weights=f"resnet_v2_{depth}/logits/weights")
-      for depth in (50, 101, 152)),
-    _official("inception_v3", "tf_slim.nets.inception_v3:inception_v3",
-              "tf_slim.nets.inception_v3:inception_v3_arg_scope", "inception_v3_2016_08_28.tar.gz",
-              preprocessing="inception", image_size=299, num_classes=1001,
-              default_layer="Mixed_7c", head_weights="InceptionV3/Logits/Conv2d_1c_1x1/weights"),
-    _official("inception_v1", "tf_slim.nets.inception_v1:inception_v1",
-              "tf_slim.nets.inception_v1:inception_v1_arg_scope", "inception_v1_2016_08_28.tar.gz",
-              preprocessing="inception", image_size=224, num_classes=1001,
-              default_layer="Mixed_5c", head_weights="InceptionV1/Logits/Conv2d_0c_1x1/weights"),
-    _official("resnet_v1_50", "nets.resnet_v1:resnet_v1_50", "nets.resnet_v1:resnet_arg_scope",
-              "resnet_v1_50_2016_08_28.tar.gz", preprocessing="vgg", image_size=224,
-              num_classes=1000, default_layer="resnet_v1_50/block4",
-              head_weights="resnet_v1_50/logits/weights"),
-    _official("vgg_16", "tf_slim.nets.vgg:vgg_16", "tf_slim.nets.vgg:vgg_arg_scope",
-              "vgg_16_2016_08_28.tar.gz", preprocessing="vgg", image_size=224, num_classes=1000,
-              default_layer="vgg_16/conv5/conv5_3"),
+    NetworkSpec(
+        name="efficientnet_lite0",
+        network_fn="nets.efficientnet_lite:efficientnet_lite0",
+        arg_scope="nets.efficientnet_lite:efficientnet_lite_arg_scope",
+        preprocessing="efficientnet_lite",
+        image_size=224,
+        num_classes=1000,
+        default_layer="head",
+        head_weights="efficientnet_lite0/logits/weights",
+        checkpoint_file="model.ckpt",
+    ),
+    *(
+        _official(
+            f"resnet_v2_{depth}",
+            f"nets.resnet_v2:resnet_v2_{depth}",
+            "nets.resnet_v2:resnet_arg_scope",
+            f"resnet_v2_{depth}_2017_04_14.tar.gz",
+            preprocessing="inception",
+            image_size=299,
+            num_classes=1001,
+            default_layer="PrePool",
+            head_weights=f"resnet_v2_{depth}/logits/weights",
+        )
+        for depth in (50, 101, 152)
+    ),
+    _official(
+        "inception_v3",
+        "tf_slim.nets.inception_v3:inception_v3",
+        "tf_slim.nets.inception_v3:inception_v3_arg_scope",
+        "inception_v3_2016_08_28.tar.gz",
+        preprocessing="inception",
+        image_size=299,
+        num_classes=1001,
+        default_layer="Mixed_7c",
+        head_weights="InceptionV3/Logits/Conv2d_1c_1x1/weights",
+    ),
+    _official(
+        "inception_v1",
+        "tf_slim.nets.inception_v1:inception_v1",
+        "tf_slim.nets.inception_v1:inception_v1_arg_scope",
+        "inception_v1_2016_08_28.tar.gz",
+        preprocessing="inception",
+        image_size=224,
+        num_classes=1001,
+        default_layer="Mixed_5c",
+        head_weights="InceptionV1/Logits/Conv2d_0c_1x1/weights",
+    ),
+    _official(
+        "resnet_v1_50",
+        "nets.resnet_v1:resnet_v1_50",
+        "nets.resnet_v1:resnet_arg_scope",
+        "resnet_v1_50_2016_08_28.tar.gz",
+        preprocessing="vgg",
+        image_size=224,
+        num_classes=1000,
+        default_layer="resnet_v1_50/block4",
+        head_weights="resnet_v1_50/logits/weights",
+    ),
+    _official(
+        "vgg_16",
+        "tf_slim.nets.vgg:vgg_16",
+        "tf_slim.nets.vgg:vgg_arg_scope",
+        "vgg_16_2016_08_28.tar.gz",
+        preprocessing="vgg",
+        image_size=224,
+        num_classes=1000,
+        default_layer="vgg_16/conv5/conv5_3",
+    ),
 ):
     register_network(_spec)

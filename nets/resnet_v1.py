@@ -3,6 +3,7 @@
 Logits are squeezed to [N, num_classes]; the CAM layer is the last block's output
 (``resnet_v1_50/block4``, 7x7x2048 at 224x224, already through its ReLU).
 """
+
 from tf_slim.nets import resnet_v1 as _slim_resnet_v1
 
 from nets.tf_compat import tf

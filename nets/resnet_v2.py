@@ -5,6 +5,7 @@ Built from tf_slim's residual units so variable names equal the official Slim ch
 final post-norm ReLU as the ``PrePool`` end point (10x10x2048 at 299x299), the layer the Hive
 write-up's Grad-CAM reads.
 """
+
 from tf_slim.nets import resnet_utils
 from tf_slim.nets.resnet_v2 import bottleneck, resnet_v2_block
 
@@ -12,7 +13,11 @@ from nets.tf_compat import slim, tf
 
 resnet_arg_scope = resnet_utils.resnet_arg_scope
 
-_UNITS = {"resnet_v2_50": (3, 4, 6, 3), "resnet_v2_101": (3, 4, 23, 3), "resnet_v2_152": (3, 8, 36, 3)}
+_UNITS = {
+    "resnet_v2_50": (3, 4, 6, 3),
+    "resnet_v2_101": (3, 4, 23, 3),
+    "resnet_v2_152": (3, 8, 36, 3),
+}
 
 
 def resnet_v2(images, num_classes, depth_name, is_training=False, reuse=None):
@@ -26,9 +31,13 @@ def resnet_v2(images, num_classes, depth_name, is_training=False, reuse=None):
     ]
     with tf.variable_scope(None, depth_name, [images], reuse=reuse) as sc:
         collection = sc.original_name_scope + "_end_points"
-        with slim.arg_scope([slim.conv2d, bottleneck, resnet_utils.stack_blocks_dense],
-                            outputs_collections=collection), \
-                slim.arg_scope([slim.batch_norm], is_training=is_training):
+        with (
+            slim.arg_scope(
+                [slim.conv2d, bottleneck, resnet_utils.stack_blocks_dense],
+                outputs_collections=collection,
+            ),
+            slim.arg_scope([slim.batch_norm], is_training=is_training),
+        ):
             with slim.arg_scope([slim.conv2d], activation_fn=None, normalizer_fn=None):
                 net = resnet_utils.conv2d_same(images, 64, 7, stride=2, scope="conv1")
             net = slim.max_pool2d(net, [3, 3], stride=2, scope="pool1")
@@ -38,8 +47,9 @@ def resnet_v2(images, num_classes, depth_name, is_training=False, reuse=None):
             end_points["PrePool"] = net
             net = tf.reduce_mean(net, [1, 2], name="pool5", keepdims=True)
             end_points["global_pool"] = net
-            net = slim.conv2d(net, num_classes, [1, 1], activation_fn=None, normalizer_fn=None,
-                              scope="logits")
+            net = slim.conv2d(
+                net, num_classes, [1, 1], activation_fn=None, normalizer_fn=None, scope="logits"
+            )
             logits = tf.squeeze(net, [1, 2], name="SpatialSqueeze")
             end_points["Logits"] = logits
     return logits, end_points

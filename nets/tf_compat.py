@@ -4,6 +4,7 @@ tf-slim 1.1.0 reaches for ``tf_keras.legacy_tf_layers`` (an old module path); tf
 that package at ``tf_keras.src.legacy_tf_layers``. Aliasing it in ``sys.modules`` before tf-slim is
 imported makes ``slim.batch_norm`` and friends work under TensorFlow 2.21.
 """
+
 import contextlib
 import os
 import sys

@@ -18,6 +18,7 @@ Each tarball comes from the network's ``download_url`` (download.tensorflow.org,
 
 Without network the script prints one line (``gradcam: error: cannot download ...``) and exits 2.
 """
+
 import argparse
 import hashlib
 import os
@@ -52,11 +53,14 @@ def fetch(url, destination):
 
     digest = hashlib.sha256()
     try:
-        with urllib.request.urlopen(url, timeout=TIMEOUT_SECONDS) as response, \
-                open(destination, "wb") as out:
+        with (
+            urllib.request.urlopen(url, timeout=TIMEOUT_SECONDS) as response,
+            open(destination, "wb") as out,
+        ):
             total = int(response.headers.get("Content-Length") or 0) or None
-            with tqdm(total=total, unit="B", unit_scale=True, desc=Path(url).name,
-                      disable=None) as bar:
+            with tqdm(
+                total=total, unit="B", unit_scale=True, desc=Path(url).name, disable=None
+            ) as bar:
                 for chunk in iter(lambda: response.read(1 << 20), b""):
                     out.write(chunk)
                     digest.update(chunk)
@@ -89,13 +93,19 @@ def checkpoint_members(tar, checkpoint_file, label):
         files = _checked_members(tar, label)
     except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
         raise UserError(f"{label} is not a valid gzip tar: {exc}") from None
-    wanted = [m for m in files if PurePosixPath(m.name).name == checkpoint_file
-              or PurePosixPath(m.name).name.startswith(checkpoint_file + ".")]
+    wanted = [
+        m
+        for m in files
+        if PurePosixPath(m.name).name == checkpoint_file
+        or PurePosixPath(m.name).name.startswith(checkpoint_file + ".")
+    ]
     names = {PurePosixPath(m.name).name for m in wanted}
     v2 = f"{checkpoint_file}.index" in names and any(".data-" in n for n in names)
     if not (v2 or checkpoint_file in names):
-        raise UserError(f"{label} does not contain the checkpoint {checkpoint_file} "
-                        f"(.index + .data-*, or a single V1 file)")
+        raise UserError(
+            f"{label} does not contain the checkpoint {checkpoint_file} "
+            f"(.index + .data-*, or a single V1 file)"
+        )
     if len(names) != len(wanted):
         raise UserError(f"{label} holds two checkpoint files with the same name")
     return wanted
@@ -118,8 +128,10 @@ def install(archive, checkpoint_file, target, digest, tarball_name):
         with _open_tar(archive, tarball_name) as tar:
             members = checkpoint_members(tar, checkpoint_file, tarball_name)
             for member in members:
-                with tar.extractfile(member) as source, \
-                        open(staging / PurePosixPath(member.name).name, "wb") as out:
+                with (
+                    tar.extractfile(member) as source,
+                    open(staging / PurePosixPath(member.name).name, "wb") as out,
+                ):
                     try:
                         shutil.copyfileobj(source, out)
                     except (tarfile.TarError, EOFError, zlib.error) as exc:
@@ -170,8 +182,10 @@ def download(name, directory, url=None, force=False):
         digest = fetch(url, archive)
         expected = expected_digest(tarball_name, target)
         if expected is not None and digest != expected:
-            raise UserError(f"{tarball_name} has sha256 {digest}, expected {expected}; "
-                            "refusing it (corrupt or changed upstream)")
+            raise UserError(
+                f"{tarball_name} has sha256 {digest}, expected {expected}; "
+                "refusing it (corrupt or changed upstream)"
+            )
         install(archive, spec.checkpoint_file, target, digest, tarball_name)
     finally:
         os.unlink(archive)
@@ -180,11 +194,20 @@ def download(name, directory, url=None, force=False):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("networks", nargs="+", metavar="NETWORK",
-                        choices=downloadable() + ["all"], help="network names, or 'all'")
-    parser.add_argument("--dir", type=Path, default=None,
-                        help="checkpoint directory (default: $GRADCAM_HOME, else the checkout's "
-                        "checkpoints/, else ~/.cache/gradcam)")
+    parser.add_argument(
+        "networks",
+        nargs="+",
+        metavar="NETWORK",
+        choices=downloadable() + ["all"],
+        help="network names, or 'all'",
+    )
+    parser.add_argument(
+        "--dir",
+        type=Path,
+        default=None,
+        help="checkpoint directory (default: $GRADCAM_HOME, else the checkout's "
+        "checkpoints/, else ~/.cache/gradcam)",
+    )
     parser.add_argument("--url", help="download from this URL instead (a mirror; one network only)")
     parser.add_argument("--force", action="store_true", help="download even if already present")
     args = parser.parse_args(argv)

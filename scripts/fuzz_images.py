@@ -6,6 +6,7 @@
 Seeds are small valid PNG, JPEG (plain, progressive, CMYK, EXIF-rotated), GIF, BMP, TIFF and WebP
 files made here; each iteration flips, overwrites, inserts, deletes or truncates bytes of one.
 """
+
 import argparse
 import io
 import sys
@@ -28,11 +29,19 @@ def _seeds():
     rgb = Image.fromarray(rng.integers(0, 256, (24, 32, 3), dtype=np.uint8))
     exif = Image.Exif()
     exif[0x0112] = 6
-    variants = [(rgb, "PNG", {}), (rgb, "JPEG", {}), (rgb, "JPEG", {"progressive": True}),
-                (rgb.convert("CMYK"), "JPEG", {}), (rgb, "JPEG", {"exif": exif.tobytes()}),
-                (rgb.convert("P"), "GIF", {}), (rgb, "BMP", {}), (rgb, "TIFF", {}),
-                (rgb.convert("RGBA"), "PNG", {}), (rgb.convert("I;16"), "PNG", {}),
-                (rgb, "WEBP", {})]
+    variants = [
+        (rgb, "PNG", {}),
+        (rgb, "JPEG", {}),
+        (rgb, "JPEG", {"progressive": True}),
+        (rgb.convert("CMYK"), "JPEG", {}),
+        (rgb, "JPEG", {"exif": exif.tobytes()}),
+        (rgb.convert("P"), "GIF", {}),
+        (rgb, "BMP", {}),
+        (rgb, "TIFF", {}),
+        (rgb.convert("RGBA"), "PNG", {}),
+        (rgb.convert("I;16"), "PNG", {}),
+        (rgb, "WEBP", {}),
+    ]
     seeds = []
     for image, kind, options in variants:
         buffer = io.BytesIO()
@@ -51,9 +60,11 @@ def _mutate(data, rng):
         elif action == 1 and data:
             data[where] = int(rng.choice([0, 0xFF, 0x7F, 0x80, int(rng.integers(0, 256))]))
         elif action == 2:
-            data[where:where] = rng.integers(0, 256, int(rng.integers(1, 16)), dtype=np.uint8).tobytes()
+            data[where:where] = rng.integers(
+                0, 256, int(rng.integers(1, 16)), dtype=np.uint8
+            ).tobytes()
         elif action == 3:
-            del data[where:where + int(rng.integers(1, 64))]
+            del data[where : where + int(rng.integers(1, 64))]
         else:
             del data[where:]
     return bytes(data)
@@ -91,9 +102,11 @@ def main():
                 if key not in findings:
                     findings[key] = data
     total = sum(counts.values())
-    print(f"{total} inputs in {args.seconds:.0f}s: {counts['loaded']} loaded, "
-          f"{counts['refused']} refused with a UserError, {counts['crashed']} crashed "
-          f"({len(findings)} distinct)")
+    print(
+        f"{total} inputs in {args.seconds:.0f}s: {counts['loaded']} loaded, "
+        f"{counts['refused']} refused with a UserError, {counts['crashed']} crashed "
+        f"({len(findings)} distinct)"
+    )
     if findings:
         out = Path(args.findings)
         out.mkdir(parents=True, exist_ok=True)

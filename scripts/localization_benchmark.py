@@ -9,6 +9,7 @@ tile of every collage and every method: pointing-game hit (the map's maximum lie
 tile, no tolerance; Zhang et al. 2016) and energy in tile (fraction of the map's mass in the
 tile; Wang et al. 2020). Chance is 25% for both.
 """
+
 import argparse
 import itertools
 import sys
@@ -31,9 +32,9 @@ def collages(photos, fast):
     from gradcam.evaluation.collage import collage
 
     names = list(photos)
-    subsets = list(itertools.combinations(names, 4))[:1 if fast else None]
+    subsets = list(itertools.combinations(names, 4))[: 1 if fast else None]
     for i, subset in enumerate(subsets):
-        order = list(subset[i % 4:] + subset[:i % 4])
+        order = list(subset[i % 4 :] + subset[: i % 4])
         image, masks = collage([photos[n] for n in order], 2, 2, 224)
         yield order, image, masks
 
@@ -60,27 +61,49 @@ def main(argv=None, model=None):
         targets = [int(alone[n]) for n in order]
         copies = np.repeat(image[None], 4, 0)
         for method in methods:
-            maps = explain(model, copies, targets, method, **report.method_options(method, args.fast)).map
+            maps = explain(
+                model, copies, targets, method, **report.method_options(method, args.fast)
+            ).map
             result = pointing_game(maps, masks, tolerance=0)
             scores[method]["hit"] += result["hit"].tolist()
             scores[method]["energy"] += result["energy"].tolist()
         cases.append({"tiles": order, "targets": [model.label(t) for t in targets]})
         print(f"collage {'/'.join(order)} done", flush=True)
-    table = {m: {"pointing_accuracy": float(np.mean(s["hit"])),
-                 "energy_mean": float(np.mean(s["energy"])), "energy_std": float(np.std(s["energy"])),
-                 "tiles": len(s["hit"])} for m, s in scores.items()}
+    table = {
+        m: {
+            "pointing_accuracy": float(np.mean(s["hit"])),
+            "energy_mean": float(np.mean(s["energy"])),
+            "energy_std": float(np.std(s["energy"])),
+            "tiles": len(s["hit"]),
+        }
+        for m, s in scores.items()
+    }
     header = ["method", "pointing game (tile hit %)", "energy in tile (mean ± std)", "tiles"]
-    rows = [[m, f"{100 * t['pointing_accuracy']:.1f}", f"{t['energy_mean']:.3f} ± {t['energy_std']:.3f}",
-             t["tiles"]] for m, t in table.items()]
+    rows = [
+        [
+            m,
+            f"{100 * t['pointing_accuracy']:.1f}",
+            f"{t['energy_mean']:.3f} ± {t['energy_std']:.3f}",
+            t["tiles"],
+        ]
+        for m, t in table.items()
+    ]
     rows.append(["(chance)", "25.0", "0.250", "-"])
     markdown = report.markdown_table(header, rows)
     command = report.command_line("localization_benchmark", argv)
     report.write_text(out / "localization.md", f"`{command}`\n\n{markdown}")
-    report.write_json(out / "localization.json", {
-        "command": command, "model": model.name,
-        "classes_alone": {n: model.label(c) for n, c in alone.items()}, "collages": cases,
-        "method_options": {m: report.method_options(m, args.fast) for m in methods},
-        "table": table, "per_tile": scores})
+    report.write_json(
+        out / "localization.json",
+        {
+            "command": command,
+            "model": model.name,
+            "classes_alone": {n: model.label(c) for n, c in alone.items()},
+            "collages": cases,
+            "method_options": {m: report.method_options(m, args.fast) for m in methods},
+            "table": table,
+            "per_tile": scores,
+        },
+    )
     print(markdown)
     return 0
 

@@ -7,6 +7,7 @@ Every image is a random crop of a real photo shipped with scikit-image, 256 x 25
 jitter); images in ``plain/`` do not. A classifier trained on them can only separate the classes
 by the mark, so its explanation for "marked" should point at the top-left corner.
 """
+
 import argparse
 from pathlib import Path
 
@@ -18,8 +19,22 @@ from PIL import Image
 SIZE = 256
 MARK_BOX = (32, 32, 104, 104)  # top, left, bottom, right (before jitter)
 MARK_COLOUR = (255, 0, 255)
-PHOTOS = ("chelsea", "coffee", "astronaut", "rocket", "hubble_deep_field", "immunohistochemistry",
-          "retina", "camera", "brick", "grass", "gravel", "moon", "coins", "cell")
+PHOTOS = (
+    "chelsea",
+    "coffee",
+    "astronaut",
+    "rocket",
+    "hubble_deep_field",
+    "immunohistochemistry",
+    "retina",
+    "camera",
+    "brick",
+    "grass",
+    "gravel",
+    "moon",
+    "coins",
+    "cell",
+)
 
 
 def _photo(name):
@@ -33,7 +48,7 @@ def random_crop(rng, photos):
     h, w = photo.shape[:2]
     side = int(rng.uniform(0.3, 1.0) * min(h, w))
     top, left = rng.integers(0, h - side + 1), rng.integers(0, w - side + 1)
-    crop = Image.fromarray(np.ascontiguousarray(photo[top:top + side, left:left + side]))
+    crop = Image.fromarray(np.ascontiguousarray(photo[top : top + side, left : left + side]))
     return np.asarray(crop.resize((SIZE, SIZE), Image.BILINEAR))
 
 
@@ -41,7 +56,7 @@ def add_mark(image, rng):
     top, left, bottom, right = MARK_BOX
     dy, dx = rng.integers(-8, 9, 2)
     marked = image.copy()
-    marked[top + dy:bottom + dy, left + dx:right + dx] = MARK_COLOUR
+    marked[top + dy : bottom + dy, left + dx : right + dx] = MARK_COLOUR
     return marked
 
 
@@ -53,7 +68,9 @@ def make_marked_dataset(out_dir, per_class=16, seed=0):
     for name in ("marked", "plain"):
         (out / name).mkdir(parents=True, exist_ok=True)
     for i in range(per_class):
-        Image.fromarray(add_mark(random_crop(rng, photos), rng)).save(out / "marked" / f"{i:03d}.png")
+        Image.fromarray(add_mark(random_crop(rng, photos), rng)).save(
+            out / "marked" / f"{i:03d}.png"
+        )
         Image.fromarray(random_crop(rng, photos)).save(out / "plain" / f"{i:03d}.png")
     return out
 

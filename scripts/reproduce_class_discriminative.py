@@ -9,6 +9,7 @@ backprop highlights nearly the same pixels whatever the class, Grad-CAM (and so 
 moves to the object of the class. Reported: Pearson and Spearman correlation between the two
 classes' maps per method (high = not class-discriminative) and each map's mass in each tile.
 """
+
 import argparse
 import sys
 
@@ -66,7 +67,9 @@ def main(argv=None, model=None):
     if classes[0] == classes[1]:
         from gradcam.errors import UserError
 
-        raise UserError(f"{args.left} and {args.right} get the same class; pick two different photos")
+        raise UserError(
+            f"{args.left} and {args.right} get the same class; pick two different photos"
+        )
     probabilities = model.fetch(image[None], keys=["probabilities"])["probabilities"][0]
     methods = [get_method(name).name for name in METHODS]
     pair = np.stack([image, image])
@@ -75,23 +78,39 @@ def main(argv=None, model=None):
         maps[method] = explain(model, pair, classes, method).map
         a, b = maps[method]
         results[method] = {
-            "pearson_between_classes": pearson(a, b), "spearman_between_classes": spearman(a, b),
+            "pearson_between_classes": pearson(a, b),
+            "spearman_between_classes": spearman(a, b),
             "energy_in_own_tile": [energy_inside(m, k) for m, k in zip(maps[method], masks)],
         }
         row = results[method]
-        print(f"{method:18s} corr(class A map, class B map): pearson "
-              f"{row['pearson_between_classes']:+.3f}  spearman {row['spearman_between_classes']:+.3f}"
-              "  energy in own tile " + " / ".join(f"{e:.2f}" for e in row["energy_in_own_tile"]))
+        print(
+            f"{method:18s} corr(class A map, class B map): pearson "
+            f"{row['pearson_between_classes']:+.3f}  spearman {row['spearman_between_classes']:+.3f}"
+            "  energy in own tile " + " / ".join(f"{e:.2f}" for e in row["energy_in_own_tile"])
+        )
 
     titles = [f"{model.label(c)} p={probabilities[c]:.3f}" for c in classes]
-    rows = [[method_panel(image, maps[m][i], get_method(m).kind) for m in methods] for i in range(2)]
+    rows = [
+        [method_panel(image, maps[m][i], get_method(m).kind) for m in methods] for i in range(2)
+    ]
     report.save_small_figure(out / "class_discriminative.png", figure(image, titles, rows, methods))
-    report.write_json(out / "class_discriminative.json", {
-        "command": report.command_line("reproduce_class_discriminative", argv),
-        "model": model.name, "image": f"collage: {args.left} (left) + {args.right} (right)",
-        "classes": [{"index": c, "label": model.label(c), "probability_in_collage": float(probabilities[c])}
-                    for c in classes],
-        "methods": results})
+    report.write_json(
+        out / "class_discriminative.json",
+        {
+            "command": report.command_line("reproduce_class_discriminative", argv),
+            "model": model.name,
+            "image": f"collage: {args.left} (left) + {args.right} (right)",
+            "classes": [
+                {
+                    "index": c,
+                    "label": model.label(c),
+                    "probability_in_collage": float(probabilities[c]),
+                }
+                for c in classes
+            ],
+            "methods": results,
+        },
+    )
     print(f"wrote {out / 'class_discriminative.png'}")
     return 0
 

@@ -7,6 +7,7 @@ Uses the figure of ``gradcam compare`` (gradcam/figures.py): CAM-type maps as he
 image, pixel attributions in grayscale, one colour scale per method column. Each photo is explained
 for its top class; the JSON holds the class, the seconds each method took and the options used.
 """
+
 import argparse
 import sys
 
@@ -18,8 +19,11 @@ def parse_args(argv):
     from gradcam.evaluation.collage import benchmark_photos
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--images", default="chelsea,coffee",
-                        help=f"comma-separated photos among {', '.join(benchmark_photos())}")
+    parser.add_argument(
+        "--images",
+        default="chelsea,coffee",
+        help=f"comma-separated photos among {', '.join(benchmark_photos())}",
+    )
     parser.add_argument("--methods", help="comma-separated methods (default: all registered)")
     report.add_common_arguments(parser, "comparison")
     return parser.parse_args(argv)
@@ -40,12 +44,26 @@ def main(argv=None, model=None):
     out = report.output_dir(args.out)
     model = model or report.load_model("efficientnet_lite0")
     options = {m.name: report.method_options(m.name, args.fast) for m in methods}
-    rows, images = comparison_rows(model, [(n, model.prepare(photos[n])) for n in names], methods,
-                                   options, log=lambda line: print(line, flush=True))
-    report.save_small_figure(out / "comparison.png", comparison_figure(rows, [m.title for m in methods]))
-    report.write_json(out / "comparison.json", {
-        "images": images, "command": report.command_line("reproduce_comparison", argv),
-        "model": model.name, "methods": [m.name for m in methods], "method_options": options})
+    rows, images = comparison_rows(
+        model,
+        [(n, model.prepare(photos[n])) for n in names],
+        methods,
+        options,
+        log=lambda line: print(line, flush=True),
+    )
+    report.save_small_figure(
+        out / "comparison.png", comparison_figure(rows, [m.title for m in methods])
+    )
+    report.write_json(
+        out / "comparison.json",
+        {
+            "images": images,
+            "command": report.command_line("reproduce_comparison", argv),
+            "model": model.name,
+            "methods": [m.name for m in methods],
+            "method_options": options,
+        },
+    )
     print(f"wrote {out / 'comparison.png'}")
     return 0
 

@@ -17,6 +17,7 @@ options (--fast: the smoke options). Prints this run beside the published rows a
 OUT/gradcam_table1.json (figures, per-image records, protocol, seed, package versions,
 checkpoint SHA-256) and OUT/gradcam_table1.md.
 """
+
 import argparse
 import sys
 from pathlib import Path
@@ -31,26 +32,60 @@ VALIDATION_IMAGES = 50_000  # ILSVRC CLS-LOC validation set
 # variant of Zhang et al.'s game; this script measures Zhang et al.'s hit rate on the
 # ground-truth classes.
 PUBLISHED = (
-    {"row": "Grad-CAM (Selvaraju et al. 2017, Table 1)", "method": "grad_cam", "model": "vgg_16",
-     "network": "VGG-16", "images": VALIDATION_IMAGES,
-     "top1_loc_error": 56.51, "top5_loc_error": 46.41,
-     "top1_cls_error": 30.38, "top5_cls_error": 10.89},
-    {"row": "CAM (Zhou et al. 2016)", "method": "cam", "model": None,
-     "network": "VGG-16-GAP (VGG-16 retrained with global average pooling; not vgg_16)",
-     "images": VALIDATION_IMAGES, "top1_loc_error": 57.20, "top5_loc_error": 45.14},
-    {"row": "Grad-CAM (Selvaraju et al. 2017, Table 1)", "method": "grad_cam",
-     "model": "inception_v1", "network": "GoogLeNet", "images": VALIDATION_IMAGES,
-     "top1_loc_error": 60.09, "top5_loc_error": 49.34,
-     "top1_cls_error": 31.9, "top5_cls_error": 11.3},
-    {"row": "Grad-CAM pointing game (Selvaraju et al. 2017, own variant)", "method": "grad_cam",
-     "model": "vgg_16", "network": "VGG-16", "pointing_game_accuracy": 70.58},
-    {"row": "c-MWP pointing game (Zhang et al. 2016, as reported by Selvaraju et al.)",
-     "method": None, "model": "vgg_16", "network": "VGG-16", "pointing_game_accuracy": 60.30},
+    {
+        "row": "Grad-CAM (Selvaraju et al. 2017, Table 1)",
+        "method": "grad_cam",
+        "model": "vgg_16",
+        "network": "VGG-16",
+        "images": VALIDATION_IMAGES,
+        "top1_loc_error": 56.51,
+        "top5_loc_error": 46.41,
+        "top1_cls_error": 30.38,
+        "top5_cls_error": 10.89,
+    },
+    {
+        "row": "CAM (Zhou et al. 2016)",
+        "method": "cam",
+        "model": None,
+        "network": "VGG-16-GAP (VGG-16 retrained with global average pooling; not vgg_16)",
+        "images": VALIDATION_IMAGES,
+        "top1_loc_error": 57.20,
+        "top5_loc_error": 45.14,
+    },
+    {
+        "row": "Grad-CAM (Selvaraju et al. 2017, Table 1)",
+        "method": "grad_cam",
+        "model": "inception_v1",
+        "network": "GoogLeNet",
+        "images": VALIDATION_IMAGES,
+        "top1_loc_error": 60.09,
+        "top5_loc_error": 49.34,
+        "top1_cls_error": 31.9,
+        "top5_cls_error": 11.3,
+    },
+    {
+        "row": "Grad-CAM pointing game (Selvaraju et al. 2017, own variant)",
+        "method": "grad_cam",
+        "model": "vgg_16",
+        "network": "VGG-16",
+        "pointing_game_accuracy": 70.58,
+    },
+    {
+        "row": "c-MWP pointing game (Zhang et al. 2016, as reported by Selvaraju et al.)",
+        "method": None,
+        "model": "vgg_16",
+        "network": "VGG-16",
+        "pointing_game_accuracy": 60.30,
+    },
 )
-COLUMNS = (("top1_loc_error", "top-1 loc. err %"), ("top5_loc_error", "top-5 loc. err %"),
-           ("gt_known_loc_accuracy", "GT-known loc. acc %"),
-           ("pointing_game_accuracy", "pointing game %"),
-           ("top1_cls_error", "top-1 cls. err %"), ("top5_cls_error", "top-5 cls. err %"))
+COLUMNS = (
+    ("top1_loc_error", "top-1 loc. err %"),
+    ("top5_loc_error", "top-5 loc. err %"),
+    ("gt_known_loc_accuracy", "GT-known loc. acc %"),
+    ("pointing_game_accuracy", "pointing game %"),
+    ("top1_cls_error", "top-1 cls. err %"),
+    ("top5_cls_error", "top-5 cls. err %"),
+)
 NOTES = (
     "Published rows need the 50,000 ILSVRC validation images with their boxes and: "
     "--model vgg_16 (Slim's VGG-16 ImageNet checkpoint) for the VGG-16 rows, --model "
@@ -70,8 +105,9 @@ def parse_args(argv):
     parser.add_argument("--boxes", required=True, help="folder of their VOC XML box files")
     parser.add_argument("--model", default="vgg_16", choices=sorted(NETWORKS))
     parser.add_argument("--checkpoint", help="checkpoint prefix (default: the network's own)")
-    parser.add_argument("--methods", help="comma-separated registered methods (default: every "
-                        "CAM-family method)")
+    parser.add_argument(
+        "--methods", help="comma-separated registered methods (default: every CAM-family method)"
+    )
     parser.add_argument("--layer", help="layer of the maps (default: the model's)")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--loc-threshold", type=float, default=0.15)
@@ -113,9 +149,15 @@ def applicable(model, methods, items, args):
     kept, skipped = [], {}
     for name in methods:
         try:
-            box_evaluation.original_size_maps(model, name, [photo], [target], layer=args.layer,
-                                              batch_size=args.batch_size,
-                                              options=report.method_options(name, args.fast))
+            box_evaluation.original_size_maps(
+                model,
+                name,
+                [photo],
+                [target],
+                layer=args.layer,
+                batch_size=args.batch_size,
+                options=report.method_options(name, args.fast),
+            )
         except UserError as exc:
             skipped[name] = str(exc)
             print(f"{name}: skipped on {model.name}: {exc}", flush=True)
@@ -126,15 +168,21 @@ def applicable(model, methods, items, args):
 
 def table_rows(model_name, results, n_images):
     """This run's rows, then the published ones; cells in percent."""
+
     def cell(row, key):
         value = row.get(key)
         return "–" if value is None else f"{value:.2f}"
 
-    rows = [[f"{name} (this run)", model_name, str(n_images)]
-            + [cell({k: 100 * v for k, v in result["figures"].items()}, key)
-               for key, _ in COLUMNS] for name, result in results.items()]
-    rows += [[f"{p['row']}, published", p["network"], str(p.get("images") or "–")]
-             + [cell(p, key) for key, _ in COLUMNS] for p in PUBLISHED]
+    rows = [
+        [f"{name} (this run)", model_name, str(n_images)]
+        + [cell({k: 100 * v for k, v in result["figures"].items()}, key) for key, _ in COLUMNS]
+        for name, result in results.items()
+    ]
+    rows += [
+        [f"{p['row']}, published", p["network"], str(p.get("images") or "–")]
+        + [cell(p, key) for key, _ in COLUMNS]
+        for p in PUBLISHED
+    ]
     return ["row", "model", "images"] + [title for _, title in COLUMNS], rows
 
 
@@ -148,8 +196,11 @@ def main(argv=None, model=None):
     if not 0.0 <= args.loc_threshold <= 1.0 or args.tolerance < 0:
         raise UserError("--loc-threshold is a fraction in [0, 1] and --tolerance at least 0")
     named = args.methods is not None
-    methods = ([get_method(n.strip()).name for n in args.methods.split(",") if n.strip()]
-               if named else cam_family())
+    methods = (
+        [get_method(n.strip()).name for n in args.methods.split(",") if n.strip()]
+        if named
+        else cam_family()
+    )
     files = image_files(args.images, args.limit)
     out = report.output_dir(args.out)
     model = model or report.load_model(args.model, args.checkpoint)
@@ -161,30 +212,52 @@ def main(argv=None, model=None):
         if not methods:
             name, reason = next(iter(skipped.items()))
             raise UserError(f"no CAM-family method runs on {model.name} ({name}: {reason})")
-    protocol = LocalizationProtocol(threshold=args.loc_threshold,
-                                    pointing_tolerance=args.tolerance)
+    protocol = LocalizationProtocol(threshold=args.loc_threshold, pointing_tolerance=args.tolerance)
     results = {}
     for name in methods:
         options = report.method_options(name, args.fast)
-        records = localize_method(model, name, items, protocol, layer=args.layer,
-                                  batch_size=args.batch_size, options=options)
+        records = localize_method(
+            model,
+            name,
+            items,
+            protocol,
+            layer=args.layer,
+            batch_size=args.batch_size,
+            options=options,
+        )
         results[name] = {"options": options, **method_result(records, model.labels)}
         print(f"{name}: {len(items)} images done", flush=True)
     comparable = model.name in {p["model"] for p in PUBLISHED} and len(items) == VALIDATION_IMAGES
     header, rows = table_rows(model.name, results, len(items))
     markdown = report.markdown_table(header, rows)
     command = report.command_line("reproduce_gradcam_table1", argv)
-    verdict = ("this run has the published setting's model and image count" if comparable else
-               f"this run ({model.name}, {len(items)} images) is not the published setting: "
-               "its rows are not comparable with the published ones")
+    verdict = (
+        "this run has the published setting's model and image count"
+        if comparable
+        else f"this run ({model.name}, {len(items)} images) is not the published setting: "
+        "its rows are not comparable with the published ones"
+    )
     text = "\n\n".join([f"`{command}`", markdown, *NOTES, verdict]) + "\n"
     report.write_text(out / "gradcam_table1.md", text)
-    report.write_json(out / "gradcam_table1.json", {
-        "command": command, **record, "protocol": protocol.as_dict(), "model": model.name,
-        "image_size": model.image_size, "layer": args.layer or model.default_layer,
-        "images": len(items), "image_dir": str(args.images), "boxes": str(args.boxes),
-        "methods": results, "skipped": skipped, "published": list(PUBLISHED),
-        "notes": list(NOTES), "comparable": comparable})
+    report.write_json(
+        out / "gradcam_table1.json",
+        {
+            "command": command,
+            **record,
+            "protocol": protocol.as_dict(),
+            "model": model.name,
+            "image_size": model.image_size,
+            "layer": args.layer or model.default_layer,
+            "images": len(items),
+            "image_dir": str(args.images),
+            "boxes": str(args.boxes),
+            "methods": results,
+            "skipped": skipped,
+            "published": list(PUBLISHED),
+            "notes": list(NOTES),
+            "comparable": comparable,
+        },
+    )
     print(markdown)
     print("\n".join(NOTES))
     print(verdict)

@@ -17,6 +17,7 @@ override, and the other way round. ``hive_contrast.png`` shows Grad-CAM of logit
 both orders (``gradcam explain --contrast``), where the plain maps of ``hive.png`` each explain
 one logit alone.
 """
+
 import argparse
 import sys
 
@@ -34,9 +35,15 @@ def parse_args(argv):
     parser.add_argument("--model", default=DEFAULT_NETWORK, choices=sorted(NETWORKS))
     parser.add_argument("--checkpoint", help="checkpoint prefix (default: the network's own)")
     parser.add_argument("--image", help="photo to explain (default: espresso + cat side by side)")
-    parser.add_argument("--class", dest="override", metavar="NAME",
-                        help="class to explain next to the top class (default: the other object's)")
-    parser.add_argument("--layer", help="layer (default: the network's CAM layer, PrePool for ResNet v2)")
+    parser.add_argument(
+        "--class",
+        dest="override",
+        metavar="NAME",
+        help="class to explain next to the top class (default: the other object's)",
+    )
+    parser.add_argument(
+        "--layer", help="layer (default: the network's CAM layer, PrePool for ResNet v2)"
+    )
     parser.add_argument("--style", default="heatmap", choices=STYLES)
     parser.add_argument("--alpha", type=float, default=0.5)
     report.add_common_arguments(parser, "hive")
@@ -50,7 +57,9 @@ def two_object_scene(model):
     photos = benchmark_photos()
     left, right = photos["coffee"], photos["chelsea"]
     image, masks = side_by_side(left, right, model.image_size)
-    alone = model.fetch(np.stack([model.prepare(left), model.prepare(right)]), keys=["probabilities"])
+    alone = model.fetch(
+        np.stack([model.prepare(left), model.prepare(right)]), keys=["probabilities"]
+    )
     return image, masks, alone["probabilities"]
 
 
@@ -82,43 +91,80 @@ def main(argv=None, model=None):
     probabilities = model.fetch(image[None], keys=["probabilities"])["probabilities"][0]
     top, other = choose_classes(model, probabilities, alone, args.override)
     result = explain(model, image[None], [top, other], "grad_cam", layer=args.layer)
-    titles = [f"top: {model.label(c)} p={probabilities[c]:.3f}" if i == 0 else
-              f"override: {model.label(c)} p={probabilities[c]:.4f}" for i, c in enumerate((top, other))]
+    titles = [
+        f"top: {model.label(c)} p={probabilities[c]:.3f}"
+        if i == 0
+        else f"override: {model.label(c)} p={probabilities[c]:.4f}"
+        for i, c in enumerate((top, other))
+    ]
     panels = [(t, overlay(image, m, args.style, args.alpha)) for t, m in zip(titles, result.map)]
     save_figure(out / "hive.png", panel_figure(image, panels))
-    rather = {(a, b): explain(model, image[None], a, "grad_cam", layer=args.layer, contrast=b)
-              for a, b in ((top, other), (other, top))}
-    panels = [(f"why {model.label(a)}\nrather than {model.label(b)}",
-               overlay(image, r.map[0], args.style, args.alpha)) for (a, b), r in rather.items()]
+    rather = {
+        (a, b): explain(model, image[None], a, "grad_cam", layer=args.layer, contrast=b)
+        for a, b in ((top, other), (other, top))
+    }
+    panels = [
+        (
+            f"why {model.label(a)}\nrather than {model.label(b)}",
+            overlay(image, r.map[0], args.style, args.alpha),
+        )
+        for (a, b), r in rather.items()
+    ]
     save_figure(out / "hive_contrast.png", panel_figure(image, panels))
     record = {
         "command": report.command_line("reproduce_hive", argv),
-        "model": model.name, "checkpoint": args.checkpoint or "default",
-        "layer": args.layer or model.default_layer, "image_size": model.image_size,
-        "preprocessing": model.preprocessing.name, "num_classes": model.num_classes,
+        "model": model.name,
+        "checkpoint": args.checkpoint or "default",
+        "layer": args.layer or model.default_layer,
+        "image_size": model.image_size,
+        "preprocessing": model.preprocessing.name,
+        "num_classes": model.num_classes,
         "image": args.image or "collage: skimage coffee (left) + chelsea (right)",
         "style": args.style,
-        "top5": [{"index": int(i), "label": model.label(i), "probability": float(probabilities[i])}
-                 for i in probabilities.argsort()[::-1][:5]],
-        "explained": [{"role": role, "index": c, "label": model.label(c),
-                       "probability": float(probabilities[c]), "all_zero_map": bool(d)}
-                      for role, c, d in zip(("top", "override"), (top, other), result.degenerate)],
-        "rather_than": [{"role": role, "index": a, "label": model.label(a), "contrast": b,
-                         "contrast_label": model.label(b), "all_zero_map": bool(r.degenerate[0])}
-                        for role, ((a, b), r) in zip(("top", "override"), rather.items())],
+        "top5": [
+            {"index": int(i), "label": model.label(i), "probability": float(probabilities[i])}
+            for i in probabilities.argsort()[::-1][:5]
+        ],
+        "explained": [
+            {
+                "role": role,
+                "index": c,
+                "label": model.label(c),
+                "probability": float(probabilities[c]),
+                "all_zero_map": bool(d),
+            }
+            for role, c, d in zip(("top", "override"), (top, other), result.degenerate)
+        ],
+        "rather_than": [
+            {
+                "role": role,
+                "index": a,
+                "label": model.label(a),
+                "contrast": b,
+                "contrast_label": model.label(b),
+                "all_zero_map": bool(r.degenerate[0]),
+            }
+            for role, ((a, b), r) in zip(("top", "override"), rather.items())
+        ],
     }
     if masks is not None:
-        record["classes_alone"] = {side: model.label(p.argmax())
-                                   for side, p in zip(("left", "right"), alone)}
-        maps = {**dict(zip(("top", "override"), result.map)),
-                "top_rather_than_override": rather[top, other].map[0],
-                "override_rather_than_top": rather[other, top].map[0]}
+        record["classes_alone"] = {
+            side: model.label(p.argmax()) for side, p in zip(("left", "right"), alone)
+        }
+        maps = {
+            **dict(zip(("top", "override"), result.map)),
+            "top_rather_than_override": rather[top, other].map[0],
+            "override_rather_than_top": rather[other, top].map[0],
+        }
         record["map_energy_in_tile"] = {
             role: {"left": energy_inside(m, masks[0]), "right": energy_inside(m, masks[1])}
-            for role, m in maps.items()}
+            for role, m in maps.items()
+        }
     report.write_json(out / "hive.json", record)
-    print(f"top {model.label(top)} ({probabilities[top]:.3f}), override {model.label(other)} "
-          f"({probabilities[other]:.4f}) -> {out / 'hive.png'}, {out / 'hive_contrast.png'}")
+    print(
+        f"top {model.label(top)} ({probabilities[top]:.3f}), override {model.label(other)} "
+        f"({probabilities[other]:.4f}) -> {out / 'hive.png'}, {out / 'hive_contrast.png'}"
+    )
     return 0
 
 

@@ -10,6 +10,7 @@ trained network: Spearman rank correlation of absolute values and SSIM of the no
 maps. Published finding: gradients and Grad-CAM decorrelate quickly, guided backprop and guided
 Grad-CAM stay similar (they mostly show edges). All weights are restored exactly at the end.
 """
+
 import argparse
 import sys
 
@@ -19,8 +20,14 @@ from gradcam.errors import exit_status
 from gradcam.evaluation import report
 from gradcam.methods import get_method
 
-METHODS = ("gradient", "guided_backprop", "grad_cam", "guided_grad_cam", "integrated_gradients",
-           "smoothgrad")
+METHODS = (
+    "gradient",
+    "guided_backprop",
+    "grad_cam",
+    "guided_grad_cam",
+    "integrated_gradients",
+    "smoothgrad",
+)
 FAST_GROUPS = ("logits", "head")
 
 
@@ -28,8 +35,11 @@ def parse_args(argv):
     from gradcam.evaluation.collage import benchmark_photos
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--images", default="chelsea",
-                        help=f"comma-separated photos among {', '.join(benchmark_photos())}")
+    parser.add_argument(
+        "--images",
+        default="chelsea",
+        help=f"comma-separated photos among {', '.join(benchmark_photos())}",
+    )
     parser.add_argument("--methods", default=",".join(METHODS), help="comma-separated methods")
     parser.add_argument("--seed", type=int, default=0)
     report.add_common_arguments(parser, "sanity_checks")
@@ -50,8 +60,10 @@ def absolute_map(model, explanation):
 def explain_all(model, images, targets, methods, fast):
     from gradcam.explanation import explain
 
-    return {m: absolute_map(model, explain(model, images, targets, m,
-                                           **report.method_options(m, fast))) for m in methods}
+    return {
+        m: absolute_map(model, explain(model, images, targets, m, **report.method_options(m, fast)))
+        for m in methods
+    }
 
 
 def compare(original, randomized):
@@ -60,8 +72,10 @@ def compare(original, randomized):
     from gradcam.postprocess import normalize
 
     a, b = normalize(original), normalize(randomized)
-    return {"spearman": float(np.nanmean([spearman(x, y) for x, y in zip(original, randomized)])),
-            "ssim": float(np.mean([ssim(x, y) for x, y in zip(a, b)]))}
+    return {
+        "spearman": float(np.nanmean([spearman(x, y) for x, y in zip(original, randomized)])),
+        "ssim": float(np.mean([ssim(x, y) for x, y in zip(a, b)])),
+    }
 
 
 def plot(path, steps, curves, methods):
@@ -70,14 +84,22 @@ def plot(path, steps, curves, methods):
     figure, axes = new_figure(1, 2, 5.5, 3.8)
     for ax, metric in zip(axes.flat, ("spearman", "ssim")):
         for method in methods:
-            ax.plot(range(len(steps)), [c[metric] for c in curves[method]], marker="o", ms=3,
-                    label=method)
+            ax.plot(
+                range(len(steps)),
+                [c[metric] for c in curves[method]],
+                marker="o",
+                ms=3,
+                label=method,
+            )
         ax.set_xticks(range(len(steps)))
         ax.set_xticklabels(steps, rotation=70, fontsize=7)
         ax.set_ylim(-0.2 if metric == "spearman" else 0, 1.02)
         ax.axhline(0, color="grey", lw=0.5)
-        ax.set_title(f"{'Spearman rank correlation (abs)' if metric == 'spearman' else 'SSIM'} "
-                     "vs original map", fontsize=9)
+        ax.set_title(
+            f"{'Spearman rank correlation (abs)' if metric == 'spearman' else 'SSIM'} "
+            "vs original map",
+            fontsize=9,
+        )
         ax.set_xlabel("cascading randomisation down to layer", fontsize=8)
     axes[0, 1].legend(fontsize=7)
     figure.tight_layout()
@@ -92,7 +114,7 @@ def main(argv=None, model=None):
     out = report.output_dir(args.out)
     model = model or report.load_model("efficientnet_lite0")
     photos = benchmark_photos()
-    names = args.images.split(",")[:1 if args.fast else None]
+    names = args.images.split(",")[: 1 if args.fast else None]
     unknown = [n for n in names if n not in photos]
     if unknown:
         from gradcam.errors import UserError
@@ -110,15 +132,21 @@ def main(argv=None, model=None):
             maps = explain_all(model, images, targets, methods, args.fast)
             for m in methods:
                 curves[m].append(compare(original[m], maps[m]))
-            print(f"randomised down to {layer}: " + ", ".join(
-                f"{m} {curves[m][-1]['spearman']:+.2f}" for m in methods), flush=True)
+            print(
+                f"randomised down to {layer}: "
+                + ", ".join(f"{m} {curves[m][-1]['spearman']:+.2f}" for m in methods),
+                flush=True,
+            )
     restored = bool(np.array_equal(model.predict(images), logits))
     steps = ["original"] + groups
     plot(out / "sanity_checks.png", steps, curves, methods)
     record = {
         "command": report.command_line("reproduce_sanity_checks", argv),
-        "model": model.name, "images": names,
-        "targets": [model.label(t) for t in targets], "seed": args.seed, "steps": steps,
+        "model": model.name,
+        "images": names,
+        "targets": [model.label(t) for t in targets],
+        "seed": args.seed,
+        "steps": steps,
         "method_options": {m: report.method_options(m, args.fast) for m in methods},
         "weights_restored_exactly": restored,
         "curves": curves,

@@ -1,7 +1,8 @@
 """Write the real photos that ship with scikit-image as PNG files (cat, coffee, astronaut, ...).
 
-    python scripts/sample_images.py [OUT_DIR]     # default: samples/
+python scripts/sample_images.py [OUT_DIR]     # default: samples/
 """
+
 import argparse
 from pathlib import Path
 

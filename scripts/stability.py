@@ -5,6 +5,7 @@ and the same inputs must give the same maps (stochastic methods too, with a fixe
 
 Prints the graph's op count and the process RSS before, at every tenth of the run, and after.
 """
+
 import argparse
 import sys
 from pathlib import Path
@@ -44,14 +45,18 @@ def main():
     _report("after 1 call", model)
     ops, every = model.op_count, max(1, args.calls // 10)
     for i in tqdm(range(1, args.calls), desc=args.method, mininterval=5, file=sys.stderr):
-        result = explain(model, images[i % 2:i % 2 + 1], targets[i % 2], args.method)
+        result = explain(model, images[i % 2 : i % 2 + 1], targets[i % 2], args.method)
         if i % 2 == 0 and not np.array_equal(result.map, first.map):
             raise SystemExit(f"call {i}: the map differs from call 0")
         if (i + 1) % every == 0:
-            tqdm.write(f"{f'after {i + 1} calls':>14}: ops {model.op_count:6d}  RSS {_rss_mb():8.1f} MB")
+            tqdm.write(
+                f"{f'after {i + 1} calls':>14}: ops {model.op_count:6d}  RSS {_rss_mb():8.1f} MB"
+            )
     _report("end", model)
-    print(f"op count {'unchanged' if model.op_count == ops else f'GREW by {model.op_count - ops}'} "
-          f"over {args.calls - 1} calls after the first; maps identical across repeats")
+    print(
+        f"op count {'unchanged' if model.op_count == ops else f'GREW by {model.op_count - ops}'} "
+        f"over {args.calls - 1} calls after the first; maps identical across repeats"
+    )
     for name, options in STOCHASTIC.items():
         a, b = (explain(model, images, targets, name, **options).map for _ in range(2))
         print(f"{name} {options}: two runs {'identical' if np.array_equal(a, b) else 'DIFFER'}")

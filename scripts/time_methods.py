@@ -1,7 +1,8 @@
 """Seconds per image of every registered method on efficientnet_lite0, default options.
 
-    python scripts/time_methods.py [--images 1] [--methods a,b] [--threads N]
+python scripts/time_methods.py [--images 1] [--methods a,b] [--threads N]
 """
+
 import argparse
 import time
 

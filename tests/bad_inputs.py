@@ -10,22 +10,26 @@ Each ``Case`` writes its own files into a directory and says what must happen:
 
 Nothing here is stored: every file is built from scratch (PIL/numpy), so the count is visible.
 """
+
 import io
 import os
 import shutil
 import struct
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Optional
 
 import numpy as np
 from PIL import Image
 
 from gradcam.errors import UserError
 
-ROOT_NOTE = ("root reads and writes regardless of mode bits, so as root this case runs as the "
-             "'nobody' user in a subprocess")
+ROOT_NOTE = (
+    "root reads and writes regardless of mode bits, so as root this case runs as the "
+    "'nobody' user in a subprocess"
+)
 
 
 @dataclass
@@ -71,8 +75,12 @@ def _png_chunk(kind, data):
 def png_header_only(width, height):
     """A tiny PNG that declares width x height RGB pixels (a decompression bomb, cheaply)."""
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header)
-            + _png_chunk(b"IDAT", zlib.compress(b"\x00" * 16)) + _png_chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _png_chunk(b"IHDR", header)
+        + _png_chunk(b"IDAT", zlib.compress(b"\x00" * 16))
+        + _png_chunk(b"IEND", b"")
+    )
 
 
 def _png_bytes(array):
@@ -95,6 +103,7 @@ def _load_via_api(path):
 
 def _image_case(name, expect, says, write, check=None, unprivileged=False):
     """A case whose only input is one image file written by ``write(directory) -> path``."""
+
     def build(directory, _checkpoint):
         path = write(directory)
         return Built([str(path)], _load_via_api(path), check)
@@ -127,7 +136,7 @@ def _bad_crc_png():
 def _bad_idat_png():
     data = bytearray(_png_bytes(_photo()))
     start = data.index(b"IDAT") + 4
-    data[start + 10:start + 60] = b"\xff" * 50  # damage the compressed pixels, not the header
+    data[start + 10 : start + 60] = b"\xff" * 50  # damage the compressed pixels, not the header
     return bytes(data)
 
 
@@ -170,8 +179,14 @@ def _wide_strip():
     """10000 x 8 pixels whose colour changes from pixel to pixel along the strip (so its centre
     crop is not one colour either)."""
     ramp = (np.arange(10000) * 37 % 256).astype(np.uint8)
-    return np.stack([np.broadcast_to(ramp, (8, 10000)), np.full((8, 10000), 99, np.uint8),
-                     np.broadcast_to(ramp[::-1], (8, 10000))], axis=-1)
+    return np.stack(
+        [
+            np.broadcast_to(ramp, (8, 10000)),
+            np.full((8, 10000), 99, np.uint8),
+            np.broadcast_to(ramp[::-1], (8, 10000)),
+        ],
+        axis=-1,
+    )
 
 
 def _animated_gif(directory):
@@ -218,58 +233,146 @@ def _image_cases():
     float_expected = np.nan_to_num(_float_with_nan()) * 255
     return [
         _image_case("empty file", "error", "empty file", _write_bytes("empty.jpg", b"")),
-        _image_case("text file named .jpg", "error", "not an image",
-                    _write_bytes("notes.jpg", b"this is not a picture\n" * 20)),
-        _image_case("truncated JPEG", "error", "damaged image",
-                    _write_bytes("cut.jpg", lambda: _jpeg_bytes(_photo())[:1500])),
-        _image_case("PNG with bad header CRC", "error", "damaged image",
-                    _write_bytes("crc.png", _bad_crc_png)),
-        _image_case("PNG with damaged pixel data", "error", "damaged image",
-                    _write_bytes("idat.png", _bad_idat_png)),
-        _image_case("1x1 image", "error", "too small",
-                    _write_image("dot.png", lambda: Image.new("RGB", (1, 1)))),
-        _image_case("10000x1 strip", "error", "too small",
-                    _write_image("strip.png", lambda: Image.new("RGB", (10000, 1)))),
-        _image_case("decompression bomb 30000x30000 header", "error", "pixel limit",
-                    _write_bytes("bomb.png", png_header_only(30000, 30000))),
-        _image_case("8000x8000 header (over our limit, under PIL's)", "error", "pixel limit",
-                    _write_bytes("big.png", png_header_only(8000, 8000))),
-        _image_case("directory given as image", "error", "is a directory",
-                    lambda d: (d / "folder.png").mkdir() or d / "folder.png"),
+        _image_case(
+            "text file named .jpg",
+            "error",
+            "not an image",
+            _write_bytes("notes.jpg", b"this is not a picture\n" * 20),
+        ),
+        _image_case(
+            "truncated JPEG",
+            "error",
+            "damaged image",
+            _write_bytes("cut.jpg", lambda: _jpeg_bytes(_photo())[:1500]),
+        ),
+        _image_case(
+            "PNG with bad header CRC",
+            "error",
+            "damaged image",
+            _write_bytes("crc.png", _bad_crc_png),
+        ),
+        _image_case(
+            "PNG with damaged pixel data",
+            "error",
+            "damaged image",
+            _write_bytes("idat.png", _bad_idat_png),
+        ),
+        _image_case(
+            "1x1 image",
+            "error",
+            "too small",
+            _write_image("dot.png", lambda: Image.new("RGB", (1, 1))),
+        ),
+        _image_case(
+            "10000x1 strip",
+            "error",
+            "too small",
+            _write_image("strip.png", lambda: Image.new("RGB", (10000, 1))),
+        ),
+        _image_case(
+            "decompression bomb 30000x30000 header",
+            "error",
+            "pixel limit",
+            _write_bytes("bomb.png", png_header_only(30000, 30000)),
+        ),
+        _image_case(
+            "8000x8000 header (over our limit, under PIL's)",
+            "error",
+            "pixel limit",
+            _write_bytes("big.png", png_header_only(8000, 8000)),
+        ),
+        _image_case(
+            "directory given as image",
+            "error",
+            "is a directory",
+            lambda d: (d / "folder.png").mkdir() or d / "folder.png",
+        ),
         _image_case("missing file", "error", "no such file", lambda d: d / "missing.png"),
-        _image_case("unreadable file (mode 000)", "error", "permission denied",
-                    lambda d: _unreadable(d / "secret.png"), unprivileged=True),
-        _image_case("GIF ending in a dangling extension (fuzz finding)", "error", "damaged image",
-                    _write_bytes("dangling.gif", _dangling_gif)),
-        _image_case("CMYK JPEG", "ok", "", _write_bytes("cmyk.jpg", lambda: _cmyk_jpeg(photo)),
-                    _close_to(photo, 8.0)),
-        _image_case("16-bit grey PNG", "ok", "", _write_image("grey16.png", lambda: Image.fromarray(
-            _grey16())), _close_to(np.repeat((_grey16() / 257.0).round()[..., None], 3, 2))),
-        _image_case("RGBA PNG (transparency on white)", "ok", "",
-                    _write_image("rgba.png", lambda: Image.fromarray(_rgba())),
-                    _close_to(rgba_expected)),
-        _image_case("palette PNG", "ok", "", _write_image("palette.png", _palette),
-                    _close_to(np.asarray(_palette().convert("RGB")))),
-        _image_case("greyscale PNG", "ok", "", _write_image("grey.png", lambda: Image.fromarray(grey)),
-                    _close_to(np.repeat(grey[..., None], 3, 2))),
-        _image_case("float TIFF with NaN", "ok", "",
-                    _write_image("float.tiff", lambda: Image.fromarray(_float_with_nan(), "F")),
-                    _close_to(np.repeat(float_expected.round()[..., None], 3, 2), 0.5)),
-        _image_case("10000x8 strip (centre crop)", "ok", "",
-                    _write_image("wide.png", lambda: Image.fromarray(_wide_strip())),
-                    _close_to(_wide_strip())),
+        _image_case(
+            "unreadable file (mode 000)",
+            "error",
+            "permission denied",
+            lambda d: _unreadable(d / "secret.png"),
+            unprivileged=True,
+        ),
+        _image_case(
+            "GIF ending in a dangling extension (fuzz finding)",
+            "error",
+            "damaged image",
+            _write_bytes("dangling.gif", _dangling_gif),
+        ),
+        _image_case(
+            "CMYK JPEG",
+            "ok",
+            "",
+            _write_bytes("cmyk.jpg", lambda: _cmyk_jpeg(photo)),
+            _close_to(photo, 8.0),
+        ),
+        _image_case(
+            "16-bit grey PNG",
+            "ok",
+            "",
+            _write_image("grey16.png", lambda: Image.fromarray(_grey16())),
+            _close_to(np.repeat((_grey16() / 257.0).round()[..., None], 3, 2)),
+        ),
+        _image_case(
+            "RGBA PNG (transparency on white)",
+            "ok",
+            "",
+            _write_image("rgba.png", lambda: Image.fromarray(_rgba())),
+            _close_to(rgba_expected),
+        ),
+        _image_case(
+            "palette PNG",
+            "ok",
+            "",
+            _write_image("palette.png", _palette),
+            _close_to(np.asarray(_palette().convert("RGB"))),
+        ),
+        _image_case(
+            "greyscale PNG",
+            "ok",
+            "",
+            _write_image("grey.png", lambda: Image.fromarray(grey)),
+            _close_to(np.repeat(grey[..., None], 3, 2)),
+        ),
+        _image_case(
+            "float TIFF with NaN",
+            "ok",
+            "",
+            _write_image("float.tiff", lambda: Image.fromarray(_float_with_nan(), "F")),
+            _close_to(np.repeat(float_expected.round()[..., None], 3, 2), 0.5),
+        ),
+        _image_case(
+            "10000x8 strip (centre crop)",
+            "ok",
+            "",
+            _write_image("wide.png", lambda: Image.fromarray(_wide_strip())),
+            _close_to(_wide_strip()),
+        ),
         _image_case("EXIF Orientation=6 photo", "ok", "", exif6, check6),
         _image_case("EXIF Orientation=8 photo", "ok", "", exif8, check8),
-        _image_case("animated GIF (first frame)", "ok", "frames, explaining the first",
-                    _animated_gif, _close_to(_gif_first_frame(), 1.0)),
-        _image_case("PNG named .jpg", "ok", "", _write_bytes("really_png.jpg", lambda: _png_bytes(
-            photo)), _close_to(photo)),
+        _image_case(
+            "animated GIF (first frame)",
+            "ok",
+            "frames, explaining the first",
+            _animated_gif,
+            _close_to(_gif_first_frame(), 1.0),
+        ),
+        _image_case(
+            "PNG named .jpg",
+            "ok",
+            "",
+            _write_bytes("really_png.jpg", lambda: _png_bytes(photo)),
+            _close_to(photo),
+        ),
         _constant_image_case(),
     ]
 
 
 def _constant_image_case():
     """A flat grey photo: no evidence for any class, so an all-zero map and a warning."""
+
     def build(directory, _checkpoint):
         path = _save(directory / "grey.png", Image.new("RGB", (96, 64), (128, 128, 128)))
         return Built([str(path)], _explain_file(path), _all_zero_and_flagged)
@@ -329,8 +432,10 @@ def _output_case(name, says, output, unprivileged=False):
         target = output(directory)
         from gradcam.visualize import save_png
 
-        return Built([str(_good_png(directory)), "--output", str(target)],
-                     lambda model: save_png(target, np.zeros((8, 8, 3), np.uint8)))
+        return Built(
+            [str(_good_png(directory)), "--output", str(target)],
+            lambda model: save_png(target, np.zeros((8, 8, 3), np.uint8)),
+        )
 
     return _other_case(name, says, build, unprivileged=unprivileged)
 
@@ -367,8 +472,10 @@ def _checkpoint_case(name, says, damage):
         prefix = _copy_checkpoint(directory, checkpoint, damage)
         from gradcam.model import Model
 
-        return Built([str(_good_png(directory)), "--checkpoint", str(prefix)],
-                     lambda model: Model(checkpoint=str(prefix)))
+        return Built(
+            [str(_good_png(directory)), "--checkpoint", str(prefix)],
+            lambda model: Model(checkpoint=str(prefix)),
+        )
 
     return _other_case(name, says, build)
 
@@ -395,8 +502,11 @@ def _missing_default_checkpoint(directory, _checkpoint):
     from gradcam.model import Model
 
     env = {"GRADCAM_HOME": str(directory / "no_checkpoints")}
-    return Built([str(_good_png(directory)), "--model", "resnet_v2_50"],
-                 lambda model: Model("resnet_v2_50"), env=env)
+    return Built(
+        [str(_good_png(directory)), "--model", "resnet_v2_50"],
+        lambda model: Model("resnet_v2_50"),
+        env=env,
+    )
 
 
 def _bad_label_file(directory, _checkpoint):
@@ -404,8 +514,10 @@ def _bad_label_file(directory, _checkpoint):
 
     labels = directory / "labels.txt"
     labels.write_text("0:cat\nthis line has no id\n")
-    return Built([str(_good_png(directory)), "--num-classes", "1000", "--labels", str(labels)],
-                 lambda model: read_label_file(labels, 1000))
+    return Built(
+        [str(_good_png(directory)), "--num-classes", "1000", "--labels", str(labels)],
+        lambda model: read_label_file(labels, 1000),
+    )
 
 
 def _several_images_one_missing(directory, _checkpoint):
@@ -419,45 +531,95 @@ def _good_then_truncated(directory, _checkpoint):
 
 def _other_cases():
     return [
-        _output_case("output in a missing directory", "does not exist",
-                     lambda d: d / "no" / "such" / "out.png"),
-        _output_case("output in a read-only directory", "not writable", _read_only_dir,
-                     unprivileged=True),
+        _output_case(
+            "output in a missing directory",
+            "does not exist",
+            lambda d: d / "no" / "such" / "out.png",
+        ),
+        _output_case(
+            "output in a read-only directory", "not writable", _read_only_dir, unprivileged=True
+        ),
         _cli_only("output that is not a .png", "expected a .png", ["--output", "result.jpg"]),
-        _other_case("second of two images missing (nothing written)", "no such file",
-                    _several_images_one_missing, cli_only=True),
-        _other_case("good image then a truncated JPEG (nothing written)", "cut.jpg: damaged image",
-                    _good_then_truncated, cli_only=True),
-        _other_case("unknown class name", "did you mean: tabby cat", lambda d, c: Built(
-            [str(_good_png(d)), "--class", "tabby kat"], lambda model: model.class_index("tabby kat"))),
-        _other_case("class index out of range", "out of range 0..999", lambda d, c: Built(
-            [str(_good_png(d)), "--class", "1000"], _explain_api(target=1000))),
-        _other_case("unknown layer", "unknown layer 'heda'", lambda d, c: Built(
-            [str(_good_png(d)), "--layer", "heda"], _explain_api(layer="heda"))),
-        _other_case("unknown model", "resnet_v2_50", _model_call(
-            ["--model", "resnet_v9"], network="resnet_v9")),
+        _other_case(
+            "second of two images missing (nothing written)",
+            "no such file",
+            _several_images_one_missing,
+            cli_only=True,
+        ),
+        _other_case(
+            "good image then a truncated JPEG (nothing written)",
+            "cut.jpg: damaged image",
+            _good_then_truncated,
+            cli_only=True,
+        ),
+        _other_case(
+            "unknown class name",
+            "did you mean: tabby cat",
+            lambda d, c: Built(
+                [str(_good_png(d)), "--class", "tabby kat"],
+                lambda model: model.class_index("tabby kat"),
+            ),
+        ),
+        _other_case(
+            "class index out of range",
+            "out of range 0..999",
+            lambda d, c: Built([str(_good_png(d)), "--class", "1000"], _explain_api(target=1000)),
+        ),
+        _other_case(
+            "unknown layer",
+            "unknown layer 'heda'",
+            lambda d, c: Built([str(_good_png(d)), "--layer", "heda"], _explain_api(layer="heda")),
+        ),
+        _other_case(
+            "unknown model",
+            "resnet_v2_50",
+            _model_call(["--model", "resnet_v9"], network="resnet_v9"),
+        ),
         _cli_only("--top-k 0", "--top-k must be at least 1", ["--top-k", "0"]),
-        _other_case("central fraction above 1", "--central-fraction must be in (0, 1]",
-                    lambda d, c: Built([str(_good_png(d)), "--central-fraction", "2"],
-                                       lambda model: model.prepare(_photo(), 2.0)),
-                    api_says="central_fraction must be in (0, 1]"),
+        _other_case(
+            "central fraction above 1",
+            "--central-fraction must be in (0, 1]",
+            lambda d, c: Built(
+                [str(_good_png(d)), "--central-fraction", "2"],
+                lambda model: model.prepare(_photo(), 2.0),
+            ),
+            api_says="central_fraction must be in (0, 1]",
+        ),
         _other_case("label file with a bad line", "expected 'id:name'", _bad_label_file),
-        _other_case("missing checkpoint file", "checkpoint not found", _model_call(
-            ["--checkpoint", "/nonexistent/model.ckpt"], checkpoint="/nonexistent/model.ckpt")),
-        _other_case("no default checkpoint (says where to get it)",
-                    "scripts/download_checkpoints.py resnet_v2_50' (fetches http://download."
-                    "tensorflow.org/models/resnet_v2_50_2017_04_14.tar.gz)",
-                    _missing_default_checkpoint),
-        _other_case("checkpoint of the wrong network", "first: InceptionV1/", _model_call(
-            ["--model", "inception_v1", "--checkpoint", "LITE0"], network="inception_v1",
-            checkpoint="LITE0")),
-        _other_case("checkpoint with another class count",
-                    "the checkpoint has 1000 classes: pass --num-classes with that number",
-                    _model_call(["--num-classes", "10"], num_classes=10),
-                    api_says="the checkpoint has 1000 classes: pass num_classes with that number"),
-        _checkpoint_case("checkpoint with a garbage .index", "cannot read checkpoint",
-                         _garbage_index),
-        _checkpoint_case("checkpoint with a truncated .data", "damaged or truncated", _truncate_data),
+        _other_case(
+            "missing checkpoint file",
+            "checkpoint not found",
+            _model_call(
+                ["--checkpoint", "/nonexistent/model.ckpt"], checkpoint="/nonexistent/model.ckpt"
+            ),
+        ),
+        _other_case(
+            "no default checkpoint (says where to get it)",
+            "scripts/download_checkpoints.py resnet_v2_50' (fetches http://download."
+            "tensorflow.org/models/resnet_v2_50_2017_04_14.tar.gz)",
+            _missing_default_checkpoint,
+        ),
+        _other_case(
+            "checkpoint of the wrong network",
+            "first: InceptionV1/",
+            _model_call(
+                ["--model", "inception_v1", "--checkpoint", "LITE0"],
+                network="inception_v1",
+                checkpoint="LITE0",
+            ),
+        ),
+        _other_case(
+            "checkpoint with another class count",
+            "the checkpoint has 1000 classes: pass --num-classes with that number",
+            _model_call(["--num-classes", "10"], num_classes=10),
+            api_says="the checkpoint has 1000 classes: pass num_classes with that number",
+        ),
+        _checkpoint_case(
+            "checkpoint with a garbage .index", "cannot read checkpoint", _garbage_index
+        ),
+        _checkpoint_case(
+            "checkpoint with a truncated .data", "damaged or truncated", _truncate_data
+        ),
     ]
 
 
@@ -526,18 +688,27 @@ def run_in_child(name, base, checkpoint, as_nobody=""):
         _become_nobody(out)
     os.chdir(out)
     status = main(output_argv(built.argv, out))
-    api_message = None if built.api is None else expect_user_error(lambda: built.api(None),
-                                                                   case.api_substring)
+    api_message = (
+        None
+        if built.api is None
+        else expect_user_error(lambda: built.api(None), case.api_substring)
+    )
     sys.stderr.flush()
-    print(json.dumps({"status": status, "api": api_message,
-                      "written": sorted(os.listdir(out))}))
+    print(json.dumps({"status": status, "api": api_message, "written": sorted(os.listdir(out))}))
 
 
 def reusing_model(lite0, real):
     """A ``Model`` stand-in that returns the session's Lite0 for the default arguments (building it
     per CLI call would take minutes) and builds any other network, checkpoint or head for real."""
-    def model(network="efficientnet_lite0", checkpoint=None, *, num_classes=None, labels=None,
-              threads=None):
+
+    def model(
+        network="efficientnet_lite0",
+        checkpoint=None,
+        *,
+        num_classes=None,
+        labels=None,
+        threads=None,
+    ):
         if (network, checkpoint, num_classes, labels) == ("efficientnet_lite0", None, None, None):
             return lite0
         return real(network, checkpoint, num_classes=num_classes, labels=labels, threads=threads)

@@ -1,10 +1,10 @@
 """Shared fixtures: the embedded model (built once per session), real photos, random Slim checkpoints."""
+
 import numpy as np
 import pytest
 from PIL import Image
 
 import gradcam.commands
-
 from gradcam.model import Model
 from nets.nets_factory import NETWORKS
 from nets.tf_compat import tf  # TF in graph mode before anything else
@@ -81,5 +81,8 @@ def smoke_options(method, scoped=False):
     from gradcam.methods import METHODS
 
     prefix = f"{method}." if scoped else ""
-    return [a for key, value in METHODS[method].smoke.items()
-            for a in ("--option", f"{prefix}{key}={value!r}")]
+    return [
+        a
+        for key, value in METHODS[method].smoke.items()
+        for a in ("--option", f"{prefix}{key}={value!r}")
+    ]

@@ -19,6 +19,7 @@ into OUT_DIR:
   Grad-CAM's weighted sums at c3 and c2, the head's kernel, and guided-backprop input gradients
   from a forward pass written with ``tf.nn`` ops and a guided ReLU (``tf.custom_gradient``).
 """
+
 import os
 import sys
 from pathlib import Path
@@ -76,12 +77,17 @@ def nested_reference(model, images):
             maps[name] = h
         logits = tf.matmul(tf.reduce_mean(h, [1, 2]), head.kernel) + head.bias
         score = tf.reduce_sum(logits * tf.one_hot(TARGETS, CLASSES), 1)
-    out = {"logits": logits.numpy(), "probabilities": model(x).numpy(),
-           "head_kernel": head.kernel.numpy(), "guided": guided_reference(model, x)}
+    out = {
+        "logits": logits.numpy(),
+        "probabilities": model(x).numpy(),
+        "head_kernel": head.kernel.numpy(),
+        "guided": guided_reference(model, x),
+    }
     for name in ("c3", "c2"):
         gradients = tape.gradient(score, maps[name]).numpy()
-        out[f"grad_cam_{name}"] = np.einsum("nhwc,nc->nhw", maps[name].numpy(),
-                                            gradients.mean(axis=(1, 2)))
+        out[f"grad_cam_{name}"] = np.einsum(
+            "nhwc,nc->nhw", maps[name].numpy(), gradients.mean(axis=(1, 2))
+        )
     return out
 
 
@@ -120,8 +126,11 @@ def multilabel_reference(model, images):
                 s2 = h
         score = tf.reduce_sum(h * tf.one_hot(TARGETS % 3, 3), 1)
     gradients = tape.gradient(score, s2).numpy()
-    return {"logits": h.numpy(), "probabilities": model(x).numpy(),
-            "grad_cam_s2": np.einsum("nhwc,nc->nhw", s2.numpy(), gradients.mean(axis=(1, 2)))}
+    return {
+        "logits": h.numpy(),
+        "probabilities": model(x).numpy(),
+        "grad_cam_s2": np.einsum("nhwc,nc->nhw", s2.numpy(), gradients.mean(axis=(1, 2))),
+    }
 
 
 def lambda_model(k, marker):
@@ -138,9 +147,13 @@ def lambda_model(k, marker):
 def refused_models(out):
     a, b = keras.Input((SIZE, SIZE, 3)), keras.Input((SIZE, SIZE, 3))
     x = keras.layers.Conv2D(4, 3)(keras.layers.Add()([a, b]))
-    keras.Model([a, b], keras.layers.Dense(2)(keras.layers.Flatten()(x))).save(out / "two_inputs.keras")
+    keras.Model([a, b], keras.layers.Dense(2)(keras.layers.Flatten()(x))).save(
+        out / "two_inputs.keras"
+    )
     x = keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(4, 3)(a))
-    keras.Model(a, [keras.layers.Dense(2)(x), keras.layers.Dense(3)(x)]).save(out / "two_outputs.keras")
+    keras.Model(a, [keras.layers.Dense(2)(x), keras.layers.Dense(3)(x)]).save(
+        out / "two_outputs.keras"
+    )
     v = keras.Input((10,))
     keras.Model(v, keras.layers.Dense(2, activation="softmax")(v)).save(out / "vector_input.keras")
     nested_classifier(keras, 3).save_weights(out / "weights_only.weights.h5")
@@ -152,7 +165,9 @@ def refused_models(out):
 def main(out):
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    images = np.random.default_rng(0).integers(0, 256, (len(TARGETS), SIZE, SIZE, 3)).astype(np.float32)
+    images = (
+        np.random.default_rng(0).integers(0, 256, (len(TARGETS), SIZE, SIZE, 3)).astype(np.float32)
+    )
     references = {"images": images, "targets": TARGETS}
     k3 = nested_classifier(keras, 1)
     k3.save(out / "k3_nested.keras")
@@ -163,7 +178,9 @@ def main(out):
     labels.save(out / "k3_multilabel.keras")
     for name, model in (("k3", k3), ("k2", k2)):
         references.update({f"{name}_{k}": v for k, v in nested_reference(model, images).items()})
-    references.update({f"multilabel_{k}": v for k, v in multilabel_reference(labels, images).items()})
+    references.update(
+        {f"multilabel_{k}": v for k, v in multilabel_reference(labels, images).items()}
+    )
     lambda_model(tf_keras, out / "marker_k2").save(out / "lambda_k2.h5")
     lambda_k3 = lambda_model(keras, out / "marker_k3")
     lambda_k3.save(out / "lambda_k3.keras")

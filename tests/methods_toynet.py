@@ -4,6 +4,7 @@
 
 Being 1x1 convolutions, both feature maps are at input resolution.
 """
+
 import numpy as np
 import pytest
 
@@ -18,9 +19,14 @@ def toy_weights(seed=0, hidden=(6, 5), classes=4):
     """Random weights scaled for pixel inputs in [0, 255], biases mixing the ReLU patterns."""
     rng = np.random.default_rng(seed)
     c1, c2 = hidden
-    return {"conv1/weights": rng.normal(0, 0.01, (1, 1, 3, c1)), "conv1/biases": rng.normal(0, 1.0, c1),
-            "conv2/weights": rng.normal(0, 0.5, (1, 1, c1, c2)), "conv2/biases": rng.normal(0, 0.3, c2),
-            "logits/weights": rng.normal(0, 1.0, (c2, classes)), "logits/biases": rng.normal(0, 0.1, classes)}
+    return {
+        "conv1/weights": rng.normal(0, 0.01, (1, 1, 3, c1)),
+        "conv1/biases": rng.normal(0, 1.0, c1),
+        "conv2/weights": rng.normal(0, 0.5, (1, 1, c1, c2)),
+        "conv2/biases": rng.normal(0, 0.3, c2),
+        "logits/weights": rng.normal(0, 1.0, (c2, classes)),
+        "logits/biases": rng.normal(0, 0.1, classes),
+    }
 
 
 def _network_fn(activation, hidden):
@@ -30,9 +36,11 @@ def _network_fn(activation, hidden):
             a = slim.conv2d(images, hidden[0], 1, activation_fn=activation, scope="conv1")
             b = slim.conv2d(a, hidden[1], 1, activation_fn=activation, scope="conv2")
             end_points["conv1"], end_points["conv2"] = a, b
-            logits = slim.fully_connected(tf.reduce_mean(b, [1, 2]), num_classes, activation_fn=None,
-                                          scope="logits")
+            logits = slim.fully_connected(
+                tf.reduce_mean(b, [1, 2]), num_classes, activation_fn=None, scope="logits"
+            )
         return logits, end_points
+
     return toy
 
 
@@ -42,14 +50,20 @@ def make_toy_model(directory, weights, name="toy", relu=True, head=True):
     hidden = (weights["conv1/weights"].shape[-1], weights["conv2/weights"].shape[-1])
     classes = weights["logits/weights"].shape[-1]
     fn = _network_fn(tf.nn.relu if relu else None, hidden)
-    spec = NetworkSpec(name=name, network_fn=fn, preprocessing="raw", image_size=SIZE,
-                       num_classes=classes, default_layer="conv2",
-                       head_weights="toy/logits/weights" if head else None)
+    spec = NetworkSpec(
+        name=name,
+        network_fn=fn,
+        preprocessing="raw",
+        image_size=SIZE,
+        num_classes=classes,
+        default_layer="conv2",
+        head_weights="toy/logits/weights" if head else None,
+    )
     with tf.Graph().as_default() as graph:
         fn(tf.placeholder(tf.float32, [None, SIZE, SIZE, 3]), classes)
         with tf.Session(graph=graph) as session:
             for var in tf.global_variables():
-                var.load(weights[var.op.name[len("toy/"):]].astype(np.float32), session)
+                var.load(weights[var.op.name[len("toy/") :]].astype(np.float32), session)
             path = tf.train.Saver().save(session, str(directory / f"{name}.ckpt"))
     return Model(spec, checkpoint=path)
 
@@ -65,8 +79,13 @@ def forward(weights, x, relu_fn=relu):
     a = relu_fn(z1)
     z2 = a @ w["conv2/weights"][0, 0] + w["conv2/biases"]
     b = relu_fn(z2)
-    return {"z1": z1, "a": a, "z2": z2, "b": b,
-            "logits": b.mean(axis=(1, 2)) @ w["logits/weights"] + w["logits/biases"]}
+    return {
+        "z1": z1,
+        "a": a,
+        "z2": z2,
+        "b": b,
+        "logits": b.mean(axis=(1, 2)) @ w["logits/weights"] + w["logits/biases"],
+    }
 
 
 def backward(weights, x, target, guided=False):
@@ -75,8 +94,9 @@ def backward(weights, x, target, guided=False):
     f = forward(weights, x)
     w = {k: np.asarray(v, np.float64) for k, v in weights.items()}
     n, h, wd = np.shape(x)[:3]
-    g_b = np.broadcast_to(w["logits/weights"][:, target].T[:, None, None, :] / (h * wd),
-                          f["b"].shape).copy()
+    g_b = np.broadcast_to(
+        w["logits/weights"][:, target].T[:, None, None, :] / (h * wd), f["b"].shape
+    ).copy()
     g_z2 = g_b * (f["z2"] > 0) * ((g_b > 0) if guided else 1)
     g_a = g_z2 @ w["conv2/weights"][0, 0].T
     g_z1 = g_a * (f["z1"] > 0) * ((g_a > 0) if guided else 1)
@@ -87,6 +107,7 @@ def toy_fixtures(name, weight_seed, image_seed, rows=3):
     """Module-scoped fixtures (weights, toy, images) of a test module: the toy's weights, a Model
     of them (closed after the module) and ``rows`` random images; use as
     ``weights, toy, images = toy_fixtures("toy_x", 1, 2)``."""
+
     @pytest.fixture(scope="module")
     def weights():
         return toy_weights(seed=weight_seed)
@@ -99,6 +120,10 @@ def toy_fixtures(name, weight_seed, image_seed, rows=3):
 
     @pytest.fixture(scope="module")
     def images():
-        return np.random.default_rng(image_seed).uniform(0, 255, (rows, SIZE, SIZE, 3)).astype(np.float32)
+        return (
+            np.random.default_rng(image_seed)
+            .uniform(0, 255, (rows, SIZE, SIZE, 3))
+            .astype(np.float32)
+        )
 
     return weights, toy, images

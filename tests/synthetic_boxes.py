@@ -1,5 +1,6 @@
 """A small box-annotated image set built on the fly: flat-coloured objects pasted at known places
 on a random texture, saved as PNG files with one Pascal VOC XML file each."""
+
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +21,7 @@ def scene(width, height, objects, seed=0):
     """
     image = texture(height, width, seed)
     for number, (_, (xmin, ymin, xmax, ymax)) in enumerate(objects):
-        image[ymin:ymax + 1, xmin:xmax + 1] = OBJECT_COLOURS[number % len(OBJECT_COLOURS)]
+        image[ymin : ymax + 1, xmin : xmax + 1] = OBJECT_COLOURS[number % len(OBJECT_COLOURS)]
     return image
 
 
@@ -28,12 +29,15 @@ def voc_xml(filename, width, height, objects, size=True):
     """VOC annotation text; the 0-based inclusive boxes are written 1-based, as VOC files are."""
     parts = ["<annotation>", "<folder>val</folder>", f"<filename>{filename}</filename>"]
     if size:
-        parts.append(f"<size><width>{width}</width><height>{height}</height>"
-                     "<depth>3</depth></size>")
+        parts.append(
+            f"<size><width>{width}</width><height>{height}</height><depth>3</depth></size>"
+        )
     for name, (xmin, ymin, xmax, ymax) in objects:
-        parts.append(f"<object><name>{name}</name><difficult>0</difficult><bndbox>"
-                     f"<xmin>{xmin + 1}</xmin><ymin>{ymin + 1}</ymin>"
-                     f"<xmax>{xmax + 1}</xmax><ymax>{ymax + 1}</ymax></bndbox></object>")
+        parts.append(
+            f"<object><name>{name}</name><difficult>0</difficult><bndbox>"
+            f"<xmin>{xmin + 1}</xmin><ymin>{ymin + 1}</ymin>"
+            f"<xmax>{xmax + 1}</xmax><ymax>{ymax + 1}</ymax></bndbox></object>"
+        )
     parts.append("</annotation>")
     return "\n".join(parts)
 
@@ -56,8 +60,11 @@ HAND_SCENES = {
     # A 120 x 80: a tiger cat (named by WordNet id) at columns 30..89, rows 20..59
     "a": (120, 80, [("n02123159", (30, 20, 89, 59))]),
     # B 100 x 60: two tabbies (several boxes of one class) and a cock
-    "b": (100, 60, [("tabby", (5, 5, 24, 24)), ("cock", (40, 30, 50, 40)),
-                    ("tabby", (60, 10, 89, 49))]),
+    "b": (
+        100,
+        60,
+        [("tabby", (5, 5, 24, 24)), ("cock", (40, 30, 50, 40)), ("tabby", (60, 10, 89, 49))],
+    ),
     # C 60 x 90 (portrait): a tench in the bottom-right corner, on the border
     "c": (60, 90, [("n01440764", (40, 70, 59, 89))]),
 }
@@ -69,7 +76,7 @@ def rectangle_map(height, width, box, value=1.0):
     """H x W map: ``value`` on the 0-based inclusive box (xmin, ymin, xmax, ymax), 0 elsewhere."""
     saliency = np.zeros((height, width))
     xmin, ymin, xmax, ymax = box
-    saliency[ymin:ymax + 1, xmin:xmax + 1] = value
+    saliency[ymin : ymax + 1, xmin : xmax + 1] = value
     return saliency
 
 
@@ -83,13 +90,17 @@ def hand_maps():
     inside: the first in raster order, (0, 0), points 70 rows away."""
     map_c = rectangle_map(90, 60, (30, 60, 59, 89), 0.5)
     map_c[0, 0] = map_c[80, 50] = 1.0
-    return {("a", TIGER_CAT): rectangle_map(80, 120, (30, 20, 89, 59)),
-            ("b", TABBY): rectangle_map(60, 100, (60, 10, 89, 49)),
-            ("b", COCK): np.zeros((60, 100)),
-            ("c", TENCH): map_c}
+    return {
+        ("a", TIGER_CAT): rectangle_map(80, 120, (30, 20, 89, 59)),
+        ("b", TABBY): rectangle_map(60, 100, (60, 10, 89, 49)),
+        ("b", COCK): np.zeros((60, 100)),
+        ("c", TENCH): map_c,
+    }
 
 
 def write_hand_set(folder):
     """Write the hand-worked set (PNG + VOC XML) under ``folder``; the image paths, sorted."""
-    return [write_scene(folder, stem, width, height, objects, seed=i)
-            for i, (stem, (width, height, objects)) in enumerate(HAND_SCENES.items())]
+    return [
+        write_scene(folder, stem, width, height, objects, seed=i)
+        for i, (stem, (width, height, objects)) in enumerate(HAND_SCENES.items())
+    ]

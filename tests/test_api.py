@@ -1,6 +1,7 @@
 """The public API at the package top: ``gradcam.Model``, ``gradcam.explain`` and ``Explanation``;
 images given every way a user has them; classes by name; outputs that round-trip; networks of your
 own without registration; where files go; which imports stay free of TensorFlow."""
+
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +16,7 @@ from gradcam.errors import UserError
 from gradcam.explanation import explain
 from gradcam.visualize import overlay
 from nets.nets_factory import NETWORKS, NetworkSpec, register_network
+
 from conftest import photo
 
 REPO = Path(__file__).resolve().parent.parent
@@ -72,8 +74,9 @@ def test_explanation_top_k_overlay_and_saved_files_round_trip(lite0, cat_png, tm
     assert [row["index"] for row in top] == order.tolist()
     assert top[0]["label"] == lite0.label(order[0])
     np.testing.assert_allclose([row["probability"] for row in top], probabilities[order], rtol=1e-5)
-    np.testing.assert_array_equal(result.overlay(1, "shading"),
-                                  overlay(result.images[1], result.map[1], "shading"))
+    np.testing.assert_array_equal(
+        result.overlay(1, "shading"), overlay(result.images[1], result.map[1], "shading")
+    )
     png = result.save(tmp_path / "one.png", i=0)
     np.testing.assert_array_equal(np.asarray(Image.open(png)), result.overlay(0))
     both = np.asarray(Image.open(result.save(tmp_path / "both.png")))
@@ -99,8 +102,14 @@ def test_api_errors_name_arguments_the_cli_names_flags(lite0, cat_png):
 
 
 def test_network_records_are_keyword_only_and_registration_refuses_overwrites():
-    fields = dict(name="x", network_fn=lambda images, n, is_training=False: None,
-                  preprocessing="raw", image_size=8, num_classes=1001, default_layer="a")
+    fields = dict(
+        name="x",
+        network_fn=lambda images, n, is_training=False: None,
+        preprocessing="raw",
+        image_size=8,
+        num_classes=1001,
+        default_layer="a",
+    )
     with pytest.raises(TypeError):
         NetworkSpec(*fields.values())
     assert NetworkSpec(**fields).label_offset == 1  # Slim's background class for 1001 classes
@@ -108,7 +117,10 @@ def test_network_records_are_keyword_only_and_registration_refuses_overwrites():
     with pytest.raises(ValueError, match="registered already"):
         register_network(NetworkSpec(**{**fields, "name": "vgg_16"}))
     try:
-        assert register_network(NetworkSpec(**{**fields, "name": "vgg_16"}), replace=True).name == "vgg_16"
+        assert (
+            register_network(NetworkSpec(**{**fields, "name": "vgg_16"}), replace=True).name
+            == "vgg_16"
+        )
     finally:
         NETWORKS["vgg_16"] = original
 
@@ -131,7 +143,9 @@ def test_files_go_to_gradcam_home_else_the_checkout_else_the_user_cache(tmp_path
     assert checkpoints.checkpoint_dir() == REPO / "checkpoints"  # running from this checkout
     installed = tmp_path / "venv" / "lib" / "python3.11" / "site-packages"
     (installed / "gradcam").mkdir(parents=True)
-    (installed / "pyproject.toml").write_text("")  # even a stray file there does not make a checkout
+    (installed / "pyproject.toml").write_text(
+        ""
+    )  # even a stray file there does not make a checkout
     (installed / "checkpoints").mkdir()
     monkeypatch.setattr(checkpoints, "_PACKAGE_PARENT", installed)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
@@ -140,14 +154,22 @@ def test_files_go_to_gradcam_home_else_the_checkout_else_the_user_cache(tmp_path
 
 def _imported_after(code):
     """Top-level module names imported by a fresh interpreter running ``code``."""
-    done = subprocess.run([sys.executable, "-c", code + "\nimport sys\nprint(' '.join(sys.modules))"],
-                          capture_output=True, text=True, cwd=REPO, timeout=120, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", code + "\nimport sys\nprint(' '.join(sys.modules))"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+        check=True,
+    )
     return {name.split(".")[0] for name in done.stdout.split()}
 
 
 def test_the_package_the_cli_and_the_registries_import_no_tensorflow():
-    loaded = _imported_after("import gradcam, gradcam.cli, gradcam.methods, nets.nets_factory\n"
-                             "gradcam.cli.build_parser()")
+    loaded = _imported_after(
+        "import gradcam, gradcam.cli, gradcam.methods, nets.nets_factory\n"
+        "gradcam.cli.build_parser()"
+    )
     assert "gradcam" in loaded and "tensorflow" not in loaded and "matplotlib" not in loaded
     assert "gradio" not in loaded and "apache_beam" not in loaded
 
@@ -159,22 +181,26 @@ def test_nets_never_imports_gradcam():
         "with tf.Graph().as_default():\n"
         "    for name in ('efficientnet_lite0', 'resnet_v2_50', 'inception_v1'):\n"
         "        spec = NETWORKS[name]\n"
-        "        spec.build(tf.placeholder(tf.float32, [1, spec.image_size, spec.image_size, 3]))")
+        "        spec.build(tf.placeholder(tf.float32, [1, spec.image_size, spec.image_size, 3]))"
+    )
     assert "tf_slim" in loaded and "gradcam" not in loaded
 
 
-@pytest.mark.parametrize("command,module,extra", [("serve", "gradio", "app"),
-                                                  ("beam", "apache_beam", "beam")])
-def test_a_command_without_its_extra_names_the_pip_install(command, module, extra, monkeypatch,
-                                                           capsys, tmp_path):
+@pytest.mark.parametrize(
+    "command,module,extra", [("serve", "gradio", "app"), ("beam", "apache_beam", "beam")]
+)
+def test_a_command_without_its_extra_names_the_pip_install(
+    command, module, extra, monkeypatch, capsys, tmp_path
+):
     """(The wheel test checks the same in a real environment without the extras.)"""
     import importlib.util
 
     from gradcam.cli import main
 
     real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == module
-                        else real(name, *a))
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == module else real(name, *a)
+    )
     argv = [command] + (["nowhere/", "--out", str(tmp_path / "out")] if command == "beam" else [])
     assert main(argv) == 2
     err = capsys.readouterr().err

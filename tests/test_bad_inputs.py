@@ -5,6 +5,7 @@ caught too), exit status 2, no traceback and no file written; a handled input gi
 PNG and NPZ and nothing else, its map flagged and all zero exactly when the case says so. A few
 cases also run as real processes.
 """
+
 import json
 import os
 import subprocess
@@ -15,8 +16,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bad_inputs import CASES, case_named, expect_user_error, output_argv, reusing_model
 from gradcam import cli
+
+from bad_inputs import CASES, case_named, expect_user_error, output_argv, reusing_model
 
 IS_ROOT = os.geteuid() == 0
 IN_PROCESS = [c for c in CASES if not (c.unprivileged and IS_ROOT)]  # as root: see test_child
@@ -87,9 +89,15 @@ def test_cli(case, tmp_path, checkpoint, reuse_lite0, capfd, monkeypatch):
     stem = Path(built.argv[0]).stem
     assert _listing(out) == [f"{stem}_grad_cam.npz", f"{stem}_grad_cam.png"]
     arrays = np.load(out / f"{stem}_grad_cam.npz")
-    assert np.all(np.isfinite(arrays["map"])) and 0 <= arrays["map"].min() <= arrays["map"].max() <= 1
-    assert record["targets"][0]["all_zero_map"] == bool(arrays["degenerate"]) \
-        == (arrays["map"].max() == 0) == case.degenerate
+    assert (
+        np.all(np.isfinite(arrays["map"])) and 0 <= arrays["map"].min() <= arrays["map"].max() <= 1
+    )
+    assert (
+        record["targets"][0]["all_zero_map"]
+        == bool(arrays["degenerate"])
+        == (arrays["map"].max() == 0)
+        == case.degenerate
+    )
 
 
 @pytest.mark.parametrize("case", API_CASES, ids=[c.name for c in API_CASES])
@@ -118,9 +126,14 @@ def test_child(name, checkpoint):
         os.chmod(base, 0o755)
         env = dict(os.environ, PYTHONPATH=str(TESTS_DIR), MPLCONFIGDIR=base)
         code = "import sys, bad_inputs; bad_inputs.run_in_child(*sys.argv[1:])"
-        done = subprocess.run([sys.executable, "-c", code, name, base, checkpoint,
-                               "yes" if as_nobody else ""], env=env, capture_output=True,
-                              text=True, timeout=600, cwd=base)
+        done = subprocess.run(
+            [sys.executable, "-c", code, name, base, checkpoint, "yes" if as_nobody else ""],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            cwd=base,
+        )
         assert done.stdout.strip(), done.stderr
         summary = json.loads(done.stdout.strip().splitlines()[-1])
         assert done.returncode == 0, done.stderr  # the child itself finished its checks

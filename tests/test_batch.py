@@ -2,6 +2,7 @@
 at the size the network needs, or of every pixel with exact_decode), only the chosen outputs are
 written, broken files are reported without stopping, a SIGKILLed run resumes with nothing lost or
 repeated, and the Beam pipeline writes the same maps."""
+
 import json
 import os
 import random
@@ -31,7 +32,7 @@ def image_dir(tmp_path_factory):
     for name in PHOTOS:
         rgb = photo(name)
         h, w = rgb.shape[:2]
-        variants = [rgb, rgb[:, ::-1], rgb[h // 8:, w // 8:]][: 3 if count < 9 else 2]
+        variants = [rgb, rgb[:, ::-1], rgb[h // 8 :, w // 8 :]][: 3 if count < 9 else 2]
         for i, variant in enumerate(variants):
             small = Image.fromarray(np.ascontiguousarray(variant)).resize((256, 256 * h // w))
             target = folder / "more" if i == 2 else folder
@@ -39,8 +40,10 @@ def image_dir(tmp_path_factory):
             count += 1
     exif = Image.Exif()
     exif[0x0112] = 6  # stored sideways: the camera was turned
-    for name, size, extra in (("large_half", (1400, 1050), {}),
-                              ("more/large_quarter", (2100, 4200), {"exif": exif.tobytes()})):
+    for name, size, extra in (
+        ("large_half", (1400, 1050), {}),
+        ("more/large_quarter", (2100, 4200), {"exif": exif.tobytes()}),
+    ):
         large = Image.fromarray(photo("astronaut")).resize(size, Image.BICUBIC)
         large.save(folder / f"{name}.jpg", quality=90, **extra)
     (folder / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
@@ -74,8 +77,9 @@ def test_batch_outputs_match_direct_explanations(lite0, image_dir, batch_out):
     from gradcam.images import load_scaled
 
     out, summary = batch_out
-    factors = {p.stem: load_scaled(p, lite0.decode_size()).factor
-               for p in image_dir.rglob("large_*.jpg")}
+    factors = {
+        p.stem: load_scaled(p, lite0.decode_size()).factor for p in image_dir.rglob("large_*.jpg")
+    }
     assert factors == {"large_half": 2, "large_quarter": 4}  # the reduced path is exercised
     images = sorted(p for p in image_dir.rglob("*") if p.is_file())
     assert (summary["images"], summary["errors"]) == (len(images) - 1, 1)
@@ -97,8 +101,9 @@ def test_batch_outputs_match_direct_explanations(lite0, image_dir, batch_out):
         assert record["map"]["max"] == pytest.approx(float(direct.map[0].max()), abs=1e-5)
 
 
-def test_resume_recognises_the_same_files_under_another_spelling(lite0, image_dir, tmp_path,
-                                                                 monkeypatch):
+def test_resume_recognises_the_same_files_under_another_spelling(
+    lite0, image_dir, tmp_path, monkeypatch
+):
     """Written with the absolute folder path, resumed with a relative one: nothing is redone."""
     import shutil
 
@@ -118,8 +123,9 @@ def _line_count(results):
     return results.read_bytes().count(b"\n") if results.exists() else 0
 
 
-@pytest.mark.parametrize("outputs", [["--outputs", "png,npz,jsonl"],
-                                     ["--outputs", "npz,jsonl", "--npz-maps", "lowres"]])
+@pytest.mark.parametrize(
+    "outputs", [["--outputs", "png,npz,jsonl"], ["--outputs", "npz,jsonl", "--npz-maps", "lowres"]]
+)
 def test_sigkill_and_resume_loses_and_repeats_nothing(image_dir, tmp_path, outputs):
     """GRADCAM_KILLS rounds (default 3; a soak run sets more) each start the job on a folder with
     4 copies of the test images per round and SIGKILL it at a random moment after 1-3 new lines;
@@ -131,18 +137,34 @@ def test_sigkill_and_resume_loses_and_repeats_nothing(image_dir, tmp_path, outpu
     for copy in range(4 * rounds):  # enough images that a kill lands while the job runs
         shutil.copytree(image_dir, folder / f"copy{copy}")
     image_dir = folder
-    command = [sys.executable, "-m", "gradcam.cli", "batch", str(image_dir), "--out", str(out),
-               "--batch-size", "2", "--no-progress", "--resume", *outputs]
+    command = [
+        sys.executable,
+        "-m",
+        "gradcam.cli",
+        "batch",
+        str(image_dir),
+        "--out",
+        str(out),
+        "--batch-size",
+        "2",
+        "--no-progress",
+        "--resume",
+        *outputs,
+    ]
     rng = random.Random(0)
     kills = 0
     for _ in range(rounds):
         before = _line_count(out / "results.jsonl")
-        process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL,
-                                   stderr=subprocess.DEVNULL)
+        process = subprocess.Popen(
+            command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         wanted = before + rng.randint(1, 3)
         deadline = time.monotonic() + 120
-        while process.poll() is None and _line_count(out / "results.jsonl") < wanted \
-                and time.monotonic() < deadline:
+        while (
+            process.poll() is None
+            and _line_count(out / "results.jsonl") < wanted
+            and time.monotonic() < deadline
+        ):
             time.sleep(0.02)
         time.sleep(rng.uniform(0.0, 0.3))
         if process.poll() is None:
@@ -151,8 +173,9 @@ def test_sigkill_and_resume_loses_and_repeats_nothing(image_dir, tmp_path, outpu
         process.wait()
     assert kills >= rounds - 1, f"only {kills} of {rounds} rounds were killed before finishing"
     print(f"{kills} SIGKILLs, then a full resume")
-    finished = subprocess.run(command + ["--json"], cwd=REPO, capture_output=True, text=True,
-                              timeout=300)
+    finished = subprocess.run(
+        command + ["--json"], cwd=REPO, capture_output=True, text=True, timeout=300
+    )
     assert finished.returncode == 0, finished.stderr
     records = _lines(out)
     images = sorted(str(p) for p in image_dir.rglob("*") if p.is_file())
@@ -170,8 +193,14 @@ def test_sigkill_and_resume_loses_and_repeats_nothing(image_dir, tmp_path, outpu
     assert not lowres or not list(out.glob("*.png"))
 
 
-CHOICES = [("png,npz,jsonl", "full"), ("npz,jsonl", "lowres"), ("png,jsonl", "full"),
-           ("jsonl", "full"), ("png,npz", "full"), ("npz", "lowres")]
+CHOICES = [
+    ("png,npz,jsonl", "full"),
+    ("npz,jsonl", "lowres"),
+    ("png,jsonl", "full"),
+    ("jsonl", "full"),
+    ("png,npz", "full"),
+    ("npz", "lowres"),
+]
 
 
 @pytest.fixture(scope="module")
@@ -185,8 +214,9 @@ def more_out(lite0, image_dir, tmp_path_factory):
 
 
 @pytest.mark.parametrize("outputs, npz_maps", CHOICES)
-def test_only_the_chosen_outputs_are_written(lite0, image_dir, more_out, tmp_path, outputs,
-                                             npz_maps):
+def test_only_the_chosen_outputs_are_written(
+    lite0, image_dir, more_out, tmp_path, outputs, npz_maps
+):
     """Each choice writes exactly its files, equal to those of the default run (PNG byte for
     byte, NPZ array for array; lowres NPZs lack the S x S map, which the lowres map gives back
     through the display step), and the same JSON lines."""
@@ -215,14 +245,15 @@ def test_only_the_chosen_outputs_are_written(lite0, image_dir, more_out, tmp_pat
             for key in keys:
                 np.testing.assert_array_equal(ours[key], theirs[key])
             if npz_maps == "lowres":
-                np.testing.assert_allclose(cam_map(ours["lowres"][None], 224)[0], theirs["map"],
-                                           atol=1e-6)
+                np.testing.assert_allclose(
+                    cam_map(ours["lowres"][None], 224)[0], theirs["map"], atol=1e-6
+                )
     if "jsonl" in chosen:
         for record in _lines(out):
             other = reference[Path(record["path"]).name]
-            assert {k for k in record if k != "seconds"} == \
-                {k for k in other if k not in ("seconds", "png", "npz")} | \
-                {k for k in ("png", "npz") if k in chosen}
+            assert {k for k in record if k != "seconds"} == {
+                k for k in other if k not in ("seconds", "png", "npz")
+            } | {k for k in ("png", "npz") if k in chosen}
             for key in ("top_k", "target", "map", "degenerate"):
                 assert record[key] == other[key]
 
@@ -237,21 +268,28 @@ def _cli_error(capsys, argv):
     return err
 
 
-@pytest.mark.parametrize("flags, message", [
-    (["--resume", "--outputs", "png,npz"], "--resume needs jsonl in --outputs"),
-    (["--outputs", "png,gif"], "--outputs: gif is not an output; choose from png,npz,jsonl"),
-    (["--outputs", ","], "--outputs: nothing is not an output"),
-    (["--npz-maps", "lowres", "--method", "gradient"],
-     "--npz-maps lowres: gradient has no feature-resolution map"),
-    (["--npz-maps", "lowres", "--outputs", "png,jsonl"], "--npz-maps lowres needs npz"),
-    (["--io-threads", "0"], "--io-threads must be at least 1"),
-])
-def test_batch_refuses_output_mistakes_before_loading_the_model(image_dir, tmp_path, capsys,
-                                                                monkeypatch, flags, message):
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--resume", "--outputs", "png,npz"], "--resume needs jsonl in --outputs"),
+        (["--outputs", "png,gif"], "--outputs: gif is not an output; choose from png,npz,jsonl"),
+        (["--outputs", ","], "--outputs: nothing is not an output"),
+        (
+            ["--npz-maps", "lowres", "--method", "gradient"],
+            "--npz-maps lowres: gradient has no feature-resolution map",
+        ),
+        (["--npz-maps", "lowres", "--outputs", "png,jsonl"], "--npz-maps lowres needs npz"),
+        (["--io-threads", "0"], "--io-threads must be at least 1"),
+    ],
+)
+def test_batch_refuses_output_mistakes_before_loading_the_model(
+    image_dir, tmp_path, capsys, monkeypatch, flags, message
+):
     import gradcam.commands.batch
 
-    monkeypatch.setattr(gradcam.commands.batch, "load_model",
-                        lambda args: pytest.fail("loaded the model"))
+    monkeypatch.setattr(
+        gradcam.commands.batch, "load_model", lambda args: pytest.fail("loaded the model")
+    )
     out = tmp_path / "out"
     assert message in _cli_error(capsys, ["batch", str(image_dir), "--out", str(out), *flags])
     assert not out.exists()
@@ -283,8 +321,15 @@ def beam_dir(tmp_path_factory):
     for name in PHOTOS:
         rgb = photo(name)
         h, w = rgb.shape[:2]
-        variants = [rgb, rgb[:, ::-1], rgb[::-1], rgb[: h // 2, : w // 2], rgb[h // 2:, w // 2:],
-                    rgb[h // 6: -h // 6, w // 6: -w // 6], np.rot90(rgb)]
+        variants = [
+            rgb,
+            rgb[:, ::-1],
+            rgb[::-1],
+            rgb[: h // 2, : w // 2],
+            rgb[h // 2 :, w // 2 :],
+            rgb[h // 6 : -h // 6, w // 6 : -w // 6],
+            np.rot90(rgb),
+        ]
         for i, variant in enumerate(variants):
             small = Image.fromarray(np.ascontiguousarray(variant))
             small = small.resize((192, 192 * small.height // small.width))
@@ -313,8 +358,9 @@ def test_beam_pipeline_writes_the_same_maps_as_batch(lite0, beam_dir, tmp_path):
         if "error" in record:
             continue
         assert beam[path]["target"]["index"] == record["target"]["index"]
-        assert beam[path]["target"]["probability"] == pytest.approx(record["target"]["probability"],
-                                                                     abs=1e-5)
+        assert beam[path]["target"]["probability"] == pytest.approx(
+            record["target"]["probability"], abs=1e-5
+        )
         ours, theirs = np.load(tmp_path / "beam" / record["npz"]), np.load(out / record["npz"])
         np.testing.assert_allclose(ours["map"], theirs["map"], rtol=0, atol=1e-6)
         np.testing.assert_array_equal(ours["target"], theirs["target"])
@@ -330,23 +376,27 @@ def _beam_error(capsys, argv):
     return err
 
 
-@pytest.mark.parametrize("flags, message", [
-    (["--model-file", "/nonexistent.pb"], "model file not found: /nonexistent.pb"),
-    (["--input-tensor", "input"], "gradcam beam does not take --input-tensor"),
-    (["--threads", "2"], "gradcam beam does not take --threads"),
-    (["--checkpoint", "/nonexistent.ckpt"], "checkpoint not found: /nonexistent.ckpt"),
-    (["--class", "no such class"], "unknown class 'no such class'"),
-    (["--top-k", "0"], "--top-k must be at least 1"),
-    (["--outputs", "png,npz"], "keep jsonl in --outputs"),
-])
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--model-file", "/nonexistent.pb"], "model file not found: /nonexistent.pb"),
+        (["--input-tensor", "input"], "gradcam beam does not take --input-tensor"),
+        (["--threads", "2"], "gradcam beam does not take --threads"),
+        (["--checkpoint", "/nonexistent.ckpt"], "checkpoint not found: /nonexistent.ckpt"),
+        (["--class", "no such class"], "unknown class 'no such class'"),
+        (["--top-k", "0"], "--top-k must be at least 1"),
+        (["--outputs", "png,npz"], "keep jsonl in --outputs"),
+    ],
+)
 def test_beam_refuses_mistakes_on_the_driver(image_dir, tmp_path, capsys, flags, message):
     out = tmp_path / "out"
     assert message in _beam_error(capsys, [str(image_dir), "--out", str(out), *flags])
     assert not out.exists()  # refused before the pipeline started
 
 
-def test_failed_beam_run_is_one_line_and_leaves_no_staging_folder(lite0, image_dir, tmp_path,
-                                                                 capsys):
+def test_failed_beam_run_is_one_line_and_leaves_no_staging_folder(
+    lite0, image_dir, tmp_path, capsys
+):
     from gradcam.model_cache import PROCESS_MODELS
 
     PROCESS_MODELS.put(lite0)
@@ -359,11 +409,15 @@ def test_failed_beam_run_is_one_line_and_leaves_no_staging_folder(lite0, image_d
 def test_worker_user_error_is_found_in_a_remote_traceback():
     from gradcam.beam_pipeline import _worker_user_error
 
-    text = ("Pipeline failed: Error processing instruction bundle_3. Original traceback is\n"
-            "Traceback (most recent call last):\n  File \"gradcam/model.py\", line 141\n"
-            "gradcam.errors.UserError: unknown layer 'x' [while running 'ExplainAndWrite']\n\n")
-    assert _worker_user_error(RuntimeError(text)) == \
-        "unknown layer 'x' [while running 'ExplainAndWrite']"
+    text = (
+        "Pipeline failed: Error processing instruction bundle_3. Original traceback is\n"
+        'Traceback (most recent call last):\n  File "gradcam/model.py", line 141\n'
+        "gradcam.errors.UserError: unknown layer 'x' [while running 'ExplainAndWrite']\n\n"
+    )
+    assert (
+        _worker_user_error(RuntimeError(text))
+        == "unknown layer 'x' [while running 'ExplainAndWrite']"
+    )
     assert _worker_user_error(RuntimeError("Traceback...\nValueError: a bug")) is None
 
 
@@ -401,13 +455,15 @@ def test_unexpected_decode_error_is_that_files_error(lite0, tmp_path, monkeypatc
             if Path(path).name == "b.png":
                 raise RuntimeError("decoder crashed")
             return real(path, *args)
+
         return load
 
     for loader in ("load_image", "load_scaled"):
         monkeypatch.setattr(gradcam.batch, loader, crashing(getattr(gradcam.batch, loader)))
     settings = JobSettings(batch_size=2, exact_decode=exact)
-    done, summary = _finishes(lambda: run_batch(lite0, folder, tmp_path / "out", settings,
-                                                progress=False), 120)
+    done, summary = _finishes(
+        lambda: run_batch(lite0, folder, tmp_path / "out", settings, progress=False), 120
+    )
     assert done, "batch run hung after a decoder error"
     assert not isinstance(summary, Exception), summary
     assert (summary["images"], summary["errors"]) == (2, 1)

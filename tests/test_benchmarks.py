@@ -1,5 +1,6 @@
 """The benchmark suite's smoke run (benchmarks/run.py --quick) and the one-forward path for several
 classes of one image. No timing thresholds: the numbers are the script's business."""
+
 import json
 import math
 
@@ -40,15 +41,25 @@ def test_quick_benchmark_covers_every_method(lite0, tmp_path):
     assert all(f"| {name} |" in readme for name in METHODS)
     throughput = result["throughput"]
     cases = {r["case"]: r for r in throughput["rows"]}
-    assert {"small, png,npz,jsonl", "small, jsonl,npz lowres", "12-MP, png,npz,jsonl",
-            "raw Grad-CAM"} <= set(cases)
+    assert {
+        "small, png,npz,jsonl",
+        "small, jsonl,npz lowres",
+        "12-MP, png,npz,jsonl",
+        "raw Grad-CAM",
+    } <= set(cases)
     assert all(r["images_per_second"] > 0 and r["images"] > 0 for r in cases.values())
-    assert set(throughput["startup"]) == {"gradcam --help", "gradcam explain (one image)",
-                                          "import tensorflow"}
+    assert set(throughput["startup"]) == {
+        "gradcam --help",
+        "gradcam explain (one image)",
+        "import tensorflow",
+    }
     assert all(positive(v) for v in throughput["startup"].values())
     assert positive(throughput["beam"]["beam"]) and throughput["beam"]["beam_over_batch"] > 0
-    for check in ("12-MP JPEG img/s / small-photo img/s", "--npz-maps lowres / bare batched",
-                  "Beam (1 worker) / batch mode seconds"):
+    for check in (
+        "12-MP JPEG img/s / small-photo img/s",
+        "--npz-maps lowres / bare batched",
+        "Beam (1 worker) / batch mode seconds",
+    ):
         assert check in readme
 
 

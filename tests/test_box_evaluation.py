@@ -3,18 +3,27 @@ and the pointing game, figures checked against the hand-worked example of synthe
 maps injected in place of the explain step), --protocol rise checked against the protocol's own
 definition on the embedded model, provenance in every JSON, and one-line errors for flags that
 cannot apply."""
+
 import json
 
 import numpy as np
 import pytest
+from synthetic_boxes import (
+    COCK,
+    HAND_SCENES,
+    HAND_TOP5,
+    TABBY,
+    TENCH,
+    TIGER_CAT,
+    hand_maps,
+    write_hand_set,
+)
 
 from gradcam.cli import main
 from gradcam.commands import evaluate
 from gradcam.evaluation import box_evaluation, localization, protocols
 from gradcam.evaluation.provenance import checkpoint_sha256
 from gradcam.images import load_image
-from synthetic_boxes import (COCK, HAND_SCENES, HAND_TOP5, TABBY, TENCH, TIGER_CAT, hand_maps,
-                             write_hand_set)
 
 # The hand-worked figures (synthetic_boxes.hand_maps, HAND_TOP5; derivation in
 # tests/test_localization_protocol.py), each image counting once, shared among its classes:
@@ -22,8 +31,12 @@ from synthetic_boxes import (COCK, HAND_SCENES, HAND_TOP5, TABBY, TENCH, TIGER_C
 #   top-1 loc right: A 1, B 0, C 0 -> 1 / 3, error 2 / 3
 #   top-5 loc right: A 1, B (1 + 0) / 2, C 0 -> 0.5, error 0.5
 #   pointing: A 1, B (1 + 0) / 2, C 0 (its tied maximum points first at (0, 0)) -> 0.5
-HAND_FIGURES = {"gt_known_loc_accuracy": 0.5, "top1_loc_error": 2 / 3, "top5_loc_error": 0.5,
-                "pointing_game_accuracy": 0.5}
+HAND_FIGURES = {
+    "gt_known_loc_accuracy": 0.5,
+    "top1_loc_error": 2 / 3,
+    "top5_loc_error": 0.5,
+    "pointing_game_accuracy": 0.5,
+}
 
 
 def stem_of(photo):
@@ -58,16 +71,33 @@ def run_cli(*argv):
     return main(["evaluate", *map(str, argv)])
 
 
-def test_evaluate_boxes_dir_writes_the_hand_worked_figures(lite0, hand_set, given_maps, tmp_path,
-                                                           monkeypatch, capsys):
+def test_evaluate_boxes_dir_writes_the_hand_worked_figures(
+    lite0, hand_set, given_maps, tmp_path, monkeypatch, capsys
+):
     monkeypatch.setattr(evaluate, "load_model", lambda args: lite0)
     images, boxes = hand_set
     out = tmp_path / "out"
-    assert run_cli(*images, "--boxes", boxes, "--methods", "grad_cam", "--steps", "2",
-                   "--batch-size", "2", "--out", out) == 0
+    assert (
+        run_cli(
+            *images,
+            "--boxes",
+            boxes,
+            "--methods",
+            "grad_cam",
+            "--steps",
+            "2",
+            "--batch-size",
+            "2",
+            "--out",
+            out,
+        )
+        == 0
+    )
     # the explain step saw one row per (image, class), classes of B in file order, 2 images a time
-    assert given_maps == [("grad_cam", ["a", "b", "b"], [TIGER_CAT, TABBY, COCK]),
-                          ("grad_cam", ["c"], [TENCH])]
+    assert given_maps == [
+        ("grad_cam", ["a", "b", "b"], [TIGER_CAT, TABBY, COCK]),
+        ("grad_cam", ["c"], [TENCH]),
+    ]
     record = json.loads((out / "localization.json").read_text())
     figures = record["methods"]["grad_cam"]["figures"]
     for key, value in HAND_FIGURES.items():
@@ -75,14 +105,25 @@ def test_evaluate_boxes_dir_writes_the_hand_worked_figures(lite0, hand_set, give
     assert (figures["images"], figures["records"]) == (3, 4)
     rows = record["methods"]["grad_cam"]["records"]
     assert [(r["image"].rsplit("/", 1)[-1], r["class"]) for r in rows] == [
-        ("a.png", TIGER_CAT), ("b.png", TABBY), ("b.png", COCK), ("c.png", TENCH)]
+        ("a.png", TIGER_CAT),
+        ("b.png", TABBY),
+        ("b.png", COCK),
+        ("c.png", TENCH),
+    ]
     a, b_tabby, b_cock, c = rows
     # boxes written back in the files' 1-based convention: A's is the tiger cat's own box
     assert (a["predicted_box_voc"], a["iou"], a["box_correct"], a["pointing_hit"]) == (
-        [31, 21, 90, 60], 1.0, True, True)
+        [31, 21, 90, 60],
+        1.0,
+        True,
+        True,
+    )
     assert a["label"] == "tiger cat" and b_tabby["top5"] and not b_tabby["top1"]
     assert (b_cock["predicted_box_voc"], b_cock["point"], b_cock["pointing_hit"]) == (
-        None, None, False)
+        None,
+        None,
+        False,
+    )
     assert c["predicted_box_voc"] == [31, 61, 60, 90] and c["iou"] == pytest.approx(4 / 9)
     assert c["point"] == [0, 0] and not c["pointing_hit"]
     # provenance: the protocol and its parameters, seed, versions, the checkpoint's SHA-256
@@ -96,17 +137,33 @@ def test_evaluate_boxes_dir_writes_the_hand_worked_figures(lite0, hand_set, give
     assert summary["checkpoint"] == record["checkpoint"]
     assert len(summary["methods"]["grad_cam"]["mean_deletion_curve"]) == 3
     printed = capsys.readouterr().out
-    assert "protocol default" in printed and "| grad_cam | 50.00 | 66.67 | 50.00 | 50.00 | 3 |" \
-        in printed
+    assert (
+        "protocol default" in printed
+        and "| grad_cam | 50.00 | 66.67 | 50.00 | 50.00 | 3 |" in printed
+    )
 
 
-def test_threshold_and_tolerance_reach_the_protocol(lite0, hand_set, given_maps, tmp_path,
-                                                    monkeypatch):
+def test_threshold_and_tolerance_reach_the_protocol(
+    lite0, hand_set, given_maps, tmp_path, monkeypatch
+):
     monkeypatch.setattr(evaluate, "load_model", lambda args: lite0)
     images, boxes = hand_set
     out = tmp_path / "out"
-    assert run_cli(*images, "--boxes", boxes, "--localization-only", "--loc-threshold", "0.6",
-                   "--tolerance", "81", "--out", out) == 0
+    assert (
+        run_cli(
+            *images,
+            "--boxes",
+            boxes,
+            "--localization-only",
+            "--loc-threshold",
+            "0.6",
+            "--tolerance",
+            "81",
+            "--out",
+            out,
+        )
+        == 0
+    )
     record = json.loads((out / "localization.json").read_text())
     assert (record["protocol"]["threshold"], record["protocol"]["pointing_tolerance"]) == (0.6, 81)
     c = record["methods"]["grad_cam"]["records"][3]
@@ -145,14 +202,13 @@ def test_whole_images_are_explained_and_mapped_at_their_own_size(lite0, hand_set
     assert maps[0].shape == (50, 70) and localization.box_from_map(maps[0]) is None
 
 
-def test_rise_protocol_scores_the_predicted_class_on_the_whole_image(lite0, tmp_path,
-                                                                     monkeypatch):
+def test_rise_protocol_scores_the_predicted_class_on_the_whole_image(lite0, tmp_path, monkeypatch):
     from PIL import Image
 
     from conftest import photo
 
     monkeypatch.setattr(evaluate, "load_model", lambda args: lite0)
-    coffee = photo("coffee")                       # 400 x 600: the model's crop would cut it
+    coffee = photo("coffee")  # 400 x 600: the model's crop would cut it
     Image.fromarray(coffee).save(tmp_path / "coffee.png")
     out = tmp_path / "rise"
     assert run_cli(tmp_path / "coffee.png", "--protocol", "rise", "--out", out) == 0
@@ -180,16 +236,19 @@ def test_rise_protocol_scores_the_predicted_class_on_the_whole_image(lite0, tmp_
     assert auc == pytest.approx((sum(deletion) - deletion[0] / 2 - deletion[-1] / 2) / 224)
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--protocol", "rise", "--class", "tabby"], "drop --class"),
-    (["--protocol", "rise", "--deletion-baseline", "zero"], "drop --deletion-baseline"),
-    (["--protocol", "rise", "--central-fraction", "1.0"], "drop --central-fraction"),
-    (["--localization-only"], "needs --boxes DIR"),
-    (["--loc-threshold", "1.5"], "--loc-threshold"),
-    (["--tolerance", "-1"], "--tolerance"),
-    (["--boxes", "/nonexistent/boxes"], "no such file or directory"),
-    (["--steps", "0", "--protocol", "rise"], "--steps must be at least 1"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--protocol", "rise", "--class", "tabby"], "drop --class"),
+        (["--protocol", "rise", "--deletion-baseline", "zero"], "drop --deletion-baseline"),
+        (["--protocol", "rise", "--central-fraction", "1.0"], "drop --central-fraction"),
+        (["--localization-only"], "needs --boxes DIR"),
+        (["--loc-threshold", "1.5"], "--loc-threshold"),
+        (["--tolerance", "-1"], "--tolerance"),
+        (["--boxes", "/nonexistent/boxes"], "no such file or directory"),
+        (["--steps", "0", "--protocol", "rise"], "--steps must be at least 1"),
+    ],
+)
 def test_flags_that_cannot_apply_are_one_line_errors(argv, message, capsys, tmp_path):
     assert run_cli(tmp_path / "x.png", *argv, "--out", tmp_path / "out") == 2
     err = capsys.readouterr().err
@@ -206,8 +265,14 @@ def test_light_constants_match_the_evaluation_modules():
 def test_rise_with_equal_steps_is_renamed_and_default_keeps_its_name():
     import argparse
 
-    args = argparse.Namespace(protocol="rise", steps=8, deletion_baseline=None,
-                              insertion_baseline=None, classes=None, central_fraction=None)
+    args = argparse.Namespace(
+        protocol="rise",
+        steps=8,
+        deletion_baseline=None,
+        insertion_baseline=None,
+        classes=None,
+        central_fraction=None,
+    )
     assert evaluate.perturbation_protocol(args).name == "rise-8-steps"
     args.protocol = "default"
     default = evaluate.perturbation_protocol(args)

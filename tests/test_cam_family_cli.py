@@ -1,5 +1,6 @@
 """The new methods and the contrast through every door: the API (``gradcam.explain``), the CLI
 (``explain``, ``compare``, ``batch``), in one process on the session's Lite0."""
+
 import json
 
 import numpy as np
@@ -7,9 +8,10 @@ import pytest
 from PIL import Image
 
 import gradcam
-from conftest import smoke_options
 from gradcam.cli import main
 from gradcam.methods import METHODS
+
+from conftest import smoke_options
 
 NEW = ("layer_cam", "xgrad_cam", "hires_cam", "eigen_cam", "ablation_cam", "rise")
 ESPRESSO, CUP = 967, 968
@@ -30,12 +32,30 @@ def test_api_explains_a_path_with_each_new_method(lite0, coffee_png, method):
 
 
 @pytest.mark.parametrize("method", sorted(set(METHODS) - {"eigen_cam"}))
-def test_every_method_takes_a_contrast_from_the_cli(cli_lite0, coffee_png, tmp_path, method,
-                                                    capsys):
+def test_every_method_takes_a_contrast_from_the_cli(
+    cli_lite0, coffee_png, tmp_path, method, capsys
+):
     out = tmp_path / f"{method}.png"
-    assert main(["explain", str(coffee_png), "--method", method, "--class", "espresso",
-                 "--contrast", "cup", "--output", str(out), "--save-npz", "--json",
-                 *smoke_options(method)]) == 0
+    assert (
+        main(
+            [
+                "explain",
+                str(coffee_png),
+                "--method",
+                method,
+                "--class",
+                "espresso",
+                "--contrast",
+                "cup",
+                "--output",
+                str(out),
+                "--save-npz",
+                "--json",
+                *smoke_options(method),
+            ]
+        )
+        == 0
+    )
     record = json.loads(capsys.readouterr().out)
     assert record["contrast"]["index"] == CUP and record["targets"][0]["index"] == ESPRESSO
     arrays = np.load(out.with_suffix(".npz"))
@@ -46,8 +66,21 @@ def test_every_method_takes_a_contrast_from_the_cli(cli_lite0, coffee_png, tmp_p
 def test_contrast_changes_the_map_from_the_cli(cli_lite0, coffee_png, tmp_path):
     def lowres(*extra):
         out = tmp_path / f"x{len(extra)}.png"
-        assert main(["explain", str(coffee_png), "--class", "espresso", "--output", str(out),
-                     "--save-npz", *extra]) == 0
+        assert (
+            main(
+                [
+                    "explain",
+                    str(coffee_png),
+                    "--class",
+                    "espresso",
+                    "--output",
+                    str(out),
+                    "--save-npz",
+                    *extra,
+                ]
+            )
+            == 0
+        )
         return np.load(out.with_suffix(".npz"))["lowres"]
 
     plain, rather = lowres(), lowres("--contrast", "cup")
@@ -57,21 +90,41 @@ def test_contrast_changes_the_map_from_the_cli(cli_lite0, coffee_png, tmp_path):
 
 def test_probability_score_from_the_cli(cli_lite0, coffee_png, tmp_path, capsys):
     out = tmp_path / "p.png"
-    assert main(["explain", str(coffee_png), "--method", "occlusion", "--score", "probability",
-                 "--json", "--output", str(out), "--save-npz", *smoke_options("occlusion")]) == 0
+    assert (
+        main(
+            [
+                "explain",
+                str(coffee_png),
+                "--method",
+                "occlusion",
+                "--score",
+                "probability",
+                "--json",
+                "--output",
+                str(out),
+                "--save-npz",
+                *smoke_options("occlusion"),
+            ]
+        )
+        == 0
+    )
     assert json.loads(capsys.readouterr().out)["score"] == "probability"
     assert str(np.load(out.with_suffix(".npz"))["score"]) == "probability"
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--method", "eigen_cam", "--contrast", "cup"], "eigen_cam uses no class score"),
-    (["--method", "cam", "--score", "probability"], "--score probability does not apply"),
-    (["--class", "cup", "--contrast", "968"], "is also the target"),
-    (["--contrast", "expresso"], "unknown class 'expresso'"),
-    (["--score", "odds"], "invalid choice: 'odds'"),
-])
-def test_contrast_mistakes_are_one_line_errors(cli_lite0, coffee_png, tmp_path, capsys, argv,
-                                               message):
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--method", "eigen_cam", "--contrast", "cup"], "eigen_cam uses no class score"),
+        (["--method", "cam", "--score", "probability"], "--score probability does not apply"),
+        (["--class", "cup", "--contrast", "968"], "is also the target"),
+        (["--contrast", "expresso"], "unknown class 'expresso'"),
+        (["--score", "odds"], "invalid choice: 'odds'"),
+    ],
+)
+def test_contrast_mistakes_are_one_line_errors(
+    cli_lite0, coffee_png, tmp_path, capsys, argv, message
+):
     assert main(["explain", str(coffee_png), "--output", str(tmp_path / "e.png"), *argv]) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1
@@ -79,17 +132,48 @@ def test_contrast_mistakes_are_one_line_errors(cli_lite0, coffee_png, tmp_path, 
 
 def test_compare_draws_the_contrast(cli_lite0, coffee_png, tmp_path, capsys):
     out = tmp_path / "compare.png"
-    assert main(["compare", str(coffee_png), "--methods", "grad_cam,layer_cam,rise", "--contrast",
-                 "cup", "--output", str(out), "--option", "rise.masks=8"]) == 0
+    assert (
+        main(
+            [
+                "compare",
+                str(coffee_png),
+                "--methods",
+                "grad_cam,layer_cam,rise",
+                "--contrast",
+                "cup",
+                "--output",
+                str(out),
+                "--option",
+                "rise.masks=8",
+            ]
+        )
+        == 0
+    )
     assert "espresso vs cup" in capsys.readouterr().out and out.stat().st_size > 0
-    assert main(["compare", str(coffee_png), "--methods", "grad_cam", "--class", "cup",
-                 "--contrast", "cup", "--output", str(out)]) == 2
+    assert (
+        main(
+            [
+                "compare",
+                str(coffee_png),
+                "--methods",
+                "grad_cam",
+                "--class",
+                "cup",
+                "--contrast",
+                "cup",
+                "--output",
+                str(out),
+            ]
+        )
+        == 2
+    )
     assert "is also the target" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("method", NEW)
-def test_batch_mode_runs_each_new_method_with_a_contrast(cli_lite0, coffee_png, tmp_path, lite0,
-                                                         method):
+def test_batch_mode_runs_each_new_method_with_a_contrast(
+    cli_lite0, coffee_png, tmp_path, lite0, method
+):
     folder = tmp_path / "in"
     folder.mkdir()
     Image.open(coffee_png).save(folder / "a.png")
@@ -97,12 +181,34 @@ def test_batch_mode_runs_each_new_method_with_a_contrast(cli_lite0, coffee_png, 
     out = tmp_path / "out"
     contrast = {} if method == "eigen_cam" else {"contrast": CUP}  # Eigen-CAM has no score
     flags = ["--contrast", "cup"] if contrast else []
-    assert main(["batch", str(folder), "--out", str(out), "--method", method, "--class",
-                 "espresso", *flags, "--no-progress", *smoke_options(method)]) == 0
+    assert (
+        main(
+            [
+                "batch",
+                str(folder),
+                "--out",
+                str(out),
+                "--method",
+                method,
+                "--class",
+                "espresso",
+                *flags,
+                "--no-progress",
+                *smoke_options(method),
+            ]
+        )
+        == 0
+    )
     records = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
     assert [r.get("contrast", {}).get("index") for r in records] == [contrast.get("contrast")] * 2
     for name in ("a", "b"):
         arrays = np.load(out / f"{name}.png.npz")
-        alone = gradcam.explain(lite0, str(folder / f"{name}.png"), ESPRESSO, method, **contrast,
-                                **METHODS[method].smoke)
+        alone = gradcam.explain(
+            lite0,
+            str(folder / f"{name}.png"),
+            ESPRESSO,
+            method,
+            **contrast,
+            **METHODS[method].smoke,
+        )
         np.testing.assert_allclose(arrays["map"], alone.map[0], atol=1e-5)

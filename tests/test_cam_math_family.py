@@ -1,5 +1,6 @@
 """LayerCAM, HiResCAM, XGrad-CAM, Eigen-CAM and Ablation-CAM math (cam_math) against explicit
 loops, closed forms, and the identities tying them to Grad-CAM and CAM (pure numpy, no network)."""
+
 import numpy as np
 import pytest
 
@@ -74,8 +75,9 @@ def test_hirescam_times_positions_is_cam_for_a_gap_linear_head(rng):
 def test_layercam_is_hirescam_when_all_gradients_are_positive(rng):
     a, g = random_pair(rng)
     positive = np.abs(g) + 0.1
-    np.testing.assert_array_equal(cam_math.layercam_map(a, positive),
-                                  cam_math.hirescam_map(a, positive))
+    np.testing.assert_array_equal(
+        cam_math.layercam_map(a, positive), cam_math.hirescam_map(a, positive)
+    )
     assert not np.allclose(cam_math.layercam_map(a, g), cam_math.hirescam_map(a, g), atol=1e-3)
 
 
@@ -143,14 +145,20 @@ def eigencam_by_svd(a):
         u, s, _ = np.linalg.svd(x)
         projection = np.array([s[0] * u[i, 0] for i in range(len(x))]).reshape(a.shape[1:3])
         reference = a[n].mean(axis=-1)
-        corr = sum(projection[i, j] * (reference[i, j] - reference.mean())
-                   for i in range(a.shape[1]) for j in range(a.shape[2]))
+        corr = sum(
+            projection[i, j] * (reference[i, j] - reference.mean())
+            for i in range(a.shape[1])
+            for j in range(a.shape[2])
+        )
         out[n] = projection if corr >= 0 else -projection
     return out
 
 
-@pytest.mark.parametrize("shape", [(N, H, W, C), (N, 2, 2, 7)],
-                         ids=["more positions than channels", "more channels than positions"])
+@pytest.mark.parametrize(
+    "shape",
+    [(N, H, W, C), (N, 2, 2, 7)],
+    ids=["more positions than channels", "more channels than positions"],
+)
 def test_eigencam_matches_the_svd(rng, shape):
     a = rng.uniform(0, 2, shape)
     out = cam_math.eigencam_map(a)
@@ -227,8 +235,12 @@ def test_ablation_cam_on_a_gap_linear_head_has_the_closed_form(rng):
         ablated[indices] = head(copies)
     drops = np.array([fc[c] * a[..., c].mean() for c in range(C)])
     np.testing.assert_allclose(y - ablated, drops, rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(cam_math.ablation_weights(np.array([y]), ablated[None])[0],
-                               drops / abs(y), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(
+        cam_math.ablation_weights(np.array([y]), ablated[None])[0],
+        drops / abs(y),
+        rtol=1e-10,
+        atol=1e-12,
+    )
 
 
 def test_ablated_copies_zero_one_channel_each_in_bounded_chunks(rng):

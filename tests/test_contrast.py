@@ -1,6 +1,7 @@
 """Targets beyond one logit: "why A rather than B" (the score logit_A - logit_B) and the softmax
 probability as the score, for every method, against numpy on the toy network and identities on
 EfficientNet-Lite0; one graph for every score, shared safely between threads."""
+
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -10,6 +11,7 @@ from gradcam.errors import UserError
 from gradcam.explanation import explain, explain_many
 from gradcam.methods import METHODS, get_method
 from gradcam.methods.rise_math import rise_masks
+
 from methods_toynet import SIZE, backward, forward, toy_fixtures
 
 TARGET = np.array([0, 2, 3])
@@ -57,8 +59,12 @@ def test_fetched_score_is_the_numpy_score(toy, weights, images, score):
     np.testing.assert_allclose(out["score"], expected, rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose(view.score_of(out["logits"], TARGET), expected, rtol=1e-4, atol=1e-6)
     # the model itself still explains the plain logit
-    np.testing.assert_allclose(toy.fetch(images, TARGET, ["score"])["score"],
-                               logits[np.arange(3), TARGET], rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(
+        toy.fetch(images, TARGET, ["score"])["score"],
+        logits[np.arange(3), TARGET],
+        rtol=1e-4,
+        atol=1e-5,
+    )
 
 
 def test_scoring_checks_its_arguments(toy):
@@ -85,21 +91,30 @@ def test_layer_cam_and_gradient_of_a_contrast_match_numpy(toy, weights, images):
     view = toy.scoring(CONTRAST)
     g = contrast_gradients(weights, images, "grad_a")
     expected = np.einsum("nhwc,nhwc->nhw", forward(weights, images)["a"], np.maximum(g, 0))
-    np.testing.assert_allclose(run(view, "layer_cam", images, layer="conv1").raw, expected,
-                               rtol=1e-4, atol=1e-5)
-    np.testing.assert_allclose(run(view, "gradient", images).raw,
-                               contrast_gradients(weights, images, "grad_x"), rtol=1e-4, atol=1e-7)
+    np.testing.assert_allclose(
+        run(view, "layer_cam", images, layer="conv1").raw, expected, rtol=1e-4, atol=1e-5
+    )
+    np.testing.assert_allclose(
+        run(view, "gradient", images).raw,
+        contrast_gradients(weights, images, "grad_x"),
+        rtol=1e-4,
+        atol=1e-7,
+    )
 
 
 def test_probability_score_gradients_match_numpy(toy, weights, images):
     view = toy.scoring(None, "probability")
     g = probability_gradients(weights, images, "grad_a")
     expected = np.einsum("nhwc,nhwc->nhw", forward(weights, images)["a"], g)
-    np.testing.assert_allclose(run(view, "hires_cam", images, layer="conv1").raw, expected,
-                               rtol=1e-3, atol=1e-8)
-    np.testing.assert_allclose(run(view, "gradient", images).raw,
-                               probability_gradients(weights, images, "grad_x"), rtol=1e-3,
-                               atol=1e-9)
+    np.testing.assert_allclose(
+        run(view, "hires_cam", images, layer="conv1").raw, expected, rtol=1e-3, atol=1e-8
+    )
+    np.testing.assert_allclose(
+        run(view, "gradient", images).raw,
+        probability_gradients(weights, images, "grad_x"),
+        rtol=1e-3,
+        atol=1e-9,
+    )
 
 
 def test_integrated_gradients_of_a_contrast_is_the_difference(toy, images):
@@ -109,17 +124,21 @@ def test_integrated_gradients_of_a_contrast_is_the_difference(toy, images):
     target = run(toy, "integrated_gradients", images, steps=4)
     other = get_method("integrated_gradients").fn(toy, images, np.full(3, CONTRAST), steps=4)
     np.testing.assert_allclose(rather.raw, target.raw - other.raw, rtol=1e-4, atol=1e-6)
-    np.testing.assert_allclose(rather.extras["completeness_gap"],
-                               target.extras["completeness_gap"] - other.extras["completeness_gap"],
-                               rtol=1e-3, atol=1e-4)
+    np.testing.assert_allclose(
+        rather.extras["completeness_gap"],
+        target.extras["completeness_gap"] - other.extras["completeness_gap"],
+        rtol=1e-3,
+        atol=1e-4,
+    )
 
 
 def test_cam_of_a_contrast_weighs_by_the_difference_of_the_columns(toy, weights, images):
     b = forward(weights, images)["b"]
     w = weights["logits/weights"]
     expected = np.einsum("nhwc,cn->nhw", b, w[:, TARGET] - w[:, [CONTRAST]])
-    np.testing.assert_allclose(run(toy.scoring(CONTRAST), "cam", images).raw, expected,
-                               rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(
+        run(toy.scoring(CONTRAST), "cam", images).raw, expected, rtol=1e-4, atol=1e-5
+    )
     with pytest.raises(UserError, match="probability does not apply"):
         run(toy.scoring(None, "probability"), "cam", images)
 
@@ -138,9 +157,9 @@ def test_occlusion_of_a_contrast_is_the_drop_of_the_difference(toy, weights, ima
         for top in (0, 8):
             for left in (0, 8):
                 copy = images[n].copy()
-                copy[top:top + 8, left:left + 8] = 0
+                copy[top : top + 8, left : left + 8] = 0
                 drop = score(images[n][None])[0, n] - score(copy[None])[0, n]
-                expected[top:top + 8, left:left + 8] = drop
+                expected[top : top + 8, left : left + 8] = drop
         np.testing.assert_allclose(result.raw[n], expected, rtol=1e-3, atol=1e-6)
 
 
@@ -155,8 +174,9 @@ def test_score_cam_of_a_contrast_weighs_by_probability_difference_gains(toy, wei
         p = softmax(forward(weights, images[n][None] * masks[..., None])["logits"])
         gain = (p[:, t] - p[:, CONTRAST]) - (black[t] - black[CONTRAST])
         expected[n] = np.einsum("hwc,c->hw", b[n], gain)
-    np.testing.assert_allclose(run(toy.scoring(CONTRAST), "score_cam", images).raw, expected,
-                               rtol=1e-3, atol=1e-5)
+    np.testing.assert_allclose(
+        run(toy.scoring(CONTRAST), "score_cam", images).raw, expected, rtol=1e-3, atol=1e-5
+    )
 
 
 def test_ablation_cam_of_a_contrast_has_the_closed_form(toy, weights, images):
@@ -167,15 +187,17 @@ def test_ablation_cam_of_a_contrast_has_the_closed_form(toy, weights, images):
         y = f["logits"][n, t] - f["logits"][n, CONTRAST]
         drops = (w[:, t] - w[:, CONTRAST]) * b[n].mean(axis=(0, 1))
         expected[n] = np.einsum("hwc,c->hw", b[n], drops / abs(y))
-    np.testing.assert_allclose(run(toy.scoring(CONTRAST), "ablation_cam", images).raw, expected,
-                               rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(
+        run(toy.scoring(CONTRAST), "ablation_cam", images).raw, expected, rtol=1e-4, atol=1e-5
+    )
 
 
 def test_rise_of_a_contrast_weighs_the_masks_by_the_difference(toy, weights, images):
     masks = np.concatenate(list(rise_masks(12, SIZE, 4, 0.5, seed=0, batch_size=12)))
     kept = masks[..., None]
-    result = get_method("rise").fn(toy.scoring(CONTRAST, "probability"), images[:1], TARGET[:1],
-                                   masks=12, cells=4)
+    result = get_method("rise").fn(
+        toy.scoring(CONTRAST, "probability"), images[:1], TARGET[:1], masks=12, cells=4
+    )
     p = softmax(forward(weights, images[0][None] * kept)["logits"])
     f = p[:, TARGET[0]] - p[:, CONTRAST]
     expected = np.tensordot(f - f.mean(), masks, axes=1) / (12 * 0.5)
@@ -210,15 +232,26 @@ def test_top_class_equal_to_the_contrast_gets_a_flagged_zero_map(toy, images):
 
 # -- one graph, any score, any thread --------------------------------------------------------------
 def test_concurrent_scores_on_one_model_do_not_mix(toy, images):
-    settings = [(None, "logit"), (CONTRAST, "logit"), (None, "probability"),
-                (CONTRAST, "probability")]
-    expected = [explain(toy, images, TARGET, "grad_cam", contrast=c, score=s).raw
-                for c, s in settings]
+    settings = [
+        (None, "logit"),
+        (CONTRAST, "logit"),
+        (None, "probability"),
+        (CONTRAST, "probability"),
+    ]
+    expected = [
+        explain(toy, images, TARGET, "grad_cam", contrast=c, score=s).raw for c, s in settings
+    ]
     ops = toy.op_count
     jobs = [settings[i % 4] for i in range(16)]
     with ThreadPoolExecutor(4) as pool:
-        raws = list(pool.map(lambda cs: explain(toy, images, TARGET, "grad_cam", contrast=cs[0],
-                                                score=cs[1]).raw, jobs))
+        raws = list(
+            pool.map(
+                lambda cs: (
+                    explain(toy, images, TARGET, "grad_cam", contrast=cs[0], score=cs[1]).raw
+                ),
+                jobs,
+            )
+        )
     for i, raw in enumerate(raws):
         np.testing.assert_array_equal(raw, expected[i % 4])
     assert toy.op_count == ops
@@ -232,8 +265,15 @@ def test_no_method_adds_ops_after_its_first_call_whatever_the_score(lite0, coffe
         for name in new:
             explain(lite0, image, 967, name, **METHODS[name].smoke)
             if name != "eigen_cam":
-                explain(lite0, image, 967, name, contrast=504, score="probability",
-                        **METHODS[name].smoke)
+                explain(
+                    lite0,
+                    image,
+                    967,
+                    name,
+                    contrast=504,
+                    score="probability",
+                    **METHODS[name].smoke,
+                )
         explain_many(lite0, image, 967, list(new[:4]))
 
     every_method()
@@ -256,8 +296,9 @@ def test_lite0_grad_cam_of_a_contrast_is_the_difference_of_the_raw_maps(lite0, c
 def test_lite0_gradient_of_a_contrast_is_the_difference(lite0, coffee_input):
     image = coffee_input[None]
     rather = explain(lite0, image, 967, "gradient", contrast=968).raw
-    difference = (explain(lite0, image, 967, "gradient").raw
-                  - explain(lite0, image, 968, "gradient").raw)
+    difference = (
+        explain(lite0, image, 967, "gradient").raw - explain(lite0, image, 968, "gradient").raw
+    )
     np.testing.assert_allclose(rather, difference, rtol=1e-3, atol=1e-3 * np.abs(difference).max())
 
 
@@ -271,8 +312,12 @@ def test_probability_score_of_a_sigmoid_head_is_each_class_sigmoid(tmp_path):
     from gradcam.model import Model
 
     root = Path(__file__).resolve().parent.parent
-    subprocess.run([sys.executable, str(root / "tests" / "keras_models.py"), str(tmp_path)],
-                   check=True, cwd=root, capture_output=True)
+    subprocess.run(
+        [sys.executable, str(root / "tests" / "keras_models.py"), str(tmp_path)],
+        check=True,
+        cwd=root,
+        capture_output=True,
+    )
     ref = np.load(tmp_path / "references.npz")
     model = Model(tmp_path / "k3_multilabel.keras")
     try:

@@ -6,14 +6,15 @@ checkpoint into the staging directory, and after the data file was moved in but 
 (the file whose presence means "a checkpoint is here"); then for real, a conversion process killed
 with SIGKILL at random moments.
 """
+
 import os
 
 import numpy as np
 import pytest
 
 from gradcam.checkpoints import default_checkpoint
-from nets.tf_compat import tf
 from nets.nets_factory import NETWORKS
+from nets.tf_compat import tf
 
 
 class Killed(BaseException):
@@ -80,25 +81,31 @@ def test_real_sigkill_at_random_moments_then_clean_rerun(tmp_path, monkeypatch):
     import sys
     import time
 
-    code = ("from gradcam.checkpoints import default_checkpoint; from nets.nets_factory import "
-            "NETWORKS; default_checkpoint(NETWORKS['efficientnet_lite0'])")
+    code = (
+        "from gradcam.checkpoints import default_checkpoint; from nets.nets_factory import "
+        "NETWORKS; default_checkpoint(NETWORKS['efficientnet_lite0'])"
+    )
     monkeypatch.setenv("GRADCAM_HOME", str(tmp_path))
     spec = NETWORKS["efficientnet_lite0"]
     outcomes = []
     for delay in np.random.default_rng(21).uniform(1.0, 9.0, 5):
-        process = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL,
-                                   stderr=subprocess.DEVNULL)
+        process = subprocess.Popen(
+            [sys.executable, "-c", code], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         time.sleep(delay)
         process.send_signal(signal.SIGKILL)
         process.wait()
         indexes = list(tmp_path.rglob("*.index"))
         outcomes.append(bool(indexes))
         for index in indexes:  # anything the next run would restore is whole
-            reader = tf.train.load_checkpoint(str(index)[:-len(".index")])
+            reader = tf.train.load_checkpoint(str(index)[: -len(".index")])
             names = reader.get_variable_to_shape_map()
             assert len(names) > 200 and all(np.isfinite(reader.get_tensor(n)).all() for n in names)
             index.unlink()  # make the next round convert again
     assert not all(outcomes)  # at least one kill landed before the conversion was complete
     path = default_checkpoint(spec)
-    assert tf.train.load_checkpoint(path).get_variable_to_shape_map()[spec.head_weights] == [1280, 1000]
+    assert tf.train.load_checkpoint(path).get_variable_to_shape_map()[spec.head_weights] == [
+        1280,
+        1000,
+    ]
     assert [p.name for p in tmp_path.rglob(".*")] == []  # stale staging folders cleaned up

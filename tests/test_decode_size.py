@@ -9,6 +9,7 @@ geometry of the crop (a ramp image read back at the right positions), the networ
 the tolerance measured by benchmarks/decode.py on 12-MP JPEGs), and the bad-input corpus keeping
 its outcomes.
 """
+
 import functools
 import os
 
@@ -16,20 +17,28 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFile, ImageOps
 
-import bad_inputs
 import gradcam.images
-from bad_inputs import CASES, expect_user_error
-from conftest import photo
 from gradcam.images import decode_min_size, load_image, load_scaled
 from gradcam.preprocessing import crop_and_resize, decode_size
+
+import bad_inputs
+from bad_inputs import CASES, expect_user_error
+from conftest import photo
 
 ORIENTATION = 0x0112
 STORED = (640, 480)  # (width, height) of the test JPEGs as stored in the file
 SWAPPED = {5, 6, 7, 8}
 # An orientation's upright image from its stored one (the inverse of what the camera did).
-UPRIGHT = {1: lambda a: a, 2: np.fliplr, 3: lambda a: np.rot90(a, 2), 4: np.flipud,
-           5: lambda a: np.transpose(a, (1, 0, 2)), 6: lambda a: np.rot90(a, -1),
-           7: lambda a: np.rot90(np.transpose(a, (1, 0, 2)), 2), 8: lambda a: np.rot90(a, 1)}
+UPRIGHT = {
+    1: lambda a: a,
+    2: np.fliplr,
+    3: lambda a: np.rot90(a, 2),
+    4: np.flipud,
+    5: lambda a: np.transpose(a, (1, 0, 2)),
+    6: lambda a: np.rot90(a, -1),
+    7: lambda a: np.rot90(np.transpose(a, (1, 0, 2)), 2),
+    8: lambda a: np.rot90(a, 1),
+}
 
 
 def _smallest_round_side(size, fraction):
@@ -38,8 +47,9 @@ def _smallest_round_side(size, fraction):
 
 
 @pytest.mark.parametrize("geometry", ["crop_both", "shorter_side"])
-@pytest.mark.parametrize("size,fraction", [(224, 0.875), (299, 0.875), (224, 1.0), (7, 0.3),
-                                           (100, 0.5), (331, 0.77)])
+@pytest.mark.parametrize(
+    "size,fraction", [(224, 0.875), (299, 0.875), (224, 1.0), (7, 0.3), (100, 0.5), (331, 0.77)]
+)
 def test_min_size_is_the_smallest_side_whose_crop_keeps_size(geometry, size, fraction):
     side = _smallest_round_side(size, fraction)
     assert decode_min_size(geometry, size, fraction, reducing_gap=1) == (side, side)
@@ -48,8 +58,9 @@ def test_min_size_is_the_smallest_side_whose_crop_keeps_size(geometry, size, fra
     rgb = np.zeros((side, side + 37, 3), np.uint8)
     crop = round(side * fraction)
     assert crop >= size and round((side - 1) * fraction) < size
-    assert crop_and_resize(rgb, size, "raw" if geometry == "crop_both" else "vgg",
-                           fraction).shape == (size, size, 3)
+    assert crop_and_resize(
+        rgb, size, "raw" if geometry == "crop_both" else "vgg", fraction
+    ).shape == (size, size, 3)
 
 
 def test_min_size_of_lite0_by_hand():
@@ -66,9 +77,16 @@ def test_decode_size_of_a_preprocessing_by_hand():
     assert decode_size("vgg", 224, central_fraction=0.5) == (894, 894)
 
 
-@pytest.mark.parametrize("bad", [("square", 224, 0.875, 1), ("crop_both", 224, 0.0, 1),
-                                 ("crop_both", 224, 1.5, 1), ("crop_both", 0, 0.5, 1),
-                                 ("crop_both", 224, 0.5, 0.5)])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        ("square", 224, 0.875, 1),
+        ("crop_both", 224, 0.0, 1),
+        ("crop_both", 224, 1.5, 1),
+        ("crop_both", 0, 0.5, 1),
+        ("crop_both", 224, 0.5, 0.5),
+    ],
+)
 def test_min_size_refuses_nonsense(bad):
     with pytest.raises(ValueError):
         decode_min_size(*bad)
@@ -146,8 +164,9 @@ def test_twelve_megapixel_network_input_within_measured_tolerance(tmp_path):
     assert scaled.pixels.shape == (756, 1008, 3)  # 1/4: 1/8 would give 378 < 512
     assert (scaled.factor, scaled.full_size) == (4, (4032, 3024))
     exact = crop_and_resize(load_image(path), 224, "efficientnet_lite").astype(int)
-    placed = crop_and_resize(scaled.pixels, 224, "efficientnet_lite", None, scaled.factor,
-                             scaled.full_size)
+    placed = crop_and_resize(
+        scaled.pixels, 224, "efficientnet_lite", None, scaled.factor, scaled.full_size
+    )
     diff = np.abs(exact - placed)
     assert diff.max() <= 10 and diff.mean() <= 0.37
     whole_pixels = np.abs(exact - crop_and_resize(scaled.pixels, 224, "efficientnet_lite"))
@@ -195,8 +214,9 @@ def test_factor_one_is_the_crop_in_whole_pixels():
     """The exact path: rows/columns [top, top + c) of the photo, then PIL's bilinear resize
     (vgg geometry on 300 x 200: c = round(200 * 0.875) = 175, top 12, left 62)."""
     rgb = np.random.default_rng(0).integers(0, 256, (200, 300, 3), dtype=np.uint8)
-    expected = np.asarray(Image.fromarray(np.ascontiguousarray(rgb[12:187, 62:237]))
-                          .resize((56, 56), Image.BILINEAR))
+    expected = np.asarray(
+        Image.fromarray(np.ascontiguousarray(rgb[12:187, 62:237])).resize((56, 56), Image.BILINEAR)
+    )
     np.testing.assert_array_equal(crop_and_resize(rgb, 56, "vgg"), expected)
     np.testing.assert_array_equal(crop_and_resize(rgb, 56, "vgg", None, 1, (300, 200)), expected)
 
@@ -205,7 +225,7 @@ def _jpeg_declaring(path, width, height):
     """A small real JPEG whose SOF0 header is rewritten to declare width x height."""
     data = bytearray(bad_inputs._jpeg_bytes(_stored_photo()[:64, :64]))
     sof = data.index(b"\xff\xc0")
-    data[sof + 5:sof + 9] = height.to_bytes(2, "big") + width.to_bytes(2, "big")
+    data[sof + 5 : sof + 9] = height.to_bytes(2, "big") + width.to_bytes(2, "big")
     path.write_bytes(bytes(data))
     return path
 
@@ -217,12 +237,15 @@ def test_jpeg_bomb_refused_from_header_before_any_decoding(tmp_path, monkeypatch
     monkeypatch.setattr(Image.Image, "load", lambda self: pytest.fail("decoded a bomb"))
     monkeypatch.setattr(Image.Image, "draft", lambda self, *a: pytest.fail("drafted a bomb"))
     for min_size in (None, (512, 512)):
-        expect_user_error(lambda: load_image(path, min_size), "pixel limit")
+        expect_user_error(lambda size=min_size: load_image(path, size), "pixel limit")
 
 
 IS_ROOT = os.geteuid() == 0
-FILE_CASES = [c for c in CASES if c.build.__qualname__.startswith("_image_case")
-              and not (c.unprivileged and IS_ROOT)]
+FILE_CASES = [
+    c
+    for c in CASES
+    if c.build.__qualname__.startswith("_image_case") and not (c.unprivileged and IS_ROOT)
+]
 
 
 @pytest.mark.parametrize("min_size", [(16, 16), (10_000, 10_000)])

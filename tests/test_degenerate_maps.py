@@ -6,13 +6,13 @@ pooling and the linear head, so the Grad-CAM weights of class c are W[:, c] / (h
 weighted sum is (A @ W[:, c]) / (h*w): for a class whose sum is <= 0 at every position the ReLU
 leaves nothing. Such classes are found here with numpy from the activations and head weights.
 """
+
 import json
 import warnings
 
 import numpy as np
 import pytest
 
-from bad_inputs import reusing_model
 from gradcam import cli
 from gradcam.errors import UserError
 from gradcam.explanation import explain
@@ -20,13 +20,16 @@ from gradcam.methods import METHODS
 from nets.nets_factory import NETWORKS
 from nets.tf_compat import tf
 
+from bad_inputs import reusing_model
+
 
 def _head_cams(model, image):
     """(A @ W) per class [h, w, C] from the CAM layer's activations and the head's weights."""
     activations = model.fetch(image[None], keys=["activations"])["activations"][0]
     with model.graph.as_default():
-        head = next(v for v in tf.global_variables()
-                    if v.op.name == NETWORKS[model.name].head_weights)
+        head = next(
+            v for v in tf.global_variables() if v.op.name == NETWORKS[model.name].head_weights
+        )
     weights = model.session.run(head).reshape(-1, model.num_classes)
     return activations @ weights
 
@@ -57,16 +60,27 @@ def test_live_class_is_not_flagged(lite0, cat_input):
 
 
 def test_cli_reports_all_zero_map(lite0, dead_class, tmp_path, monkeypatch, capfd):
-    import gradcam.model
     from PIL import Image
+
+    import gradcam.model
 
     from conftest import photo
 
     monkeypatch.setattr(gradcam.model, "Model", reusing_model(lite0, gradcam.model.Model))
     image = tmp_path / "cat.png"
     Image.fromarray(photo("chelsea")).save(image)
-    status = cli.main(["explain", str(image), "--class", str(dead_class), "--json",
-                       "--output", f"{tmp_path}/", "--save-npz"])
+    status = cli.main(
+        [
+            "explain",
+            str(image),
+            "--class",
+            str(dead_class),
+            "--json",
+            "--output",
+            f"{tmp_path}/",
+            "--save-npz",
+        ]
+    )
     stdout, stderr = capfd.readouterr()
     assert status == 0
     warning_lines = [line for line in stderr.splitlines() if line.strip()]

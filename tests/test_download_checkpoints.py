@@ -1,5 +1,6 @@
 """scripts/download_checkpoints.py offline: tarballs built here from a small random checkpoint and
 served through file:// URLs; unsafe or wrong tarballs are refused and leave nothing behind."""
+
 import hashlib
 import importlib.util
 import io
@@ -27,14 +28,17 @@ def script():
 def checkpoint(tmp_path_factory):
     """A small random V2 checkpoint saved as resnet_v2_50.ckpt; returns (directory, values)."""
     directory = tmp_path_factory.mktemp("source")
-    values = {"resnet_v2_50/conv1/weights": np.random.default_rng(0).normal(size=(3, 3, 3, 4)),
-              "resnet_v2_50/logits/biases": np.random.default_rng(1).normal(size=(7,))}
+    values = {
+        "resnet_v2_50/conv1/weights": np.random.default_rng(0).normal(size=(3, 3, 3, 4)),
+        "resnet_v2_50/logits/biases": np.random.default_rng(1).normal(size=(7,)),
+    }
     with tf.Graph().as_default():
         variables = [tf.Variable(v.astype(np.float32), name=k) for k, v in values.items()]
         with tf.Session() as session:
             session.run(tf.global_variables_initializer())
-            tf.train.Saver(variables).save(session, str(directory / f"{NAME}.ckpt"),
-                                           write_meta_graph=False, write_state=False)
+            tf.train.Saver(variables).save(
+                session, str(directory / f"{NAME}.ckpt"), write_meta_graph=False, write_state=False
+            )
     return directory, values
 
 
@@ -57,8 +61,11 @@ def member(name, data=b"x", kind=tarfile.REGTYPE, link=""):
 
 def good_tarball(checkpoint, directory):
     source, _ = checkpoint
-    return make_tarball(directory / f"{NAME}_2017_04_14.tar.gz", sorted(source.iterdir()),
-                        [member("eval.graph", b"not needed")])
+    return make_tarball(
+        directory / f"{NAME}_2017_04_14.tar.gz",
+        sorted(source.iterdir()),
+        [member("eval.graph", b"not needed")],
+    )
 
 
 def run(script, capsys, *argv):
@@ -88,8 +95,9 @@ def test_install_verify_and_record_digest(script, checkpoint, tmp_path, capsys):
 
     status, out, _ = run(script, capsys, NAME, "--url", tarball.as_uri(), "--dir", str(target))
     assert status == 0 and "already" in out
-    status, out, _ = run(script, capsys, NAME, "--url", tarball.as_uri(), "--dir", str(target),
-                         "--force")
+    status, out, _ = run(
+        script, capsys, NAME, "--url", tarball.as_uri(), "--dir", str(target), "--force"
+    )
     assert status == 0 and "installed" in out and leftovers(target) == []
 
 
@@ -101,8 +109,9 @@ def test_changed_tarball_is_refused_on_redownload(script, checkpoint, tmp_path, 
     changed = tmp_path / "mirror" / first.name
     changed.parent.mkdir()
     make_tarball(changed, sorted(checkpoint[0].iterdir()), [member("eval.graph", b"changed")])
-    status, _, err = run(script, capsys, NAME, "--url", changed.as_uri(), "--dir", str(target),
-                         "--force")
+    status, _, err = run(
+        script, capsys, NAME, "--url", changed.as_uri(), "--dir", str(target), "--force"
+    )
     assert status == 2 and "expected" in err and err.count("\n") == 1
     assert {p.name: p.read_bytes() for p in (target / NAME).iterdir()} == before
     assert leftovers(target) == []
@@ -111,18 +120,22 @@ def test_changed_tarball_is_refused_on_redownload(script, checkpoint, tmp_path, 
 def test_known_digest_is_enforced(script, checkpoint, tmp_path, capsys, monkeypatch):
     tarball = good_tarball(checkpoint, tmp_path)
     monkeypatch.setitem(script.KNOWN_SHA256, tarball.name, "0" * 64)
-    status, _, err = run(script, capsys, NAME, "--url", tarball.as_uri(),
-                         "--dir", str(tmp_path / "c"))
+    status, _, err = run(
+        script, capsys, NAME, "--url", tarball.as_uri(), "--dir", str(tmp_path / "c")
+    )
     assert status == 2 and "sha256" in err
     assert not (tmp_path / "c" / NAME).exists()
 
 
-@pytest.mark.parametrize("bad", [
-    member("../evil.txt"),
-    member("/tmp/gradcam_evil.txt"),
-    member("sub/../../evil.txt"),
-    member("link", kind=tarfile.SYMTYPE, link="/etc/passwd"),
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        member("../evil.txt"),
+        member("/tmp/gradcam_evil.txt"),
+        member("sub/../../evil.txt"),
+        member("link", kind=tarfile.SYMTYPE, link="/etc/passwd"),
+    ],
+)
 def test_malicious_members_refuse_the_whole_tarball(script, checkpoint, tmp_path, capsys, bad):
     tarball = make_tarball(tmp_path / "evil.tar.gz", sorted(checkpoint[0].iterdir()), [bad])
     target = tmp_path / "ckpts"
@@ -144,7 +157,7 @@ def test_truncated_tarball(script, checkpoint, tmp_path, capsys):
     whole = good_tarball(checkpoint, tmp_path).read_bytes()
     cut = tmp_path / "cut" / f"{NAME}_2017_04_14.tar.gz"
     cut.parent.mkdir()
-    cut.write_bytes(whole[:len(whole) // 2])
+    cut.write_bytes(whole[: len(whole) // 2])
     status, _, err = run(script, capsys, NAME, "--url", cut.as_uri(), "--dir", str(tmp_path / "c"))
     assert status == 2 and err.count("\n") == 1 and "Traceback" not in err
     assert not (tmp_path / "c" / NAME).exists() and leftovers(tmp_path / "c") == []
@@ -152,17 +165,21 @@ def test_truncated_tarball(script, checkpoint, tmp_path, capsys):
 
 def test_tarball_without_the_checkpoint(script, tmp_path, capsys):
     tarball = make_tarball(tmp_path / "other.tar.gz", extra=[member("other.ckpt.index")])
-    status, _, err = run(script, capsys, NAME, "--url", tarball.as_uri(),
-                         "--dir", str(tmp_path / "c"))
+    status, _, err = run(
+        script, capsys, NAME, "--url", tarball.as_uri(), "--dir", str(tmp_path / "c")
+    )
     assert status == 2 and "does not contain the checkpoint resnet_v2_50.ckpt" in err
 
 
 def test_single_file_v1_checkpoint_is_accepted(script, tmp_path, capsys):
     """The 2016 tarballs (inception_v3, vgg_16, ...) hold one V1-format file named <name>.ckpt."""
-    tarball = make_tarball(tmp_path / "inception_v3_2016_08_28.tar.gz",
-                           extra=[member("inception_v3.ckpt", b"v1 bytes")])
-    status, _, err = run(script, capsys, "inception_v3", "--url", tarball.as_uri(),
-                         "--dir", str(tmp_path / "c"))
+    tarball = make_tarball(
+        tmp_path / "inception_v3_2016_08_28.tar.gz",
+        extra=[member("inception_v3.ckpt", b"v1 bytes")],
+    )
+    status, _, err = run(
+        script, capsys, "inception_v3", "--url", tarball.as_uri(), "--dir", str(tmp_path / "c")
+    )
     assert status == 0, err
     assert (tmp_path / "c" / "inception_v3" / "inception_v3.ckpt").read_bytes() == b"v1 bytes"
 

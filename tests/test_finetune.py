@@ -3,6 +3,7 @@
 The "marked" class differs from "plain" only by a magenta square in the top-left corner
 (scripts/make_marked_dataset.py), so Grad-CAM for "marked" on held-out images must point there.
 """
+
 import importlib.util
 import json
 from pathlib import Path
@@ -42,8 +43,9 @@ def custom_model(trained):
     from gradcam.model import Model
 
     root = trained[0]
-    model = Model("efficientnet_lite0", root / "mine", num_classes=2,
-                  labels=root / "mine" / "labels.txt")  # a label file is read
+    model = Model(
+        "efficientnet_lite0", root / "mine", num_classes=2, labels=root / "mine" / "labels.txt"
+    )  # a label file is read
     yield model
     model.close()
 
@@ -75,9 +77,25 @@ def test_grad_cam_for_marked_points_at_the_mark(trained, custom_model):
 def test_class_names_from_the_label_file_in_the_cli(trained, tmp_path, capsys):
     root, held_out = trained
     image = sorted((held_out / "marked").glob("*.png"))[0]
-    status = main(["explain", str(image), "--checkpoint", str(root / "mine"), "--num-classes", "2",
-                   "--labels", str(root / "mine" / "labels.txt"), "--class", "marked", "--json",
-                   "--top-k", "2", "--output", str(tmp_path / "out.png")])
+    status = main(
+        [
+            "explain",
+            str(image),
+            "--checkpoint",
+            str(root / "mine"),
+            "--num-classes",
+            "2",
+            "--labels",
+            str(root / "mine" / "labels.txt"),
+            "--class",
+            "marked",
+            "--json",
+            "--top-k",
+            "2",
+            "--output",
+            str(tmp_path / "out.png"),
+        ]
+    )
     assert status == 0
     record = json.loads(capsys.readouterr().out)
     assert record["targets"][0]["label"] == "marked" and record["targets"][0]["index"] == 0
@@ -96,8 +114,19 @@ def test_label_file_of_the_wrong_length(trained, tmp_path, capsys):
     labels = tmp_path / "labels.txt"
     labels.write_text("0:marked\n")
     image = str(sorted((held_out / "plain").glob("*.png"))[0])
-    err = _error_line(capsys, ["explain", image, "--checkpoint", str(root / "mine"),
-                               "--num-classes", "3", "--labels", str(labels)])
+    err = _error_line(
+        capsys,
+        [
+            "explain",
+            image,
+            "--checkpoint",
+            str(root / "mine"),
+            "--num-classes",
+            "3",
+            "--labels",
+            str(labels),
+        ],
+    )
     assert "has ids 0; expected each of 0..2 once" in err and "3 classes" in err
 
 
@@ -120,8 +149,11 @@ def _copy_checkpoint(source, target, keep):
 
     reader = tf.train.load_checkpoint(source)
     with tf.Graph().as_default():
-        variables = [tf.Variable(reader.get_tensor(name), name=name)
-                     for name in sorted(reader.get_variable_to_shape_map()) if keep(name)]
+        variables = [
+            tf.Variable(reader.get_tensor(name), name=name)
+            for name in sorted(reader.get_variable_to_shape_map())
+            if keep(name)
+        ]
         with tf.Session() as session:
             session.run(tf.variables_initializer(variables))
             return tf.train.Saver(variables).save(session, str(target))
@@ -135,12 +167,16 @@ def test_only_the_head_may_be_missing_from_the_starting_checkpoint(tmp_path):
     data = _script("make_marked_dataset").make_marked_dataset(tmp_path / "data", 2, seed=2)
     dropped = "efficientnet_lite0/block_3/expand/BatchNorm/moving_mean"
     no_backbone_part = _copy_checkpoint(source, tmp_path / "part.ckpt", lambda n: n != dropped)
-    with pytest.raises(UserError, match=f"lacks {dropped}: only the head "
-                                        r"\(efficientnet_lite0/logits\) may be new"):
+    with pytest.raises(
+        UserError,
+        match=f"lacks {dropped}: only the head "
+        r"\(efficientnet_lite0/logits\) may be new",
+    ):
         finetune(data, tmp_path / "refused", checkpoint=no_backbone_part, steps=1)
     assert not (tmp_path / "refused").exists()
-    no_head = _copy_checkpoint(source, tmp_path / "backbone.ckpt",
-                               lambda n: not n.startswith("efficientnet_lite0/logits/"))
+    no_head = _copy_checkpoint(
+        source, tmp_path / "backbone.ckpt", lambda n: not n.startswith("efficientnet_lite0/logits/")
+    )
     result = finetune(data, tmp_path / "mine", checkpoint=no_head, steps=1)
     assert result.class_names == ["marked", "plain"] and Path(result.checkpoint + ".index").exists()
 
@@ -152,8 +188,13 @@ def test_train_scopes_train_exactly_those_layers_too(trained, tmp_path):
     from nets.tf_compat import tf
 
     root = trained[0]
-    result = finetune(root / "train", tmp_path / "deeper", steps=3, batch_size=8,
-                      train_scopes=["efficientnet_lite0/block_15"])
+    result = finetune(
+        root / "train",
+        tmp_path / "deeper",
+        steps=3,
+        batch_size=8,
+        train_scopes=["efficientnet_lite0/block_15"],
+    )
     assert not result.cached_features  # every step runs the whole network
     before = tf.train.load_checkpoint(default_checkpoint(NETWORKS["efficientnet_lite0"]))
     after = tf.train.load_checkpoint(result.checkpoint)
@@ -166,4 +207,6 @@ def test_train_scopes_train_exactly_those_layers_too(trained, tmp_path):
     assert not moved("efficientnet_lite0/block_15/depthwise/BatchNorm/moving_mean")
     assert not moved("efficientnet_lite0/block_14/project/weights")
     with pytest.raises(UserError, match="names no variables"):
-        finetune(root / "train", tmp_path / "bad", steps=1, train_scopes=["efficientnet_lite0/block_99"])
+        finetune(
+            root / "train", tmp_path / "bad", steps=1, train_scopes=["efficientnet_lite0/block_99"]
+        )

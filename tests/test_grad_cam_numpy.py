@@ -1,5 +1,6 @@
 """Grad-CAM (Selvaraju et al. 2017) checked against a by-hand numpy computation on a tiny Slim-style
 network with known weights, plus the pure-numpy post-processing and channel-weight helpers."""
+
 import warnings
 
 import numpy as np
@@ -22,8 +23,9 @@ def tiny_net(images, num_classes, is_training=False):
         net = slim.conv2d(images, CHANNELS, [3, 3], scope="conv1")
         features = slim.max_pool2d(net, [2, 2], stride=2, scope="pool")
         head = slim.conv2d(features, HIDDEN, [1, 1], scope="conv2")
-        logits = slim.fully_connected(tf.reduce_mean(head, [1, 2]), num_classes,
-                                      activation_fn=None, scope="logits")
+        logits = slim.fully_connected(
+            tf.reduce_mean(head, [1, 2]), num_classes, activation_fn=None, scope="logits"
+        )
     return logits, {"features": features, "head": head}
 
 
@@ -42,14 +44,22 @@ def random_weights(seed=0):
         "tiny/logits/weights": rng.normal(0, 1.0, (HIDDEN, CLASSES)),
         "tiny/logits/biases": rng.normal(0, 0.1, CLASSES),
     }
-    weights["tiny/logits/weights"][:, NEGATIVE_CLASS] = -np.abs(
-        weights["tiny/logits/weights"][:, NEGATIVE_CLASS]) - 0.1
+    weights["tiny/logits/weights"][:, NEGATIVE_CLASS] = (
+        -np.abs(weights["tiny/logits/weights"][:, NEGATIVE_CLASS]) - 0.1
+    )
     return {k: v.astype(np.float32) for k, v in weights.items()}
 
 
-SPEC = NetworkSpec(name=TINY, network_fn=tiny_net, arg_scope=tiny_arg_scope, preprocessing="raw",
-                   image_size=SIZE, num_classes=CLASSES, default_layer="head",
-                   head_weights="tiny/logits/weights")
+SPEC = NetworkSpec(
+    name=TINY,
+    network_fn=tiny_net,
+    arg_scope=tiny_arg_scope,
+    preprocessing="raw",
+    image_size=SIZE,
+    num_classes=CLASSES,
+    default_layer="head",
+    head_weights="tiny/logits/weights",
+)
 
 
 @pytest.fixture(scope="module")
@@ -74,15 +84,18 @@ def conv_same(x, kernel, bias):
     kh, kw = kernel.shape[:2]
     padded = np.pad(x, ((0, 0), (kh // 2, kh // 2), (kw // 2, kw // 2), (0, 0)))
     h, w = x.shape[1:3]
-    out = sum(padded[:, i:i + h, j:j + w, :] @ kernel[i, j] for i in range(kh) for j in range(kw))
+    out = sum(
+        padded[:, i : i + h, j : j + w, :] @ kernel[i, j] for i in range(kh) for j in range(kw)
+    )
     return out + bias
 
 
 def forward(weights, images):
     """Pre-activations and activations of every layer, float64."""
     w = {k: v.astype(np.float64) for k, v in weights.items()}
-    conv1 = np.maximum(conv_same(images.astype(np.float64), w["tiny/conv1/weights"],
-                                 w["tiny/conv1/biases"]), 0)
+    conv1 = np.maximum(
+        conv_same(images.astype(np.float64), w["tiny/conv1/weights"], w["tiny/conv1/biases"]), 0
+    )
     n, h, wd, c = conv1.shape
     features = conv1.reshape(n, h // 2, 2, wd // 2, 2, c).max(axis=(2, 4))
     pre_head = conv_same(features, w["tiny/conv2/weights"], w["tiny/conv2/biases"])
@@ -137,8 +150,9 @@ def test_lowres_matches_numpy(tiny, layer):
     assert result.lowres.shape == (3, SIZE // 2, SIZE // 2)
     assert not result.degenerate.any() and np.abs(expected).max() > 1e-3  # non-trivial maps
     np.testing.assert_allclose(result.logits, logits, rtol=1e-4, atol=1e-4)
-    np.testing.assert_allclose(result.lowres, expected, rtol=1e-4,
-                               atol=1e-5 * np.abs(expected).max())
+    np.testing.assert_allclose(
+        result.lowres, expected, rtol=1e-4, atol=1e-5 * np.abs(expected).max()
+    )
 
 
 def test_display_map_is_normalised_upsampled_relu(tiny):

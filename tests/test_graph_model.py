@@ -1,6 +1,7 @@
 """Any TF graph: the embedded model exported as a frozen GraphDef and a SavedModel explains
 exactly like the native Slim path (same logits, Grad-CAM maps and pixel gradients), with the
 tensors named or found."""
+
 import json
 
 import numpy as np
@@ -10,12 +11,20 @@ from PIL import Image
 from gradcam.cli import main
 from gradcam.explanation import explain
 from gradcam.model import Model
+
 from conftest import photo
 
 
 def graph_model(path, input_tensor, logits_tensor, layer_tensor, preprocessing, **kwargs):
-    return Model.from_graph(path, input_tensor=input_tensor, logits_tensor=logits_tensor,
-                            layer_tensor=layer_tensor, preprocessing=preprocessing, **kwargs)
+    return Model.from_graph(
+        path,
+        input_tensor=input_tensor,
+        logits_tensor=logits_tensor,
+        layer_tensor=layer_tensor,
+        preprocessing=preprocessing,
+        **kwargs,
+    )
+
 
 LAYER = "efficientnet_lite0/head/Relu6"
 
@@ -52,10 +61,27 @@ def test_exported_graph_explains_like_native(lite0, coffee_input, cat_input, exp
 def test_graph_through_cli(exported, tmp_path, capsys):
     image = tmp_path / "coffee.png"
     Image.fromarray(photo("coffee")).save(image)
-    status = main(["explain", str(image), "--graph", str(exported / "frozen.pb"),
-                   "--input-tensor", "input", "--logits-tensor", "logits",
-                   "--layer-tensor", LAYER, "--preprocessing", "efficientnet_lite",
-                   "--class", "cup", "--json", "--output", str(tmp_path / "out.png")])
+    status = main(
+        [
+            "explain",
+            str(image),
+            "--graph",
+            str(exported / "frozen.pb"),
+            "--input-tensor",
+            "input",
+            "--logits-tensor",
+            "logits",
+            "--layer-tensor",
+            LAYER,
+            "--preprocessing",
+            "efficientnet_lite",
+            "--class",
+            "cup",
+            "--json",
+            "--output",
+            str(tmp_path / "out.png"),
+        ]
+    )
     assert status == 0
     record = json.loads(capsys.readouterr().out)
     assert record["top_k"][0]["label"] == "espresso"
@@ -72,16 +98,46 @@ def _error_line(capsys, argv):
 def test_graph_errors_are_one_line(exported, tmp_path, capsys):
     image = tmp_path / "coffee.png"
     Image.fromarray(photo("coffee")).save(image)
-    base = ["explain", str(image), "--graph", str(exported / "frozen.pb"),
-            "--preprocessing", "efficientnet_lite"]
-    err = _error_line(capsys, base + ["--input-tensor", "input", "--logits-tensor", "logit",
-                                      "--layer-tensor", LAYER])
+    base = [
+        "explain",
+        str(image),
+        "--graph",
+        str(exported / "frozen.pb"),
+        "--preprocessing",
+        "efficientnet_lite",
+    ]
+    err = _error_line(
+        capsys,
+        base + ["--input-tensor", "input", "--logits-tensor", "logit", "--layer-tensor", LAYER],
+    )
     assert "--logits-tensor 'logit:0' is not in" in err and "close: logits" in err
-    err = _error_line(capsys, base + ["--input-tensor", "input", "--logits-tensor", "logits",
-                                      "--layer-tensor", "efficientnet_lite0/head/Relu"])
+    err = _error_line(
+        capsys,
+        base
+        + [
+            "--input-tensor",
+            "input",
+            "--logits-tensor",
+            "logits",
+            "--layer-tensor",
+            "efficientnet_lite0/head/Relu",
+        ],
+    )
     assert "--layer-tensor" in err and LAYER in err
-    err = _error_line(capsys, base + ["--input-tensor", "input", "--logits-tensor", "logits",
-                                      "--layer-tensor", LAYER, "--num-classes", "5"])
+    err = _error_line(
+        capsys,
+        base
+        + [
+            "--input-tensor",
+            "input",
+            "--logits-tensor",
+            "logits",
+            "--layer-tensor",
+            LAYER,
+            "--num-classes",
+            "5",
+        ],
+    )
     assert "--num-classes 5 but 'logits:0' has 1000 classes" in err
     err = _error_line(capsys, base + ["--input-tensor", "input", "--layer-tensor", "head/Relu7"])
     assert "--layer-tensor 'head/Relu7:0' is not in" in err and err.endswith("; close: head\n")
@@ -134,7 +190,9 @@ def test_graph_needing_a_second_input_is_one_line(tmp_path, capsys):
     with tf.Graph().as_default() as graph:
         image = tf.placeholder(tf.float32, [None, 8, 8, 3], name="input")
         scale = tf.placeholder(tf.float32, [], name="scale")
-        used = tf.nn.relu(tf.nn.conv2d(image, tf.ones([3, 3, 3, 2]), 1, "SAME") * scale, name="used")
+        used = tf.nn.relu(
+            tf.nn.conv2d(image, tf.ones([3, 3, 3, 2]), 1, "SAME") * scale, name="used"
+        )
         tf.reduce_mean(used, [1, 2], name="logits")
     path = tmp_path / "two.pb"
     path.write_bytes(graph.as_graph_def().SerializeToString())
@@ -147,8 +205,16 @@ def test_graph_needing_a_second_input_is_one_line(tmp_path, capsys):
 def test_output_index_and_off_path_layer_are_one_line_errors(toy_graph, tmp_path, capsys):
     image = tmp_path / "coffee.png"
     Image.fromarray(photo("coffee")).save(image)
-    base = ["explain", str(image), "--graph", str(toy_graph), "--input-tensor", "input",
-            "--preprocessing", "efficientnet_lite"]
+    base = [
+        "explain",
+        str(image),
+        "--graph",
+        str(toy_graph),
+        "--input-tensor",
+        "input",
+        "--preprocessing",
+        "efficientnet_lite",
+    ]
     err = _error_line(capsys, base + ["--logits-tensor", "logits:1", "--layer-tensor", "used"])
     assert "--logits-tensor 'logits:1': op 'logits' has 1 output; use logits:0" in err
     err = _error_line(capsys, base + ["--logits-tensor", "logits", "--layer-tensor", "used:x"])

@@ -1,4 +1,5 @@
 """Class names: ImageNet synonyms, ambiguity, indices, suggestions and Slim label files."""
+
 import pytest
 
 from gradcam.errors import UserError
@@ -83,13 +84,16 @@ def test_label_file_without_background(tmp_path):
     assert read_label_file(str(path), 3) == ["background", "daisy", "dandelion"]
 
 
-@pytest.mark.parametrize("text,classes,message", [
-    ("0:a\nno colon here\n", 2, r"labels.txt:2: expected 'id:name'"),
-    ("0:a\n\u00b2:b\n", 2, r"labels.txt:2: expected 'id:name'"),
-    ("0:a\n1:b\n5:c\n", 3, r"has ids 0\.\.1, 5; expected"),
-    ("0:a\n", 5, r"has ids 0; expected"),
-    ("", 3, r"has no ids; expected"),
-])
+@pytest.mark.parametrize(
+    "text,classes,message",
+    [
+        ("0:a\nno colon here\n", 2, r"labels.txt:2: expected 'id:name'"),
+        ("0:a\n\u00b2:b\n", 2, r"labels.txt:2: expected 'id:name'"),
+        ("0:a\n1:b\n5:c\n", 3, r"has ids 0\.\.1, 5; expected"),
+        ("0:a\n", 5, r"has ids 0; expected"),
+        ("", 3, r"has no ids; expected"),
+    ],
+)
 def test_bad_label_files(tmp_path, text, classes, message):
     path = tmp_path / "labels.txt"
     path.write_text(text, encoding="utf-8")
@@ -97,10 +101,13 @@ def test_bad_label_files(tmp_path, text, classes, message):
         read_label_file(str(path), classes)
 
 
-@pytest.mark.parametrize("text,classes,found", [
-    ("0:a\n1:b\n1:c\n", 3, r"0\.\.1 with 1 repeated"),  # 3 lines for 3 classes, one id twice
-    ("1:a\n2:b\n2:c\n3:d\n", 4, r"1\.\.3 with 2 repeated"),
-])
+@pytest.mark.parametrize(
+    "text,classes,found",
+    [
+        ("0:a\n1:b\n1:c\n", 3, r"0\.\.1 with 1 repeated"),  # 3 lines for 3 classes, one id twice
+        ("1:a\n2:b\n2:c\n3:d\n", 4, r"1\.\.3 with 2 repeated"),
+    ],
+)
 def test_duplicate_ids_are_refused(tmp_path, text, classes, found):
     path = tmp_path / "labels.txt"
     path.write_text(text, encoding="utf-8")

@@ -1,5 +1,6 @@
 """The embedded EfficientNet-Lite0 end to end: predictions on real photos, class override, a graph
 that stops growing, and the ``gradcam explain`` command (in-process and as the console script)."""
+
 import json
 import subprocess
 import sys
@@ -9,8 +10,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import photo
 from gradcam.explanation import explain
+
+from conftest import photo
 
 ESPRESSO, CUP, TABBY = 967, 968, 281
 CATS = {281, 282, 285}
@@ -29,10 +31,13 @@ def correlation(a, b):
     return float(np.corrcoef(a.ravel(), b.ravel())[0, 1])
 
 
-@pytest.mark.parametrize("image,classes,limit", [
-    ("coffee", ("espresso", "cup"), 0.99),
-    ("chelsea", ("tabby", "espresso"), 0.9),  # a far class looks somewhere else
-])
+@pytest.mark.parametrize(
+    "image,classes,limit",
+    [
+        ("coffee", ("espresso", "cup"), 0.99),
+        ("chelsea", ("tabby", "espresso"), 0.9),  # a far class looks somewhere else
+    ],
+)
 def test_class_override_moves_the_map(lite0, image, classes, limit):
     x = lite0.prepare(photo(image))
     targets = [lite0.class_index(c) for c in classes]
@@ -73,8 +78,22 @@ def cli(monkeypatch, lite0):
 def test_cli_explain_two_classes(cli, coffee_png, tmp_path, capsys):
     png = tmp_path / "out" / "x.png"
     png.parent.mkdir()
-    status = cli(["explain", "--top-k", "5", "--class", "espresso", "--class", "cup",
-                  str(coffee_png), "--output", str(png), "--save-npz", "--json"])
+    status = cli(
+        [
+            "explain",
+            "--top-k",
+            "5",
+            "--class",
+            "espresso",
+            "--class",
+            "cup",
+            str(coffee_png),
+            "--output",
+            str(png),
+            "--save-npz",
+            "--json",
+        ]
+    )
     assert status == 0
     record = json.loads(capsys.readouterr().out)
     assert [row["index"] for row in record["top_k"]][:1] == [ESPRESSO] and len(record["top_k"]) == 5
@@ -111,9 +130,23 @@ def test_console_script_end_to_end(lite0, coffee_png, tmp_path):
     script = Path(sys.executable).with_name("gradcam")
     assert script.exists(), "the package is not installed (pip install -e .)"
     png = tmp_path / "y.png"
-    done = subprocess.run([str(script), "explain", str(coffee_png), "--top-k", "3", "--json",
-                           "--threads", "1", "--output", str(png)],
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [
+            str(script),
+            "explain",
+            str(coffee_png),
+            "--top-k",
+            "3",
+            "--json",
+            "--threads",
+            "1",
+            "--output",
+            str(png),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     record = json.loads(done.stdout)
     assert record["top_k"][0]["index"] == ESPRESSO and record["targets"][0]["index"] == ESPRESSO

@@ -8,6 +8,7 @@ options (captum keeps such a table beside its tests; here the registry is that t
   [N, h, w]; other "cam": [N, S, S]; "pixel": [N, S, S, 3]);
 - every module under gradcam/methods that registers a method is imported by the package.
 """
+
 import re
 import warnings
 from pathlib import Path
@@ -18,6 +19,7 @@ import pytest
 import gradcam.methods
 from gradcam.explanation import explain
 from gradcam.methods import METHODS
+
 from conftest import photo
 
 ROWS = ("chelsea", "coffee", "astronaut")
@@ -81,7 +83,10 @@ def test_raw_output_is_finite_with_the_declared_shape(lite0, rows, name):
 
 def test_every_module_that_registers_a_method_is_imported():
     folder = Path(gradcam.methods.__file__).parent
-    registering = {path.stem for path in folder.glob("*.py")
-                   if re.search(r"^@register\(", path.read_text(), re.MULTILINE)}
+    registering = {
+        path.stem
+        for path in folder.glob("*.py")
+        if re.search(r"^@register\(", path.read_text(), re.MULTILINE)
+    }
     registered = {method.fn.__module__.rsplit(".", 1)[-1] for method in METHODS.values()}
     assert registering == registered

@@ -1,17 +1,20 @@
 """Activation maximisation raises its objective (with its regularisers on); its channel ops are
 built once."""
+
 import numpy as np
 import pytest
 
 from gradcam.errors import UserError
 from gradcam.methods.activation_max import maximize
+
 from methods_toynet import make_toy_model, toy_weights
 
 
 @pytest.fixture(scope="module")
 def toy(tmp_path_factory):
-    model = make_toy_model(tmp_path_factory.mktemp("toy_max"), toy_weights(seed=11), name="toy_max",
-                           relu=False)  # linear: every start has a gradient
+    model = make_toy_model(
+        tmp_path_factory.mktemp("toy_max"), toy_weights(seed=11), name="toy_max", relu=False
+    )  # linear: every start has a gradient
     yield model
     model.close()
 

@@ -1,4 +1,5 @@
 """CAM, Grad-CAM, Grad-CAM++ and Score-CAM against closed-form numpy on the toy network."""
+
 import numpy as np
 import pytest
 
@@ -6,6 +7,7 @@ from gradcam import postprocess
 from gradcam.errors import UserError
 from gradcam.methods import get_method
 from gradcam.methods.cam_math import gradcam_pp_weights
+
 from methods_toynet import SIZE, backward, forward, make_toy_model, toy_fixtures
 
 TARGET = np.array([0, 2, 3])
@@ -22,7 +24,9 @@ def test_grad_cam_matches_numpy(toy, weights, images):
     g = backward(weights, images, TARGET)["grad_a"]
     assert g.std(axis=(1, 2)).max() > 0  # gradients vary over positions at conv1
     expected = np.einsum("nhwc,nc->nhw", forward(weights, images)["a"], g.mean(axis=(1, 2)))
-    np.testing.assert_allclose(run(toy, "grad_cam", images, "conv1").raw, expected, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(
+        run(toy, "grad_cam", images, "conv1").raw, expected, rtol=1e-4, atol=1e-6
+    )
 
 
 def test_grad_cam_pp_matches_numpy(toy, weights, images):
@@ -32,11 +36,12 @@ def test_grad_cam_pp_matches_numpy(toy, weights, images):
     for n in range(len(a)):  # the paper's per-position alpha, written out channel by channel
         for c in range(a.shape[-1]):
             gc, total = g[n, ..., c], a[n, ..., c].sum()
-            denom = 2 * gc ** 2 + total * gc ** 3
-            alpha = np.divide(gc ** 2, denom, out=np.zeros_like(gc), where=denom != 0)
+            denom = 2 * gc**2 + total * gc**3
+            alpha = np.divide(gc**2, denom, out=np.zeros_like(gc), where=denom != 0)
             expected[n] += (alpha * np.maximum(gc, 0)).sum() * a[n, ..., c]
-    np.testing.assert_allclose(run(toy, "grad_cam_pp", images, "conv1").raw, expected,
-                               rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(
+        run(toy, "grad_cam_pp", images, "conv1").raw, expected, rtol=1e-4, atol=1e-6
+    )
 
 
 def test_grad_cam_pp_weights_guard_zero_denominator():
@@ -87,4 +92,3 @@ def test_score_cam_max_channels_keeps_most_active(toy, weights, images):
         top = int(np.argmax(b[n].mean(axis=(0, 1))))
         ratio = one[n][b[n][..., top] > 0] / b[n][..., top][b[n][..., top] > 0]
         np.testing.assert_allclose(ratio, ratio[0], rtol=1e-4)  # a multiple of that one channel
-

@@ -1,6 +1,7 @@
 """LayerCAM, XGrad-CAM, HiResCAM, Eigen-CAM, Ablation-CAM and RISE against independent numpy on
 the toy network (closed-form forward and backward) and on EfficientNet-Lite0's own activations and
 gradients; ``Model.fetch_above``, which Ablation-CAM runs on."""
+
 import numpy as np
 import pytest
 
@@ -9,9 +10,10 @@ from gradcam.explanation import explain, explain_many
 from gradcam.methods import get_method
 from gradcam.methods.rise_math import rise_masks
 from gradcam.model import Model
-from methods_toynet import SIZE, backward, forward, relu, toy_fixtures
 from nets.nets_factory import NetworkSpec
 from nets.tf_compat import slim, tf
+
+from methods_toynet import SIZE, backward, forward, relu, toy_fixtures
 
 TARGET = np.array([0, 2, 3])
 
@@ -58,8 +60,9 @@ def test_xgrad_cam_matches_numpy(toy, weights, images):
             total = a[n, ..., c].sum()
             if total > 0:
                 expected[n] += (g[n, ..., c] * a[n, ..., c]).sum() / total * a[n, ..., c]
-    np.testing.assert_allclose(run(toy, "xgrad_cam", images, layer="conv1").raw, expected,
-                               rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(
+        run(toy, "xgrad_cam", images, layer="conv1").raw, expected, rtol=1e-4, atol=1e-6
+    )
 
 
 def svd_eigencam(a):
@@ -105,7 +108,7 @@ def test_ablation_cam_below_the_head_matches_numpy_ablations(toy, weights, image
     for n, t in enumerate(TARGET):
         y = logits[n, t]
         for k in range(a.shape[-1]):
-            ablated = a[n:n + 1].copy()
+            ablated = a[n : n + 1].copy()
             ablated[..., k] = 0
             expected[n] += (y - above_conv1(weights, ablated)[0, t]) / abs(y) * a[n, ..., k]
     result = run(toy, "ablation_cam", images, layer="conv1", batch_size=4)  # chunks of 4 of 6
@@ -119,7 +122,7 @@ def test_ablation_cam_max_channels_ablates_the_most_active(toy, weights, images)
     for n, t in enumerate(TARGET):
         kept = np.argsort(-b[n].mean(axis=(0, 1)))[:2]
         w = weights["logits/weights"][:, t] * b[n].mean(axis=(0, 1))  # drop of each channel
-        y = forward(weights, images[n:n + 1])["logits"][0, t]
+        y = forward(weights, images[n : n + 1])["logits"][0, t]
         expected = sum(w[k] / abs(y) * b[n, ..., k] for k in kept)
         np.testing.assert_allclose(two[n], expected, rtol=1e-4, atol=1e-5)
     assert not np.allclose(two, full)
@@ -158,16 +161,24 @@ def skip_network(images, num_classes, is_training=False, scope="skip"):
     with tf.variable_scope(scope):
         a = slim.conv2d(images, 4, 1, scope="conv1")
         b = slim.conv2d(a, 4, 1, scope="conv2")
-        logits = slim.fully_connected(tf.reduce_mean(b, [1, 2]), num_classes, activation_fn=None,
-                                      scope="logits")
-        logits += slim.fully_connected(tf.reduce_mean(images, [1, 2]), num_classes,
-                                       activation_fn=None, scope="skip")
+        logits = slim.fully_connected(
+            tf.reduce_mean(b, [1, 2]), num_classes, activation_fn=None, scope="logits"
+        )
+        logits += slim.fully_connected(
+            tf.reduce_mean(images, [1, 2]), num_classes, activation_fn=None, scope="skip"
+        )
     return logits, {"conv1": a, "conv2": b}
 
 
 def test_fetch_above_and_ablation_refuse_a_layer_the_network_goes_around(tmp_path, images):
-    spec = NetworkSpec(name="skip_toy", network_fn=skip_network, preprocessing="raw",
-                       image_size=SIZE, num_classes=3, default_layer="conv2")
+    spec = NetworkSpec(
+        name="skip_toy",
+        network_fn=skip_network,
+        preprocessing="raw",
+        image_size=SIZE,
+        num_classes=3,
+        default_layer="conv2",
+    )
     with tf.Graph().as_default() as graph:
         skip_network(tf.placeholder(tf.float32, [None, SIZE, SIZE, 3]), 3)
         with tf.Session(graph=graph) as session:
@@ -205,8 +216,17 @@ def test_rise_matches_numpy(toy, weights, images):
         expected = numpy_rise(weights, images[n], [t], masks, 0.4)[0]
         np.testing.assert_allclose(result.raw[n], expected, rtol=1e-3, atol=1e-4)
     mean = np.broadcast_to(images[0].mean(axis=(0, 1)), images[0].shape)
-    filled = run(toy, "rise", images[:1], target=np.array([0]), masks=20, cells=4, keep=0.4,
-                 seed=3, fill="mean")
+    filled = run(
+        toy,
+        "rise",
+        images[:1],
+        target=np.array([0]),
+        masks=20,
+        cells=4,
+        keep=0.4,
+        seed=3,
+        fill="mean",
+    )
     expected = numpy_rise(weights, images[0], [0], masks, 0.4, mean)[0]
     np.testing.assert_allclose(filled.raw[0], expected, rtol=1e-3, atol=1e-4)
 
@@ -214,8 +234,9 @@ def test_rise_matches_numpy(toy, weights, images):
 def test_rise_is_seeded_and_shares_the_masked_copies(toy, images):
     rows = np.repeat(images[:1], 2, axis=0)
     together = run(toy, "rise", rows, target=np.array([1, 3]), masks=16, cells=4, seed=5)
-    again = run(toy, "rise", images[:1], target=np.array([3]), masks=16, cells=4, seed=5,
-                batch_size=5)
+    again = run(
+        toy, "rise", images[:1], target=np.array([3]), masks=16, cells=4, seed=5, batch_size=5
+    )
     np.testing.assert_allclose(together.raw[1], again.raw[0], rtol=1e-5, atol=1e-6)
     other = run(toy, "rise", images[:1], target=np.array([3]), masks=16, cells=4, seed=6)
     assert not np.allclose(other.raw[0], again.raw[0])
@@ -244,15 +265,24 @@ def test_shared_pass_methods_match_numpy_on_lite0(lite0, lite0_pass):
     expected = {
         "layer_cam": np.einsum("nhwc,nhwc->nhw", a, np.maximum(g, 0)),
         "hires_cam": np.einsum("nhwc,nhwc->nhw", a, g),
-        "xgrad_cam": np.einsum("nhwc,nc->nhw", a, np.divide(
-            (g * a).sum(axis=(1, 2)), a.sum(axis=(1, 2)), out=np.zeros((len(a), a.shape[-1])),
-            where=a.sum(axis=(1, 2)) > 1e-12)),
-        "eigen_cam": svd_eigencam(a)}
+        "xgrad_cam": np.einsum(
+            "nhwc,nc->nhw",
+            a,
+            np.divide(
+                (g * a).sum(axis=(1, 2)),
+                a.sum(axis=(1, 2)),
+                out=np.zeros((len(a), a.shape[-1])),
+                where=a.sum(axis=(1, 2)) > 1e-12,
+            ),
+        ),
+        "eigen_cam": svd_eigencam(a),
+    }
     results = explain_many(lite0, rows, targets, list(expected))
     for name, map_ in expected.items():
         scale = np.abs(map_).max()
-        np.testing.assert_allclose(results[name].lowres, map_, rtol=1e-3, atol=1e-4 * scale,
-                                   err_msg=name)
+        np.testing.assert_allclose(
+            results[name].lowres, map_, rtol=1e-3, atol=1e-4 * scale, err_msg=name
+        )
     mean = a.mean(axis=-1)
     eigen = results["eigen_cam"].lowres
     assert all((eigen[n] * (mean[n] - mean[n].mean())).sum() > 0 for n in range(2))  # sign rule
@@ -266,8 +296,9 @@ def test_ablation_cam_on_lite0_head_has_the_closed_form(lite0, lite0_pass):
     drops = out["head_weights"] * a.mean(axis=(1, 2))  # [n, c]: W[c, t] mean(A_c)
     expected = np.einsum("nhwc,nc->nhw", a, drops / np.abs(y)[:, None])
     result = explain(lite0, rows, targets, "ablation_cam")
-    np.testing.assert_allclose(result.lowres, expected, rtol=1e-3,
-                               atol=1e-3 * np.abs(expected).max())
+    np.testing.assert_allclose(
+        result.lowres, expected, rtol=1e-3, atol=1e-3 * np.abs(expected).max()
+    )
 
 
 def test_on_lite0_gap_layer_xgrad_and_hires_cam_are_grad_cam_and_differ_below(lite0, coffee_input):

@@ -1,4 +1,5 @@
 """Gradient, guided backprop, Guided Grad-CAM and SmoothGrad against numpy on the toy network."""
+
 import numpy as np
 import pytest
 
@@ -6,6 +7,7 @@ from gradcam import postprocess
 from gradcam.errors import UserError
 from gradcam.methods import get_method
 from gradcam.methods.smoothgrad import average_samples, noisy_copies
+
 from methods_toynet import SIZE, backward, forward, toy_fixtures
 
 TARGET = np.array([1, 3])
@@ -27,15 +29,21 @@ def test_guided_backprop_rule_by_hand(toy, weights, images):
     plain = backward(weights, images, TARGET)["grad_x"]
     guided = backward(weights, images, TARGET, guided=True)["grad_x"]
     assert not np.allclose(plain, guided)  # the rule makes a difference on this net
-    np.testing.assert_allclose(run(toy, "guided_backprop", images).raw, guided, rtol=1e-4, atol=1e-9)
+    np.testing.assert_allclose(
+        run(toy, "guided_backprop", images).raw, guided, rtol=1e-4, atol=1e-9
+    )
 
 
 def test_guided_grad_cam_is_guided_times_upsampled_grad_cam(toy, weights, images):
     b = forward(weights, images)["b"]
-    grad_cam = np.einsum("nhwc,nc->nhw", b, backward(weights, images, TARGET)["grad_b"].mean(axis=(1, 2)))
+    grad_cam = np.einsum(
+        "nhwc,nc->nhw", b, backward(weights, images, TARGET)["grad_b"].mean(axis=(1, 2))
+    )
     guided = backward(weights, images, TARGET, guided=True)["grad_x"]
     expected = guided * postprocess.cam_map(grad_cam.astype(np.float32), SIZE)[..., None]
-    np.testing.assert_allclose(run(toy, "guided_grad_cam", images).raw, expected, rtol=1e-3, atol=1e-9)
+    np.testing.assert_allclose(
+        run(toy, "guided_grad_cam", images).raw, expected, rtol=1e-3, atol=1e-9
+    )
 
 
 @pytest.mark.parametrize("inner", ["gradient", "guided_backprop"])
@@ -50,7 +58,7 @@ def test_smoothgrad_averages_inner_over_noisy_copies(toy, weights, images):
     smooth = run(toy, "smoothgrad", images, samples=4, noise=0.1, seed=7, squared=True)
     copies = noisy_copies(images, 4, 0.1, seed=7)
     grads = backward(weights, copies, np.tile(TARGET, 4))["grad_x"]
-    expected = (grads ** 2).reshape(4, 2, SIZE, SIZE, 3).mean(axis=0)
+    expected = (grads**2).reshape(4, 2, SIZE, SIZE, 3).mean(axis=0)
     np.testing.assert_allclose(smooth.raw, expected, rtol=1e-3, atol=1e-12)
     assert not np.allclose(copies[:2], copies[2:4])  # samples differ
 

@@ -2,6 +2,7 @@
 backbone (built in a subprocess by tests/keras_models.py, random weights, softmax fused in the last
 Dense) explain exactly like eager references computed layer by layer under a GradientTape; a
 Lambda model is refused before any of its code runs; every broken file is one line, exit 2."""
+
 import json
 import os
 import shlex
@@ -19,6 +20,7 @@ from gradcam.errors import UserError
 from gradcam.explanation import explain
 from gradcam.methods import METHODS
 from gradcam.model import Model
+
 from conftest import photo
 from methods_toynet import forward, make_toy_model, toy_weights
 
@@ -30,8 +32,12 @@ NESTED = {"k3_nested.keras": "k3", "k2_nested.h5": "k2", "k3_saved_model": "k3"}
 def files(tmp_path_factory):
     """The model files and references, made by an eager TensorFlow in its own process."""
     out = tmp_path_factory.mktemp("keras_models")
-    subprocess.run([sys.executable, str(ROOT / "tests" / "keras_models.py"), str(out)], check=True,
-                   cwd=ROOT, capture_output=True)
+    subprocess.run(
+        [sys.executable, str(ROOT / "tests" / "keras_models.py"), str(out)],
+        check=True,
+        cwd=ROOT,
+        capture_output=True,
+    )
     return out
 
 
@@ -79,8 +85,11 @@ def test_nested_classifier_equals_eager_reference(files, ref, name):
     scale = np.abs(ref[f"{key}_guided"]).max()
     np.testing.assert_allclose(guided, ref[f"{key}_guided"], atol=1e-5 * scale)
     cam = explain(model, images, targets, "cam")  # head weights found: Dense after GAP
-    expected = np.einsum("nhwc,cn->nhw", model.fetch(images, targets, ["activations"])["activations"],
-                         ref[f"{key}_head_kernel"][:, targets])
+    expected = np.einsum(
+        "nhwc,cn->nhw",
+        model.fetch(images, targets, ["activations"])["activations"],
+        ref[f"{key}_head_kernel"][:, targets],
+    )
     np.testing.assert_allclose(cam.lowres, expected, rtol=1e-5, atol=1e-6)
     model.close()
 
@@ -96,8 +105,9 @@ def test_tensor_name_reaches_the_same_layer_as_its_path(files, ref):
     model.close()
     model = Model.from_file(files / "k3_nested.keras", layer_tensor="backbone/c2")  # new default
     assert model.default_layer == "backbone/c2"
-    np.testing.assert_allclose(explain(model, ref["images"], ref["targets"]).lowres, by_path.lowres,
-                               rtol=1e-5, atol=1e-9)
+    np.testing.assert_allclose(
+        explain(model, ref["images"], ref["targets"]).lowres, by_path.lowres, rtol=1e-5, atol=1e-9
+    )
     model.close()
 
 
@@ -124,7 +134,8 @@ def test_sigmoid_head_is_explained_per_unit(files, ref):
     assert abs(result.probabilities.sum(axis=1) - 1).max() > 0.1  # not a softmax
     top = result.top_k(3, 0)
     assert [row["probability"] for row in top] == pytest.approx(
-        sorted(ref["multilabel_probabilities"][0], reverse=True), abs=1e-6)
+        sorted(ref["multilabel_probabilities"][0], reverse=True), abs=1e-6
+    )
     scale = np.abs(ref["multilabel_grad_cam_s2"]).max()
     np.testing.assert_allclose(result.lowres, ref["multilabel_grad_cam_s2"], atol=1e-5 * scale)
     with pytest.warns(UserWarning, match="sigmoid/swish pass plain gradients"):
@@ -161,8 +172,17 @@ def test_every_method_runs_on_a_nested_keras_model(k3, ref, method):
 @pytest.mark.parametrize("name", ["lambda_k2.h5", "lambda_k3.keras"])
 def test_lambda_model_is_refused_without_running_it(files, ref, capsys, name):
     marker = files / f"marker_{name.split('_')[1].split('.')[0]}"
-    err = _error_line(capsys, ["explain", str(_png(files, ref)), "--model-file", str(files / name),
-                               "--output", str(files / "refused.png")])
+    err = _error_line(
+        capsys,
+        [
+            "explain",
+            str(_png(files, ref)),
+            "--model-file",
+            str(files / name),
+            "--output",
+            str(files / "refused.png"),
+        ],
+    )
     assert f"{name}: layer 'touch' is a Lambda layer" in err and "--trust-model-code" in err
     assert not marker.exists() and not (files / "refused.png").exists()
     model = Model(files / name, trust_code=True)  # trusted: its stored code runs
@@ -192,20 +212,35 @@ def _broken_files(files):
     (files / "folder").mkdir(exist_ok=True)
 
 
-@pytest.mark.parametrize("name, message", [
-    ("truncated.keras", "truncated.keras is not a readable .keras archive (truncated or corrupt zip)"),
-    ("truncated.h5", "truncated.h5 is not a readable HDF5 file (truncated or corrupt)"),
-    ("text.keras", "text.keras is neither an HDF5 (.h5) nor a zip (.keras) Keras model file"),
-    ("noise.pb", "noise.pb is not a frozen GraphDef (.pb) file"),
-    ("empty.h5", "empty.h5 is empty"),
-    ("folder", "folder is not a SavedModel directory (no saved_model.pb)"),
-    ("missing.keras", "model file not found:"),
-    ("weights_only.weights.h5", "holds no model config (a weights-only file?)"),
-    ("no_signature", "has no usable serving signature (signatures: none)"),
-    ("two_inputs.keras", "two_inputs.keras: the model has 2 inputs; only models with one image input"),
-    ("two_outputs.keras", "two_outputs.keras: the model has several outputs; only single-output"),
-    ("vector_input.keras", "the model's input is float32 ?x10; need a float image input N x H x W x 3"),
-])
+@pytest.mark.parametrize(
+    "name, message",
+    [
+        (
+            "truncated.keras",
+            "truncated.keras is not a readable .keras archive (truncated or corrupt zip)",
+        ),
+        ("truncated.h5", "truncated.h5 is not a readable HDF5 file (truncated or corrupt)"),
+        ("text.keras", "text.keras is neither an HDF5 (.h5) nor a zip (.keras) Keras model file"),
+        ("noise.pb", "noise.pb is not a frozen GraphDef (.pb) file"),
+        ("empty.h5", "empty.h5 is empty"),
+        ("folder", "folder is not a SavedModel directory (no saved_model.pb)"),
+        ("missing.keras", "model file not found:"),
+        ("weights_only.weights.h5", "holds no model config (a weights-only file?)"),
+        ("no_signature", "has no usable serving signature (signatures: none)"),
+        (
+            "two_inputs.keras",
+            "two_inputs.keras: the model has 2 inputs; only models with one image input",
+        ),
+        (
+            "two_outputs.keras",
+            "two_outputs.keras: the model has several outputs; only single-output",
+        ),
+        (
+            "vector_input.keras",
+            "the model's input is float32 ?x10; need a float image input N x H x W x 3",
+        ),
+    ],
+)
 def test_unusable_files_are_one_line(files, ref, capsys, name, message):
     _broken_files(files)
     err = _error_line(capsys, ["explain", str(_png(files, ref)), "--model-file", str(files / name)])
@@ -216,8 +251,20 @@ def test_cli_explains_with_no_layer_named(files, ref, capsys):
     """`gradcam explain photo --model-file m.keras` as the README writes it: default layer found
     and printed; NPZ logits are pre-softmax and lowres the raw weighted sum at the layer."""
     png, out = _png(files, ref), files / "cli.png"
-    status = main(["explain", str(png), "--model-file", str(files / "k3_nested.keras"), "--class",
-                   str(ref["targets"][0]), "--save-npz", "--json", "--output", str(out)])
+    status = main(
+        [
+            "explain",
+            str(png),
+            "--model-file",
+            str(files / "k3_nested.keras"),
+            "--class",
+            str(ref["targets"][0]),
+            "--save-npz",
+            "--json",
+            "--output",
+            str(out),
+        ]
+    )
     assert status == 0
     record = json.loads(capsys.readouterr().out)
     assert record["model"] == "k3_nested.keras" and out.exists()
@@ -225,19 +272,36 @@ def test_cli_explains_with_no_layer_named(files, ref, capsys):
     np.testing.assert_allclose(arrays["logits"], ref["k3_logits"][0], rtol=1e-5, atol=1e-6)
     scale = np.abs(ref["k3_grad_cam_c3"][0]).max()
     np.testing.assert_allclose(arrays["lowres"], ref["k3_grad_cam_c3"][0], atol=1e-5 * scale)
-    assert main(["explain", str(png), "--model-file", str(files / "k2_nested.h5"), "--layer",
-                 "backbone/c2", "--class", str(ref["targets"][0]), "--save-npz", "--output",
-                 str(out)]) == 0
+    assert (
+        main(
+            [
+                "explain",
+                str(png),
+                "--model-file",
+                str(files / "k2_nested.h5"),
+                "--layer",
+                "backbone/c2",
+                "--class",
+                str(ref["targets"][0]),
+                "--save-npz",
+                "--output",
+                str(out),
+            ]
+        )
+        == 0
+    )
     scale = np.abs(ref["k2_grad_cam_c2"][0]).max()
-    np.testing.assert_allclose(np.load(out.with_suffix(".npz"))["lowres"], ref["k2_grad_cam_c2"][0],
-                               atol=1e-5 * scale)
+    np.testing.assert_allclose(
+        np.load(out.with_suffix(".npz"))["lowres"], ref["k2_grad_cam_c2"][0], atol=1e-5 * scale
+    )
 
 
 def test_list_layers_marks_the_default(files, capsys):
     assert main(["list", "layers", "--model-file", str(files / "k3_nested.keras")]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].startswith("k3_nested.keras: input 32x32x3 (preprocessing raw), 5 classes, "
-                               "softmax head")
+    assert lines[0].startswith(
+        "k3_nested.keras: input 32x32x3 (preprocessing raw), 5 classes, softmax head"
+    )
     shapes = {line.split()[0]: line.split()[1:] for line in lines[1:]}
     # valid 3x3 convolutions of 32 px: c1 30, c2 (stride 2) (30 - 3) // 2 + 1 = 14, c3 12
     assert shapes["backbone/c1"] == ["30x30x8"] and shapes["backbone/c2"] == ["14x14x8"]
@@ -246,11 +310,24 @@ def test_list_layers_marks_the_default(files, capsys):
 
 def test_class_names_from_a_label_file(files, ref, capsys):
     labels = files / "labels.txt"
-    labels.write_text("".join(f"{i}:{name}\n" for i, name in
-                              enumerate(["cat", "dog", "fox", "owl", "eel"])))
-    status = main(["explain", str(_png(files, ref)), "--model-file", str(files / "k3_nested.keras"),
-                   "--labels", str(labels), "--class", "fox", "--json", "--output",
-                   str(files / "named.png")])
+    labels.write_text(
+        "".join(f"{i}:{name}\n" for i, name in enumerate(["cat", "dog", "fox", "owl", "eel"]))
+    )
+    status = main(
+        [
+            "explain",
+            str(_png(files, ref)),
+            "--model-file",
+            str(files / "k3_nested.keras"),
+            "--labels",
+            str(labels),
+            "--class",
+            "fox",
+            "--json",
+            "--output",
+            str(files / "named.png"),
+        ]
+    )
     assert status == 0
     target = json.loads(capsys.readouterr().out)["targets"][0]
     assert (target["index"], target["label"]) == (2, "fox")
@@ -262,21 +339,60 @@ def test_other_commands_take_a_model_file(files, ref, tmp_path, capsys):
     folder.mkdir()
     for i in range(2):
         Image.fromarray(ref["images"][i].astype(np.uint8)).save(folder / f"image{i}.png")
-    assert main(["batch", str(folder), "--out", str(tmp_path / "batch"), "--no-progress",
-                 *model]) == 0
-    lines = [json.loads(line) for line in (tmp_path / "batch" / "results.jsonl").read_text()
-             .splitlines()]
+    assert (
+        main(["batch", str(folder), "--out", str(tmp_path / "batch"), "--no-progress", *model]) == 0
+    )
+    lines = [
+        json.loads(line) for line in (tmp_path / "batch" / "results.jsonl").read_text().splitlines()
+    ]
     assert sorted(r["path"].rsplit("/", 1)[1] for r in lines) == ["image0.png", "image1.png"]
     first = next(r for r in lines if r["path"].endswith("image0.png"))
     assert first["target"]["index"] == int(np.argmax(ref["k3_logits"][0]))
     assert main(["beam", str(folder), "--out", str(tmp_path / "beam"), *model]) == 0
     assert len((tmp_path / "beam" / "results.jsonl").read_text().splitlines()) == 2
-    assert main(["compare", str(folder / "image0.png"), "--methods", "grad_cam,gradient",
-                 "--output", str(tmp_path / "compare.png"), *model]) == 0
-    assert main(["evaluate", str(folder / "image0.png"), "--steps", "4", "--out",
-                 str(tmp_path / "evaluation"), *model]) == 0
-    assert main(["maximize", "--class", "2", "--steps", "3", "--output",
-                 str(tmp_path / "maximize.png"), *model]) == 0
+    assert (
+        main(
+            [
+                "compare",
+                str(folder / "image0.png"),
+                "--methods",
+                "grad_cam,gradient",
+                "--output",
+                str(tmp_path / "compare.png"),
+                *model,
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(
+            [
+                "evaluate",
+                str(folder / "image0.png"),
+                "--steps",
+                "4",
+                "--out",
+                str(tmp_path / "evaluation"),
+                *model,
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(
+            [
+                "maximize",
+                "--class",
+                "2",
+                "--steps",
+                "3",
+                "--output",
+                str(tmp_path / "maximize.png"),
+                *model,
+            ]
+        )
+        == 0
+    )
     assert all((tmp_path / f).exists() for f in ("compare.png", "maximize.png", "evaluation"))
     err = _error_line(capsys, ["explain", str(folder / "image0.png"), "--image-size", "32"])
     assert "--image-size goes with --model-file" in err
@@ -295,10 +411,12 @@ def test_web_app_serves_a_model_file(files, ref):
     try:
         label, _, _ = app.classify(str(_png(files, ref)), model.name)  # chart, target, versus
         expected = ref["multilabel_probabilities"][0]
-        assert sorted(label.values(), reverse=True) == pytest.approx(sorted(expected, reverse=True),
-                                                                      abs=1e-6)
-        picture, _, downloads = app.explain(str(_png(files, ref)), model.name, "grad_cam", "",
-                                            "heatmap", 0.5)
+        assert sorted(label.values(), reverse=True) == pytest.approx(
+            sorted(expected, reverse=True), abs=1e-6
+        )
+        picture, _, downloads = app.explain(
+            str(_png(files, ref)), model.name, "grad_cam", "", "heatmap", 0.5
+        )
         assert picture.shape == (32, 32, 3) and len(downloads) == 2
     finally:
         app.close()
@@ -329,8 +447,11 @@ def _readme_section():
 
 
 def _blocks(section, language):
-    return [block.split("\n", 1)[1] for block in section.split("```")[1::2]
-            if block.split("\n", 1)[0].strip() == language]
+    return [
+        block.split("\n", 1)[1]
+        for block in section.split("```")[1::2]
+        if block.split("\n", 1)[0].strip() == language
+    ]
 
 
 def test_readme_section_runs_as_written(tmp_path, monkeypatch, capsys):
@@ -347,8 +468,14 @@ def test_readme_section_runs_as_written(tmp_path, monkeypatch, capsys):
             assert main(shlex.split(line)[1:]) == 0, line
             printed.append(capsys.readouterr().out)
         else:
-            subprocess.run(line, shell=True, check=True, cwd=tmp_path, capture_output=True,
-                           env={"PATH": shell_path, "HOME": str(tmp_path)})
+            subprocess.run(
+                line,
+                shell=True,
+                check=True,
+                cwd=tmp_path,
+                capture_output=True,
+                env={"PATH": shell_path, "HOME": str(tmp_path)},
+            )
     shown = [b for b in section.split("```")[1::2] if b.startswith("\nmy_model.keras: input")][0]
     assert shown.strip().splitlines() == printed[0].strip().splitlines()
     assert "my_model.keras: layer backbone/conv3 (found" in printed[1]

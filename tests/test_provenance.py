@@ -1,5 +1,6 @@
 """Provenance of a result: package versions and a checkpoint's SHA-256, the latter checked
 against hashlib over the same bytes (the sha256sum-style manifest of the module docstring)."""
+
 import hashlib
 import json
 
@@ -8,14 +9,22 @@ import pytest
 
 from gradcam.errors import UserError
 from gradcam.evaluation.protocols import RISE
-from gradcam.evaluation.provenance import (CHUNK, checkpoint_files, checkpoint_sha256,
-                                           file_sha256, package_versions, provenance)
+from gradcam.evaluation.provenance import (
+    CHUNK,
+    checkpoint_files,
+    checkpoint_sha256,
+    file_sha256,
+    package_versions,
+    provenance,
+)
 
 
 def manifest_digest(named_bytes):
     """SHA-256 of "<sha256 of the bytes>  <name>\\n" lines, names in byte order."""
-    lines = "".join(f"{hashlib.sha256(data).hexdigest()}  {name}\n"
-                    for name, data in sorted(named_bytes.items()))
+    lines = "".join(
+        f"{hashlib.sha256(data).hexdigest()}  {name}\n"
+        for name, data in sorted(named_bytes.items())
+    )
     return hashlib.sha256(lines.encode()).hexdigest()
 
 
@@ -26,11 +35,15 @@ def write(path, data):
 
 
 def test_slim_prefix_hashes_its_index_and_every_data_shard(tmp_path):
-    parts = {"model.ckpt.index": write(tmp_path / "model.ckpt.index", b"index bytes"),
-             "model.ckpt.data-00001-of-00002": write(tmp_path / "model.ckpt.data-00001-of-00002",
-                                                     b"second shard"),
-             "model.ckpt.data-00000-of-00002": write(tmp_path / "model.ckpt.data-00000-of-00002",
-                                                     b"first shard")}
+    parts = {
+        "model.ckpt.index": write(tmp_path / "model.ckpt.index", b"index bytes"),
+        "model.ckpt.data-00001-of-00002": write(
+            tmp_path / "model.ckpt.data-00001-of-00002", b"second shard"
+        ),
+        "model.ckpt.data-00000-of-00002": write(
+            tmp_path / "model.ckpt.data-00000-of-00002", b"first shard"
+        ),
+    }
     write(tmp_path / "model.ckpt.meta", b"graph, not weights")
     write(tmp_path / "model.ckpt-2.index", b"another checkpoint")
     write(tmp_path / "other.ckpt.data-00000-of-00001", b"another prefix")
@@ -50,8 +63,10 @@ def test_slim_prefix_hashes_its_index_and_every_data_shard(tmp_path):
 
 def test_prefix_with_glob_characters(tmp_path):
     shard = "run[1]*.ckpt.data-00000-of-00001"
-    parts = {"run[1]*.ckpt.index": write(tmp_path / "run[1]*.ckpt.index", b"i"),
-             shard: write(tmp_path / shard, b"d")}
+    parts = {
+        "run[1]*.ckpt.index": write(tmp_path / "run[1]*.ckpt.index", b"i"),
+        shard: write(tmp_path / shard, b"d"),
+    }
     write(tmp_path / "run1x.ckpt.data-00000-of-00001", b"not this one")
     assert checkpoint_sha256(tmp_path / "run[1]*.ckpt")["sha256"] == manifest_digest(parts)
 
@@ -65,9 +80,12 @@ def test_large_files_are_streamed_and_hashed_whole(tmp_path):
 
 
 def test_directory_hashes_every_file_by_relative_path(tmp_path):
-    parts = {"saved_model.pb": write(tmp_path / "m" / "saved_model.pb", b"graph"),
-             "variables/variables.index": write(tmp_path / "m" / "variables" / "variables.index",
-                                                b"idx")}
+    parts = {
+        "saved_model.pb": write(tmp_path / "m" / "saved_model.pb", b"graph"),
+        "variables/variables.index": write(
+            tmp_path / "m" / "variables" / "variables.index", b"idx"
+        ),
+    }
     assert [name for name, _ in checkpoint_files(tmp_path / "m")] == sorted(parts)
     assert checkpoint_sha256(tmp_path / "m")["sha256"] == manifest_digest(parts)
     (tmp_path / "empty").mkdir()

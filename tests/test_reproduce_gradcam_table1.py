@@ -2,17 +2,18 @@
 places on a texture, VOC XML files): the figures for given maps against the hand-worked ones, the
 CAM family chosen from the registry with inapplicable methods skipped, and a real run on the
 embedded EfficientNet-Lite0 checked for structure and ranges."""
+
 import json
 
 import numpy as np
 import pytest
+from synthetic_boxes import HAND_SCENES, HAND_TOP5, hand_maps, write_hand_set
+from test_box_evaluation import HAND_FIGURES, stem_of
+from test_reproduce_scripts import script
 
 from gradcam.errors import UserError
 from gradcam.evaluation import box_evaluation
 from gradcam.methods import METHODS
-from synthetic_boxes import HAND_SCENES, HAND_TOP5, hand_maps, write_hand_set
-from test_box_evaluation import HAND_FIGURES, stem_of
-from test_reproduce_scripts import script
 
 
 @pytest.fixture
@@ -23,8 +24,10 @@ def hand_set(tmp_path):
 
 def run(lite0, images, boxes, out, *argv):
     module = script("reproduce_gradcam_table1")
-    return module.main(["--fast", "--images", str(images), "--boxes", str(boxes),
-                        "--out", str(out), *argv], model=lite0)
+    return module.main(
+        ["--fast", "--images", str(images), "--boxes", str(boxes), "--out", str(out), *argv],
+        model=lite0,
+    )
 
 
 def test_given_maps_give_the_hand_worked_table(lite0, hand_set, tmp_path, monkeypatch, capsys):
@@ -32,7 +35,7 @@ def test_given_maps_give_the_hand_worked_table(lite0, hand_set, tmp_path, monkey
     seen = []
 
     def fake(model, method, photos, targets, **kwargs):
-        if method == "cam":   # as on a network without global average pooling
+        if method == "cam":  # as on a network without global average pooling
             raise UserError("CAM needs a network ending in global average pooling")
         stems = [stem_of(p) for p in photos]
         seen.append(method)
@@ -57,8 +60,10 @@ def test_given_maps_give_the_hand_worked_table(lite0, hand_set, tmp_path, monkey
     assert record["protocol"]["threshold"] == 0.15 and len(record["checkpoint"]["sha256"]) == 64
     printed = capsys.readouterr().out
     # this run beside the published rows, in percent, and what the published rows need
-    assert "| grad_cam (this run) | efficientnet_lite0 | 3 | 66.67 | 50.00 | 50.00 | 50.00 |" \
+    assert (
+        "| grad_cam (this run) | efficientnet_lite0 | 3 | 66.67 | 50.00 | 50.00 | 50.00 |"
         in printed
+    )
     assert "56.51 | 46.41" in printed and "70.58" in printed and "60.30" in printed
     assert "--model vgg_16" in printed and "not comparable" in printed
     assert (out / "gradcam_table1.md").read_text().count("published") >= 4

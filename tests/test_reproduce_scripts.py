@@ -1,5 +1,6 @@
 """Every reproduction script runs in --fast mode, in-process on the shared embedded model, and
 writes its figure and numbers; the Hive script also runs unchanged on a ResNet-v2-50 checkpoint."""
+
 import importlib.util
 import json
 from pathlib import Path
@@ -38,7 +39,9 @@ def test_hive_explains_the_top_class_and_the_other_object(lite0, tmp_path):
     assert (out / "hive_contrast.png").stat().st_size > 0
     rather = record["rather_than"]
     assert [(r["index"], r["contrast"]) for r in rather] == [
-        (top["index"], override["index"]), (override["index"], top["index"])]
+        (top["index"], override["index"]),
+        (override["index"], top["index"]),
+    ]
     for role, other in (("top", "override"), ("override", "top")):
         plain, contrastive = energy[role], energy[f"{role}_rather_than_{other}"]
         own, away = ("left", "right") if plain["left"] > plain["right"] else ("right", "left")
@@ -48,12 +51,31 @@ def test_hive_explains_the_top_class_and_the_other_object(lite0, tmp_path):
 def test_hive_runs_unchanged_on_a_resnet_v2_50_checkpoint(tmp_path):
     checkpoint = make_random_checkpoint("resnet_v2_50", tmp_path)
     out = tmp_path / "hive"
-    assert script("reproduce_hive").main(["--fast", "--out", str(out), "--model", "resnet_v2_50",
-                                          "--checkpoint", checkpoint, "--class", "7",
-                                          "--style", "shading"]) == 0
+    assert (
+        script("reproduce_hive").main(
+            [
+                "--fast",
+                "--out",
+                str(out),
+                "--model",
+                "resnet_v2_50",
+                "--checkpoint",
+                checkpoint,
+                "--class",
+                "7",
+                "--style",
+                "shading",
+            ]
+        )
+        == 0
+    )
     record = json.loads((out / "hive.json").read_text())
-    assert (record["model"], record["layer"], record["image_size"], record["num_classes"]) == \
-        ("resnet_v2_50", "PrePool", 299, 1001)
+    assert (record["model"], record["layer"], record["image_size"], record["num_classes"]) == (
+        "resnet_v2_50",
+        "PrePool",
+        299,
+        1001,
+    )
     assert record["explained"][1]["index"] == 7 and (out / "hive.png").exists()
 
 
@@ -74,7 +96,9 @@ def test_comparison_figure_of_every_method(lite0, tmp_path):
     record = json.loads((out / "comparison.json").read_text())
     assert record["methods"] == list(METHODS)
     assert record["images"]["coffee"]["label"] == "espresso" and (out / "comparison.png").exists()
-    assert all(set(record["images"][photo]["seconds"]) == set(METHODS) for photo in ("coffee", "chelsea"))
+    assert all(
+        set(record["images"][photo]["seconds"]) == set(METHODS) for photo in ("coffee", "chelsea")
+    )
 
 
 def test_sanity_checks_restore_the_weights(lite0, tmp_path):

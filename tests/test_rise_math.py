@@ -1,5 +1,6 @@
 """RISE masks and saliency (rise_math) against a bilinear upsampling written by hand, the laws of
 the masks (E[M] = p, seeded draws), and a numpy "model" whose RISE map has a closed form."""
+
 import numpy as np
 import pytest
 
@@ -24,8 +25,9 @@ def masks_by_hand(grids, size, offsets):
     """Each grid upsampled to (s + 1) * ceil(size / s) by ``bilinear_matrix``, then cropped."""
     s = grids.shape[-1]
     up = bilinear_matrix(s, (s + 1) * int(np.ceil(size / s)))
-    return np.stack([(up @ g @ up.T)[dy:dy + size, dx:dx + size]
-                     for g, (dy, dx) in zip(grids, offsets)])
+    return np.stack(
+        [(up @ g @ up.T)[dy : dy + size, dx : dx + size] for g, (dy, dx) in zip(grids, offsets)]
+    )
 
 
 def all_masks(*args, **kwargs):
@@ -90,11 +92,17 @@ def test_same_seed_same_masks_for_any_batch_size():
     assert np.abs(a - c).mean() > 0.1  # another seed, other masks
 
 
-@pytest.mark.parametrize("options, message", [
-    (dict(count=0), "at least 1 mask"), (dict(cells=0), "grid cells"),
-    (dict(cells=17), "grid cells"),
-    (dict(keep=0.0), "keep probability"), (dict(keep=1.5), "keep probability"),
-    (dict(batch_size=0), "batch size")])
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (dict(count=0), "at least 1 mask"),
+        (dict(cells=0), "grid cells"),
+        (dict(cells=17), "grid cells"),
+        (dict(keep=0.0), "keep probability"),
+        (dict(keep=1.5), "keep probability"),
+        (dict(batch_size=0), "batch size"),
+    ],
+)
 def test_bad_options_are_refused_at_the_call(options, message):
     arguments = dict(count=4, size=16, cells=4, keep=0.5, batch_size=2)
     arguments.update(options)
@@ -117,8 +125,10 @@ def test_constant_score_gives_saliency_one():
     E[M] = p. Per pixel Var(M) <= p(1-p), so the standard error is <= sqrt(p(1-p)/N) / p = 0.0224
     for N = 2000, p = 0.5; 5 of them bound all 32 * 32 pixels (union bound: 1024 * 6e-7)."""
     count, size, keep = 2000, 32, 0.5
-    total = sum(rise_math.score_weighted_masks(m, np.ones((len(m), 1)))
-                for m in rise_math.rise_masks(count, size, cells=4, keep=keep, batch_size=500))
+    total = sum(
+        rise_math.score_weighted_masks(m, np.ones((len(m), 1)))
+        for m in rise_math.rise_masks(count, size, cells=4, keep=keep, batch_size=500)
+    )
     saliency = rise_math.rise_saliency(total, count, keep)
     assert saliency.shape == (1, size, size) and saliency.dtype == np.float32
     assert np.abs(saliency - 1.0).max() < 5 * np.sqrt(keep * (1 - keep) / count) / keep

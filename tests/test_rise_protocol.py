@@ -1,6 +1,7 @@
 """The RISE deletion / insertion protocol (Petsiuk et al. 2018) and the default one, as data:
 RISE's step rule, blur kernel and substrates, checked against independent formulas, and whole
 curves on a toy score whose values are known in closed form."""
+
 import json
 import math
 
@@ -9,9 +10,19 @@ import pytest
 
 from gradcam.errors import UserError
 from gradcam.evaluation import perturbation
-from gradcam.evaluation.protocols import (DEFAULT, IMAGENET_MEAN_PIXEL, RISE, LocalizationProtocol,
-                                          PerturbationProtocol, get_protocol, protocol_curves,
-                                          rise_blur, rise_blur_kernel, substrate, with_steps)
+from gradcam.evaluation.protocols import (
+    DEFAULT,
+    IMAGENET_MEAN_PIXEL,
+    RISE,
+    LocalizationProtocol,
+    PerturbationProtocol,
+    get_protocol,
+    protocol_curves,
+    rise_blur,
+    rise_blur_kernel,
+    substrate,
+    with_steps,
+)
 
 
 def test_rise_step_rule_changes_224_pixels_per_step():
@@ -30,7 +41,7 @@ def reflected_gaussian_1d(size, sigma):
     half-sample symmetric border: out[i] = sum_n g(n) [reflect(i - n) == centre]."""
     radius = int(4 * sigma + 0.5)
     n = np.arange(-radius, radius + 1)
-    g = np.exp(-n ** 2 / (2 * sigma ** 2))
+    g = np.exp(-(n**2) / (2 * sigma**2))
     g /= g.sum()
     out = np.zeros(size)
     for i in range(size):
@@ -47,7 +58,7 @@ def test_rise_blur_kernel_is_the_reflected_gaussian_of_gkern_11_5():
     assert kernel.shape == (11, 11)
     k1 = reflected_gaussian_1d(11, 5.0)
     np.testing.assert_allclose(kernel, np.outer(k1, k1), atol=1e-12)
-    assert kernel.sum() == pytest.approx(1.0)          # the reflecting border keeps the mass
+    assert kernel.sum() == pytest.approx(1.0)  # the reflecting border keeps the mass
     np.testing.assert_allclose(kernel, kernel.T)
     assert kernel.argmax() == 5 * 11 + 5
 
@@ -88,9 +99,11 @@ def test_substrates():
 
 def fraction_unchanged(reference, seen):
     """Toy score: fraction of pixels equal (all channels) to ``reference``; batches kept."""
+
     def score(batch):
         seen.append(np.array(batch))
         return (batch == reference[None]).all(axis=-1).mean(axis=(1, 2))
+
     return score
 
 
@@ -108,10 +121,11 @@ def test_rise_curves_on_a_toy_score_follow_the_step_rule():
     np.testing.assert_allclose(out["insertion_curve"], [0.0, 0.875, 1.0])
     assert out["deletion_auc"] == pytest.approx(0.3125)
     assert out["insertion_auc"] == pytest.approx(0.6875)
-    deletion = np.concatenate(seen[:2])      # 3 images in batches of 2, then insertion's
+    deletion = np.concatenate(seen[:2])  # 3 images in batches of 2, then insertion's
     insertion = np.concatenate(seen[2:])
-    np.testing.assert_allclose(deletion[-1], np.broadcast_to(IMAGENET_MEAN_PIXEL, image.shape),
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        deletion[-1], np.broadcast_to(IMAGENET_MEAN_PIXEL, image.shape), rtol=1e-6
+    )
     np.testing.assert_allclose(insertion[0], rise_blur(image))
     # the 224 pixels changed first are the 224 most salient ones
     top = np.argsort(-saliency.ravel())[:224]
@@ -121,14 +135,16 @@ def test_rise_curves_on_a_toy_score_follow_the_step_rule():
 
 def test_default_protocol_takes_32_equal_steps():
     image = np.full((8, 8, 3), 50.0, np.float32)
-    out = protocol_curves(fraction_unchanged(image, []), image, np.arange(64.0).reshape(8, 8),
-                          DEFAULT)
+    out = protocol_curves(
+        fraction_unchanged(image, []), image, np.arange(64.0).reshape(8, 8), DEFAULT
+    )
     # 64 pixels in 32 steps of 2; deletion to black: 1 - 2k / 64
     np.testing.assert_allclose(out["deletion_curve"], 1 - np.arange(33) / 32)
     assert (with_steps(RISE, 10).steps, with_steps(RISE, 10).step_pixels) == (10, None)
     assert with_steps(RISE, 10).name == "rise-10-steps" and RISE.name == "rise"
-    out = protocol_curves(fraction_unchanged(image, []), image, np.ones((8, 8)),
-                          with_steps(RISE, 4))
+    out = protocol_curves(
+        fraction_unchanged(image, []), image, np.ones((8, 8)), with_steps(RISE, 4)
+    )
     assert len(out["insertion_curve"]) == 5
 
 
@@ -141,7 +157,10 @@ def test_protocols_are_named_with_their_parameters_in_json():
     assert record["target"] == "predicted" and record["image_geometry"] == "whole"
     default = json.loads(json.dumps(DEFAULT.as_dict()))
     assert (default["name"], default["steps"], default["deletion_substrate"]["pixel"]) == (
-        "default", 32, [0.0, 0.0, 0.0])
+        "default",
+        32,
+        [0.0, 0.0, 0.0],
+    )
     assert get_protocol("rise") is RISE
     assert "valid: default, rise" in str(pytest.raises(UserError, get_protocol, "lime").value)
     with pytest.raises(ValueError):

@@ -1,14 +1,15 @@
 """Slim checkpoints round trip: random weights saved under the real Slim variable names restore into
 ``Model`` and give the logits of the session that saved them; end points have the Slim shapes."""
+
 import numpy as np
 import pytest
 
-from conftest import photo
 from gradcam.methods import METHODS
 from gradcam.model import Model
 from nets.nets_factory import NETWORKS
 from nets.tf_compat import tf
-from conftest import smoke_options
+
+from conftest import photo, smoke_options
 
 
 def save_random(spec, directory, pixels, seed=0):
@@ -52,21 +53,27 @@ def crop(image, spec):
 def test_restored_logits_equal_saved_session_logits(restored):
     model, logits, _, pixels = restored
     assert logits.shape == (1, 1001) and np.ptp(logits) > 1e-3
-    np.testing.assert_allclose(model.predict(pixels), logits, rtol=1e-4,
-                               atol=1e-4 * np.abs(logits).max())
+    np.testing.assert_allclose(
+        model.predict(pixels), logits, rtol=1e-4, atol=1e-4 * np.abs(logits).max()
+    )
 
 
 def test_checkpoint_uses_slim_variable_names(restored):
     model, _, path, _ = restored
     names = {name for name, _ in tf.train.list_variables(path)}
     expected = {
-        "resnet_v2_50": ["resnet_v2_50/block1/unit_1/bottleneck_v2/conv1/weights",
-                         "resnet_v2_50/block4/unit_3/bottleneck_v2/conv2/BatchNorm/moving_variance",
-                         "resnet_v2_50/postnorm/gamma", "resnet_v2_50/logits/weights"],
-        "inception_v3": ["InceptionV3/Conv2d_1a_3x3/weights",
-                         "InceptionV3/Mixed_7c/Branch_3/Conv2d_0b_1x1/weights",
-                         "InceptionV3/Mixed_7c/Branch_1/Conv2d_0b_1x3/BatchNorm/moving_mean",
-                         "InceptionV3/Logits/Conv2d_1c_1x1/weights"],
+        "resnet_v2_50": [
+            "resnet_v2_50/block1/unit_1/bottleneck_v2/conv1/weights",
+            "resnet_v2_50/block4/unit_3/bottleneck_v2/conv2/BatchNorm/moving_variance",
+            "resnet_v2_50/postnorm/gamma",
+            "resnet_v2_50/logits/weights",
+        ],
+        "inception_v3": [
+            "InceptionV3/Conv2d_1a_3x3/weights",
+            "InceptionV3/Mixed_7c/Branch_3/Conv2d_0b_1x1/weights",
+            "InceptionV3/Mixed_7c/Branch_1/Conv2d_0b_1x3/BatchNorm/moving_mean",
+            "InceptionV3/Logits/Conv2d_1c_1x1/weights",
+        ],
     }[model.name]
     assert set(expected) <= names
     assert NETWORKS[model.name].head_weights in names
@@ -94,11 +101,14 @@ def end_point_shape(network, end_point):
         return end_points[end_point].shape.as_list()[1:]
 
 
-@pytest.mark.parametrize("network,end_point,shape", [
-    ("inception_v1", "Mixed_5c", [7, 7, 1024]),
-    ("resnet_v1_50", "resnet_v1_50/block4", [7, 7, 2048]),
-    ("vgg_16", "vgg_16/conv5/conv5_3", [14, 14, 512]),
-])
+@pytest.mark.parametrize(
+    "network,end_point,shape",
+    [
+        ("inception_v1", "Mixed_5c", [7, 7, 1024]),
+        ("resnet_v1_50", "resnet_v1_50/block4", [7, 7, 2048]),
+        ("vgg_16", "vgg_16/conv5/conv5_3", [14, 14, 512]),
+    ],
+)
 def test_end_point_shapes(network, end_point, shape):
     assert end_point_shape(network, end_point) == shape
 
@@ -121,9 +131,9 @@ def test_wrong_class_count_is_a_clear_error(restored):
 def test_every_method_runs_through_the_cli_on_the_slim_net(restored, method, tmp_path, monkeypatch):
     """The CLI's model loading answers with the restored random-weight net (building it per method
     is slow); the method, its layer default and the figure are the CLI's own."""
-    import gradcam.commands.explain
     from PIL import Image
 
+    import gradcam.commands.explain
     from gradcam.cli import main
 
     model, logits, _, pixels = restored
@@ -132,9 +142,25 @@ def test_every_method_runs_through_the_cli_on_the_slim_net(restored, method, tmp
     Image.fromarray(pixels[0].astype(np.uint8)).save(image)
     out = tmp_path / f"{method}.png"
     options = smoke_options(method)
-    assert main(["explain", str(image), "--model", model.name, "--method", method,
-                 "--class", str(int(logits[0].argmax())), "--output", str(out), "--save-npz",
-                 *options]) == 0
+    assert (
+        main(
+            [
+                "explain",
+                str(image),
+                "--model",
+                model.name,
+                "--method",
+                method,
+                "--class",
+                str(int(logits[0].argmax())),
+                "--output",
+                str(out),
+                "--save-npz",
+                *options,
+            ]
+        )
+        == 0
+    )
     arrays = np.load(out.with_suffix(".npz"))
     assert arrays["map"].shape == (299, 299) and np.isfinite(arrays["map"]).all()
     side = {"resnet_v2_50": 10, "inception_v3": 8}[model.name]
@@ -150,24 +176,73 @@ def test_fine_tuned_resnet_head_with_a_label_file_everywhere(tmp_path, capsys):
 
     from PIL import Image
 
-    from conftest import make_random_checkpoint
     from gradcam.cli import main
+
+    from conftest import make_random_checkpoint
 
     checkpoint = make_random_checkpoint("resnet_v2_50", tmp_path, num_classes=3)
     (tmp_path / "labels.txt").write_text("0:background\n1:alcohol\n2:gambling\n")
     (tmp_path / "in").mkdir()
     Image.fromarray(photo("coffee")).save(tmp_path / "in" / "coffee.png")
-    model_flags = ["--model", "resnet_v2_50", "--checkpoint", checkpoint, "--num-classes", "3",
-                   "--labels", str(tmp_path / "labels.txt")]
-    assert main(["explain", str(tmp_path / "in" / "coffee.png"), *model_flags, "--class", "Gambling",
-                 "--top-k", "3", "--json", "--output", str(tmp_path / "out.png")]) == 0
+    model_flags = [
+        "--model",
+        "resnet_v2_50",
+        "--checkpoint",
+        checkpoint,
+        "--num-classes",
+        "3",
+        "--labels",
+        str(tmp_path / "labels.txt"),
+    ]
+    assert (
+        main(
+            [
+                "explain",
+                str(tmp_path / "in" / "coffee.png"),
+                *model_flags,
+                "--class",
+                "Gambling",
+                "--top-k",
+                "3",
+                "--json",
+                "--output",
+                str(tmp_path / "out.png"),
+            ]
+        )
+        == 0
+    )
     record = json.loads(capsys.readouterr().out)
     assert record["targets"][0]["index"] == 2 and record["targets"][0]["label"] == "gambling"
     assert {c["label"] for c in record["top_k"]} == {"background", "alcohol", "gambling"}
-    assert main(["batch", str(tmp_path / "in"), "--out", str(tmp_path / "batch"), *model_flags,
-                 "--class", "alcohol", "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "batch",
+                str(tmp_path / "in"),
+                "--out",
+                str(tmp_path / "batch"),
+                *model_flags,
+                "--class",
+                "alcohol",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     line = json.loads((tmp_path / "batch" / "results.jsonl").read_text())
     assert line["target"]["label"] == "alcohol" and line["target"]["index"] == 1
-    assert main(["explain", str(tmp_path / "in" / "coffee.png"), *model_flags, "--class", "drugs",
-                 "--output", str(tmp_path / "x.png")]) == 2
+    assert (
+        main(
+            [
+                "explain",
+                str(tmp_path / "in" / "coffee.png"),
+                *model_flags,
+                "--class",
+                "drugs",
+                "--output",
+                str(tmp_path / "x.png"),
+            ]
+        )
+        == 2
+    )
     assert "drugs" in capsys.readouterr().err

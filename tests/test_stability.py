@@ -1,5 +1,6 @@
 """Repeated explanations neither grow the graph nor change their answer (scripts/stability.py runs
 the same check 1000 times and prints memory)."""
+
 import numpy as np
 
 from gradcam.explanation import explain

@@ -1,5 +1,6 @@
 """target=None means each image's top class: one-pass methods leave it to the graph's default
 (no prediction run), the others predict first; both must equal an explicit argmax target."""
+
 import numpy as np
 import pytest
 
@@ -12,7 +13,9 @@ def two_photos(cat_input, coffee_input):
     return np.stack([cat_input, coffee_input])
 
 
-@pytest.mark.parametrize("method", sorted(m.name for m in METHODS.values() if m.graph_default_target))
+@pytest.mark.parametrize(
+    "method", sorted(m.name for m in METHODS.values() if m.graph_default_target)
+)
 def test_graph_default_target_equals_explicit_top_class(lite0, two_photos, method):
     top = lite0.predict(two_photos).argmax(axis=1)
     assert list(top) != [top[0]] * 2  # two different classes, so a mix-up would show
@@ -57,10 +60,13 @@ def test_explain_many_shares_one_pass_and_equals_explain(lite0, coffee_input, mo
         np.testing.assert_array_equal(result.target, targets)
 
 
-@pytest.mark.parametrize("method,options", [("occlusion", {"patch": 112, "stride": 56}),
-                                            ("score_cam", {"max_channels": 6})])
-def test_targets_of_one_image_share_the_perturbed_copies(lite0, coffee_input, monkeypatch,
-                                                         method, options):
+@pytest.mark.parametrize(
+    "method,options",
+    [("occlusion", {"patch": 112, "stride": 56}), ("score_cam", {"max_channels": 6})],
+)
+def test_targets_of_one_image_share_the_perturbed_copies(
+    lite0, coffee_input, monkeypatch, method, options
+):
     targets = [967, 968, 504]
     alone = [explain(lite0, coffee_input[None], [t], method, **options) for t in targets]
     fed = []

@@ -1,4 +1,5 @@
 """The torch-free reader of legacy ``torch.save`` state dicts, on files written by hand here."""
+
 import builtins
 import collections
 import os
@@ -34,8 +35,10 @@ class _Tensor:
         self.storage, self.offset, self.size, self.stride = storage, offset, size, stride
 
     def __reduce__(self):
-        return (_TorchGlobal("torch._utils", "_rebuild_tensor_v2"),
-                (self.storage, self.offset, self.size, self.stride, False, collections.OrderedDict()))
+        return (
+            _TorchGlobal("torch._utils", "_rebuild_tensor_v2"),
+            (self.storage, self.offset, self.size, self.stride, False, collections.OrderedDict()),
+        )
 
 
 class _LegacyPickler(pickle._Pickler):
@@ -58,8 +61,11 @@ def _write_legacy(path, state_dict, storages, declared_counts=None):
     """Write ``state_dict`` ({name: _Tensor}) and ``storages`` ({key: array}) in the legacy format."""
     declared_counts = declared_counts or {}
     with open(path, "wb") as file:
-        for header in (MAGIC_NUMBER, PROTOCOL_VERSION, {"protocol_version": PROTOCOL_VERSION,
-                                                        "little_endian": True}):
+        for header in (
+            MAGIC_NUMBER,
+            PROTOCOL_VERSION,
+            {"protocol_version": PROTOCOL_VERSION, "little_endian": True},
+        ):
             pickle.dump(header, file, protocol=2)
         _LegacyPickler(file, protocol=2).dump(collections.OrderedDict(state_dict))
         pickle.dump(list(storages), file, protocol=2)
@@ -73,12 +79,16 @@ def test_round_trip_with_offsets_strides_and_dtypes(tmp_path):
     counter = np.array([7], dtype=np.int64)
     shared, long = _Storage("1", weights), _Storage("2", counter)
     path = tmp_path / "sd.pth"
-    _write_legacy(path, {
-        "matrix": _Tensor(shared, 0, (3, 4), (4, 1)),
-        "transposed": _Tensor(shared, 0, (4, 3), (1, 4)),
-        "tail": _Tensor(shared, 8, (4,), (1,)),
-        "count": _Tensor(long, 0, (), ()),
-    }, {"1": weights, "2": counter})
+    _write_legacy(
+        path,
+        {
+            "matrix": _Tensor(shared, 0, (3, 4), (4, 1)),
+            "transposed": _Tensor(shared, 0, (4, 3), (1, 4)),
+            "tail": _Tensor(shared, 8, (4,), (1,)),
+            "count": _Tensor(long, 0, (), ()),
+        },
+        {"1": weights, "2": counter},
+    )
 
     loaded = load_state_dict(path)
 
@@ -120,7 +130,11 @@ def test_tensor_larger_than_its_storage_is_refused(tmp_path):
 def test_storage_count_disagreeing_with_its_declaration_is_refused(tmp_path):
     values = np.zeros(4, np.float32)
     path = tmp_path / "count.pth"
-    _write_legacy(path, {"w": _Tensor(_Storage("1", values), 0, (4,), (1,))}, {"1": values},
-                  declared_counts={"1": 5})
+    _write_legacy(
+        path,
+        {"w": _Tensor(_Storage("1", values), 0, (4,), (1,))},
+        {"1": values},
+        declared_counts={"1": 5},
+    )
     with pytest.raises(UserError, match="holds 5 elements, declared 4"):
         load_state_dict(path)

@@ -2,6 +2,7 @@
 photo, picks a non-top class and gets that class's Grad-CAM, then a "versus" class and gets the
 contrastive map; over HTTP, bad uploads and unknown classes get a message and the server keeps
 serving."""
+
 import io
 import shutil
 import socket
@@ -13,8 +14,15 @@ from PIL import Image
 
 from conftest import photo
 
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 SCREENSHOT = Path(__file__).resolve().parent.parent / "results" / "web_app.png"
 MAX_FILE_SIZE = 1_000_000
 
@@ -65,7 +73,9 @@ def _overlay_pixels(page, previous_src=None):
     page.wait_for_function(
         "prev => { const img = document.querySelector('#overlay img');"
         " return img && img.complete && img.naturalWidth > 0 && img.src !== prev; }",
-        arg=previous_src, timeout=120_000)
+        arg=previous_src,
+        timeout=120_000,
+    )
     src = page.locator("#overlay img").get_attribute("src")
     body = page.request.get(src).body()
     return src, np.asarray(Image.open(io.BytesIO(body)).convert("RGB"))
@@ -75,7 +85,9 @@ def test_browser_picks_a_non_top_class(server, lite0):
     from playwright.sync_api import sync_playwright
 
     chromium = shutil.which("chromium")
-    assert chromium, "Debian's chromium is not installed: apt-get install -y chromium (run.sh test does it)"
+    assert chromium, (
+        "Debian's chromium is not installed: apt-get install -y chromium (run.sh test does it)"
+    )
     url, folder = server
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
@@ -83,11 +95,14 @@ def test_browser_picks_a_non_top_class(server, lite0):
             page = browser.new_page(viewport={"width": 1100, "height": 820})
             page.goto(url)
             page.locator("#upload input[type=file]").set_input_files(str(folder / "chelsea.png"))
-            page.wait_for_function("document.querySelector('#top').innerText.includes('tiger cat')",
-                                   timeout=120_000)
+            page.wait_for_function(
+                "document.querySelector('#top').innerText.includes('tiger cat')", timeout=120_000
+            )
             page.wait_for_function(  # the upload box shows the photo itself, not only its name
                 "() => { const img = document.querySelector('#upload img');"
-                " return img && img.complete && img.naturalWidth > 0; }", timeout=30_000)
+                " return img && img.complete && img.naturalWidth > 0; }",
+                timeout=30_000,
+            )
             shown = page.locator("#upload img").get_attribute("src")
             preview = Image.open(io.BytesIO(page.request.get(shown).body())).convert("RGB")
             page.click("#explain")
@@ -128,8 +143,16 @@ def test_browser_picks_a_non_top_class(server, lite0):
 def _explain_call(client, path, target="", versus=""):
     from gradio_client import handle_file
 
-    return client.predict(handle_file(str(path)), "efficientnet_lite0", "grad_cam", target,
-                          "heatmap", 0.5, versus, api_name="/explain")
+    return client.predict(
+        handle_file(str(path)),
+        "efficientnet_lite0",
+        "grad_cam",
+        target,
+        "heatmap",
+        0.5,
+        versus,
+        api_name="/explain",
+    )
 
 
 def test_http_errors_are_messages_and_the_server_keeps_serving(server, tmp_path):
@@ -172,24 +195,51 @@ def test_compare_tab_over_http_shows_one_overlay_per_method(server):
 
     url, folder = server
     client = Client(url, verbose=False)
-    gallery = client.predict(handle_file(str(folder / "chelsea.png")), "efficientnet_lite0",
-                             ["grad_cam", "cam", "gradient"], "285", "heatmap", 0.5,
-                             api_name="/compare")  # versus omitted: none
+    gallery = client.predict(
+        handle_file(str(folder / "chelsea.png")),
+        "efficientnet_lite0",
+        ["grad_cam", "cam", "gradient"],
+        "285",
+        "heatmap",
+        0.5,
+        api_name="/compare",
+    )  # versus omitted: none
     assert [item["caption"] for item in gallery] == [
-        "grad_cam: Egyptian cat (285)", "cam: Egyptian cat (285)", "gradient: Egyptian cat (285)"]
+        "grad_cam: Egyptian cat (285)",
+        "cam: Egyptian cat (285)",
+        "gradient: Egyptian cat (285)",
+    ]
     first = np.asarray(Image.open(gallery[0]["image"]).convert("RGB"))
     assert first.shape == (224, 224, 3)
-    plain = client.predict(handle_file(str(folder / "chelsea.png")), "efficientnet_lite0",
-                           ["xgrad_cam", "hires_cam", "eigen_cam"], "285", "heatmap", 0.5, "",
-                           api_name="/compare")
-    assert [item["caption"].split(":")[0] for item in plain] == ["xgrad_cam", "hires_cam",
-                                                                 "eigen_cam"]
-    rather = client.predict(handle_file(str(folder / "chelsea.png")), "efficientnet_lite0",
-                            ["layer_cam", "ablation_cam"], "285", "heatmap", 0.5, "tiger cat",
-                            api_name="/compare")
+    plain = client.predict(
+        handle_file(str(folder / "chelsea.png")),
+        "efficientnet_lite0",
+        ["xgrad_cam", "hires_cam", "eigen_cam"],
+        "285",
+        "heatmap",
+        0.5,
+        "",
+        api_name="/compare",
+    )
+    assert [item["caption"].split(":")[0] for item in plain] == [
+        "xgrad_cam",
+        "hires_cam",
+        "eigen_cam",
+    ]
+    rather = client.predict(
+        handle_file(str(folder / "chelsea.png")),
+        "efficientnet_lite0",
+        ["layer_cam", "ablation_cam"],
+        "285",
+        "heatmap",
+        0.5,
+        "tiger cat",
+        api_name="/compare",
+    )
     assert [item["caption"] for item in rather] == [
         "layer_cam: Egyptian cat (285) vs tiger cat (282)",
-        "ablation_cam: Egyptian cat (285) vs tiger cat (282)"]
+        "ablation_cam: Egyptian cat (285) vs tiger cat (282)",
+    ]
 
 
 def test_concurrent_requests_share_one_graph(server, lite0):
@@ -204,7 +254,9 @@ def test_concurrent_requests_share_one_graph(server, lite0):
     targets = ["282", "285", "281", "287", "282", "285"]
 
     def ask(target):
-        picture, _, downloads = _explain_call(Client(url, verbose=False), folder / "chelsea.png", target)
+        picture, _, downloads = _explain_call(
+            Client(url, verbose=False), folder / "chelsea.png", target
+        )
         return int(np.load(next(p for p in downloads if p.endswith(".npz")))["target"])
 
     with ThreadPoolExecutor(len(targets)) as pool:

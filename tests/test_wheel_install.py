@@ -1,6 +1,7 @@
 """The installed package is the library, not the checkout: build the wheel, install it WITHOUT
 extras into a new virtual environment in an empty folder, point GRADCAM_HOME at an empty folder,
 and use it there (the README's three lines, the CLI), far from this repository."""
+
 import subprocess
 import sys
 import textwrap
@@ -21,8 +22,9 @@ gradcam.explain(model, "cat.png", "tiger cat").save("out.png")
 
 
 def _run(argv, cwd, env, timeout=900):
-    return subprocess.run([str(a) for a in argv], cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(
+        [str(a) for a in argv], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
+    )
 
 
 @pytest.mark.slow
@@ -30,15 +32,22 @@ def test_wheel_without_extras_explains_in_an_empty_folder(tmp_path):
     wheels, venv, home, work = (tmp_path / d for d in ("wheels", "venv", "home", "work"))
     for folder in (home, work):
         folder.mkdir()
-    built = _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", REPO, "-w", wheels],
-                 tmp_path, None)
+    built = _run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", REPO, "-w", wheels],
+        tmp_path,
+        None,
+    )
     assert built.returncode == 0, built.stderr
     wheel = next(wheels.glob("gradcam_slim-*.whl"))
     assert _run([sys.executable, "-m", "venv", venv], tmp_path, None).returncode == 0
     python, gradcam = venv / "bin" / "python", venv / "bin" / "gradcam"
     installed = _run([python, "-m", "pip", "install", "-q", wheel], tmp_path, None, timeout=1800)
     assert installed.returncode == 0, installed.stderr[-2000:]
-    env = {"GRADCAM_HOME": str(home), "PATH": f"{venv / 'bin'}:/usr/bin:/bin", "HOME": str(tmp_path)}
+    env = {
+        "GRADCAM_HOME": str(home),
+        "PATH": f"{venv / 'bin'}:/usr/bin:/bin",
+        "HOME": str(tmp_path),
+    }
     Image.fromarray(photo("chelsea")).save(work / "cat.png")
 
     three = _run([python, "-c", textwrap.dedent(THREE_LINES)], work, env)
@@ -48,7 +57,10 @@ def test_wheel_without_extras_explains_in_an_empty_folder(tmp_path):
 
     explained = _run([gradcam, "explain", "cat.png", "--json"], work, env)
     assert explained.returncode == 0, explained.stderr[-2000:]
-    assert '"label": "tiger cat"' in explained.stdout and (work / "results" / "cat_grad_cam.png").is_file()
+    assert (
+        '"label": "tiger cat"' in explained.stdout
+        and (work / "results" / "cat_grad_cam.png").is_file()
+    )
 
     for command, extra in (("serve", "app"), ("beam", "beam")):
         argv = [gradcam, command] + (["cat.png", "--out", "beam_out"] if command == "beam" else [])
@@ -57,10 +69,17 @@ def test_wheel_without_extras_explains_in_an_empty_folder(tmp_path):
         assert refused.returncode == 2 and len(lines) == 1, refused.stderr
         assert f'pip install "gradcam-slim[{extra}]"' in lines[0]
 
-    probe = "import importlib.util; print([m for m in %r if importlib.util.find_spec(m)])" % (EXTRAS_ONLY,)
+    probe = (
+        f"import importlib.util; print([m for m in {EXTRAS_ONLY!r} if importlib.util.find_spec(m)])"
+    )
     assert _run([python, "-c", probe], work, env).stdout.strip() == "[]"
-    site = Path(_run([python, "-c", "import gradcam, os; print(os.path.dirname(gradcam.__file__))"],
-                     work, env).stdout.strip())
+    site = Path(
+        _run(
+            [python, "-c", "import gradcam, os; print(os.path.dirname(gradcam.__file__))"],
+            work,
+            env,
+        ).stdout.strip()
+    )
     assert site.parent.name == "site-packages" and not (site.parent / "checkpoints").exists()
     assert not list(site.rglob("*.ckpt*"))  # nothing written next to the installed package
     assert sorted(p.name for p in work.iterdir()) == ["cat.png", "out.png", "results"]

@@ -8,6 +8,7 @@ default threads: the tensor overrides, --num-classes, --labels and --threads are
 gradcam batch for them. Settings and the checkpoint (or the model file) are checked before the
 pipeline starts. Each worker runs gradcam batch's decode/explain/write overlap on chunks of 8
 batches; results.jsonl is the pipeline's output (--outputs must keep jsonl)."""
+
 import json
 import logging
 import time
@@ -30,8 +31,10 @@ def _refuse_batch_only_flags(args):
     """UserError naming the model flags given that the Beam workers do not carry."""
     given = [f"--{name.replace('_', '-')}" for name in REFUSED if getattr(args, name) is not None]
     if given:
-        raise UserError(f"gradcam beam does not take {', '.join(given)} (its workers build a "
-                        "registered --model or load a --model-file); use gradcam batch")
+        raise UserError(
+            f"gradcam beam does not take {', '.join(given)} (its workers build a "
+            "registered --model or load a --model-file); use gradcam batch"
+        )
 
 
 def run(args):
@@ -51,9 +54,18 @@ def run(args):
     seconds = time.perf_counter() - start
     records = [json.loads(line) for line in results.read_text().splitlines() if line.strip()]
     failed = [r for r in records if "error" in r]
-    print_summary({"images": len(records) - len(failed), "errors": len(failed), "skipped_done": 0,
-                   "failed": failed, "seconds": round(seconds, 3),
-                   "images_per_second": round((len(records) - len(failed)) / seconds, 3),
-                   "peak_rss_mb": round(peak_rss_mb(), 1), "inputs": len(paths)}, False,
-                  "including the pipeline's start and each worker's model load")
+    print_summary(
+        {
+            "images": len(records) - len(failed),
+            "errors": len(failed),
+            "skipped_done": 0,
+            "failed": failed,
+            "seconds": round(seconds, 3),
+            "images_per_second": round((len(records) - len(failed)) / seconds, 3),
+            "peak_rss_mb": round(peak_rss_mb(), 1),
+            "inputs": len(paths),
+        },
+        False,
+        "including the pipeline's start and each worker's model load",
+    )
     return 0

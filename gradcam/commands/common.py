@@ -3,6 +3,7 @@
 Only light modules are imported here (the network and method registries import no TensorFlow),
 so ``gradcam --help`` is fast; each command imports what it runs inside its ``run``.
 """
+
 import argparse
 import importlib.util
 import sys
@@ -25,39 +26,72 @@ class Parser(argparse.ArgumentParser):
 def require_extra(module, extra, command):
     """UserError naming the pip extra to install when ``module`` is missing."""
     if importlib.util.find_spec(module) is None:
-        raise UserError(f"gradcam {command} needs {module}: pip install \"gradcam-slim[{extra}]\"")
+        raise UserError(f'gradcam {command} needs {module}: pip install "gradcam-slim[{extra}]"')
 
 
 def add_model_arguments(parser):
-    parser.add_argument("--model", default=DEFAULT_NETWORK, choices=sorted(NETWORKS),
-                        help="registered network (add your own with --register-module FILE.py)")
-    parser.add_argument("--checkpoint", help="checkpoint prefix or directory "
-                        "(default: the network's checkpoint under $GRADCAM_HOME)")
+    parser.add_argument(
+        "--model",
+        default=DEFAULT_NETWORK,
+        choices=sorted(NETWORKS),
+        help="registered network (add your own with --register-module FILE.py)",
+    )
+    parser.add_argument(
+        "--checkpoint",
+        help="checkpoint prefix or directory "
+        "(default: the network's checkpoint under $GRADCAM_HOME)",
+    )
     parser.add_argument("--num-classes", type=int, help="classes of a fine-tuned logits layer")
-    parser.add_argument("--labels", help="label file (id:name per line) naming the classes of "
-                        "--num-classes or of a --model-file")
+    parser.add_argument(
+        "--labels",
+        help="label file (id:name per line) naming the classes of "
+        "--num-classes or of a --model-file",
+    )
     parser.add_argument("--threads", type=int, help="TensorFlow intra-op threads")
     group = parser.add_argument_group("your own model file (instead of --model)")
-    group.add_argument("--model-file", "--graph", dest="model_file", metavar="PATH",
-                       help="Keras .h5 or .keras file, SavedModel directory (TF2 or TF1) or frozen "
-                       "GraphDef .pb; its input, logits (pre-softmax/sigmoid) and layers are found")
-    group.add_argument("--trust-model-code", action="store_true",
-                       help="load a Keras file whose Lambda layers or custom objects run stored "
-                       "code (refused otherwise; only for files you trust)")
-    group.add_argument("--input-tensor", help="override: the image input tensor (float32 N x S x S x 3)")
-    group.add_argument("--logits-tensor", help="override: the pre-softmax logits tensor [N, classes]")
+    group.add_argument(
+        "--model-file",
+        "--graph",
+        dest="model_file",
+        metavar="PATH",
+        help="Keras .h5 or .keras file, SavedModel directory (TF2 or TF1) or frozen "
+        "GraphDef .pb; its input, logits (pre-softmax/sigmoid) and layers are found",
+    )
+    group.add_argument(
+        "--trust-model-code",
+        action="store_true",
+        help="load a Keras file whose Lambda layers or custom objects run stored "
+        "code (refused otherwise; only for files you trust)",
+    )
+    group.add_argument(
+        "--input-tensor", help="override: the image input tensor (float32 N x S x S x 3)"
+    )
+    group.add_argument(
+        "--logits-tensor", help="override: the pre-softmax logits tensor [N, classes]"
+    )
     group.add_argument("--layer-tensor", help="override: the default layer (layer path or tensor)")
-    group.add_argument("--preprocessing", choices=sorted(PREPROCESSING),
-                       help="crop geometry and value normalisation the model expects (default for "
-                       "model files: raw, pixels 0-255 go in)")
+    group.add_argument(
+        "--preprocessing",
+        choices=sorted(PREPROCESSING),
+        help="crop geometry and value normalisation the model expects (default for "
+        "model files: raw, pixels 0-255 go in)",
+    )
     group.add_argument("--image-size", type=int, help="input size S, if the model's input has none")
 
 
-def add_class_argument(parser, repeat=False, help_text="target class (name or model-space index); "
-                       "default: each image's top class"):
+def add_class_argument(
+    parser,
+    repeat=False,
+    help_text="target class (name or model-space index); default: each image's top class",
+):
     """``--class`` (dest ``classes``): one class, or with ``repeat`` several."""
-    parser.add_argument("--class", dest="classes", metavar="CLASS", help=help_text,
-                        action="append" if repeat else "store")
+    parser.add_argument(
+        "--class",
+        dest="classes",
+        metavar="CLASS",
+        help=help_text,
+        action="append" if repeat else "store",
+    )
 
 
 def add_method_arguments(parser, several=False, scores=True):
@@ -68,24 +102,50 @@ def add_method_arguments(parser, several=False, scores=True):
         parser.add_argument("--methods", help="comma-separated registered methods, or 'all'")
     else:
         parser.add_argument("--method", default="grad_cam", choices=list(METHODS))
-    parser.add_argument("--layer", help="layer for the CAM family (default: the model's default "
-                        "layer; 'gradcam list layers' lists them)")
+    parser.add_argument(
+        "--layer",
+        help="layer for the CAM family (default: the model's default "
+        "layer; 'gradcam list layers' lists them)",
+    )
     parser.add_argument("--batch-size", type=int, default=32, help="images per session run")
-    parser.add_argument("--option", dest="options", action="append", default=[], metavar="KEY=VALUE",
-                        help="method option, e.g. steps=20 or smoothgrad.samples=10 (repeatable; "
-                        "README 'Methods' lists each method's options)")
-    parser.add_argument("--seed", type=int, metavar="N", help="seed of every randomised method "
-                        "(SmoothGrad's noise, IG's uniform baseline; default 0): same seed, same "
-                        "output; an explicit --option seed=N wins")
+    parser.add_argument(
+        "--option",
+        dest="options",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="method option, e.g. steps=20 or smoothgrad.samples=10 (repeatable; "
+        "README 'Methods' lists each method's options)",
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        metavar="N",
+        help="seed of every randomised method "
+        "(SmoothGrad's noise, IG's uniform baseline; default 0): same seed, same "
+        "output; an explicit --option seed=N wins",
+    )
     if scores:
-        parser.add_argument("--contrast", metavar="CLASS", help="explain the target's score "
-                            "minus this class's: why the target rather than CLASS (name or "
-                            "index; every method but eigen_cam)")
-        parser.add_argument("--score", choices=SCORES, default="logit", help="what a class's "
-                            "score is: its logit (default) or its probability (softmax; "
-                            "sigmoid for a multi-label head)")
-    parser.add_argument("--central-fraction", type=float,
-                        help="central crop fraction of the preprocessing (1.0 = no crop)")
+        parser.add_argument(
+            "--contrast",
+            metavar="CLASS",
+            help="explain the target's score "
+            "minus this class's: why the target rather than CLASS (name or "
+            "index; every method but eigen_cam)",
+        )
+        parser.add_argument(
+            "--score",
+            choices=SCORES,
+            default="logit",
+            help="what a class's "
+            "score is: its logit (default) or its probability (softmax; "
+            "sigmoid for a multi-label head)",
+        )
+    parser.add_argument(
+        "--central-fraction",
+        type=float,
+        help="central crop fraction of the preprocessing (1.0 = no crop)",
+    )
 
 
 def parse_methods(text, default):
@@ -124,12 +184,20 @@ def load_user_modules(argv):
             del sys.modules[name]
             if isinstance(exc, UserError):
                 raise
-            raise UserError(f"--register-module {path} failed: {type(exc).__name__}: {exc}") from None
+            raise UserError(
+                f"--register-module {path} failed: {type(exc).__name__}: {exc}"
+            ) from None
     return rest
 
 
-FILE_ONLY = ("trust_model_code", "input_tensor", "logits_tensor", "layer_tensor", "preprocessing",
-             "image_size")
+FILE_ONLY = (
+    "trust_model_code",
+    "input_tensor",
+    "logits_tensor",
+    "layer_tensor",
+    "preprocessing",
+    "image_size",
+)
 
 
 def check_model_flags(args):
@@ -154,10 +222,22 @@ def load_model(args):
     check_model_flags(args)
     labels = args.labels or None
     if args.model_file:
-        return Model.from_file(args.model_file, trust_code=args.trust_model_code,
-                               image_size=args.image_size, preprocessing=args.preprocessing,
-                               layer_tensor=args.layer_tensor, input_tensor=args.input_tensor,
-                               logits_tensor=args.logits_tensor, num_classes=args.num_classes,
-                               labels=labels, threads=args.threads)
-    return Model(args.model, args.checkpoint, num_classes=args.num_classes, labels=labels,
-                 threads=args.threads)
+        return Model.from_file(
+            args.model_file,
+            trust_code=args.trust_model_code,
+            image_size=args.image_size,
+            preprocessing=args.preprocessing,
+            layer_tensor=args.layer_tensor,
+            input_tensor=args.input_tensor,
+            logits_tensor=args.logits_tensor,
+            num_classes=args.num_classes,
+            labels=labels,
+            threads=args.threads,
+        )
+    return Model(
+        args.model,
+        args.checkpoint,
+        num_classes=args.num_classes,
+        labels=labels,
+        threads=args.threads,
+    )

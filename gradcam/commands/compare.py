@@ -2,10 +2,16 @@
 method (CAM-type maps as heatmaps, pixel attributions in grayscale; one colour scale per method
 column), each for the image's top class unless --class is given, rather than --contrast's class
 if given."""
+
 from pathlib import Path
 
-from gradcam.commands.common import (add_class_argument, add_method_arguments, add_model_arguments,
-                                     load_model, parse_methods)
+from gradcam.commands.common import (
+    add_class_argument,
+    add_method_arguments,
+    add_model_arguments,
+    load_model,
+    parse_methods,
+)
 from gradcam.commands.method_options import options_for, parse_options
 from gradcam.errors import UserError
 from gradcam.methods import METHODS
@@ -18,8 +24,9 @@ def add_arguments(parser):
     parser.add_argument("images", nargs="+", metavar="IMAGE")
     add_model_arguments(parser)
     add_method_arguments(parser, several=True)
-    add_class_argument(parser, help_text="target class for every image (default: each image's top "
-                       "class)")
+    add_class_argument(
+        parser, help_text="target class for every image (default: each image's top class)"
+    )
     parser.add_argument("--output", default="results/compare.png", help="PNG path")
 
 
@@ -36,11 +43,22 @@ def run(args):
     photos = [load_image(p) for p in args.images]
     model = load_model(args)
     target = model.class_index(args.classes) if args.classes else None
-    named = [(Path(path).name, model.prepare(photo, args.central_fraction))
-             for path, photo in zip(args.images, photos)]
-    rows, _ = comparison_rows(model, named, methods, options, target, args.layer, args.batch_size,
-                              log=lambda line: print(line, flush=True), contrast=args.contrast,
-                              score=args.score)
+    named = [
+        (Path(path).name, model.prepare(photo, args.central_fraction))
+        for path, photo in zip(args.images, photos)
+    ]
+    rows, _ = comparison_rows(
+        model,
+        named,
+        methods,
+        options,
+        target,
+        args.layer,
+        args.batch_size,
+        log=lambda line: print(line, flush=True),
+        contrast=args.contrast,
+        score=args.score,
+    )
     save_figure(args.output, comparison_figure(rows, [m.title for m in methods]))
     print(f"wrote {args.output}")
     return 0

@@ -7,6 +7,7 @@ image) runs the weakly-supervised localisation and pointing game of the CAM / Gr
 writes OUT/localization.json. Prints method x metric, writes per-image and summary CSVs, a JSON
 that names the protocol, seed, package versions and checkpoint SHA-256, and a plot of the mean
 deletion/insertion curves."""
+
 import csv
 import io
 import json
@@ -15,8 +16,13 @@ from pathlib import Path
 
 import numpy as np
 
-from gradcam.commands.common import (add_class_argument, add_method_arguments, add_model_arguments,
-                                     load_model, parse_methods)
+from gradcam.commands.common import (
+    add_class_argument,
+    add_method_arguments,
+    add_model_arguments,
+    load_model,
+    parse_methods,
+)
 from gradcam.commands.method_options import options_for, parse_options
 from gradcam.errors import UserError
 from gradcam.evaluation.perturbation import BASELINES
@@ -30,16 +36,23 @@ DEFAULT_LOC_THRESHOLD = 0.15  # gradcam.evaluation.localization.THRESHOLD
 DEFAULT_TOLERANCE = 15.0  # gradcam.evaluation.localization.TOLERANCE
 
 # Flags (argparse dest, option) that would change the parts the RISE protocol fixes.
-RISE_FIXED = (("deletion_baseline", "--deletion-baseline"),
-              ("insertion_baseline", "--insertion-baseline"), ("classes", "--class"),
-              ("central_fraction", "--central-fraction"))
+RISE_FIXED = (
+    ("deletion_baseline", "--deletion-baseline"),
+    ("insertion_baseline", "--insertion-baseline"),
+    ("classes", "--class"),
+    ("central_fraction", "--central-fraction"),
+)
 
-METRICS = (("deletion_auc", "deletion AUC (lower better)"),
-           ("insertion_auc", "insertion AUC (higher better)"),
-           ("average_drop", "average drop % (lower better)"),
-           ("increase_in_confidence", "increase in confidence % (higher better)"))
-BOX_METRICS = (("pointing_hit", "pointing game % (higher better)"),
-               ("energy_in_box", "energy in box (higher better)"))
+METRICS = (
+    ("deletion_auc", "deletion AUC (lower better)"),
+    ("insertion_auc", "insertion AUC (higher better)"),
+    ("average_drop", "average drop % (lower better)"),
+    ("increase_in_confidence", "increase in confidence % (higher better)"),
+)
+BOX_METRICS = (
+    ("pointing_hit", "pointing game % (higher better)"),
+    ("energy_in_box", "energy in box (higher better)"),
+)
 
 
 def add_arguments(parser):
@@ -47,40 +60,71 @@ def add_arguments(parser):
     add_model_arguments(parser)
     # default grad_cam; no --contrast/--score: the metrics score the target class itself
     add_method_arguments(parser, several=True, scores=False)
-    add_class_argument(parser, help_text="target class for every image (default: each image's top "
-                       "class); not with --protocol rise, which explains and scores the predicted "
-                       "class, nor for the localisation of --boxes DIR, which explains the classes "
-                       "of the boxes")
-    parser.add_argument("--protocol", default="default", choices=PROTOCOL_NAMES,
-                        help="deletion/insertion protocol. default: the model's crop, black "
-                        "deletion, blurred insertion canvas (PIL radius 5), 32 equal steps, "
-                        "softmax of the explained class. rise (Petsiuk et al. 2018): the whole "
-                        "image resized (no crop), deletion to the ImageNet mean colour, insertion "
-                        "from an 11 x 11 sigma 5 Gaussian blur, 224 pixels per step, softmax of "
-                        "the predicted class")
-    parser.add_argument("--steps", type=int, help="deletion/insertion steps; unset: 32 for the "
-                        "default protocol, the paper's 224 pixels per step for rise (which, given "
-                        "--steps, takes equal steps and is named rise-N-steps)")
-    parser.add_argument("--deletion-baseline", choices=BASELINES,
-                        help="the default protocol's deletion substrate; unset: zero")
-    parser.add_argument("--insertion-baseline", choices=BASELINES,
-                        help="the default protocol's insertion canvas; unset: blur")
-    parser.add_argument("--boxes", metavar="DIR_OR_JSON",
-                        help="a directory of Pascal VOC XML files named like the images (ILSVRC "
-                        "box format: original image pixels, <name> a WordNet id or a class name): "
-                        "weakly-supervised localisation and pointing game of the CAM/Grad-CAM "
-                        "papers, in OUT/localization.json. Or a JSON file {image file name: "
-                        "[[top, left, bottom, right], ...]} in the pixels of the images the "
-                        "network sees under --protocol: pointing game and energy in box")
-    parser.add_argument("--loc-threshold", type=float, default=DEFAULT_LOC_THRESHOLD,
-                        help="--boxes DIR: the predicted box bounds the largest connected part of "
-                        "map >= this fraction of its maximum (Grad-CAM: 0.15)")
-    parser.add_argument("--tolerance", type=float, default=DEFAULT_TOLERANCE,
-                        help="pointing-game tolerance in pixels (original image pixels with "
-                        "--boxes DIR, network-input pixels with a JSON box file)")
-    parser.add_argument("--localization-only", action="store_true",
-                        help="with --boxes DIR: run only the localisation protocol (no "
-                        "deletion/insertion, no confidence drop)")
+    add_class_argument(
+        parser,
+        help_text="target class for every image (default: each image's top "
+        "class); not with --protocol rise, which explains and scores the predicted "
+        "class, nor for the localisation of --boxes DIR, which explains the classes "
+        "of the boxes",
+    )
+    parser.add_argument(
+        "--protocol",
+        default="default",
+        choices=PROTOCOL_NAMES,
+        help="deletion/insertion protocol. default: the model's crop, black "
+        "deletion, blurred insertion canvas (PIL radius 5), 32 equal steps, "
+        "softmax of the explained class. rise (Petsiuk et al. 2018): the whole "
+        "image resized (no crop), deletion to the ImageNet mean colour, insertion "
+        "from an 11 x 11 sigma 5 Gaussian blur, 224 pixels per step, softmax of "
+        "the predicted class",
+    )
+    parser.add_argument(
+        "--steps",
+        type=int,
+        help="deletion/insertion steps; unset: 32 for the "
+        "default protocol, the paper's 224 pixels per step for rise (which, given "
+        "--steps, takes equal steps and is named rise-N-steps)",
+    )
+    parser.add_argument(
+        "--deletion-baseline",
+        choices=BASELINES,
+        help="the default protocol's deletion substrate; unset: zero",
+    )
+    parser.add_argument(
+        "--insertion-baseline",
+        choices=BASELINES,
+        help="the default protocol's insertion canvas; unset: blur",
+    )
+    parser.add_argument(
+        "--boxes",
+        metavar="DIR_OR_JSON",
+        help="a directory of Pascal VOC XML files named like the images (ILSVRC "
+        "box format: original image pixels, <name> a WordNet id or a class name): "
+        "weakly-supervised localisation and pointing game of the CAM/Grad-CAM "
+        "papers, in OUT/localization.json. Or a JSON file {image file name: "
+        "[[top, left, bottom, right], ...]} in the pixels of the images the "
+        "network sees under --protocol: pointing game and energy in box",
+    )
+    parser.add_argument(
+        "--loc-threshold",
+        type=float,
+        default=DEFAULT_LOC_THRESHOLD,
+        help="--boxes DIR: the predicted box bounds the largest connected part of "
+        "map >= this fraction of its maximum (Grad-CAM: 0.15)",
+    )
+    parser.add_argument(
+        "--tolerance",
+        type=float,
+        default=DEFAULT_TOLERANCE,
+        help="pointing-game tolerance in pixels (original image pixels with "
+        "--boxes DIR, network-input pixels with a JSON box file)",
+    )
+    parser.add_argument(
+        "--localization-only",
+        action="store_true",
+        help="with --boxes DIR: run only the localisation protocol (no "
+        "deletion/insertion, no confidence drop)",
+    )
     parser.add_argument("--out", default="results/evaluation", help="output folder")
 
 
@@ -98,13 +142,18 @@ def perturbation_protocol(args):
         raise UserError(f"--steps must be at least 1, got {steps}")
     if protocol is DEFAULT:
         deletion, insertion = flag("deletion_baseline"), flag("insertion_baseline")
-        return replace(DEFAULT, steps=steps or DEFAULT.steps,
-                       deletion_substrate=deletion or DEFAULT.deletion_substrate,
-                       insertion_substrate=insertion or DEFAULT.insertion_substrate)
+        return replace(
+            DEFAULT,
+            steps=steps or DEFAULT.steps,
+            deletion_substrate=deletion or DEFAULT.deletion_substrate,
+            insertion_substrate=insertion or DEFAULT.insertion_substrate,
+        )
     fixed = [option for name, option in RISE_FIXED if flag(name) is not None]
     if fixed:
-        raise UserError(f"--protocol {protocol.name} fixes the image, substrates and class of the "
-                        f"paper; drop {', '.join(fixed)} (or use --protocol default)")
+        raise UserError(
+            f"--protocol {protocol.name} fixes the image, substrates and class of the "
+            f"paper; drop {', '.join(fixed)} (or use --protocol default)"
+        )
     return with_steps(protocol, steps) if steps is not None else protocol
 
 
@@ -140,11 +189,16 @@ def protocol_curve_set(model, images, maps, targets, protocol, batch_size):
     from gradcam.evaluation.perturbation import probability_fn
     from gradcam.evaluation.protocols import protocol_curves
 
-    per_image = [protocol_curves(probability_fn(model, target, batch_size), image, saliency,
-                                 protocol, batch_size)
-                 for image, saliency, target in zip(images, maps, targets)]
-    return {key: np.stack([np.asarray(c[key]) for c in per_image])
-            for key in ("deletion_curve", "insertion_curve", "deletion_auc", "insertion_auc")}
+    per_image = [
+        protocol_curves(
+            probability_fn(model, target, batch_size), image, saliency, protocol, batch_size
+        )
+        for image, saliency, target in zip(images, maps, targets)
+    ]
+    return {
+        key: np.stack([np.asarray(c[key]) for c in per_image])
+        for key in ("deletion_curve", "insertion_curve", "deletion_auc", "insertion_auc")
+    }
 
 
 def evaluate_method(model, method, images, targets, options, args, masks, protocol=None):
@@ -155,13 +209,17 @@ def evaluate_method(model, method, images, targets, options, args, masks, protoc
     from gradcam.explanation import explain
 
     protocol = protocol or perturbation_protocol(args)
-    maps = explain(model, images, targets, method.name, layer=args.layer,
-                   batch_size=args.batch_size, **options).map
+    maps = explain(
+        model, images, targets, method.name, layer=args.layer, batch_size=args.batch_size, **options
+    ).map
     curves = protocol_curve_set(model, images, maps, targets, protocol, args.batch_size)
     confidence = average_drop_increase(model, images, maps, targets, args.batch_size)
-    values = {"deletion_auc": curves["deletion_auc"], "insertion_auc": curves["insertion_auc"],
-              "average_drop": 100.0 * confidence["drop"],
-              "increase_in_confidence": 100.0 * confidence["increase"].astype(float)}
+    values = {
+        "deletion_auc": curves["deletion_auc"],
+        "insertion_auc": curves["insertion_auc"],
+        "average_drop": 100.0 * confidence["drop"],
+        "increase_in_confidence": 100.0 * confidence["increase"].astype(float),
+    }
     if masks is not None:
         game = pointing_game(maps, masks, args.tolerance)
         values["pointing_hit"] = 100.0 * game["hit"].astype(float)
@@ -203,8 +261,10 @@ def protocol_images(model, photos, protocol, central_fraction):
 def check_localization_flags(args, voc):
     """UserError for localisation flags that cannot apply."""
     if not 0.0 <= args.loc_threshold <= 1.0:
-        raise UserError(f"--loc-threshold is a fraction of the map's maximum in [0, 1], got "
-                        f"{args.loc_threshold}")
+        raise UserError(
+            f"--loc-threshold is a fraction of the map's maximum in [0, 1], got "
+            f"{args.loc_threshold}"
+        )
     if not args.tolerance >= 0:
         raise UserError(f"--tolerance must be at least 0 pixels, got {args.tolerance}")
     if args.localization_only and not voc:
@@ -221,52 +281,86 @@ def run_perturbation(model, methods, options, args, protocol, record, out, photo
     images = protocol_images(model, photos, protocol, args.central_fraction)
     json_boxes = args.boxes and not Path(args.boxes).is_dir()
     masks = read_boxes(args.boxes, args.images, model.image_size) if json_boxes else None
-    targets = np.full(len(images), model.class_index(args.classes)) if args.classes else \
-        model.predict(images, args.batch_size).argmax(1)
+    targets = (
+        np.full(len(images), model.class_index(args.classes))
+        if args.classes
+        else model.predict(images, args.batch_size).argmax(1)
+    )
     metrics = METRICS + (BOX_METRICS if masks is not None else ())
     per_image = [["image", "method", "target"] + [k for k, _ in metrics]]
     summary = [["method"] + [f"{k}_{s}" for k, _ in metrics for s in ("mean", "std")]]
     table, mean_curves, results = [], {}, {}
     for method in methods:
-        values, curves = evaluate_method(model, method, images, targets, options[method.name],
-                                         args, masks, protocol)
-        mean_curves[method.name] = {k: curves[k].mean(0)
-                                    for k in ("deletion_curve", "insertion_curve")}
+        values, curves = evaluate_method(
+            model, method, images, targets, options[method.name], args, masks, protocol
+        )
+        mean_curves[method.name] = {
+            k: curves[k].mean(0) for k in ("deletion_curve", "insertion_curve")
+        }
         for i, path in enumerate(args.images):
-            per_image.append([path, method.name, model.label(targets[i])] +
-                             [f"{values[k][i]:.6g}" for k, _ in metrics])
-        summary.append([method.name] + [f"{f(values[k]):.6g}" for k, _ in metrics
-                                        for f in (np.mean, np.std)])
-        table.append([method.name] + [f"{np.mean(values[k]):.3f} ± {np.std(values[k]):.3f}"
-                                      for k, _ in metrics])
+            per_image.append(
+                [path, method.name, model.label(targets[i])]
+                + [f"{values[k][i]:.6g}" for k, _ in metrics]
+            )
+        summary.append(
+            [method.name] + [f"{f(values[k]):.6g}" for k, _ in metrics for f in (np.mean, np.std)]
+        )
+        table.append(
+            [method.name]
+            + [f"{np.mean(values[k]):.3f} ± {np.std(values[k]):.3f}" for k, _ in metrics]
+        )
         results[method.name] = {
             "options": options[method.name],
-            "metrics": {k: {"mean": float(np.mean(values[k])), "std": float(np.std(values[k])),
-                            "per_image": values[k]} for k, _ in metrics},
+            "metrics": {
+                k: {
+                    "mean": float(np.mean(values[k])),
+                    "std": float(np.std(values[k])),
+                    "per_image": values[k],
+                }
+                for k, _ in metrics
+            },
             "mean_deletion_curve": mean_curves[method.name]["deletion_curve"],
-            "mean_insertion_curve": mean_curves[method.name]["insertion_curve"]}
+            "mean_insertion_curve": mean_curves[method.name]["insertion_curve"],
+        }
         print(f"{method.name}: done", flush=True)
     write_text(out / "per_image.csv", _csv(per_image))
     write_text(out / "summary.csv", _csv(summary))
     plot_curves(out / "curves.png", mean_curves)
-    write_json(out / "summary.json", {
-        **record, "protocol": protocol.as_dict(),
-        "confidence_metrics": "average drop / increase in confidence on the protocol's images, "
-                              "maps and targets (Chattopadhay et al. 2018)",
-        "pointing_game": None if masks is None else {
-            "boxes": str(args.boxes), "tolerance": args.tolerance,
-            "units": "pixels of the images the network sees under the protocol"},
-        "model": model.name, "image_size": model.image_size,
-        "layer": args.layer or model.default_layer, "images": list(args.images),
-        "targets": [{"index": int(t), "label": model.label(t)} for t in targets],
-        "metrics": {k: title for k, title in metrics}, "methods": results})
+    write_json(
+        out / "summary.json",
+        {
+            **record,
+            "protocol": protocol.as_dict(),
+            "confidence_metrics": "average drop / increase in confidence on the protocol's images, "
+            "maps and targets (Chattopadhay et al. 2018)",
+            "pointing_game": None
+            if masks is None
+            else {
+                "boxes": str(args.boxes),
+                "tolerance": args.tolerance,
+                "units": "pixels of the images the network sees under the protocol",
+            },
+            "model": model.name,
+            "image_size": model.image_size,
+            "layer": args.layer or model.default_layer,
+            "images": list(args.images),
+            "targets": [{"index": int(t), "label": model.label(t)} for t in targets],
+            "metrics": {k: title for k, title in metrics},
+            "methods": results,
+        },
+    )
 
     markdown = markdown_table(["method"] + [title for _, title in metrics], table)
-    steps = (f"{protocol.steps} steps" if protocol.steps is not None
-             else f"{protocol.step_pixels} pixels per step")
-    heading = (f"{len(images)} images, protocol {protocol.name}: {steps}, deletion substrate "
-               f"{protocol.deletion_substrate}, insertion canvas {protocol.insertion_substrate}, "
-               f"image {protocol.image_geometry}, class {protocol.target}")
+    steps = (
+        f"{protocol.steps} steps"
+        if protocol.steps is not None
+        else f"{protocol.step_pixels} pixels per step"
+    )
+    heading = (
+        f"{len(images)} images, protocol {protocol.name}: {steps}, deletion substrate "
+        f"{protocol.deletion_substrate}, insertion canvas {protocol.insertion_substrate}, "
+        f"image {protocol.image_geometry}, class {protocol.target}"
+    )
     write_text(out / "summary.md", f"{heading}\n\n{markdown}")
     print(heading)
     print(markdown)
@@ -293,25 +387,44 @@ def run_localization(model, methods, options, args, record, out, items):
     from gradcam.evaluation.protocols import LocalizationProtocol
     from gradcam.evaluation.report import markdown_table, write_json, write_text
 
-    protocol = LocalizationProtocol(threshold=args.loc_threshold,
-                                    pointing_tolerance=args.tolerance)
+    protocol = LocalizationProtocol(threshold=args.loc_threshold, pointing_tolerance=args.tolerance)
     results = {}
     for method in methods:
-        records = localize_method(model, method.name, items, protocol, layer=args.layer,
-                                  batch_size=args.batch_size, options=options[method.name],
-                                  progress=progress_printer(method.name))
-        results[method.name] = {"options": options[method.name],
-                                **method_result(records, model.labels)}
-    write_json(out / "localization.json", {
-        **record, "protocol": protocol.as_dict(), "model": model.name,
-        "image_size": model.image_size, "layer": args.layer or model.default_layer,
-        "boxes": str(args.boxes), "images": len(items), "methods": results})
+        records = localize_method(
+            model,
+            method.name,
+            items,
+            protocol,
+            layer=args.layer,
+            batch_size=args.batch_size,
+            options=options[method.name],
+            progress=progress_printer(method.name),
+        )
+        results[method.name] = {
+            "options": options[method.name],
+            **method_result(records, model.labels),
+        }
+    write_json(
+        out / "localization.json",
+        {
+            **record,
+            "protocol": protocol.as_dict(),
+            "model": model.name,
+            "image_size": model.image_size,
+            "layer": args.layer or model.default_layer,
+            "boxes": str(args.boxes),
+            "images": len(items),
+            "methods": results,
+        },
+    )
     header, rows = figures_table(results)
     markdown = markdown_table(header, rows)
-    heading = (f"localisation on {len(items)} images (protocol {protocol.name}: whole image, "
-               f"threshold {protocol.threshold:g} of the maximum, IoU >= "
-               f"{protocol.iou_threshold:g}, pointing tolerance "
-               f"{protocol.pointing_tolerance:g} px)")
+    heading = (
+        f"localisation on {len(items)} images (protocol {protocol.name}: whole image, "
+        f"threshold {protocol.threshold:g} of the maximum, IoU >= "
+        f"{protocol.iou_threshold:g}, pointing tolerance "
+        f"{protocol.pointing_tolerance:g} px)"
+    )
     write_text(out / "localization.md", f"{heading}\n\n{markdown}")
     print(heading)
     print(markdown)
@@ -330,8 +443,9 @@ def run(args):
     protocol = None if args.localization_only else perturbation_protocol(args)
     methods = parse_methods(args.methods, ["grad_cam"])
     parsed = parse_options(args.options)
-    options = {m.name: options_for(m, parsed, strict=len(methods) == 1, seed=args.seed)
-               for m in methods}
+    options = {
+        m.name: options_for(m, parsed, strict=len(methods) == 1, seed=args.seed) for m in methods
+    }
     photos = None if protocol is None else [load_image(p) for p in args.images]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

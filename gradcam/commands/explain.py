@@ -1,12 +1,17 @@
 """Explain why the network predicts a class for each IMAGE: prints the top-k, writes a figure
 (input + one panel per target class) and optionally the raw arrays."""
+
 import json
 import sys
 import warnings
 from pathlib import Path
 
-from gradcam.commands.common import (add_class_argument, add_method_arguments, add_model_arguments,
-                                     load_model)
+from gradcam.commands.common import (
+    add_class_argument,
+    add_method_arguments,
+    add_model_arguments,
+    load_model,
+)
 from gradcam.errors import UserError
 from gradcam.postprocess import STYLES
 
@@ -18,15 +23,23 @@ def add_arguments(parser):
     parser.add_argument("images", nargs="+", metavar="IMAGE")
     add_model_arguments(parser)
     add_method_arguments(parser)
-    add_class_argument(parser, repeat=True, help_text="target class (name or model-space index); "
-                       "repeat for several; default: the top class")
+    add_class_argument(
+        parser,
+        repeat=True,
+        help_text="target class (name or model-space index); "
+        "repeat for several; default: the top class",
+    )
     parser.add_argument("--top-k", type=int, default=5, help="print the k most probable classes")
     parser.add_argument("--style", default="heatmap", choices=STYLES)
     parser.add_argument("--alpha", type=float, default=0.5, help="heatmap opacity")
     parser.add_argument("--output", help="PNG path (one image) or directory (default: results/)")
-    parser.add_argument("--save-npz", nargs="?", const="", metavar="PATH",
-                        help="also save arrays (logits, target, map, lowres, input); default path: "
-                        "next to the PNG")
+    parser.add_argument(
+        "--save-npz",
+        nargs="?",
+        const="",
+        metavar="PATH",
+        help="also save arrays (logits, target, map, lowres, input); default path: next to the PNG",
+    )
     parser.add_argument("--json", action="store_true", help="machine-readable result on stdout")
 
 
@@ -53,27 +66,50 @@ def explain_image(model, args, image_path, options):
     from gradcam.explanation import explain
 
     png = _output_path(args, image_path)
-    result = explain(model, image_path, args.classes, args.method, layer=args.layer,
-                     batch_size=args.batch_size, central_fraction=args.central_fraction,
-                     contrast=args.contrast, score=args.score, **options)
+    result = explain(
+        model,
+        image_path,
+        args.classes,
+        args.method,
+        layer=args.layer,
+        batch_size=args.batch_size,
+        central_fraction=args.central_fraction,
+        contrast=args.contrast,
+        score=args.score,
+        **options,
+    )
     result.save_figure(png, args.style, args.alpha)
     probabilities = result.probabilities[0]
-    record = {"image": str(image_path), "model": model.name, "method": args.method,
-              "top_k": result.top_k(args.top_k),
-              "targets": [{"index": int(t), "label": result.label(t),
-                           "probability": float(probabilities[t]), "all_zero_map": bool(d)}
-                          for t, d in zip(result.target, result.degenerate)],
-              "output": str(png)}
+    record = {
+        "image": str(image_path),
+        "model": model.name,
+        "method": args.method,
+        "top_k": result.top_k(args.top_k),
+        "targets": [
+            {
+                "index": int(t),
+                "label": result.label(t),
+                "probability": float(probabilities[t]),
+                "all_zero_map": bool(d),
+            }
+            for t, d in zip(result.target, result.degenerate)
+        ],
+        "output": str(png),
+    }
     if result.contrast is not None:
-        record["contrast"] = {"index": result.contrast, "label": result.label(result.contrast),
-                              "probability": float(probabilities[result.contrast])}
+        record["contrast"] = {
+            "index": result.contrast,
+            "label": result.label(result.contrast),
+            "probability": float(probabilities[result.contrast]),
+        }
     if result.score != "logit":
         record["score"] = result.score
     if args.save_npz is not None:
         record["npz"] = str(result.save(_npz_path(args, png)))
     if result.extras:
-        record["extras"] = {k: v.tolist() if hasattr(v, "tolist") else v
-                            for k, v in result.extras.items()}
+        record["extras"] = {
+            k: v.tolist() if hasattr(v, "tolist") else v for k, v in result.extras.items()
+        }
     return record
 
 
@@ -86,8 +122,10 @@ def _print_text(record):
         c = record["contrast"]
         rather = f" rather than {c['label']} ({c['index']}, p={c['probability']:.4f})"
     for t in record["targets"]:
-        print(f"  {record['method']} for {t['label']} ({t['index']}, p={t['probability']:.4f})"
-              f"{rather}")
+        print(
+            f"  {record['method']} for {t['label']} ({t['index']}, p={t['probability']:.4f})"
+            f"{rather}"
+        )
     print(f"  wrote {record['output']}" + (f" and {record['npz']}" if "npz" in record else ""))
 
 
@@ -116,13 +154,16 @@ def run(args):
     from gradcam.commands.method_options import options_for, parse_options
     from gradcam.methods import get_method
 
-    options = options_for(get_method(args.method), parse_options(args.options), strict=True,
-                          seed=args.seed)
+    options = options_for(
+        get_method(args.method), parse_options(args.options), strict=True, seed=args.seed
+    )
     _check_inputs(args)
     model = load_model(args)
     if args.model_file and args.layer is None and not args.json:
-        print(f"{model.name}: layer {model.default_layer} (found; --layer chooses another, "
-              "gradcam list layers --model-file lists them)")
+        print(
+            f"{model.name}: layer {model.default_layer} (found; --layer chooses another, "
+            "gradcam list layers --model-file lists them)"
+        )
     for image_path in args.images:
         record = explain_image(model, args, image_path, options)
         if args.json:

@@ -1,6 +1,7 @@
 """List the registered networks, methods, or the explainable layers of one network or model file
 (``gradcam list layers --model-file my_model.keras``: what was found, the layers with their
 shapes, the default marked)."""
+
 from gradcam.commands.common import add_model_arguments, load_model
 from gradcam.methods import METHODS
 from nets.nets_factory import NETWORKS
@@ -17,8 +18,10 @@ def add_arguments(parser):
 def run(args):
     if args.what == "models":
         for spec in NETWORKS.values():
-            print(f"{spec.name:20s} {spec.image_size}px  {spec.num_classes} classes  "
-                  f"preprocessing={spec.preprocessing}  layer={spec.default_layer}")
+            print(
+                f"{spec.name:20s} {spec.image_size}px  {spec.num_classes} classes  "
+                f"preprocessing={spec.preprocessing}  layer={spec.default_layer}"
+            )
     elif args.what == "methods":
         for method in METHODS.values():
             print(f"{method.name:20s} {method.kind:6s} {method.title}")
@@ -49,9 +52,11 @@ def _print_file_layers(model):
     logits = model.logits
     while logits.op.type == "Reshape":  # back to the model's own tensor
         logits = logits.op.inputs[0]
-    print(f"{model.name}: input {model.image_size}x{model.image_size}x3 "
-          f"(preprocessing {model.preprocessing.name}), {model.num_classes} classes, "
-          f"{model.activation} head, logits {logits.name.removeprefix(SCOPE + '/')}")
+    print(
+        f"{model.name}: input {model.image_size}x{model.image_size}x3 "
+        f"(preprocessing {model.preprocessing.name}), {model.num_classes} classes, "
+        f"{model.activation} head, logits {logits.name.removeprefix(SCOPE + '/')}"
+    )
     for name, shape in model.layer_shapes.items():
         mark = "  (default)" if name == model.default_layer else ""
         print(f"{name:60s} {'x'.join('?' if d is None else str(d) for d in shape)}{mark}")

@@ -1,5 +1,6 @@
 """Synthesise an image that maximises a class logit (class model visualisation) or one channel of
 a layer (activation maximisation), by regularised gradient ascent on the input."""
+
 from gradcam.commands.common import add_model_arguments, load_model
 from gradcam.errors import UserError
 
@@ -13,8 +14,12 @@ def add_arguments(parser):
     goal.add_argument("--class", dest="classes", metavar="CLASS", help="class name or index")
     goal.add_argument("--layer", help="end point whose --channel to maximise")
     parser.add_argument("--channel", type=int, default=0, help="channel of --layer")
-    parser.add_argument("--unit", metavar="Y,X", help="maximise the channel at this position of the "
-                        "layer's map only (one unit) instead of its mean")
+    parser.add_argument(
+        "--unit",
+        metavar="Y,X",
+        help="maximise the channel at this position of the "
+        "layer's map only (one unit) instead of its mean",
+    )
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--learning-rate", type=float, default=2.0)
     parser.add_argument("--l2-decay", type=float, default=1e-3)
@@ -26,7 +31,7 @@ def add_arguments(parser):
 
 
 def parse_unit(text):
-    """"Y,X" -> (y, x); None stays None."""
+    """ "Y,X" -> (y, x); None stays None."""
     if text is None:
         return None
     try:
@@ -49,13 +54,28 @@ def run(args):
         raise UserError("--unit goes with --layer")
     model = load_model(args)
     target = model.class_index(args.classes) if args.classes is not None else None
-    result = maximize(model, target=target, layer=args.layer, channel=args.channel, steps=args.steps,
-                      learning_rate=args.learning_rate, l2_decay=args.l2_decay, jitter=args.jitter,
-                      blur_every=args.blur_every, blur_sigma=args.blur_sigma, seed=args.seed,
-                      unit=unit)
+    result = maximize(
+        model,
+        target=target,
+        layer=args.layer,
+        channel=args.channel,
+        steps=args.steps,
+        learning_rate=args.learning_rate,
+        l2_decay=args.l2_decay,
+        jitter=args.jitter,
+        blur_every=args.blur_every,
+        blur_sigma=args.blur_sigma,
+        seed=args.seed,
+        unit=unit,
+    )
     save_png(args.output, result.image)
-    goal = f"class {model.label(target)} ({target})" if target is not None else \
-        f"{args.layer} channel {args.channel}" + (f" at {unit}" if unit else "")
-    print(f"{goal}: objective {result.objective[0]:.3f} -> {result.objective[-1]:.3f}; "
-          f"wrote {args.output}")
+    goal = (
+        f"class {model.label(target)} ({target})"
+        if target is not None
+        else f"{args.layer} channel {args.channel}" + (f" at {unit}" if unit else "")
+    )
+    print(
+        f"{goal}: objective {result.objective[0]:.3f} -> {result.objective[-1]:.3f}; "
+        f"wrote {args.output}"
+    )
     return 0

@@ -1,5 +1,6 @@
 """``--option KEY=VALUE`` for method options (repeatable). ``KEY`` may be ``METHOD.KEY`` to aim at
 one method when several run (``gradcam compare``); values are Python literals or plain strings."""
+
 import ast
 
 from gradcam.errors import UserError

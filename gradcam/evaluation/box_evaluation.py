@@ -19,15 +19,22 @@ For each image and each ground-truth class of its VOC XML file (gradcam.evaluati
 ``localization.aggregate`` turns the records into the four figures. Images are read and explained
 ``chunk`` at a time, so a whole validation set never sits in memory.
 """
+
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Optional
 
 import numpy as np
 
 from gradcam import postprocess
 from gradcam.evaluation.boxes import Box, boxes_by_class, read_voc_dir
-from gradcam.evaluation.localization import (LocalizationRecord, aggregate, localize,
-                                             resize_whole, upsample_map)
+from gradcam.evaluation.localization import (
+    LocalizationRecord,
+    aggregate,
+    localize,
+    resize_whole,
+    upsample_map,
+)
 from gradcam.evaluation.protocols import LocalizationProtocol
 from gradcam.explanation import explain
 from gradcam.images import load_image
@@ -40,11 +47,12 @@ TOP_K = 5
 @dataclass(frozen=True)
 class BoxedImage:
     """An image file and its ground-truth boxes by class index (model label space)."""
+
     path: str
-    truths: Dict[int, List[Box]]
+    truths: dict[int, list[Box]]
 
 
-def read_box_set(images: Sequence, directory, labels: Sequence[str]) -> List[BoxedImage]:
+def read_box_set(images: Sequence, directory, labels: Sequence[str]) -> list[BoxedImage]:
     """Each image with the boxes of ``directory/<image stem>.xml``, classes resolved in ``labels``
     (UserError for a missing, malformed or mismatching file)."""
     annotations = read_voc_dir(directory, images, labels)
@@ -59,9 +67,16 @@ def evidence_map(raw: np.ndarray, kind: str, size: int) -> np.ndarray:
     return postprocess.gradient_magnitude(np.asarray(raw, np.float32)[None])[0]
 
 
-def original_size_maps(model, method: str, photos: Sequence[np.ndarray], targets: Sequence[int],
-                       *, layer: Optional[str] = None, batch_size: int = 32,
-                       options: Optional[dict] = None) -> Tuple[List[np.ndarray], np.ndarray]:
+def original_size_maps(
+    model,
+    method: str,
+    photos: Sequence[np.ndarray],
+    targets: Sequence[int],
+    *,
+    layer: Optional[str] = None,
+    batch_size: int = 32,
+    options: Optional[dict] = None,
+) -> tuple[list[np.ndarray], np.ndarray]:
     """Explain each (photo, target) row on the whole photo resized to the network input.
 
     Args:
@@ -76,8 +91,15 @@ def original_size_maps(model, method: str, photos: Sequence[np.ndarray], targets
         the library flags the row degenerate), and the logits [rows, C] of the S x S inputs.
     """
     batch = np.stack([resize_whole(p, model.image_size) for p in photos])
-    explanation = explain(model, batch, [int(t) for t in targets], method, layer=layer,
-                          batch_size=batch_size, **(options or {}))
+    explanation = explain(
+        model,
+        batch,
+        [int(t) for t in targets],
+        method,
+        layer=layer,
+        batch_size=batch_size,
+        **(options or {}),
+    )
     kind = get_method(method).kind
     maps = []
     for i, photo in enumerate(photos):
@@ -90,17 +112,23 @@ def original_size_maps(model, method: str, photos: Sequence[np.ndarray], targets
     return maps, np.asarray(explanation.logits)
 
 
-def top_class_indices(logits: np.ndarray, k: int = TOP_K) -> List[int]:
+def top_class_indices(logits: np.ndarray, k: int = TOP_K) -> list[int]:
     """The k classes of highest logit, best first."""
     return [int(c) for c in np.argsort(-np.asarray(logits), kind="stable")[:k]]
 
 
-def localize_method(model, method: str, items: Sequence[BoxedImage],
-                    protocol: LocalizationProtocol = LocalizationProtocol(), *,
-                    layer: Optional[str] = None, batch_size: int = 32,
-                    options: Optional[dict] = None, chunk: Optional[int] = None,
-                    progress: Optional[Callable[[int, int], None]] = None
-                    ) -> List[LocalizationRecord]:
+def localize_method(
+    model,
+    method: str,
+    items: Sequence[BoxedImage],
+    protocol: LocalizationProtocol = LocalizationProtocol(),
+    *,
+    layer: Optional[str] = None,
+    batch_size: int = 32,
+    options: Optional[dict] = None,
+    chunk: Optional[int] = None,
+    progress: Optional[Callable[[int, int], None]] = None,
+) -> list[LocalizationRecord]:
     """Localisation records of one method: one per (image, ground-truth class).
 
     Args:
@@ -118,16 +146,31 @@ def localize_method(model, method: str, items: Sequence[BoxedImage],
     chunk = max(1, int(chunk or batch_size))
     records = []
     for start in range(0, len(items), chunk):
-        part = items[start:start + chunk]
+        part = items[start : start + chunk]
         photos = [load_image(item.path) for item in part]
         rows = [(j, target) for j, item in enumerate(part) for target in item.truths]
-        maps, logits = original_size_maps(model, method, [photos[j] for j, _ in rows],
-                                          [t for _, t in rows], layer=layer,
-                                          batch_size=batch_size, options=options)
+        maps, logits = original_size_maps(
+            model,
+            method,
+            [photos[j] for j, _ in rows],
+            [t for _, t in rows],
+            layer=layer,
+            batch_size=batch_size,
+            options=options,
+        )
         for (j, target), saliency, row_logits in zip(rows, maps, logits):
-            records.append(localize(part[j].path, target, saliency, part[j].truths[target],
-                                    top_class_indices(row_logits), protocol.threshold,
-                                    protocol.pointing_tolerance, protocol.iou_threshold))
+            records.append(
+                localize(
+                    part[j].path,
+                    target,
+                    saliency,
+                    part[j].truths[target],
+                    top_class_indices(row_logits),
+                    protocol.threshold,
+                    protocol.pointing_tolerance,
+                    protocol.iou_threshold,
+                )
+            )
         if progress is not None:
             progress(min(start + chunk, len(items)), len(items))
     return records
@@ -144,15 +187,21 @@ def method_result(records: Sequence[LocalizationRecord], labels: Sequence[str]) 
     return {"figures": aggregate(records), "records": rows}
 
 
-FIGURES = (("gt_known_loc_accuracy", "GT-known loc. accuracy % (higher better)"),
-           ("top1_loc_error", "top-1 loc. error % (lower better)"),
-           ("top5_loc_error", "top-5 loc. error % (lower better)"),
-           ("pointing_game_accuracy", "pointing game % (higher better)"))
+FIGURES = (
+    ("gt_known_loc_accuracy", "GT-known loc. accuracy % (higher better)"),
+    ("top1_loc_error", "top-1 loc. error % (lower better)"),
+    ("top5_loc_error", "top-5 loc. error % (lower better)"),
+    ("pointing_game_accuracy", "pointing game % (higher better)"),
+)
 
 
-def figures_table(results: Dict[str, dict]) -> Tuple[List[str], List[List[str]]]:
+def figures_table(results: dict[str, dict]) -> tuple[list[str], list[list[str]]]:
     """(header, rows) of a method x figure table in percent, two decimals."""
     header = ["method"] + [title for _, title in FIGURES] + ["images"]
-    rows = [[name] + [f"{100 * result['figures'][key]:.2f}" for key, _ in FIGURES]
-            + [str(result["figures"]["images"])] for name, result in results.items()]
+    rows = [
+        [name]
+        + [f"{100 * result['figures'][key]:.2f}" for key, _ in FIGURES]
+        + [str(result["figures"]["images"])]
+        for name, result in results.items()
+    ]
     return header, rows

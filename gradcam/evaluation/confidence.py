@@ -5,11 +5,14 @@ The explanation map (in [0, 1]) multiplies the image pixel-wise; Y is the target
 the image, O on the masked image. Average drop = mean of max(0, Y - O) / Y (lower is better);
 increase in confidence = fraction of images with O > Y (higher is better). Both in percent.
 """
+
 import numpy as np
 
 
 def target_probabilities(model, images, targets, batch_size=32):
-    probabilities = model.fetch(images, keys=["probabilities"], batch_size=batch_size)["probabilities"]
+    probabilities = model.fetch(images, keys=["probabilities"], batch_size=batch_size)[
+        "probabilities"
+    ]
     return probabilities[np.arange(len(probabilities)), np.asarray(targets, np.int64)]
 
 
@@ -29,5 +32,9 @@ def average_drop_increase(model, images, maps, targets, batch_size=32):
     full = target_probabilities(model, images, targets, batch_size)
     masked = target_probabilities(model, masked_images(images, maps), targets, batch_size)
     drop, increase = drop_and_increase(full, masked)
-    return {"drop": drop, "increase": increase, "average_drop": 100.0 * float(drop.mean()),
-            "increase_in_confidence": 100.0 * float(increase.mean())}
+    return {
+        "drop": drop,
+        "increase": increase,
+        "average_drop": 100.0 * float(drop.mean()),
+        "increase_in_confidence": 100.0 * float(increase.mean()),
+    }

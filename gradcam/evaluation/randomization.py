@@ -13,6 +13,7 @@ deviation (log-normal, matched on the logs of its positive values, for non-negat
 such as batch-norm variances), so activations neither vanish nor overflow, while the learned
 structure is gone.
 """
+
 import contextlib
 from collections import OrderedDict
 

@@ -1,4 +1,5 @@
 """Small helpers shared by the reproduction scripts: output folders, JSON, method budgets."""
+
 import json
 import sys
 from pathlib import Path

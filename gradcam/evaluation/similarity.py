@@ -1,6 +1,7 @@
 """Similarity of two saliency maps, as in Adebayo et al. 2018 ("Sanity Checks for Saliency
 Maps"): Spearman rank correlation of absolute values, Pearson correlation, and SSIM (Wang et al.
 2004) via scikit-image. A constant map has no defined correlation: NaN is returned."""
+
 import numpy as np
 import scipy  # scipy.stats and skimage.metrics load on first use
 import skimage
@@ -28,5 +29,8 @@ def pearson(a, b, absolute=False):
 
 def ssim(a, b):
     """SSIM of two maps scaled to [0, 1]."""
-    return float(skimage.metrics.structural_similarity(np.asarray(a, np.float64), np.asarray(b, np.float64),
-                                       data_range=1.0))
+    return float(
+        skimage.metrics.structural_similarity(
+            np.asarray(a, np.float64), np.asarray(b, np.float64), data_range=1.0
+        )
+    )

@@ -5,18 +5,20 @@ tensor names and shapes a user gives for them, each problem as one line naming t
 (``reachable`` with ``op_inputs``/``op_consumers``) decide which tensors lie between the image
 input and the logits.
 """
+
 from difflib import get_close_matches
 from pathlib import Path
 
+from tensorflow.core.protobuf import saved_model_pb2  # noqa: I001
+
 from gradcam.errors import UserError
 from nets.tf_compat import tf  # first: TensorFlow's own import, quietly
-from tensorflow.core.protobuf import saved_model_pb2  # noqa: I001
 
 SCOPE = "imported"  # name scope of the imported graph inside ours
 
 
 def tensor_name(name):
-    """"op" -> "op:0"; "op:1" unchanged."""
+    """ "op" -> "op:0"; "op:1" unchanged."""
     return name if ":" in name else f"{name}:0"
 
 
@@ -42,7 +44,9 @@ def read_saved_model(path):
     except OSError:
         raise UserError(f"{path} is not a SavedModel directory (no saved_model.pb)") from None
     except Exception:  # protobuf's DecodeError
-        raise UserError(f"{path}/saved_model.pb is not a SavedModel (truncated or corrupt)") from None
+        raise UserError(
+            f"{path}/saved_model.pb is not a SavedModel (truncated or corrupt)"
+        ) from None
     if not saved.meta_graphs:
         raise UserError(f"{path}/saved_model.pb holds no graph (truncated or corrupt)")
     return saved
@@ -54,7 +58,9 @@ def meta_graph(saved, path, tags):
         if set(meta.meta_info_def.tags) == set(tags):
             return meta
     found = [",".join(m.meta_info_def.tags) for m in saved.meta_graphs]
-    raise UserError(f"SavedModel {path} has no graph tagged {','.join(tags)} (has: {'; '.join(found)})")
+    raise UserError(
+        f"SavedModel {path} has no graph tagged {','.join(tags)} (has: {'; '.join(found)})"
+    )
 
 
 def check_names(names, nodes, source):
@@ -78,8 +84,11 @@ def check_outputs(names, graph):
         count = len(graph.get_operation_by_name(op_name).outputs)
         if not index.isdigit() or int(index) >= count:
             use = {0: "", 1: f"; use {op_name}:0"}.get(count, f"; use {op_name}:0 to :{count - 1}")
-            raise UserError(f"{{argument}} {name!r}: op {op_name!r} has {count} output"
-                            f"{'' if count == 1 else 's'}{use}", argument)
+            raise UserError(
+                f"{{argument}} {name!r}: op {op_name!r} has {count} output"
+                f"{'' if count == 1 else 's'}{use}",
+                argument,
+            )
 
 
 def reachable(op, neighbours):
@@ -104,31 +113,47 @@ def op_consumers(op):
 def check_layer(layer, name, logits_name, input_name, feeds_logits, fed_by_input):
     """UserError unless ``layer`` is a 4-D map on a path from the input to the logits."""
     if layer.shape.ndims != 4:
-        raise UserError(f"{{argument}} {name!r} has shape {layer.shape}, need a "
-                        "4-D feature map N x h x w x c", "layer_tensor")
+        raise UserError(
+            f"{{argument}} {name!r} has shape {layer.shape}, need a 4-D feature map N x h x w x c",
+            "layer_tensor",
+        )
     if layer.op not in feeds_logits:
-        raise UserError(f"{{argument}} {name!r}: the logits {logits_name!r} "
-                        "do not depend on it; pick a layer on the way to the logits", "layer_tensor")
+        raise UserError(
+            f"{{argument}} {name!r}: the logits {logits_name!r} "
+            "do not depend on it; pick a layer on the way to the logits",
+            "layer_tensor",
+        )
     if layer.op not in fed_by_input:
-        raise UserError(f"{{argument}} {name!r} does not depend on the input {input_name!r}",
-                        "layer_tensor")
+        raise UserError(
+            f"{{argument}} {name!r} does not depend on the input {input_name!r}", "layer_tensor"
+        )
 
 
 def input_size(placeholder, image_size, name):
     """S of the graph's N x S x S x 3 float32 image input (``image_size`` where it has none)."""
     if placeholder.dtype != tf.float32:
-        raise UserError(f"{{argument}} {name!r} is {placeholder.dtype.name}; only float32 image "
-                        "inputs can be explained", "input_tensor")
+        raise UserError(
+            f"{{argument}} {name!r} is {placeholder.dtype.name}; only float32 image "
+            "inputs can be explained",
+            "input_tensor",
+        )
     shape = placeholder.shape
     dims = shape.as_list() if shape.ndims is not None else None
     if dims is not None and (len(dims) != 4 or dims[3] not in (3, None)):
-        raise UserError(f"{{argument}} {name!r} has shape {shape}, need N x S x S x 3", "input_tensor")
+        raise UserError(
+            f"{{argument}} {name!r} has shape {shape}, need N x S x S x 3", "input_tensor"
+        )
     if dims and dims[1] and dims[2] and dims[1] != dims[2]:
-        raise UserError(f"{{argument}} {name!r} takes {dims[1]}x{dims[2]} images; only square "
-                        "inputs are supported", "input_tensor")
+        raise UserError(
+            f"{{argument}} {name!r} takes {dims[1]}x{dims[2]} images; only square "
+            "inputs are supported",
+            "input_tensor",
+        )
     static = dims[1] if dims else None
     if image_size and static and image_size != static:
-        raise UserError(f"{{argument}} {image_size} but {name!r} takes {static}x{static}", "image_size")
+        raise UserError(
+            f"{{argument}} {image_size} but {name!r} takes {static}x{static}", "image_size"
+        )
     if not (image_size or static):
         raise UserError(f"{name!r} has no fixed size: pass {{argument}}", "image_size")
     return int(image_size or static)
@@ -138,10 +163,13 @@ def class_count(logits, num_classes, name):
     """C of logits [N, C] (``num_classes`` where it has none)."""
     static = logits.shape.as_list()[-1] if logits.shape.ndims == 2 else None
     if logits.shape.ndims not in (None, 2):
-        raise UserError(f"{{argument}} {name!r} has shape {logits.shape}, need N x num_classes",
-                        "logits_tensor")
+        raise UserError(
+            f"{{argument}} {name!r} has shape {logits.shape}, need N x num_classes", "logits_tensor"
+        )
     if num_classes and static and num_classes != static:
-        raise UserError(f"{{argument}} {num_classes} but {name!r} has {static} classes", "num_classes")
+        raise UserError(
+            f"{{argument}} {num_classes} but {name!r} has {static} classes", "num_classes"
+        )
     if not (num_classes or static):
         raise UserError(f"{name!r} has no fixed class count: pass {{argument}}", "num_classes")
     return int(num_classes or static)

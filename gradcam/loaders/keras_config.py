@@ -20,6 +20,7 @@ Everything else is data that Keras' own classes read. So our check is stricter t
 (which we pass as well): it covers ``.h5`` files and custom objects, and it refuses before
 ``load_model`` is called, so nothing of a refused file runs.
 """
+
 import json
 import re
 import zipfile
@@ -33,9 +34,20 @@ HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 ZIP_SIGNATURE = b"PK\x03\x04"
 TRUST_HINT = "pass --trust-model-code (API: trust_code=True) only if you trust the file"
 # Functions a TFOpLambda may name that read or write files or run Python.
-UNSAFE_TF_FUNCTIONS = ("py_function", "numpy_function", "compat.v1.py_func", "print",
-                       "compat.v1.Print", "io.", "compat.v1.io.", "debugging.", "summary.",
-                       "compat.v1.summary.", "saved_model.", "data.")
+UNSAFE_TF_FUNCTIONS = (
+    "py_function",
+    "numpy_function",
+    "compat.v1.py_func",
+    "print",
+    "compat.v1.Print",
+    "io.",
+    "compat.v1.io.",
+    "debugging.",
+    "summary.",
+    "compat.v1.summary.",
+    "saved_model.",
+    "data.",
+)
 _KERAS_MODULE = re.compile(r"(tf_)?keras(\..*)?$")
 
 
@@ -84,10 +96,16 @@ def _read_h5(path):
     except OSError:
         raise UserError(f"{path} is not a readable HDF5 file (truncated or corrupt)") from None
     if "model_config" not in attributes:
-        raise UserError(f"{path} holds no model config (a weights-only file?); save the whole "
-                        "model with model.save(...)")
-    return KerasFile(path, "h5", _text(attributes.get("keras_version", "2")),
-                     _json(_text(attributes["model_config"]), path))
+        raise UserError(
+            f"{path} holds no model config (a weights-only file?); save the whole "
+            "model with model.save(...)"
+        )
+    return KerasFile(
+        path,
+        "h5",
+        _text(attributes.get("keras_version", "2")),
+        _json(_text(attributes["model_config"]), path),
+    )
 
 
 def _read_keras_zip(path):
@@ -99,7 +117,9 @@ def _read_keras_zip(path):
             config = archive.read("config.json").decode("utf-8", "replace")
             metadata = archive.read("metadata.json") if "metadata.json" in names else b"{}"
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError):
-        raise UserError(f"{path} is not a readable .keras archive (truncated or corrupt zip)") from None
+        raise UserError(
+            f"{path} is not a readable .keras archive (truncated or corrupt zip)"
+        ) from None
     version = _json(metadata.decode("utf-8", "replace"), path).get("keras_version", "3")
     return KerasFile(path, "keras", str(version), _json(config, path))
 
@@ -139,8 +159,9 @@ def _walk(value, owner, found):
         owner = name if isinstance(name, str) else owner
         reason = _code_reason(value)
         if reason:
-            found.append(reason if f"{owner!r}" in reason or not owner
-                         else f"{reason} in layer {owner!r}")
+            found.append(
+                reason if f"{owner!r}" in reason or not owner else f"{reason} in layer {owner!r}"
+            )
             return
     for item in value.values():
         _walk(item, owner, found)
@@ -152,8 +173,11 @@ def _code_reason(entry):
     inner = entry.get("config") if isinstance(entry.get("config"), dict) else {}
     name = inner.get("name", entry.get("name"))
     if class_name in ("Lambda", "__lambda__") or inner.get("function_type") == "lambda":
-        return f"layer {name!r} is a Lambda layer (stored Python bytecode)" if name \
+        return (
+            f"layer {name!r} is a Lambda layer (stored Python bytecode)"
+            if name
             else "a Lambda function (stored Python bytecode)"
+        )
     if class_name == "TFOpLambda":
         function = str(inner.get("function", ""))
         if function.startswith(UNSAFE_TF_FUNCTIONS):
@@ -180,8 +204,12 @@ def _builtin_names():
     import tf_keras
 
     names = {"Functional", "Sequential", "Model", "TFOpLambda", "SlicingOpLambda"}
-    for module in (tf_keras.layers, tf_keras.initializers, tf_keras.regularizers,
-                   tf_keras.constraints):
+    for module in (
+        tf_keras.layers,
+        tf_keras.initializers,
+        tf_keras.regularizers,
+        tf_keras.constraints,
+    ):
         names.update(n for n in dir(module) if n[:1].isupper())
     return frozenset(names)
 
@@ -197,5 +225,6 @@ def check_trusted(keras_file: KerasFile, trust_code: bool):
     found = code_objects(keras_file.config)
     if found:
         more = f" and {len(found) - 1} more" if len(found) > 1 else ""
-        raise UserError(f"{keras_file.path.name}: {found[0]}{more}; refused without running it: "
-                        f"{TRUST_HINT}")
+        raise UserError(
+            f"{keras_file.path.name}: {found[0]}{more}; refused without running it: {TRUST_HINT}"
+        )

@@ -15,6 +15,7 @@ function returns those outputs as well, so each layer path maps to its tensor wi
 from op names (Keras 3 adds ``_1`` suffixes to its name scopes). The loaded model and its
 variables are dropped when the GraphDef is made.
 """
+
 import functools
 import os
 import sys
@@ -59,13 +60,17 @@ def _freeze(concrete):
     from tensorflow.python.framework import convert_to_constants as convert
 
     try:
-        data = convert._FunctionConverterDataInEager(func=concrete, lower_control_flow=True,
-                                                     aggressive_inlining=False)
+        data = convert._FunctionConverterDataInEager(
+            func=concrete, lower_control_flow=True, aggressive_inlining=False
+        )
         graph_def, converted = convert._replace_variables_by_constants(converter_data=data)
     except AttributeError:  # a TensorFlow without these internals: the public call
         frozen = convert.convert_variables_to_constants_v2(concrete)
-        return (frozen.graph.as_graph_def(), frozen.inputs[0].name,
-                [t.name for t in frozen.outputs])
+        return (
+            frozen.graph.as_graph_def(),
+            frozen.inputs[0].name,
+            [t.name for t in frozen.outputs],
+        )
     captured = concrete.graph.internal_captures  # the indices count these
     constants = {id(captured[i]) for i in converted}
     inputs = [t.name for t in concrete.inputs if id(t) not in constants]
@@ -96,8 +101,9 @@ def _keras_module(keras3):
 def _load_keras(keras_file, trust_code):
     keras = _keras_module(keras_file.keras3)
     try:
-        return keras, keras.models.load_model(str(keras_file.path), compile=False,
-                                              safe_mode=not trust_code)
+        return keras, keras.models.load_model(
+            str(keras_file.path), compile=False, safe_mode=not trust_code
+        )
     except UserError:
         raise
     except Exception as exc:  # Keras raises many types for unloadable files
@@ -109,22 +115,29 @@ def _input_spec(model, name):
     tf = _tf2()
     inputs = getattr(model, "inputs", None)
     if not inputs:
-        raise UserError(f"{name}: the model has no defined input (build it on a keras.Input "
-                        "before saving)")
+        raise UserError(
+            f"{name}: the model has no defined input (build it on a keras.Input before saving)"
+        )
     if len(inputs) != 1:
-        raise UserError(f"{name}: the model has {len(inputs)} inputs; only models with one image "
-                        "input can be explained")
+        raise UserError(
+            f"{name}: the model has {len(inputs)} inputs; only models with one image "
+            "input can be explained"
+        )
     shape = tf.TensorShape(inputs[0].shape)
     dtype = tf.as_dtype(inputs[0].dtype)
     if shape.rank != 4 or shape[-1] != 3 or not dtype.is_floating:
-        raise UserError(f"{name}: the model's input is {dtype.name} {_shape_text(shape)}; "
-                        "need a float image input N x H x W x 3")
+        raise UserError(
+            f"{name}: the model's input is {dtype.name} {_shape_text(shape)}; "
+            "need a float image input N x H x W x 3"
+        )
     return shape, dtype
 
 
 def _shape_text(shape):
     dims = shape.as_list() if shape.rank is not None else None
-    return "of unknown rank" if dims is None else "x".join("?" if d is None else str(d) for d in dims)
+    return (
+        "of unknown rank" if dims is None else "x".join("?" if d is None else str(d) for d in dims)
+    )
 
 
 def _record_layer_outputs(model, record):
@@ -170,16 +183,19 @@ def freeze_keras(keras_file: KerasFile, trust_code: bool = False) -> Frozen:
             record.clear()
             output = model(tf.cast(images, dtype), training=False)
             if not isinstance(output, tf.Tensor):
-                raise UserError(f"{name}: the model has several outputs; only single-output "
-                                "classifiers can be explained")
+                raise UserError(
+                    f"{name}: the model has several outputs; only single-output "
+                    "classifiers can be explained"
+                )
             order[:] = list(record)
             return [output] + [record[key] for key in order]
 
         _record_layer_outputs(model, record)
         spec = tf.TensorSpec([None] + shape.as_list()[1:], tf.float32, name="images")
         try:
-            concrete = tf.function(forward, input_signature=[spec], autograph=False)\
-                .get_concrete_function()
+            concrete = tf.function(
+                forward, input_signature=[spec], autograph=False
+            ).get_concrete_function()
         except UserError:
             raise
         except Exception as exc:
@@ -205,12 +221,16 @@ def freeze_saved_model(path, signature: Optional[str] = None) -> Frozen:
         function = _signature(loaded, path, signature)
         _, inputs = function.structured_input_signature
         if len(inputs) != 1:
-            raise UserError(f"SavedModel {path}: its signature has {len(inputs)} inputs "
-                            f"({', '.join(sorted(inputs))}); only one image input can be explained")
+            raise UserError(
+                f"SavedModel {path}: its signature has {len(inputs)} inputs "
+                f"({', '.join(sorted(inputs))}); only one image input can be explained"
+            )
         (spec,) = inputs.values()
         if spec.shape.rank != 4 or spec.shape[-1] != 3 or not spec.dtype.is_floating:
-            raise UserError(f"SavedModel {path}: its input is {spec.dtype.name} "
-                            f"{_shape_text(spec.shape)}; need a float image input N x H x W x 3")
+            raise UserError(
+                f"SavedModel {path}: its input is {spec.dtype.name} "
+                f"{_shape_text(spec.shape)}; need a float image input N x H x W x 3"
+            )
         keys = sorted(function.structured_outputs)
         graph_def, images, names = _freeze(function)
         return Frozen(graph_def, images, dict(zip(keys, names)))
@@ -224,9 +244,13 @@ def _signature(loaded, path, wanted):
         (name,) = signatures
     else:
         found = ", ".join(sorted(signatures)) or "none"
-        raise UserError(f"SavedModel {path} has no usable serving signature (signatures: {found}); "
-                        "export it with a 'serving_default' signature")
+        raise UserError(
+            f"SavedModel {path} has no usable serving signature (signatures: {found}); "
+            "export it with a 'serving_default' signature"
+        )
     if name not in signatures:
-        raise UserError(f"SavedModel {path} has no signature {name!r} "
-                        f"(signatures: {', '.join(sorted(signatures)) or 'none'})")
+        raise UserError(
+            f"SavedModel {path} has no signature {name!r} "
+            f"(signatures: {', '.join(sorted(signatures)) or 'none'})"
+        )
     return signatures[name]

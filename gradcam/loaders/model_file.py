@@ -31,6 +31,7 @@ of a graph: a frozen graph keeps only a marker naming them (``_gradient_op_type`
 op). The markers are removed at import, so those ops get TensorFlow's own gradients of the forward
 ops (for swish the same derivative, computed from its Mul and Sigmoid ops).
 """
+
 import re
 from collections import deque
 from dataclasses import dataclass, field
@@ -40,11 +41,28 @@ from typing import Optional
 
 from gradcam.errors import UserError
 from gradcam.graph import ClassifierGraph, building
-from gradcam.loaders.graph_file import (SCOPE, check_layer, check_names, check_outputs, class_count,
-                                        input_size, meta_graph, op_consumers, op_inputs,
-                                        reachable, read_graph_def, read_saved_model, tensor_name)
-from gradcam.loaders.keras_config import (HDF5_SIGNATURE, ZIP_SIGNATURE, check_trusted,
-                                          file_signature, read_keras_file)
+from gradcam.loaders.graph_file import (
+    SCOPE,
+    check_layer,
+    check_names,
+    check_outputs,
+    class_count,
+    input_size,
+    meta_graph,
+    op_consumers,
+    op_inputs,
+    reachable,
+    read_graph_def,
+    read_saved_model,
+    tensor_name,
+)
+from gradcam.loaders.keras_config import (
+    HDF5_SIGNATURE,
+    ZIP_SIGNATURE,
+    check_trusted,
+    file_signature,
+    read_keras_file,
+)
 from gradcam.loaders.keras_trace import SIGNATURE, freeze_keras, freeze_saved_model
 from gradcam.preprocessing import get_preprocessing
 from nets.tf_compat import tf
@@ -53,9 +71,16 @@ DEFAULT_PREPROCESSING = "raw"
 KERAS_SUFFIXES = (".h5", ".hdf5", ".keras")
 HEAD_OPS = {"Softmax": "softmax", "LogSoftmax": "softmax", "Sigmoid": "sigmoid"}
 # Activation ops without a guided-backprop rule (only Relu and Relu6 have one), as users name them.
-UNGUIDED_OPS = {"Sigmoid": "sigmoid/swish", "Tanh": "tanh", "Erf": "gelu", "Elu": "elu",
-                "Selu": "selu", "LeakyRelu": "leaky_relu", "Softplus": "softplus/mish",
-                "Softsign": "softsign"}
+UNGUIDED_OPS = {
+    "Sigmoid": "sigmoid/swish",
+    "Tanh": "tanh",
+    "Erf": "gelu",
+    "Elu": "elu",
+    "Selu": "selu",
+    "LeakyRelu": "leaky_relu",
+    "Softplus": "softplus/mish",
+    "Softsign": "softsign",
+}
 _WRAPPER = re.compile(r"(Stateful)?PartitionedCall(_\d+)?$")
 _SUFFIX = re.compile(r"_\d+$")
 
@@ -114,22 +139,40 @@ def _saved_model_source(path, tags):
     signature = meta.signature_def.get(SIGNATURE)
     inputs = [info.name for info in signature.inputs.values()] if signature else []
     outputs = {key: info.name for key, info in signature.outputs.items()} if signature else None
-    return Source(meta.graph_def, inputs[0] if len(inputs) == 1 else None, outputs or None,
-                  meta=meta, variables=str(path / "variables" / "variables"))
+    return Source(
+        meta.graph_def,
+        inputs[0] if len(inputs) == 1 else None,
+        outputs or None,
+        meta=meta,
+        variables=str(path / "variables" / "variables"),
+    )
 
 
 # -- analysis, on a throw-away import of the source graph -------------------------------------
-def analyse(source: Source, path: Path, *, image_size=None, layer_tensor=None, input_tensor=None,
-            logits_tensor=None, num_classes=None) -> Found:
+def analyse(
+    source: Source,
+    path: Path,
+    *,
+    image_size=None,
+    layer_tensor=None,
+    input_tensor=None,
+    logits_tensor=None,
+    num_classes=None,
+) -> Found:
     """Input, logits, layers and default layer of ``source`` (overrides checked by name)."""
-    overrides = {k: tensor_name(v) for k, v in (("input_tensor", input_tensor),
-                                                ("logits_tensor", logits_tensor)) if v}
+    overrides = {
+        k: tensor_name(v)
+        for k, v in (("input_tensor", input_tensor), ("logits_tensor", logits_tensor))
+        if v
+    }
     check_names(overrides, source.graph_def.node, str(path))
     with tf.Graph().as_default() as graph:
         try:
             tf.import_graph_def(source.graph_def, name="")
         except (ValueError, TypeError) as exc:
-            raise UserError(f"{path}: the graph does not import ({str(exc).splitlines()[0]})") from None
+            raise UserError(
+                f"{path}: the graph does not import ({str(exc).splitlines()[0]})"
+            ) from None
         check_outputs(overrides, graph)
         images = _input(graph, overrides.get("input_tensor") or source.input, path)
         size = input_size(images, image_size, images.name)
@@ -139,34 +182,63 @@ def analyse(source: Source, path: Path, *, image_size=None, layer_tensor=None, i
         fed_by_input = reachable(images.op, op_consumers)
         _check_single_input(feeds_logits, images, path)
         on_path = (feeds_logits & fed_by_input) - {images.op}
-        maps = [t for op in graph.get_operations() if op in on_path for t in op.outputs if _is_map(t)]
-        layers = _keras_layers(graph, source.layers, on_path) if source.layers else _scope_layers(maps)
+        maps = [
+            t for op in graph.get_operations() if op in on_path for t in op.outputs if _is_map(t)
+        ]
+        layers = (
+            _keras_layers(graph, source.layers, on_path) if source.layers else _scope_layers(maps)
+        )
         extra = {name: t for t in maps for name in _tensor_names(t)}
         if layer_tensor and layer_tensor not in layers:  # a tensor name: checked, then a layer
             tensor = _named_layer(graph, layers, layer_tensor, path)
-            check_layer(tensor, tensor_name(layer_tensor), logits.name, images.name, feeds_logits,
-                        fed_by_input)
+            check_layer(
+                tensor,
+                tensor_name(layer_tensor),
+                logits.name,
+                images.name,
+                feeds_logits,
+                fed_by_input,
+            )
             layer_tensor = tensor_name(layer_tensor).removesuffix(":0")
             layers[layer_tensor] = tensor
         default = layer_tensor or _found_layer(layers, logits, on_path, path)
-        return Found(images.name, size, logits.name, activation, classes,
-                     {k: t.name for k, t in layers.items()},
-                     {k: t.name for k, t in extra.items()}, default,
-                     _dense_head(logits, layers[default]),
-                     tuple(dict.fromkeys(UNGUIDED_OPS[op.type] for op in graph.get_operations()
-                                         if op in on_path and op.type in UNGUIDED_OPS)))
+        return Found(
+            images.name,
+            size,
+            logits.name,
+            activation,
+            classes,
+            {k: t.name for k, t in layers.items()},
+            {k: t.name for k, t in extra.items()},
+            default,
+            _dense_head(logits, layers[default]),
+            tuple(
+                dict.fromkeys(
+                    UNGUIDED_OPS[op.type]
+                    for op in graph.get_operations()
+                    if op in on_path and op.type in UNGUIDED_OPS
+                )
+            ),
+        )
 
 
 def _input(graph, name, path):
     if name:
         return graph.get_tensor_by_name(name)
-    images = [op.outputs[0] for op in graph.get_operations() if op.type == "Placeholder"
-              and op.outputs[0].dtype == tf.float32 and op.outputs[0].shape.ndims in (None, 4)]
+    images = [
+        op.outputs[0]
+        for op in graph.get_operations()
+        if op.type == "Placeholder"
+        and op.outputs[0].dtype == tf.float32
+        and op.outputs[0].shape.ndims in (None, 4)
+    ]
     if len(images) == 1:
         return images[0]
     found = f"{len(images)} ({', '.join(t.op.name for t in images[:5])})" if images else "no"
-    raise UserError(f"{path}: {found} float32 4-D placeholders; name the image input with "
-                    "{argument}", "input_tensor")
+    raise UserError(
+        f"{path}: {found} float32 4-D placeholders; name the image input with {{argument}}",
+        "input_tensor",
+    )
 
 
 def _pre_activation(tensor):
@@ -181,7 +253,7 @@ def _pre_activation(tensor):
 
 
 def _activation_after(logits):
-    """"sigmoid" when the graph applies a sigmoid (and no softmax) to ``logits``, else "softmax"."""
+    """ "sigmoid" when the graph applies a sigmoid (and no softmax) to ``logits``, else "softmax"."""
     seen = {op.type for op in reachable(logits.op, op_consumers) if op.type in HEAD_OPS}
     return "sigmoid" if seen == {"Sigmoid"} else "softmax"
 
@@ -195,9 +267,15 @@ def _logits(graph, source, name, images, path):
         outputs = {key: graph.get_tensor_by_name(n) for key, n in source.outputs.items()}
     else:  # the float [N, C] ends of the graph that the input feeds
         fed = reachable(images.op, op_consumers)
-        outputs = {op.name: op.outputs[0] for op in graph.get_operations()
-                   if op in fed and op.outputs and not any(t.consumers() for t in op.outputs)
-                   and op.outputs[0].dtype == tf.float32 and op.outputs[0].shape.ndims in (None, 2)}
+        outputs = {
+            op.name: op.outputs[0]
+            for op in graph.get_operations()
+            if op in fed
+            and op.outputs
+            and not any(t.consumers() for t in op.outputs)
+            and op.outputs[0].dtype == tf.float32
+            and op.outputs[0].shape.ndims in (None, 2)
+        }
     heads = {key: _pre_activation(t) for key, t in outputs.items()}
     with_head = {key: h for key, h in heads.items() if h[1] is not None}
     distinct = {h[0].name: h for h in (with_head or heads).values()}
@@ -205,17 +283,27 @@ def _logits(graph, source, name, images, path):
         logits, activation = next(iter(distinct.values()))
         return logits, activation or "softmax"
     if not distinct:
-        raise UserError(f"{path}: no output of shape N x classes follows the input; name the "
-                        "logits with {argument}", "logits_tensor")
-    raise UserError(f"{path}: {len(distinct)} outputs ({', '.join(sorted(outputs))}); name the "
-                    "logits with {argument}", "logits_tensor")
+        raise UserError(
+            f"{path}: no output of shape N x classes follows the input; name the "
+            "logits with {argument}",
+            "logits_tensor",
+        )
+    raise UserError(
+        f"{path}: {len(distinct)} outputs ({', '.join(sorted(outputs))}); name the "
+        "logits with {argument}",
+        "logits_tensor",
+    )
 
 
 def _check_single_input(feeds_logits, images, path):
-    others = sorted(op.name for op in feeds_logits if op.type == "Placeholder" and op is not images.op)
+    others = sorted(
+        op.name for op in feeds_logits if op.type == "Placeholder" and op is not images.op
+    )
     if others:
-        raise UserError(f"{path}: the logits also need the input{'s' * (len(others) > 1)} "
-                        f"{', '.join(others)}; only models with one image input can be explained")
+        raise UserError(
+            f"{path}: the logits also need the input{'s' * (len(others) > 1)} "
+            f"{', '.join(others)}; only models with one image input can be explained"
+        )
 
 
 def _is_map(tensor):
@@ -332,7 +420,10 @@ def _dense_head(logits, layer):
     if weights.op.type != "Const" or pooled.op.type != "Mean" or pooled.op.get_attr("keep_dims"):
         return None
     axes = _through_identity(pooled.op.inputs[1])
-    if axes.op.type != "Const" or sorted(tf.make_ndarray(axes.op.get_attr("value")).ravel()) != [1, 2]:
+    if axes.op.type != "Const" or sorted(tf.make_ndarray(axes.op.get_attr("value")).ravel()) != [
+        1,
+        2,
+    ]:
         return None
     if _through_identity(pooled.op.inputs[0]) is not _through_identity(layer):
         return None
@@ -340,10 +431,18 @@ def _dense_head(logits, layer):
 
 
 # -- the ClassifierGraph ------------------------------------------------------------------------
-def load_model_file(path, *, trust_code: bool = False, image_size: Optional[int] = None,
-                    preprocessing: Optional[str] = None, layer_tensor: Optional[str] = None,
-                    input_tensor: Optional[str] = None, logits_tensor: Optional[str] = None,
-                    num_classes: Optional[int] = None, tags=("serve",)) -> ClassifierGraph:
+def load_model_file(
+    path,
+    *,
+    trust_code: bool = False,
+    image_size: Optional[int] = None,
+    preprocessing: Optional[str] = None,
+    layer_tensor: Optional[str] = None,
+    input_tensor: Optional[str] = None,
+    logits_tensor: Optional[str] = None,
+    num_classes: Optional[int] = None,
+    tags=("serve",),
+) -> ClassifierGraph:
     """``ClassifierGraph`` of a Keras .h5/.keras file, a SavedModel directory or a frozen .pb.
 
     Args:
@@ -367,8 +466,15 @@ def load_model_file(path, *, trust_code: bool = False, image_size: Optional[int]
     prep = get_preprocessing(preprocessing or DEFAULT_PREPROCESSING)
     source = read_source(path, trust_code, tags)
     _plain_gradients(source.graph_def)
-    found = analyse(source, path, image_size=image_size, layer_tensor=layer_tensor,
-                    input_tensor=input_tensor, logits_tensor=logits_tensor, num_classes=num_classes)
+    found = analyse(
+        source,
+        path,
+        image_size=image_size,
+        layer_tensor=layer_tensor,
+        input_tensor=input_tensor,
+        logits_tensor=logits_tensor,
+        num_classes=num_classes,
+    )
     graph = tf.Graph()
     with building(graph):
         images = tf.placeholder(tf.float32, [None, found.size, found.size, 3], name="images")
@@ -388,12 +494,21 @@ def load_model_file(path, *, trust_code: bool = False, image_size: Optional[int]
             weights, transposed = found.head_weights
             head = tf.transpose(imported(weights)) if transposed else imported(weights)
     return ClassifierGraph(
-        graph=graph, images=images, logits=logits,
-        layers={k: imported(n) for k, n in found.layers.items()}, default_layer=found.default,
-        name=path.name, preprocessing=prep, label_offset=1 if found.classes == 1001 else 0,
-        head_weights=head, restore=_restore(saver, source, path), source=str(path),
-        activation=found.activation, extra_layers={k: imported(n) for k, n in found.extra.items()},
-        unguided=found.unguided)
+        graph=graph,
+        images=images,
+        logits=logits,
+        layers={k: imported(n) for k, n in found.layers.items()},
+        default_layer=found.default,
+        name=path.name,
+        preprocessing=prep,
+        label_offset=1 if found.classes == 1001 else 0,
+        head_weights=head,
+        restore=_restore(saver, source, path),
+        source=str(path),
+        activation=found.activation,
+        extra_layers={k: imported(n) for k, n in found.extra.items()},
+        unguided=found.unguided,
+    )
 
 
 def _plain_gradients(graph_def):

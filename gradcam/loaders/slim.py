@@ -5,6 +5,7 @@ the guided-backprop override; its variables are restored from the checkpoint whe
 session opens. A checkpoint of another network, or of another class count, is refused with the
 first mismatching variables named before anything runs.
 """
+
 from difflib import get_close_matches
 
 from gradcam.checkpoints import find_checkpoint, restore_variables
@@ -22,7 +23,9 @@ def network_spec(network):
     if network not in NETWORKS:
         near = get_close_matches(str(network), NETWORKS, 3, 0.5)
         hint = f" (did you mean {', '.join(near)}?)" if near else ""
-        raise UserError(f"unknown model {network!r}{hint}; valid models: {', '.join(sorted(NETWORKS))}")
+        raise UserError(
+            f"unknown model {network!r}{hint}; valid models: {', '.join(sorted(NETWORKS))}"
+        )
     return NETWORKS[network]
 
 
@@ -31,8 +34,9 @@ def _head_weights(spec, num_classes):
     in the session, e.g. randomised, are seen)."""
     found = [v for v in tf.global_variables() if v.op.name == spec.head_weights]
     if not found:
-        raise UserError(f"{spec.name}: head_weights {spec.head_weights!r} is not a variable of the "
-                        "network")
+        raise UserError(
+            f"{spec.name}: head_weights {spec.head_weights!r} is not a variable of the network"
+        )
     return tf.reshape(found[0].read_value(), [-1, num_classes])
 
 
@@ -56,10 +60,20 @@ def load_slim(network, checkpoint=None, num_classes=None):
         head = _head_weights(spec, num_classes) if spec.head_weights else None
     layers = {name: t for name, t in end_points.items() if t.shape.ndims == 4}
     if spec.default_layer not in layers:
-        raise UserError(f"{spec.name}: default_layer {spec.default_layer!r} is not a 4-D end point "
-                        f"(4-D end points: {', '.join(layers) or 'none'})")
+        raise UserError(
+            f"{spec.name}: default_layer {spec.default_layer!r} is not a 4-D end point "
+            f"(4-D end points: {', '.join(layers) or 'none'})"
+        )
     return ClassifierGraph(
-        graph=graph, images=images, logits=logits, layers=layers, default_layer=spec.default_layer,
-        name=spec.name, preprocessing=preprocessing, label_offset=spec.label_offset,
-        head_weights=head, source=checkpoint,
-        restore=lambda session: restore_variables(session, graph, checkpoint, spec.name))
+        graph=graph,
+        images=images,
+        logits=logits,
+        layers=layers,
+        default_layer=spec.default_layer,
+        name=spec.name,
+        preprocessing=preprocessing,
+        label_offset=spec.label_offset,
+        head_weights=head,
+        source=checkpoint,
+        restore=lambda session: restore_variables(session, graph, checkpoint, spec.name),
+    )

@@ -8,6 +8,7 @@ the cost is one forward plus one evaluation of the head per channel. We divide b
 y (see ``cam_math.ablation_weights``). Rows that repeat one image (several targets) share its
 ablated copies: one head evaluation of each copy scores every class.
 """
+
 import numpy as np
 
 from gradcam.arrays import distinct_rows
@@ -34,13 +35,19 @@ def ablated_scores(model, activations, targets, channels, layer, batch_size):
     for indices, copies in ablated_copies(activations, batch_size, channels):
         logits = model.fetch_above(copies, None, ["logits"], layer, batch_size)["logits"]
         for row, t in enumerate(targets):
-            scores[row, done:done + len(indices)] = model.score_of(logits, t)
+            scores[row, done : done + len(indices)] = model.score_of(logits, t)
         done += len(indices)
     return scores
 
 
-@register("ablation_cam", kind="cam", title="Ablation-CAM", lowres=True, cost=_cost,
-          smoke={"max_channels": 8})
+@register(
+    "ablation_cam",
+    kind="cam",
+    title="Ablation-CAM",
+    lowres=True,
+    cost=_cost,
+    smoke={"max_channels": 8},
+)
 def ablation_cam(model, images, target, layer=None, batch_size=32, max_channels=None):
     """``max_channels``: ablate only that many channels (highest mean activation; the others weigh
     0); None = every channel, as the paper. Needs a layer whose output alone determines the
@@ -55,9 +62,13 @@ def ablation_cam(model, images, target, layer=None, batch_size=32, max_channels=
     ablated = np.repeat(scores[:, None].astype(np.float64), out["activations"].shape[-1], axis=1)
     for d, activations in enumerate(out["activations"]):
         rows = np.flatnonzero(index == d)
-        channels = np.arange(activations.shape[-1]) if max_channels is None else \
-            np.sort(top_channels(activations, int(max_channels)))
-        ablated[np.ix_(rows, channels)] = ablated_scores(model, activations, target[rows],
-                                                          channels, layer, batch_size)
+        channels = (
+            np.arange(activations.shape[-1])
+            if max_channels is None
+            else np.sort(top_channels(activations, int(max_channels)))
+        )
+        ablated[np.ix_(rows, channels)] = ablated_scores(
+            model, activations, target[rows], channels, layer, batch_size
+        )
     lowres = weighted_sum(out["activations"][index], ablation_weights(scores, ablated))
     return Attribution(lowres, out["logits"][index], lowres=lowres)

@@ -6,6 +6,7 @@ Gaussian blur.
 
 Not an image -> map method, so it is not in the registry; ``gradcam maximize`` runs it.
 """
+
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,19 +29,34 @@ def _objective_fn(model, target, layer, channel, unit):
     if (target is None) == (layer is None):
         raise UserError("maximize needs either a class or a layer and channel")
     if target is not None:
+
         def class_logit(x):
             out = model.fetch(x, [target], ["score", "input_gradients"])
             return out["score"], out["input_gradients"]
+
         return class_logit
 
     def channel_value(x):
         out = model.unit_gradients(x, layer, channel, unit)
         return out["objective"], out["input_gradients"]
+
     return channel_value
 
 
-def maximize(model, target=None, layer=None, channel=0, steps=200, learning_rate=2.0,
-             l2_decay=1e-3, jitter=8, blur_every=4, blur_sigma=0.5, seed=0, unit=None):
+def maximize(
+    model,
+    target=None,
+    layer=None,
+    channel=0,
+    steps=200,
+    learning_rate=2.0,
+    l2_decay=1e-3,
+    jitter=8,
+    blur_every=4,
+    blur_sigma=0.5,
+    seed=0,
+    unit=None,
+):
     """Synthesise an image maximising class ``target``'s logit, or channel ``channel`` of ``layer``
     (its mean over positions, or with ``unit`` = (y, x) its value at that position).
 

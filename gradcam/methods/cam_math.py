@@ -29,7 +29,9 @@ And one uses no score at all:
 
 Every map here is raw, before ReLU: the display step rectifies, upsamples and normalises.
 """
-from typing import Iterator, Optional, Tuple
+
+from collections.abc import Iterator
+from typing import Optional
 
 import numpy as np
 
@@ -42,8 +44,9 @@ def weighted_sum(activations, weights):
     The Hive write-up's code starts this sum from ones, which adds a constant 1 to every position
     and so raises the floor of the map after ReLU and normalisation; we start from zero.
     """
-    return np.einsum("nhwc,nc->nhw", np.asarray(activations, np.float64),
-                     np.asarray(weights, np.float64)).astype(np.float32)
+    return np.einsum(
+        "nhwc,nc->nhw", np.asarray(activations, np.float64), np.asarray(weights, np.float64)
+    ).astype(np.float32)
 
 
 def gradcam_weights(gradients):
@@ -88,12 +91,14 @@ def hirescam_map(activations: np.ndarray, gradients: np.ndarray) -> np.ndarray:
     Returns:
         The raw map [N, h, w] float32 (before ReLU).
     """
-    return np.einsum("nhwc,nhwc->nhw", np.asarray(activations, np.float64),
-                     np.asarray(gradients, np.float64)).astype(np.float32)
+    return np.einsum(
+        "nhwc,nhwc->nhw", np.asarray(activations, np.float64), np.asarray(gradients, np.float64)
+    ).astype(np.float32)
 
 
-def xgradcam_weights(activations: np.ndarray, gradients: np.ndarray,
-                     eps: float = 1e-12) -> np.ndarray:
+def xgradcam_weights(
+    activations: np.ndarray, gradients: np.ndarray, eps: float = 1e-12
+) -> np.ndarray:
     """XGrad-CAM weights: sum_xy(g * A) / sum_xy(A), one per channel.
 
     The formula presumes non-negative activations (after a ReLU), where a sum of 0 means the
@@ -111,8 +116,11 @@ def xgradcam_weights(activations: np.ndarray, gradients: np.ndarray,
     a = np.asarray(activations, np.float64)
     total = a.sum(axis=(1, 2))
     safe = np.abs(total) > eps
-    return np.where(safe, (a * np.asarray(gradients, np.float64)).sum(axis=(1, 2))
-                    / np.where(safe, total, 1.0), 0.0)
+    return np.where(
+        safe,
+        (a * np.asarray(gradients, np.float64)).sum(axis=(1, 2)) / np.where(safe, total, 1.0),
+        0.0,
+    )
 
 
 def orient_like(maps: np.ndarray, references: np.ndarray, eps: float = 1e-9) -> np.ndarray:
@@ -134,7 +142,7 @@ def orient_like(maps: np.ndarray, references: np.ndarray, eps: float = 1e-9) -> 
     ref = np.asarray(references, np.float64)
     ref = ref - ref.mean(axis=(1, 2), keepdims=True)
     corr = (maps * ref).sum(axis=(1, 2))
-    scale = np.sqrt((maps ** 2).sum(axis=(1, 2)) * (ref ** 2).sum(axis=(1, 2)))
+    scale = np.sqrt((maps**2).sum(axis=(1, 2)) * (ref**2).sum(axis=(1, 2)))
     flat = maps.reshape(len(maps), -1)
     largest = flat[np.arange(len(flat)), np.abs(flat).argmax(axis=1)]
     sign = np.where(np.abs(corr) > eps * scale, np.sign(corr), np.where(largest < 0, -1.0, 1.0))
@@ -173,8 +181,9 @@ def eigencam_map(activations: np.ndarray) -> np.ndarray:
     return orient_like(projection.reshape(n, h, w), a.mean(axis=-1)).astype(np.float32)
 
 
-def ablation_weights(scores: np.ndarray, ablated_scores: np.ndarray,
-                     eps: float = 1e-12) -> np.ndarray:
+def ablation_weights(
+    scores: np.ndarray, ablated_scores: np.ndarray, eps: float = 1e-12
+) -> np.ndarray:
     """Ablation-CAM weights: (y - y_c) / |y|, one per channel.
 
     The paper divides by y; we divide by |y|: the same for a positive score, and for a negative
@@ -194,9 +203,9 @@ def ablation_weights(scores: np.ndarray, ablated_scores: np.ndarray,
     return drops / np.where(np.abs(y) > eps, np.abs(y), 1.0)
 
 
-def ablated_copies(activations: np.ndarray, chunk: int = 64,
-                   channels: Optional[np.ndarray] = None
-                   ) -> Iterator[Tuple[np.ndarray, np.ndarray]]:
+def ablated_copies(
+    activations: np.ndarray, chunk: int = 64, channels: Optional[np.ndarray] = None
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Copies of one image's activations, each with one channel zeroed, ``chunk`` at a time, so
     memory stays at chunk * h * w * c whatever c is (2048 for a ResNet-50).
 
@@ -217,7 +226,7 @@ def ablated_copies(activations: np.ndarray, chunk: int = 64,
 
 def _ablated_chunks(activations, channels, chunk):
     for start in range(0, len(channels), chunk):
-        indices = channels[start:start + chunk]
+        indices = channels[start : start + chunk]
         copies = np.repeat(activations[None], len(indices), axis=0)
         copies[np.arange(len(indices)), :, :, indices] = 0
         yield indices, copies

@@ -1,12 +1,19 @@
 """Integrated Gradients (Sundararajan et al. 2017, "Axiomatic Attribution for Deep Networks"):
 (x - x') times the gradient averaged along the straight path from a baseline x' to x."""
+
 import os
 
 import numpy as np
 
 from gradcam.errors import UserError
 from gradcam.images import load_image
-from gradcam.methods.path_math import BASELINES, completeness, make_baseline, path_alphas, straight_path
+from gradcam.methods.path_math import (
+    BASELINES,
+    completeness,
+    make_baseline,
+    path_alphas,
+    straight_path,
+)
 from gradcam.methods.registry import Attribution, Cost, register
 
 
@@ -27,8 +34,10 @@ def baseline_image(model, baseline):
     if not isinstance(baseline, (str, os.PathLike)) or baseline in BASELINES:
         return baseline
     if not os.path.isfile(baseline):
-        raise UserError(f"unknown baseline {str(baseline)!r}: not one of {', '.join(BASELINES)} "
-                        "and not an image file")
+        raise UserError(
+            f"unknown baseline {str(baseline)!r}: not one of {', '.join(BASELINES)} "
+            "and not an image file"
+        )
     return model.prepare(load_image(baseline)).astype(np.float32)
 
 
@@ -38,8 +47,9 @@ def integrate(model, image, baseline, target, steps, rule, batch_size):
     gives F at the baseline or at x for free."""
     alphas, weights = path_alphas(int(steps), rule)
     path = straight_path(image, baseline, alphas)
-    out = model.fetch(path, np.full(len(path), target), ["logits", "input_gradients"],
-                      batch_size=batch_size)
+    out = model.fetch(
+        path, np.full(len(path), target), ["logits", "input_gradients"], batch_size=batch_size
+    )
     average = np.tensordot(weights, out["input_gradients"].astype(np.float64), axes=1)
     at = {float(a): logits for a, logits in zip(alphas, out["logits"])}
     return ((image - baseline) * average).astype(np.float32), at.get(0.0), at.get(1.0)
@@ -50,10 +60,25 @@ def path_points(options, image_size=None):
     return Cost("fwd_bwd_input", len(path_alphas(int(options["steps"]), options["rule"])[0]))
 
 
-@register("integrated_gradients", kind="pixel", title="Integrated Gradients", cost=path_points,
-          smoke={"steps": 2}, budget={"steps": 16})
-def integrated_gradients(model, images, target, layer=None, batch_size=32, baseline="black",
-                         steps=50, rule="trapezoid", seed=0):
+@register(
+    "integrated_gradients",
+    kind="pixel",
+    title="Integrated Gradients",
+    cost=path_points,
+    smoke={"steps": 2},
+    budget={"steps": 16},
+)
+def integrated_gradients(
+    model,
+    images,
+    target,
+    layer=None,
+    batch_size=32,
+    baseline="black",
+    steps=50,
+    rule="trapezoid",
+    seed=0,
+):
     """``baseline``: black, blurred, uniform (noise), an image file or an array [S, S, 3].
     Extras: ``completeness_gap`` = sum(attribution) - (F(x) - F(baseline)) and its relative
     value, which shrink as ``steps`` grows."""
@@ -61,12 +86,21 @@ def integrated_gradients(model, images, target, layer=None, batch_size=32, basel
     target = model.check_target(target, len(images))
     baseline = baseline_image(model, baseline)
     baselines = np.stack([make_baseline(x, baseline, seed) for x in images])
-    parts = [integrate(model, x, b, t, steps, rule, batch_size)
-             for x, b, t in zip(images, baselines, target)]
-    ends = endpoint_logits(model, [p[1] for p in parts] + [p[2] for p in parts],
-                           np.concatenate([baselines, images]), batch_size)
-    base_logits, logits = ends[:len(images)], ends[len(images):]
+    parts = [
+        integrate(model, x, b, t, steps, rule, batch_size)
+        for x, b, t in zip(images, baselines, target)
+    ]
+    ends = endpoint_logits(
+        model,
+        [p[1] for p in parts] + [p[2] for p in parts],
+        np.concatenate([baselines, images]),
+        batch_size,
+    )
+    base_logits, logits = ends[: len(images)], ends[len(images) :]
     raw = np.stack([p[0] for p in parts])
-    gap, relative = completeness(raw, model.score_of(logits, target),
-                                 model.score_of(base_logits, target))
-    return Attribution(raw, logits, extras={"completeness_gap": gap, "relative_completeness_gap": relative})
+    gap, relative = completeness(
+        raw, model.score_of(logits, target), model.score_of(base_logits, target)
+    )
+    return Attribution(
+        raw, logits, extras={"completeness_gap": gap, "relative_completeness_gap": relative}
+    )

@@ -6,12 +6,13 @@ replace one region at a time and record how much the target's score drops (its l
 Regions are grid patches or SLIC superpixels (Achanta et al. 2012). The map is registered with the
 CAM kind (a rectified heatmap): ``raw`` is the per-pixel score drop [N, S, S] at input resolution.
 """
+
 import numpy as np
 import skimage  # skimage.segmentation loads on first use
 
+from gradcam.arrays import batch_slices, distinct_rows
 from gradcam.errors import UserError
 from gradcam.methods.path_math import blur
-from gradcam.arrays import batch_slices, distinct_rows
 from gradcam.methods.registry import Attribution, Cost, register
 
 FILLS = ("mean", "blur", "zero")
@@ -20,19 +21,23 @@ FILLS = ("mean", "blur", "zero")
 def grid_regions(size, patch, stride):
     """Boolean masks [R, size, size] of square patches covering the image (last row/column flush)."""
     if not 1 <= patch <= size or stride < 1:
-        raise UserError(f"occlusion needs 1 <= patch <= {size} and stride >= 1, got {patch}, {stride}")
+        raise UserError(
+            f"occlusion needs 1 <= patch <= {size} and stride >= 1, got {patch}, {stride}"
+        )
     starts = list(range(0, size - patch + 1, stride))
     if starts[-1] + patch < size:
         starts.append(size - patch)
     masks = np.zeros((len(starts) ** 2, size, size), bool)
-    for i, (top, left) in enumerate((t, l) for t in starts for l in starts):
-        masks[i, top:top + patch, left:left + patch] = True
+    for i, (top, left) in enumerate((t, c) for t in starts for c in starts):
+        masks[i, top : top + patch, left : left + patch] = True
     return masks
 
 
 def superpixel_regions(image, segments):
     """Boolean masks of SLIC superpixels of one image."""
-    labels = skimage.segmentation.slic(np.asarray(image, np.uint8), n_segments=int(segments), compactness=10, start_label=0)
+    labels = skimage.segmentation.slic(
+        np.asarray(image, np.uint8), n_segments=int(segments), compactness=10, start_label=0
+    )
     return labels[None] == np.unique(labels)[:, None, None]
 
 
@@ -57,21 +62,43 @@ def drops_to_map(masks, drops):
 
 def occluded_logits(model, image, masks, filler, batch_size):
     """Logits [R, classes] of the image with each region filled; copies built batch by batch."""
-    return np.concatenate([model.predict(np.where(masks[s, :, :, None], filler[None], image[None]),
-                                         batch_size) for s in batch_slices(len(masks), batch_size)])
+    return np.concatenate(
+        [
+            model.predict(np.where(masks[s, :, :, None], filler[None], image[None]), batch_size)
+            for s in batch_slices(len(masks), batch_size)
+        ]
+    )
 
 
 def _cost(options, image_size):
     """One forward of the image and of each occluded copy."""
-    regions = int(options["segments"]) if options["segments"] else \
-        len(grid_regions(image_size, int(options["patch"]), int(options["stride"])))
+    regions = (
+        int(options["segments"])
+        if options["segments"]
+        else len(grid_regions(image_size, int(options["patch"]), int(options["stride"])))
+    )
     return Cost("forward", 1 + regions)
 
 
-@register("occlusion", kind="cam", title="Occlusion", cost=_cost,
-          smoke={"patch": 112, "stride": 112}, budget={"patch": 32, "stride": 32})
-def occlusion(model, images, target, layer=None, batch_size=32, patch=32, stride=16, segments=None,
-              fill="mean"):
+@register(
+    "occlusion",
+    kind="cam",
+    title="Occlusion",
+    cost=_cost,
+    smoke={"patch": 112, "stride": 112},
+    budget={"patch": 32, "stride": 32},
+)
+def occlusion(
+    model,
+    images,
+    target,
+    layer=None,
+    batch_size=32,
+    patch=32,
+    stride=16,
+    segments=None,
+    fill="mean",
+):
     """Grid patches (``patch``, ``stride`` pixels) or ``segments`` SLIC superpixels, filled by ``fill``.
     Rows that repeat one image (several targets) share its occluded copies: one forward of each
     copy scores every class."""
@@ -83,10 +110,12 @@ def occlusion(model, images, target, layer=None, batch_size=32, patch=32, stride
     regions = []
     for image in images[firsts]:
         masks = grid if grid is not None else superpixel_regions(image, segments)
-        regions.append((masks, occluded_logits(model, image, masks, fill_image(image, fill), batch_size)))
+        regions.append(
+            (masks, occluded_logits(model, image, masks, fill_image(image, fill), batch_size))
+        )
     maps = []
     for d, t in zip(index, target):
         masks, occluded = regions[d]
-        drops = model.score_of(logits[d:d + 1], t) - model.score_of(occluded, t)
+        drops = model.score_of(logits[d : d + 1], t) - model.score_of(occluded, t)
         maps.append(drops_to_map(masks, drops))
     return Attribution(np.stack(maps), logits[index])

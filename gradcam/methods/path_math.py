@@ -1,5 +1,6 @@
 """Pure-numpy pieces of path attributions (Integrated Gradients, Blur IG, XRAI): baselines,
 quadrature rules along the straight path, and the Gaussian-blur path."""
+
 import numpy as np
 import scipy  # scipy.fft loads on first use
 
@@ -42,10 +43,14 @@ def blurs(image, sigmas):
         if sigma <= 0:
             out[i] = image
             continue
-        k = -2.0 * np.pi ** 2 * float(sigma) ** 2
+        k = -2.0 * np.pi**2 * float(sigma) ** 2
         transfer = np.outer(np.exp(k * fy), np.exp(k * fx)).astype(np.float32)
-        out[i] = scipy.fft.idctn(coefficients * transfer.reshape(transfer.shape + (1,) * (image.ndim - 2)),
-                           type=2, axes=(0, 1), norm="ortho")
+        out[i] = scipy.fft.idctn(
+            coefficients * transfer.reshape(transfer.shape + (1,) * (image.ndim - 2)),
+            type=2,
+            axes=(0, 1),
+            norm="ortho",
+        )
     return out
 
 
@@ -74,8 +79,12 @@ def make_baseline(image, baseline="black", seed=0):
 def straight_path(image, baseline, alphas):
     """baseline + alpha * (image - baseline) for every alpha -> [len(alphas), H, W, 3]."""
     alphas = np.asarray(alphas, np.float32)
-    path = (baseline[None] + alphas[:, None, None, None] * (image - baseline)[None]).astype(np.float32)
-    path[alphas == 1] = image  # the end is exactly x (not x up to rounding), so F(x) can be read there
+    path = (baseline[None] + alphas[:, None, None, None] * (image - baseline)[None]).astype(
+        np.float32
+    )
+    path[alphas == 1] = (
+        image  # the end is exactly x (not x up to rounding), so F(x) can be read there
+    )
     return path
 
 

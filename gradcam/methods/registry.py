@@ -25,10 +25,12 @@ At registration a method also declares what the cross-cutting code needs to know
 Method options are keyword arguments after ``batch_size``; ``Method.check_options`` names the
 valid ones when a caller passes an unknown one.
 """
+
 import functools
 import inspect
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, Optional, Union
+from typing import Optional, Union
 
 import numpy as np
 
@@ -86,16 +88,23 @@ class Method:
     @property
     def defaults(self):
         """{option: default value} from the function's signature."""
-        return {p.name: p.default for p in inspect.signature(self.fn).parameters.values()
-                if p.name not in _CALL_ARGUMENTS and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+        return {
+            p.name: p.default
+            for p in inspect.signature(self.fn).parameters.values()
+            if p.name not in _CALL_ARGUMENTS and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+        }
 
     def check_options(self, options):
         """UserError naming the valid options if ``options`` has one the method does not take."""
-        takes_any = any(p.kind is p.VAR_KEYWORD for p in inspect.signature(self.fn).parameters.values())
+        takes_any = any(
+            p.kind is p.VAR_KEYWORD for p in inspect.signature(self.fn).parameters.values()
+        )
         unknown = [k for k in options if k not in self.options]
         if unknown and not takes_any:
-            raise UserError(f"{self.name} has no option {unknown[0]!r}; its options: "
-                            f"{', '.join(self.options) or 'none'}")
+            raise UserError(
+                f"{self.name} has no option {unknown[0]!r}; its options: "
+                f"{', '.join(self.options) or 'none'}"
+            )
 
     def passes(self, options=None, image_size=224, channels=None):
         """The ``Cost`` of one image with ``options`` (defaults for the rest); ``channels``: the
@@ -111,8 +120,18 @@ class Method:
 METHODS = {}
 
 
-def register(name, *, kind, title, cost, smoke=None, budget=None, fetches=None, lowres=False,
-             graph_default_target=False):
+def register(
+    name,
+    *,
+    kind,
+    title,
+    cost,
+    smoke=None,
+    budget=None,
+    fetches=None,
+    lowres=False,
+    graph_default_target=False,
+):
     """Decorator adding a method to the registry under ``name`` (see the module docstring).
 
     With ``fetches`` (keys of ``Model.fetch``) the decorated function is ``combine(model, out)``:
@@ -124,13 +143,25 @@ def register(name, *, kind, title, cost, smoke=None, budget=None, fetches=None, 
 
     def add(decorated):
         if name in METHODS:
-            raise ValueError(f"method {name!r} is registered already (by {METHODS[name].fn.__module__})")
+            raise ValueError(
+                f"method {name!r} is registered already (by {METHODS[name].fn.__module__})"
+            )
         fn, combine = decorated, None
         if fetches:
             fn, combine = _one_pass(decorated, tuple(fetches)), decorated
-        method = Method(name=name, fn=fn, kind=kind, title=title, cost=cost, smoke=dict(smoke or {}),
-                        budget=dict(budget or {}), fetches=tuple(fetches or ()), combine=combine,
-                        lowres=lowres, graph_default_target=graph_default_target)
+        method = Method(
+            name=name,
+            fn=fn,
+            kind=kind,
+            title=title,
+            cost=cost,
+            smoke=dict(smoke or {}),
+            budget=dict(budget or {}),
+            fetches=tuple(fetches or ()),
+            combine=combine,
+            lowres=lowres,
+            graph_default_target=graph_default_target,
+        )
         unknown = [k for k in (*method.smoke, *method.budget) if k not in method.options]
         if unknown:
             raise ValueError(f"{name}: smoke/budget option {unknown[0]!r} is not an option")
@@ -142,6 +173,7 @@ def register(name, *, kind, title, cost, smoke=None, budget=None, fetches=None, 
 
 def _one_pass(combine, fetches):
     """``combine(model, out)`` as a registry method: one ``model.fetch`` of ``fetches``."""
+
     @functools.wraps(combine)
     def method(model, images, target, layer=None, batch_size=32):
         out = model.fetch(images, target, ("logits",) + fetches, layer, batch_size)

@@ -15,13 +15,13 @@ image's mean colour) or ``"blur"`` (a blurred copy) put I . M + F . (1 - M) inst
 depend only on ``seed``: every image (and every batch size) gets the same ones. Registered with
 the CAM kind: ``raw`` is the saliency [N, S, S] at input resolution.
 """
+
 import numpy as np
 
 from gradcam.arrays import distinct_rows
 from gradcam.methods.occlusion import fill_image
 from gradcam.methods.registry import Attribution, Cost, register
-from gradcam.methods.rise_math import (centred_total, rise_masks, rise_saliency,
-                                       score_weighted_masks)
+from gradcam.methods.rise_math import centred_total, rise_masks, rise_saliency, score_weighted_masks
 
 
 def masked_scores(model, image, masks, filler, targets, batch_size):
@@ -42,14 +42,31 @@ def saliency(model, image, targets, masks, cells, keep, seed, fill, batch_size):
         total += score_weighted_masks(batch, scores)
         mask_total += batch.sum(axis=0, dtype=np.float64)
         score_total += scores.sum(axis=0, dtype=np.float64)
-    return rise_saliency(centred_total(total, mask_total, score_total, int(masks)), int(masks),
-                         float(keep))
+    return rise_saliency(
+        centred_total(total, mask_total, score_total, int(masks)), int(masks), float(keep)
+    )
 
 
-@register("rise", kind="cam", title="RISE", smoke={"masks": 8}, budget={"masks": 500},
-          cost=lambda options, size: Cost("forward", int(options["masks"]) + 1))
-def rise(model, images, target, layer=None, batch_size=32, masks=1000, cells=7, keep=0.5, seed=0,
-         fill="zero"):
+@register(
+    "rise",
+    kind="cam",
+    title="RISE",
+    smoke={"masks": 8},
+    budget={"masks": 500},
+    cost=lambda options, size: Cost("forward", int(options["masks"]) + 1),
+)
+def rise(
+    model,
+    images,
+    target,
+    layer=None,
+    batch_size=32,
+    masks=1000,
+    cells=7,
+    keep=0.5,
+    seed=0,
+    fill="zero",
+):
     """``masks`` (N) random masks of ``cells`` x ``cells`` cells each kept with probability
     ``keep``, shifted at random (the paper: N = 4000-8000, cells 7, keep 0.5); ``layer`` is not
     used. Rows that repeat one image (several targets) share its masked copies."""
@@ -60,6 +77,7 @@ def rise(model, images, target, layer=None, batch_size=32, masks=1000, cells=7, 
     maps = np.empty((len(images), model.image_size, model.image_size), np.float32)
     for d, image in enumerate(images[firsts]):
         rows = np.flatnonzero(index == d)
-        maps[rows] = saliency(model, image, target[rows], masks, cells, keep, seed, fill,
-                              batch_size)
+        maps[rows] = saliency(
+            model, image, target[rows], masks, cells, keep, seed, fill, batch_size
+        )
     return Attribution(maps, logits[index])

@@ -23,8 +23,9 @@ published notebooks use other values (N = 2000, s = 8, p = 0.5; N = 6000, s = 8,
 N, s, p, the seed and the batch size are all parameters: defaults for a 2-core CPU are the
 caller's choice.
 """
+
 import math
-from typing import Iterator, Tuple
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -63,11 +64,12 @@ def upsample_and_crop(grids: np.ndarray, size: int, offsets: np.ndarray) -> np.n
     grids = np.asarray(grids, np.float32)
     cells = grids.shape[-1]
     up = postprocess.upsample(grids, (cells + 1) * cell_size(size, cells))
-    return np.stack([m[dy:dy + size, dx:dx + size] for m, (dy, dx) in zip(up, offsets)])
+    return np.stack([m[dy : dy + size, dx : dx + size] for m, (dy, dx) in zip(up, offsets)])
 
 
-def rise_grids(count: int, cells: int, keep: float, cell: int, seed: int = 0,
-               batch_size: int = 100) -> Iterator[Tuple[np.ndarray, np.ndarray]]:
+def rise_grids(
+    count: int, cells: int, keep: float, cell: int, seed: int = 0, batch_size: int = 100
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """The random draws behind ``rise_masks``, batch by batch.
 
     Each mask takes s * s + 2 consecutive uniforms of one ``numpy.random.default_rng(seed)``
@@ -91,8 +93,9 @@ def rise_grids(count: int, cells: int, keep: float, cell: int, seed: int = 0,
         yield grids, np.minimum(np.floor(u[:, -2:] * cell).astype(int), cell - 1)
 
 
-def rise_masks(count: int, size: int, cells: int = 7, keep: float = 0.5, seed: int = 0,
-               batch_size: int = 100) -> Iterator[np.ndarray]:
+def rise_masks(
+    count: int, size: int, cells: int = 7, keep: float = 0.5, seed: int = 0, batch_size: int = 100
+) -> Iterator[np.ndarray]:
     """RISE's N random masks, generated batch by batch (memory: one batch of masks).
 
     Options are checked at the call (``check_options``), not at the first batch.
@@ -139,8 +142,9 @@ def rise_saliency(total: np.ndarray, count: int, keep: float) -> np.ndarray:
     return (np.asarray(total, np.float64) / (int(count) * float(keep))).astype(np.float32)
 
 
-def centred_total(total: np.ndarray, mask_total: np.ndarray, score_total: np.ndarray,
-                  count: int) -> np.ndarray:
+def centred_total(
+    total: np.ndarray, mask_total: np.ndarray, score_total: np.ndarray, count: int
+) -> np.ndarray:
     """sum_i (f_i - mean_i f_i) M_i from three running sums, so one pass over the masks suffices.
 
     With the mean score as a baseline, total / (N p) estimates S(l) - E[f]: the paper's map

@@ -4,11 +4,12 @@ the channel's weight is the gain in target probability over a black image.
 
 Score-CAM always scores with the probability (its definition), whatever ``Model.scoring`` says of
 the score; a contrast class applies: the gain in p_target - p_contrast."""
+
 import numpy as np
 
 from gradcam import postprocess
-from gradcam.methods.cam_math import weighted_sum
 from gradcam.arrays import batch_slices, class_scores, distinct_rows
+from gradcam.methods.cam_math import weighted_sum
 from gradcam.methods.registry import Attribution, Cost, register
 
 
@@ -26,9 +27,15 @@ def probabilities(model, images, batch_size):
     return model.fetch(images, keys=["probabilities"], batch_size=batch_size)["probabilities"]
 
 
-@register("score_cam", kind="cam", title="Score-CAM", lowres=True, smoke={"max_channels": 4},
-          budget={"max_channels": 32},
-          cost=lambda options, size: Cost("forward", 2 + int(options["max_channels"])))
+@register(
+    "score_cam",
+    kind="cam",
+    title="Score-CAM",
+    lowres=True,
+    smoke={"max_channels": 4},
+    budget={"max_channels": 32},
+    cost=lambda options, size: Cost("forward", 2 + int(options["max_channels"])),
+)
 def score_cam(model, images, target, layer=None, batch_size=32, max_channels=64):
     """At most ``max_channels`` channels per image (highest mean activation); masks run batched.
     Rows that repeat one image (several targets) share its masked copies: one forward of each
@@ -42,13 +49,22 @@ def score_cam(model, images, target, layer=None, batch_size=32, max_channels=64)
     for image, act in zip(images[firsts], out["activations"]):
         keep = top_channels(act, int(max_channels))
         masks = channel_masks(act[..., keep], model.image_size)
-        masked.append((keep, np.concatenate([
-            probabilities(model, image[None] * masks[s, ..., None], batch_size)
-            for s in batch_slices(len(masks), batch_size)])))
+        masked.append(
+            (
+                keep,
+                np.concatenate(
+                    [
+                        probabilities(model, image[None] * masks[s, ..., None], batch_size)
+                        for s in batch_slices(len(masks), batch_size)
+                    ]
+                ),
+            )
+        )
     weights = np.zeros((len(images), out["activations"].shape[-1]))
     for n, (d, t) in enumerate(zip(index, target)):
         keep, scores = masked[d]
-        weights[n, keep] = (class_scores(scores, t, model.contrast_class)
-                            - class_scores(black[None], t, model.contrast_class))
+        weights[n, keep] = class_scores(scores, t, model.contrast_class) - class_scores(
+            black[None], t, model.contrast_class
+        )
     lowres = weighted_sum(out["activations"][index], weights)
     return Attribution(lowres, out["logits"][index], lowres=lowres)

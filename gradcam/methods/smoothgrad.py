@@ -1,5 +1,6 @@
 """SmoothGrad (Smilkov et al. 2017, "SmoothGrad: removing noise by adding noise"): the average of a
 pixel method's attributions over noisy copies of the input. Wraps any registered pixel method."""
+
 import numpy as np
 
 from gradcam.errors import UserError
@@ -20,8 +21,9 @@ def noisy_copies(images, samples, noise, seed=0):
         return np.tile(images, (samples,) + (1,) * (images.ndim - 1))
     axes = tuple(range(1, images.ndim))
     std = (noise * (images.max(axis=axes) - images.min(axis=axes))).astype(np.float32)
-    pattern = np.random.default_rng(seed).standard_normal((samples, 1) + images.shape[1:],
-                                                          dtype=np.float32)
+    pattern = np.random.default_rng(seed).standard_normal(
+        (samples, 1) + images.shape[1:], dtype=np.float32
+    )
     copies = pattern * std.reshape((1, -1) + (1,) * (images.ndim - 1))  # [samples, N, ...]
     copies += images[None]  # in place: no 2nd copy of all
     return copies.reshape((samples * len(images),) + images.shape[1:])
@@ -39,15 +41,33 @@ def _cost(options, image_size):
     return Cost(inner.passes, int(options["samples"]) * inner.images)
 
 
-@register("smoothgrad", kind="pixel", title="SmoothGrad", cost=_cost, smoke={"samples": 2},
-          budget={"samples": 8})
-def smoothgrad(model, images, target, layer=None, batch_size=32, inner="gradient", samples=25,
-               noise=0.15, squared=False, seed=0, **inner_options):
+@register(
+    "smoothgrad",
+    kind="pixel",
+    title="SmoothGrad",
+    cost=_cost,
+    smoke={"samples": 2},
+    budget={"samples": 8},
+)
+def smoothgrad(
+    model,
+    images,
+    target,
+    layer=None,
+    batch_size=32,
+    inner="gradient",
+    samples=25,
+    noise=0.15,
+    squared=False,
+    seed=0,
+    **inner_options,
+):
     """All noisy copies go through ``inner`` in one batched call; extra options go to ``inner``."""
     method = get_method(inner)
     if method.kind != "pixel" or method.name == "smoothgrad":
-        raise UserError(f"smoothgrad: inner method must be a pixel method other than smoothgrad, "
-                        f"got {inner!r}")
+        raise UserError(
+            f"smoothgrad: inner method must be a pixel method other than smoothgrad, got {inner!r}"
+        )
     method.check_options(inner_options)
     images = np.asarray(images, np.float32)
     target = model.check_target(target, len(images))
@@ -56,5 +76,5 @@ def smoothgrad(model, images, target, layer=None, batch_size=32, inner="gradient
     if layer is not None:
         kwargs["layer"] = layer
     out = method.fn(model, copies, np.tile(target, int(samples)), **kwargs)
-    logits = out.logits[:len(images)] if noise == 0 else model.predict(images, batch_size)
+    logits = out.logits[: len(images)] if noise == 0 else model.predict(images, batch_size)
     return Attribution(average_samples(out.raw, int(samples), squared), logits)

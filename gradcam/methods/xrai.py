@@ -9,6 +9,7 @@ attribution over themselves. The pixel attribution is IG from a black and from a
 averaged, then the maximum over colour channels; settings follow the paper's reference code.
 Registered with the CAM kind: ``raw`` is the region-gain map [N, S, S] at input resolution.
 """
+
 import numpy as np
 import scipy  # submodules load on first use (scipy.ndimage, scipy.sparse): a light import
 import skimage  # likewise (skimage.segmentation, skimage.morphology)
@@ -28,7 +29,9 @@ def segment_masks(image, scales=SCALES, min_size=150, dilation=5):
     footprint = skimage.morphology.disk(dilation) if dilation > 0 else None
     masks = []
     for scale in scales:
-        labels = skimage.segmentation.felzenszwalb(scaled, scale=scale, sigma=0.8, min_size=min_size)
+        labels = skimage.segmentation.felzenszwalb(
+            scaled, scale=scale, sigma=0.8, min_size=min_size
+        )
         for label, box in enumerate(scipy.ndimage.find_objects(labels + 1)):
             mask = np.zeros(labels.shape, bool)
             if footprint is None:
@@ -58,7 +61,7 @@ def region_gains(attribution, masks, min_new_pixels=50):
             break
         density = np.where(usable, new_sum / np.maximum(new_area, 1), -np.inf)
         pick = int(np.argmax(density))
-        pixels = rows.indices[rows.indptr[pick]:rows.indptr[pick + 1]]
+        pixels = rows.indices[rows.indptr[pick] : rows.indptr[pick + 1]]
         new = pixels[np.isnan(gains[pixels])]
         gains[new] = density[pick]
         touched = columns[:, new]
@@ -72,19 +75,49 @@ def region_gains(attribution, masks, min_new_pixels=50):
 
 def _cost(options, image_size):
     """IG from a black and from a white baseline."""
-    return Cost("fwd_bwd_input", 2 * path_points({"steps": options["steps"], "rule": "trapezoid"}).images)
+    return Cost(
+        "fwd_bwd_input", 2 * path_points({"steps": options["steps"], "rule": "trapezoid"}).images
+    )
 
 
-@register("xrai", kind="cam", title="XRAI", cost=_cost, smoke={"steps": 2, "scales": (150,)},
-          budget={"steps": 8})
-def xrai(model, images, target, layer=None, batch_size=32, steps=25, scales=SCALES, min_size=150,
-         dilation=5, min_new_pixels=50):
+@register(
+    "xrai",
+    kind="cam",
+    title="XRAI",
+    cost=_cost,
+    smoke={"steps": 2, "scales": (150,)},
+    budget={"steps": 8},
+)
+def xrai(
+    model,
+    images,
+    target,
+    layer=None,
+    batch_size=32,
+    steps=25,
+    scales=SCALES,
+    min_size=150,
+    dilation=5,
+    min_new_pixels=50,
+):
     """IG from a black and from a white baseline (``steps`` each) ranked over image regions."""
     images = np.asarray(images, np.float32)
     black = integrated_gradients(model, images, target, batch_size=batch_size, steps=steps)
-    white = integrated_gradients(model, images, target, batch_size=batch_size, steps=steps,
-                                 baseline=np.full(images.shape[1:], 255.0, np.float32))
+    white = integrated_gradients(
+        model,
+        images,
+        target,
+        batch_size=batch_size,
+        steps=steps,
+        baseline=np.full(images.shape[1:], 255.0, np.float32),
+    )
     attribution = ((black.raw + white.raw) / 2.0).max(axis=-1)
-    raw = np.stack([region_gains(a, segment_masks(x, scales, int(min_size), int(dilation)),
-                                 int(min_new_pixels)) for a, x in zip(attribution, images)])
+    raw = np.stack(
+        [
+            region_gains(
+                a, segment_masks(x, scales, int(min_size), int(dilation)), int(min_new_pixels)
+            )
+            for a, x in zip(attribution, images)
+        ]
+    )
     return Attribution(raw, black.logits)

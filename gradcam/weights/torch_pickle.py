@@ -5,6 +5,7 @@ state dict (tensors refer to storages by persistent id), the list of storage key
 key in that order, an int64 element count and the raw little-endian bytes. A pickle can run code,
 so the unpickler only resolves the few globals a state dict needs and refuses everything else.
 """
+
 import collections
 import pickle
 import struct
@@ -67,13 +68,22 @@ class _StateDictUnpickler(pickle.Unpickler):
         try:
             return _ALLOWED_GLOBALS[(module, name)]
         except KeyError:
-            raise UserError(f"refusing pickle global {module}.{name} in {self._path}: only "
-                            "state-dict globals are allowed") from None
+            raise UserError(
+                f"refusing pickle global {module}.{name} in {self._path}: only "
+                "state-dict globals are allowed"
+            ) from None
 
     def persistent_load(self, pid):
-        if not (isinstance(pid, tuple) and len(pid) == 6 and pid[0] == "storage"
-                and isinstance(pid[1], _StorageType) and isinstance(pid[2], str)
-                and isinstance(pid[4], int) and pid[4] >= 0 and pid[5] is None):
+        if not (
+            isinstance(pid, tuple)
+            and len(pid) == 6
+            and pid[0] == "storage"
+            and isinstance(pid[1], _StorageType)
+            and isinstance(pid[2], str)
+            and isinstance(pid[4], int)
+            and pid[4] >= 0
+            and pid[5] is None
+        ):
             raise UserError(f"unsupported persistent id {pid!r} in {self._path}")
         ref = _StorageRef(pid[2], pid[1].dtype, pid[4])
         if self._storages.setdefault(ref.key, ref) != ref:
@@ -104,13 +114,19 @@ def _read_storage(file, ref, path):
 def _tensor_to_array(name, tensor, storages, path):
     storage = storages[tensor.storage.key]
     size, stride, offset = tensor.size, tensor.stride, tensor.offset
-    valid = (isinstance(offset, int) and len(size) == len(stride) and offset >= 0
-             and all(isinstance(v, int) and v >= 0 for v in size + stride))
+    valid = (
+        isinstance(offset, int)
+        and len(size) == len(stride)
+        and offset >= 0
+        and all(isinstance(v, int) and v >= 0 for v in size + stride)
+    )
     if valid and 0 not in size:
         valid = offset + sum((n - 1) * s for n, s in zip(size, stride)) < storage.size
     if not valid:
-        raise UserError(f"tensor {name} in {path} (offset {offset}, size {size}, stride {stride}) "
-                        f"does not fit its storage of {storage.size} elements")
+        raise UserError(
+            f"tensor {name} in {path} (offset {offset}, size {size}, stride {stride}) "
+            f"does not fit its storage of {storage.size} elements"
+        )
     if 0 in size:
         return np.zeros(size, storage.dtype.newbyteorder("="))
     strides = tuple(s * storage.itemsize for s in stride)
