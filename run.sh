@@ -41,7 +41,8 @@ case "${1:-}" in
   test)
     setup
     browser
-    .venv/bin/ruff check . && .venv/bin/ruff format --check .
+    .venv/bin/ruff check .
+    .venv/bin/ruff format --check .
     "$PY" -m pytest -q
     ;;
   *)
