@@ -1,0 +1,61 @@
+"""``Explainable``: everything an explanation method may use of a model, as a ``typing.Protocol``.
+
+``gradcam.Model`` is one (structurally: it does not subclass this); a test double or an adapter
+over another framework (TF2 eager, a PAIR-saliency style ``call_model_function``) needs only these
+members, not a ``Model`` subclass. tests/test_method_contract.py parses every module under
+gradcam/methods and fails on a ``model.<name>`` that is not a member here, the way PAIR saliency
+checks ``expected_keys`` where they cross its boundary.
+"""
+
+from collections.abc import Sequence
+from typing import Optional, Protocol, runtime_checkable
+
+import numpy as np
+
+from gradcam.score import Score
+
+
+@runtime_checkable
+class Explainable(Protocol):
+    """The model side of the method boundary (see ``gradcam.model.Model`` for each member)."""
+
+    image_size: int  # side S of the network input S x S x 3
+    activation: str  # the head: "softmax", or "sigmoid" (multi-label)
+
+    def fetch(
+        self,
+        images,
+        target=None,
+        keys: Sequence[str] = ...,
+        layer: Optional[str] = None,
+        batch_size: int = 32,
+        *,
+        score: Score = ...,
+    ) -> dict:
+        """{key: array} of ``gradcam.fetch_keys`` quantities of network-input images."""
+
+    def fetch_above(
+        self,
+        activations,
+        target=None,
+        keys: Sequence[str] = ...,
+        layer: Optional[str] = None,
+        batch_size: int = 32,
+        *,
+        score: Score = ...,
+    ) -> dict:
+        """The same, computed from (edited) activations of ``layer`` by the network above it."""
+
+    def predict(self, images, batch_size: int = 32) -> np.ndarray:
+        """Logits [N, C] of network-input images."""
+
+    def check_target(self, target, n: int) -> np.ndarray:
+        """``target`` as one range-checked int32 class index per row."""
+
+    def prepare(self, photo, central_fraction: Optional[float] = None) -> np.ndarray:
+        """The uint8 S x S x 3 network input of an RGB photo (an image-file IG baseline)."""
+
+
+MEMBERS = frozenset(
+    name for name in (*Explainable.__annotations__, *vars(Explainable)) if not name.startswith("_")
+)
