@@ -36,14 +36,14 @@ def noisy_batch(image, n, seed=0):
 def pass_feed(model, name, image, n, target, layer=None):
     """The feed of pass ``name`` for ``n`` noisy copies of ``image``: their pixels, or for "head"
     their activations at ``layer`` (computed once, here), so the run computes only the head."""
-    feed = {model.target: np.full(n, target, np.int32)}
+    feed = {model.target_tensor: np.full(n, target, np.int32)}
     if name == "head":
         tensor = model.tensors(["activations"], layer)["activations"]
         feed[tensor] = model.fetch(noisy_batch(image, n), keys=["activations"], layer=layer)[
             "activations"
         ]
     else:
-        feed[model.images] = noisy_batch(image, n)
+        feed[model.input_tensor] = noisy_batch(image, n)
     return feed
 
 
@@ -135,7 +135,7 @@ def guided_override_overhead(model, image, target, batch, repeats):
     try:
         x = noisy_batch(image, batch)
         t = np.full(batch, target, np.int32)
-        ours = {model.images: x, model.target: t}
+        ours = {model.input_tensor: x, model.target_tensor: t}
         theirs = {images: x, target_ph: t}
         input_grad = model.tensors(["input_gradients"])["input_gradients"]
         same = float(

@@ -125,7 +125,7 @@ def conversion_seconds(path, repeats):
 def ours_against_own_passes(model, images, targets, repeats):
     """Grad-CAM (``explain``) against one session run of the forward + backward to the layer."""
     fetches = pass_fetches(model)["fwd_bwd_layer"]
-    feed = {model.images: images, model.target: targets}
+    feed = {model.input_tensor: images, model.target_tensor: targets}
     model.session.run(fetches, feed)
     explain(model, images, targets)
     ours, limit, ratio = interleaved(

@@ -1,7 +1,7 @@
 """Side by side with PAIR saliency (``pip install saliency``, framework-agnostic ``saliency.core``).
 
 PAIR's methods call the model through a ``call_model_function``; here it runs OUR graph and session
-(``model.images``, ``model.target`` and the tensors of ``Model.tensors``), so both sides do the
+(``model.input_tensor``, ``model.target_tensor`` and the tensors of ``Model.tensors``), so both sides do the
 same network passes with the same parameters, and the timings compare only how the passes are
 organised (PAIR's defaults send one image per call). Where a method is deterministic the maps are
 compared by Pearson correlation.
@@ -27,7 +27,10 @@ def call_model_function(model, layer=None):
 
     def call(x_value_batch, call_model_args=None, expected_keys=None):
         x = np.asarray(x_value_batch, np.float32)
-        feed = {model.images: x, model.target: np.full(len(x), call_model_args["target"], np.int32)}
+        feed = {
+            model.input_tensor: x,
+            model.target_tensor: np.full(len(x), call_model_args["target"], np.int32),
+        }
         return model.session.run({k: tensors[k] for k in expected_keys}, feed)
 
     return call

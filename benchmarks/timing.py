@@ -51,6 +51,7 @@ class CountingSession:
 
     def __init__(self, session, images_tensor):
         self._session, self._images = session, images_tensor
+        self._run = session.run  # the real one, before ``counting`` stands this one in for it
         self.runs = self.images = 0
 
     def run(self, fetches, feed_dict=None, **kwargs):
@@ -59,7 +60,7 @@ class CountingSession:
         if fed is None:  # a 4-D feed other than the pixels: a layer's activations
             fed = next((v for v in (feed_dict or {}).values() if np.ndim(v) == 4), None)
         self.images += 0 if fed is None else len(fed)
-        return self._session.run(fetches, feed_dict, **kwargs)
+        return self._run(fetches, feed_dict, **kwargs)
 
     def __getattr__(self, name):
         return getattr(self._session, name)
@@ -67,10 +68,12 @@ class CountingSession:
 
 @contextmanager
 def counting(model):
-    """``model.session`` replaced by a ``CountingSession`` for the duration of the block."""
-    real = model.session
-    model.session = CountingSession(real, model.images)
+    """``model.session``'s ``run`` counted by a ``CountingSession`` for the duration of the block
+    (the session is the model's own: only its ``run`` is stood in for)."""
+    session = model.session
+    counter = CountingSession(session, model.input_tensor)
+    session.run = counter.run
     try:
-        yield model.session
+        yield counter
     finally:
-        model.session = real
+        del session.run

@@ -5,7 +5,7 @@
     gradcam.explain(model, "cat.png", "tiger cat").save("out.png")
 
 ``Model("resnet_v2_50", checkpoint=...)`` loads a registered TF-Slim network, ``Model(spec)`` a
-``nets.nets_factory.NetworkSpec`` of your own, ``Model("my_model.keras")`` a model file (Keras
+``gradcam.NetworkSpec`` of your own (``gradcam.nets`` holds the network registry), ``Model("my_model.keras")`` a model file (Keras
 .h5/.keras, SavedModel directory, frozen .pb; ``Model.from_file`` takes its options). The names below load on first use, so
 ``import gradcam`` (and the ``gradcam`` command's ``--help``) does not import TensorFlow.
 """
@@ -21,8 +21,19 @@ _API = {
     "Explanation": "gradcam.explanation",
     "load_image": "gradcam.images",
     "UserError": "gradcam.errors",
+    "NetworkSpec": "gradcam.nets",
+    "Score": "gradcam.score",
 }
-__all__ = ["Model", "explain", "explain_many", "Explanation", "load_image", "UserError"]
+__all__ = [
+    "Model",
+    "explain",
+    "explain_many",
+    "Explanation",
+    "load_image",
+    "UserError",
+    "NetworkSpec",
+    "Score",
+]
 assert set(__all__) == set(_API)
 
 if TYPE_CHECKING:
@@ -30,6 +41,8 @@ if TYPE_CHECKING:
     from gradcam.explanation import Explanation, explain, explain_many
     from gradcam.images import load_image
     from gradcam.model import Model
+    from gradcam.nets import NetworkSpec
+    from gradcam.score import Score
 
 
 def __getattr__(name):

@@ -1,13 +1,14 @@
-"""Small array helpers shared by the model and the methods: batch slices, distinct rows, and the
-score of a class rather than another."""
+"""Small array helpers shared by the model, the methods and the display: batch slices, distinct
+rows, the score of a class rather than another, and map arithmetic (ReLU, per-map normalisation,
+bilinear upsampling) on batches N x h x w, pure numpy/PIL."""
 
 import numpy as np
 import scipy  # scipy.special loads on first use
+from PIL import Image
 
 from gradcam.errors import UserError
 
-# What a class's score is made of (``Model.scoring``): its logit, or its softmax probability.
-SCORES = ("logit", "probability")
+EPSILON = 1e-7
 
 
 def batch_slices(n, batch_size):
@@ -57,3 +58,29 @@ def class_scores(values, target, contrast=None) -> np.ndarray:
     rows = np.arange(len(values))
     scores = values[rows, np.broadcast_to(np.asarray(target, np.int64), rows.shape)]
     return scores if contrast is None else scores - values[:, int(contrast)]
+
+
+def relu(maps):
+    return np.maximum(maps, 0.0)
+
+
+def normalize(maps, eps=EPSILON):
+    """Scale each map to [0, 1] by its min and max; a constant map becomes all zeros, never NaN."""
+    maps = np.asarray(maps, np.float32)
+    low = maps.min(axis=(1, 2), keepdims=True)
+    span = maps.max(axis=(1, 2), keepdims=True) - low
+    return np.where(span > eps, (maps - low) / np.maximum(span, eps), 0.0).astype(np.float32)
+
+
+def upsample(maps, size):
+    """Bilinear resize of each map to size x size (PIL, float32; a map of that size is copied)."""
+    return np.stack(
+        [
+            np.asarray(
+                Image.fromarray(np.asarray(m, np.float32), mode="F").resize(
+                    (size, size), Image.BILINEAR
+                )
+            )
+            for m in maps
+        ]
+    )

@@ -32,11 +32,11 @@ from typing import Optional
 import numpy as np
 from tqdm import tqdm
 
-from gradcam.arrays import SCORES
 from gradcam.errors import UserError
 from gradcam.explanation import explain
 from gradcam.images import load_image, load_scaled
 from gradcam.methods import get_method
+from gradcam.score import LOGIT, Score
 from gradcam.visualize import STYLES
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm"}
@@ -87,8 +87,7 @@ class JobSettings:
     batch_size: int = 8
     central_fraction: Optional[float] = None
     options: tuple = ()  # (key, value) pairs of method options
-    contrast_class: Optional[str] = None  # name or index: explain the target rather than it
-    score: str = "logit"  # or "probability"
+    score: Score = LOGIT  # what is explained: kind, and a contrast class (name or index) or None
     outputs: tuple = OUTPUTS  # which of png, npz, jsonl to write per image
     npz_maps: str = "full"  # "full": the S x S map; "lowres": only the feature-resolution map
     exact_decode: bool = False  # True: decode every pixel (else at the size the network needs)
@@ -97,8 +96,10 @@ class JobSettings:
     def __post_init__(self):
         method = get_method(self.method)
         method.check_options(dict(self.options))
-        if self.score not in SCORES:
-            raise UserError(f"unknown score {self.score!r}; valid scores: {', '.join(SCORES)}")
+        if not isinstance(self.score, Score):
+            raise UserError(
+                f"{{argument}} must be a gradcam.score.Score, got {self.score!r}", "score"
+            )
         if self.style not in STYLES:
             raise UserError(f"unknown style {self.style!r}; valid styles: {', '.join(STYLES)}")
         for name in ("top_k", "batch_size"):
@@ -171,7 +172,7 @@ def output_name(path, root):
 
 
 # -- one job: decode, explain a batch, write -----------------------------------------------------
-@dataclass
+@dataclass(kw_only=True)
 class Decoded:
     path: str
     image: Optional[np.ndarray]  # uint8 S x S x 3 network input, or None when unreadable
@@ -200,9 +201,8 @@ class ImageJob:
         self.target = (
             None if settings.target_class is None else model.class_index(settings.target_class)
         )
-        self.contrast = (
-            None if settings.contrast_class is None else model.class_index(settings.contrast_class)
-        )
+        self.score = settings.score.resolve(model.labels)
+        self.method = get_method(settings.method)  # its options were checked with the settings
         # None: decode every pixel; else the smallest (width, height) the preprocessing needs
         self.min_size = (
             None if settings.exact_decode else model.decode_size(settings.central_fraction)
@@ -214,12 +214,12 @@ class ImageJob:
         try:
             photo = load_image(path) if self.min_size is None else load_scaled(path, self.min_size)
             image = self.model.prepare(photo, self.settings.central_fraction)
-            return Decoded(str(path), image, seconds=time.perf_counter() - start)
+            return Decoded(path=str(path), image=image, seconds=time.perf_counter() - start)
         except UserError as exc:
             error = str(exc)
         except Exception as exc:  # a decoder bug must not stop the run: it is this file's error
             error = f"{path}: cannot decode ({type(exc).__name__}: {exc})"
-        return Decoded(str(path), None, error, time.perf_counter() - start)
+        return Decoded(path=str(path), image=None, error=error, seconds=time.perf_counter() - start)
 
     def process(self, items):
         """JSON-able records of decoded items (errors included), outputs written for the rest
@@ -242,11 +242,10 @@ class ImageJob:
                 self.model,
                 images,
                 self.target,
-                settings.method,
+                self.method,
                 layer=settings.layer,
                 batch_size=settings.batch_size,
-                contrast=self.contrast,
-                score=settings.score,
+                score=self.score,
                 **dict(settings.options),
             )
         return items, result, time.perf_counter() - start
@@ -305,8 +304,8 @@ class ImageJob:
                 "label": result.label(result.contrast),
                 "probability": float(result.probabilities[i, result.contrast]),
             }
-        if result.score != "logit":
-            record["score"] = result.score
+        if result.score.kind != "logit":
+            record["score"] = result.score.kind
         return record
 
 

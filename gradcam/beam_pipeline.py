@@ -89,12 +89,12 @@ def check_settings(settings):
         )
     if settings.model_file:
         model = settings_model(settings)
-        for name in (settings.target_class, settings.contrast_class):
+        for name in (settings.target_class, settings.score.contrast):
             if name is not None:
                 model.class_index(name)
         return
     spec = network_spec(settings.model)
-    for name in (settings.target_class, settings.contrast_class):
+    for name in (settings.target_class, settings.score.contrast):
         if name is not None:
             resolve_class(name, labels_for(spec.label_offset, spec.num_classes))
     find_checkpoint(settings.checkpoint, spec)

@@ -8,6 +8,8 @@ The CLI, batch mode, Beam and the web app all go through ``explain``/``explain_m
 save and rank with ``Explanation``'s own methods.
 """
 
+import functools
+import io
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -16,34 +18,36 @@ from pathlib import Path
 from typing import Optional, Union
 
 import numpy as np
-from PIL import Image
 
 from gradcam import postprocess
 from gradcam.arrays import probabilities_of
 from gradcam.errors import UserError
-from gradcam.images import image_array, load_image
+from gradcam.fetch_keys import LOGITS
+from gradcam.inputs import ImageInput, TargetInput, network_inputs, resolve_targets
 from gradcam.labels import short_label
-from gradcam.methods import get_method
+from gradcam.methods import Method, get_method
+from gradcam.score import LOGIT, Score
 from gradcam.visualize import atomic_write, new_figure, overlay, save_figure, save_png
-
-ImageInput = Union[str, PathLike, Image.Image, np.ndarray, Sequence]
-TargetInput = Union[None, int, str, Sequence]
 
 
 def top_classes(logits, labels, k=5, activation: str = "softmax") -> list:
     """The ``k`` most probable classes of one image's logits [C]:
     [{"index", "label", "probability"}], most probable first (``activation``: the model's head,
     "softmax" or "sigmoid")."""
+    return ranked(probabilities_of(logits, activation), labels, k)
+
+
+def ranked(probabilities, labels, k=5) -> list:
+    """``top_classes`` of one image's probabilities [C] (already computed)."""
     if k < 1:
         raise UserError(f"{{argument}} must be at least 1, got {k}", "top_k")
-    probabilities = probabilities_of(logits, activation)
     return [
         {"index": int(c), "label": short_label(labels, c), "probability": float(probabilities[c])}
         for c in probabilities.argsort()[::-1][:k]
     ]
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Explanation:
     """Everything one method said about N (image, target) rows.
 
@@ -59,9 +63,9 @@ class Explanation:
         degenerate: bool [N], True where the map carried no signal (or the image none).
         extras: method-specific numbers (e.g. IG's completeness gap).
         activation: the model's head, "softmax" or "sigmoid" (multi-label).
-        contrast: the class whose score was subtracted from each target's ("target rather than
-            contrast"), or None.
-        score: what was explained of each class: "logit" or "probability".
+        score: what was explained (``gradcam.score.Score``, its contrast resolved to an index):
+            ``score.kind`` "logit" or "probability", ``score.contrast`` (also ``contrast``) the
+            class whose score was subtracted from each target's, or None.
     """
 
     method: str
@@ -75,12 +79,17 @@ class Explanation:
     degenerate: Optional[np.ndarray] = None
     extras: dict = field(default_factory=dict)
     activation: str = "softmax"
-    contrast: Optional[int] = None
-    score: str = "logit"
+    score: Score = LOGIT
 
     @property
+    def contrast(self) -> Optional[int]:
+        """The class explained against ("target rather than contrast"), or None."""
+        return self.score.contrast
+
+    @functools.cached_property
     def probabilities(self) -> np.ndarray:
-        """Softmax of the logits [N, C] (each unit's sigmoid for a sigmoid head)."""
+        """Softmax of the logits [N, C] (each unit's sigmoid for a sigmoid head), computed once
+        (the title, ``top_k`` and the records of every row read it)."""
         return probabilities_of(self.logits, self.activation)
 
     def label(self, index) -> str:
@@ -88,11 +97,29 @@ class Explanation:
 
     def top_k(self, k: int = 5, i: int = 0) -> list:
         """The ``k`` most probable classes of row ``i``: [{"index", "label", "probability"}]."""
-        return top_classes(self.logits[i], self.labels, k, self.activation)
+        return ranked(self.probabilities[i], self.labels, k)
 
-    def overlay(self, i: int = 0, style: str = "heatmap", alpha: float = 0.5) -> np.ndarray:
-        """uint8 S x S x 3: row ``i``'s map drawn over its image (styles: heatmap, shading, blur)."""
-        return overlay(self.images[i], self.map[i], style, alpha)
+    def overlay(
+        self,
+        i: int = 0,
+        style: str = "heatmap",
+        alpha: float = 0.5,
+        display: Optional[str] = None,
+    ) -> np.ndarray:
+        """uint8 S x S x 3: row ``i``'s map drawn over its image (styles: heatmap, shading, blur).
+        ``display`` ("positive" or "magnitude") draws ``raw`` another way than the method's own
+        display (``postprocess.evidence``); None draws ``map``."""
+        shown = self.map[i]
+        if display is not None and display != get_method(self.method).display:
+            size = self.images.shape[1]
+            shown = postprocess.display_map(self.raw[i : i + 1], display, size)[0]
+        return overlay(self.images[i], shown, style, alpha)
+
+    def _repr_png_(self) -> bytes:
+        """The figure (image and titled overlays) as PNG bytes: how a notebook shows it."""
+        buffer = io.BytesIO()
+        self.figure().savefig(buffer, format="png", dpi=100, bbox_inches="tight")
+        return buffer.getvalue()
 
     def title(self, i: int) -> str:
         """ "label (index) p=probability" of row ``i``'s target, then "vs label (index)" of the
@@ -148,8 +175,8 @@ class Explanation:
             arrays["lowres"] = self.lowres[rows].astype(np.float32)
         if self.contrast is not None:
             arrays["contrast"] = int(self.contrast)
-        if self.score != "logit":
-            arrays["score"] = self.score
+        if self.score.kind != "logit":
+            arrays["score"] = self.score.kind
         if maps == "lowres":
             del arrays["map"]
         return arrays
@@ -187,63 +214,17 @@ class Explanation:
         return bool((self.images == self.images[:1]).all())
 
 
-def network_inputs(
-    model, images: ImageInput, central_fraction: Optional[float] = None
-) -> np.ndarray:
-    """N x S x S x 3 network-input pixels from a path, a PIL image, an H x W x 3 uint8 photo (each
-    prepared as the CLI prepares it), a list of those, or an N x S x S x 3 batch (used as given)."""
-    if isinstance(images, np.ndarray) and images.ndim == 4:
-        return images
-    items = list(images) if isinstance(images, (list, tuple)) else [images]
-    if not items:
-        raise UserError("no images given")
-    return np.stack([model.prepare(_photo(item), central_fraction) for item in items])
-
-
-def _photo(item):
-    """RGB uint8 H x W x 3 of one image given as a path, a PIL image or an array."""
-    if isinstance(item, (str, PathLike)):
-        return load_image(item)
-    if isinstance(item, Image.Image):
-        return image_array(item)
-    photo = np.asarray(item)
-    if photo.ndim != 3 or photo.shape[2] != 3 or photo.dtype != np.uint8:
-        raise UserError(
-            f"an image array must be an H x W x 3 uint8 photo (or an N x S x S x 3 "
-            f"batch of network inputs), got {photo.dtype} {photo.shape}"
-        )
-    return photo
-
-
-def resolve_targets(model, images, target: TargetInput):
-    """(images, target): ``target`` as class indices, one per image, or None (top class).
-
-    A class name or index applies to every image; a list gives one per image, or, for a single
-    image, several classes of it (the image is repeated, one row per class)."""
-    if target is None:
-        return images, None
-    if isinstance(target, (str, int, np.integer)):
-        target = [target]
-    indices = [
-        int(t) if isinstance(t, (int, np.integer)) else model.class_index(t)
-        for t in np.asarray(target, object).reshape(-1)
-    ]
-    if len(images) == 1 and len(indices) > 1:
-        images = np.repeat(images, len(indices), axis=0)
-    return images, model.check_target(indices, len(images))
-
-
 def explain(
     model,
     images: ImageInput,
     target: TargetInput = None,
-    method: str = "grad_cam",
+    method: Union[str, Method] = "grad_cam",
     *,
     layer: Optional[str] = None,
     batch_size: int = 32,
     central_fraction: Optional[float] = None,
     contrast: Union[None, int, str] = None,
-    score: str = "logit",
+    score: Union[str, Score] = "logit",
     **options,
 ) -> Explanation:
     """Explain why ``model`` gives ``target`` for ``images``, with one registered method.
@@ -254,13 +235,15 @@ def explain(
             prepares it), or an N x S x S x 3 batch of network-input pixels.
         target: a class name or index, a list of them (one per image, or several classes of one
             image), or None for each image's top class.
-        method: a registered method (``gradcam list methods``).
+        method: a registered method (``gradcam list methods``), or its ``Method`` record when
+            the caller has checked ``options`` already (they are then not checked again).
         layer: the layer of layer-based methods (default: the model's ``default_layer``).
         batch_size: images per session run.
         central_fraction: crop fraction of the preprocessing for photos (1.0 = no crop).
         contrast: a class (name or index): explain the target's score minus this class's, "why
             the target rather than the contrast"; None = the target's score alone.
-        score: what each class's score is: "logit" (pre-softmax) or "probability" (softmax).
+        score: what each class's score is: "logit" (pre-softmax) or "probability" (softmax), or a
+            whole ``gradcam.score.Score`` (then ``contrast`` may be left None).
         **options: the method's own options (README "Methods"; ``Method.options``).
 
     Returns:
@@ -268,20 +251,25 @@ def explain(
 
     Raises:
         UserError: an unreadable image, an unknown class, method, option or layer; a contrast
-            class that is also a given target. (An image whose top class is the contrast, with
+            class that is also a given target; a contrast or probability score for a method that
+            uses no score (``Method.uses_score``). (An image whose top class is the contrast, with
             ``target`` None, gets an all-zero map flagged degenerate, with a warning.)
     """
-    chosen = get_method(method)
-    chosen.check_options(options)
-    scored = model.scoring(contrast, score)
+    if isinstance(method, Method):
+        chosen = method  # its caller has checked the options
+    else:
+        chosen = get_method(method)
+        chosen.check_options(options)
+    wanted = _check_score(chosen, Score.of_arguments(score, contrast).resolve(model.labels))
     images, target = resolve_targets(model, network_inputs(model, images, central_fraction), target)
-    _check_contrast(scored, target)
+    _check_contrast(model, wanted, target)
     if target is None and not chosen.graph_default_target:
         target = model.predict(images, batch_size).argmax(axis=1).astype(np.int32)
-    kwargs = dict(options, batch_size=batch_size)
+    kwargs = dict(options, batch_size=batch_size, score=wanted)
     if layer is not None:
         kwargs["layer"] = layer
-    return _display(scored, chosen, images, target, chosen.fn(scored, images, target, **kwargs))
+    result = chosen.fn(model, images, target, **kwargs)
+    return _display(model, chosen, images, target, result, wanted)
 
 
 def explain_many(
@@ -295,28 +283,30 @@ def explain_many(
     central_fraction: Optional[float] = None,
     options: Optional[dict] = None,
     contrast: Union[None, int, str] = None,
-    score: str = "logit",
+    score: Union[str, Score] = "logit",
 ) -> dict:
     """{method: Explanation} of several methods on the same images and targets.
 
-    Methods that combine quantities of one pass (Grad-CAM, Grad-CAM++, CAM, guided Grad-CAM,
-    LayerCAM, XGrad-CAM, HiResCAM, Eigen-CAM) and are given no options fetch everything they need
-    from ONE run of the network; the others run one by one. ``options``: {method: {option:
-    value}}; other arguments as for ``explain``.
+    Methods that combine quantities of one pass (registered with ``fetches=``, e.g. Grad-CAM and
+    the CAM family) and are given no options fetch everything they need from ONE run of the
+    network; the others run one by one. ``options``: {method: {option: value}}; other arguments
+    as for ``explain``.
     """
     options = options or {}
-    scored = model.scoring(contrast, score)
+    wanted = Score.of_arguments(score, contrast).resolve(model.labels)
     images, target = resolve_targets(model, network_inputs(model, images, central_fraction), target)
-    _check_contrast(scored, target)
+    _check_contrast(model, wanted, target)
     chosen = [get_method(name) for name in methods]
+    for method in chosen:
+        _check_score(method, wanted)
     shared = [m for m in chosen if m.combine is not None and not options.get(m.name)]
     results = {}
     if shared:
-        keys = ("logits",) + tuple(sorted({key for m in shared for key in m.fetches}))
-        out = scored.fetch(images, target, keys, layer, batch_size)
+        keys = (LOGITS,) + tuple(sorted({key for m in shared for key in m.fetches}))
+        out = model.fetch(images, target, keys, layer, batch_size, score=wanted)
         for method in shared:
             results[method.name] = _display(
-                scored, method, images, target, method.combine(scored, out)
+                model, method, images, target, method.combine(model, out), wanted
             )
     for method in chosen:
         if method.name not in results:
@@ -327,16 +317,26 @@ def explain_many(
                 method.name,
                 layer=layer,
                 batch_size=batch_size,
-                contrast=contrast,
-                score=score,
+                score=wanted,
                 **options.get(method.name, {}),
             )
     return {name: results[name] for name in methods}
 
 
-def _check_contrast(model, target):
+def _check_score(method, score):
+    """``score`` when ``method`` can explain it; UserError for a contrast or a probability score
+    asked of a method that uses no score (registered ``uses_score=False``)."""
+    if not method.uses_score and not score.is_default:
+        raise UserError(
+            f"{method.name} uses no class score: a contrast class or a probability score "
+            "does not apply to it"
+        )
+    return score
+
+
+def _check_contrast(model, score, target):
     """UserError when a given target is the contrast class (its score would be 0 everywhere)."""
-    contrast = model.contrast_class
+    contrast = score.contrast
     if contrast is not None and target is not None and np.any(np.asarray(target) == contrast):
         raise UserError(
             f"the contrast class {model.label(contrast)} ({contrast}) is also the "
@@ -344,17 +344,14 @@ def _check_contrast(model, target):
         )
 
 
-def _display(model, method, images, target, result):
+def _display(model, method, images, target, result, score):
     """An Explanation from a method's Attribution: finite raw values, the display map, the flags."""
     if target is None:
         target = result.logits.argmax(axis=1).astype(np.int32)
     raw = np.nan_to_num(np.asarray(result.raw, np.float32), nan=0.0, posinf=0.0, neginf=0.0)
-    if method.kind == "cam":
-        display = postprocess.cam_map(raw, model.image_size)
-    else:
-        display = postprocess.gradient_map(raw)
-    display, degenerate = _flag_degenerate(
-        method.name, images, display, _top_is_contrast(model, method.name, target)
+    display = postprocess.display_map(raw, method.display, model.image_size)
+    display, degenerate = postprocess.flag_degenerate(
+        method.name, images, display, _top_is_contrast(model, score, method.name, target)
     )
     images = np.asarray(images)
     shown = (
@@ -363,70 +360,34 @@ def _display(model, method, images, target, result):
         else np.clip(np.round(images.astype(np.float32)), 0, 255).astype(np.uint8)
     )
     return Explanation(
-        method.name,
-        shown,
-        np.asarray(target, np.int32),
-        result.logits,
-        display,
-        raw,
-        model.labels,
-        result.lowres,
-        degenerate,
-        result.extras,
-        getattr(model, "activation", "softmax"),
-        model.contrast_class,
-        model.score_kind,
+        method=method.name,
+        images=shown,
+        target=np.asarray(target, np.int32),
+        logits=result.logits,
+        map=display,
+        raw=raw,
+        labels=model.labels,
+        lowres=result.lowres,
+        degenerate=degenerate,
+        extras=result.extras,
+        activation=model.activation,
+        score=score,
     )
 
 
-def _top_is_contrast(model, method, target):
+def _top_is_contrast(model, score, method, target):
     """Rows whose target (their top class: given targets were checked) is the contrast class:
     nothing to contrast. One warning, pointing at the caller of ``explain``/``explain_many``."""
     same = (
         np.zeros(len(target), bool)
-        if model.contrast_class is None
-        else np.asarray(target) == model.contrast_class
+        if score.contrast is None
+        else np.asarray(target) == score.contrast
     )
     if same.any():
         warnings.warn(
             f"{method}: {int(same.sum())} of {len(same)} images have the contrast class "
-            f"{model.label(model.contrast_class)} as their top class (nothing to "
+            f"{model.label(score.contrast)} as their top class (nothing to "
             "contrast): their maps are all zero",
             stacklevel=4,
         )
     return same
-
-
-def _one_colour(images):
-    """bool [N]: images with one colour in every pixel. A sparse grid of pixels decides most
-    images (any pixel differing from the first); only the rest are compared in full."""
-    first = images[:, :1, :1]
-    candidate = (images[:, ::16, ::16] == first).reshape(len(images), -1).all(axis=1)
-    constant = np.zeros(len(images), bool)
-    for i in np.flatnonzero(candidate):
-        constant[i] = bool((images[i] == first[i]).all())
-    return constant
-
-
-def _flag_degenerate(method, images, display, void=None):
-    """(display maps, degenerate flags): maps of constant images (no evidence at all) and ``void``
-    rows (bool [N], already explained to the user) are set to zero; they and maps without signal
-    are flagged, with one warning per cause. The warnings point at the caller of
-    ``explain``/``explain_many`` (both reach here through ``_display``)."""
-    constant = _one_colour(images)
-    void = np.zeros(len(display), bool) if void is None else void
-    display = np.where((constant | void)[:, None, None], np.float32(0), display)
-    empty = postprocess.is_degenerate(display) & ~constant & ~void
-    if constant.any():
-        warnings.warn(
-            f"{method}: {int(constant.sum())} of {len(display)} images are constant "
-            "(one colour everywhere, nothing to explain): their maps are all zero",
-            stacklevel=4,
-        )
-    if empty.any():
-        warnings.warn(
-            f"{method}: {int(empty.sum())} of {len(display)} maps are all zero "
-            "(no evidence for the target at this layer)",
-            stacklevel=4,
-        )
-    return display, constant | empty | void

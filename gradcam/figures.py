@@ -8,12 +8,14 @@ import numpy as np
 from gradcam import postprocess
 from gradcam.errors import UserError
 from gradcam.explanation import explain
+from gradcam.score import Score
 from gradcam.visualize import new_figure, overlay
 
 
-def method_panel(image, explanation_map, kind, alpha=0.5):
-    """CAM-kind maps as a heatmap over the image; pixel attributions as a grayscale image."""
-    if kind == "cam":
+def method_panel(image, explanation_map, display, alpha=0.5):
+    """A "positive" display (a map) as a heatmap over the image; a "magnitude" display (a
+    per-pixel attribution) as a grayscale image."""
+    if display == "positive":
         return overlay(image, explanation_map, "heatmap", alpha)
     grey = np.clip(np.asarray(explanation_map) * 255.0, 0, 255).astype(np.uint8)
     return np.repeat(grey[..., None], 3, axis=-1)
@@ -43,7 +45,7 @@ def comparison_rows(
         name: int(model.predict(image[None])[0].argmax()) if target is None else target
         for name, image in named_images
     }
-    rather = model.scoring(contrast, score).contrast_class
+    rather = Score.of_arguments(score, contrast).resolve(model.labels).contrast
     if rather is not None and rather in targets.values():
         raise UserError(
             f"the contrast class {model.label(rather)} ({rather}) is also the target "
@@ -58,6 +60,7 @@ def comparison_rows(
         },
     )
     for method in methods:
+        method.check_options(options[method.name])  # once: each explain below skips it
         evidence = []
         for name, image in named_images:
             start = time.perf_counter()
@@ -66,7 +69,7 @@ def comparison_rows(
                     model,
                     image[None],
                     targets[name],
-                    method.name,
+                    method,
                     layer=layer,
                     batch_size=batch_size,
                     contrast=rather,
@@ -78,13 +81,13 @@ def comparison_rows(
                 evidence = None
                 break
             record[name]["seconds"][method.name] = round(time.perf_counter() - start, 2)
-            evidence.append(postprocess.magnitude(result.raw, method.kind, model.image_size)[0])
+            evidence.append(postprocess.evidence(result.raw, method.display, model.image_size)[0])
         if evidence is None:
             columns.append([np.full_like(image, 255) for _, image in named_images])
             continue
         shared = postprocess.normalize_jointly(evidence)
         columns.append(
-            [method_panel(image, m, method.kind) for (_, image), m in zip(named_images, shared)]
+            [method_panel(image, m, method.display) for (_, image), m in zip(named_images, shared)]
         )
     for name, _ in named_images:
         timing = ", ".join(f"{k} {v}" for k, v in record[name]["seconds"].items())

@@ -60,7 +60,9 @@ def image_folder(data_dir):
 def head_scope(spec):
     """Variable scope of the network's final linear layer (from NetworkSpec.head_weights)."""
     if not spec.head_weights:
-        raise UserError(f"{spec.name} does not name its logits layer: pass --train-scopes")
+        raise UserError(
+            f"{spec.name} does not name its logits layer: pass {{argument}}", "train_scopes"
+        )
     return spec.head_weights.rsplit("/", 1)[0]
 
 
@@ -75,7 +77,8 @@ def _head_input(graph, scope):
         ):
             return op.inputs[0]
     raise UserError(
-        f"cannot find the input of {scope}; pass --train-scopes to train without caching"
+        f"cannot find the input of {scope}; pass {{argument}} to train without caching",
+        "train_scopes",
     )
 
 
@@ -129,8 +132,11 @@ def finetune(
     Returns a ``Result``; the checkpoint restores with ``Model(network, out_dir,
     num_classes=len(classes), labels=out_dir/labels.txt)``.
     """
-    if steps < 1 or batch_size < 1 or learning_rate <= 0:
-        raise UserError("--steps and --batch-size must be at least 1, --learning-rate positive")
+    for name, value in (("steps", steps), ("batch_size", batch_size)):
+        if value < 1:
+            raise UserError(f"{{argument}} must be at least 1, got {value}", name)
+    if learning_rate <= 0:
+        raise UserError(f"{{argument}} must be positive, got {learning_rate}", "learning_rate")
     spec = network_spec(network)
     paths, ids, classes = image_folder(data_dir)
     scopes = [head_scope(spec)] + [s.strip("/") for s in train_scopes if s.strip("/")]
@@ -154,8 +160,9 @@ def finetune(
         unknown = [s for s in scopes if not any(v.op.name.startswith(s + "/") for v in trainable)]
         if unknown:
             raise UserError(
-                f"--train-scopes {unknown[0]!r} names no variables of {spec.name} "
-                f"(e.g. {head_scope(spec)})"
+                f"{{argument}} {unknown[0]!r} names no variables of {spec.name} "
+                f"(e.g. {head_scope(spec)})",
+                "train_scopes",
             )
         labels = tf.placeholder(tf.int32, [None])
         loss = tf.reduce_mean(

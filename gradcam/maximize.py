@@ -4,7 +4,8 @@ gradient ascent on the input pixels for a class logit, the mean of one end-point
 unit (a channel at one position), kept natural-looking by L2 decay, random jitter and periodic
 Gaussian blur.
 
-Not an image -> map method, so it is not in the registry; ``gradcam maximize`` runs it.
+Not an image -> map method, so it is not in the method registry; ``gradcam maximize`` runs it.
+The channel and unit objectives are graph pieces of the model layer (``gradcam.objectives``).
 """
 
 from dataclasses import dataclass
@@ -12,7 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from gradcam.errors import UserError
-from gradcam.methods.path_math import blur
+from gradcam.fetch_keys import INPUT_GRADIENTS, SCORE
+from gradcam.objectives import unit_gradients
+from gradcam.substitutes import gaussian_blur
 
 MID_GREY = 127.5
 
@@ -31,14 +34,14 @@ def _objective_fn(model, target, layer, channel, unit):
     if target is not None:
 
         def class_logit(x):
-            out = model.fetch(x, [target], ["score", "input_gradients"])
-            return out["score"], out["input_gradients"]
+            out = model.fetch(x, [target], [SCORE, INPUT_GRADIENTS])
+            return out[SCORE], out[INPUT_GRADIENTS]
 
         return class_logit
 
     def channel_value(x):
-        out = model.unit_gradients(x, layer, channel, unit)
-        return out["objective"], out["input_gradients"]
+        out = unit_gradients(model, x, layer, channel, unit)
+        return out["objective"], out[INPUT_GRADIENTS]
 
     return channel_value
 
@@ -79,7 +82,7 @@ def maximize(
         centred += learning_rate * gradient / (np.abs(gradient).mean() + 1e-12)
         centred *= 1.0 - l2_decay
         if blur_every and (step + 1) % blur_every == 0:
-            centred = blur(centred, blur_sigma)
+            centred = gaussian_blur(centred, blur_sigma)
         centred = np.clip(centred, -MID_GREY, MID_GREY)
     history.append(float(evaluate(centred[None] + MID_GREY)[0][0]))
     image = np.clip(np.round(centred + MID_GREY), 0, 255).astype(np.uint8)

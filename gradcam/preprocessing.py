@@ -23,22 +23,41 @@ path, unchanged.
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Optional
 
 import numpy as np
 from PIL import Image
 
 from gradcam.errors import UserError
-from gradcam.images import decode_min_size
+from gradcam.images import ScaledImage, decode_min_size
 
 
 @dataclass(frozen=True)
 class Preprocessing:
+    """A preprocessing style: its geometry (outside the graph) and value normalisation (inside)."""
+
     name: str
     geometry: (
         str  # "crop_both" (Slim inception central_crop) or "shorter_side" (resize + square crop)
     )
     default_fraction: float
     normalize: Callable  # tf tensor in [0, 255] -> network input tensor
+
+    def prepare(self, photo, size: int, central_fraction: Optional[float] = None) -> np.ndarray:
+        """The uint8 ``size`` x ``size`` x 3 image the network sees, from an RGB uint8 photo
+        (this style's crop and resize; ``central_fraction`` overrides its crop), or from a
+        ``gradcam.images.ScaledImage`` (a photo decoded reduced: the crop is placed in the full
+        photo's coordinates)."""
+        if isinstance(photo, ScaledImage):
+            return crop_and_resize(
+                photo.pixels, size, self, central_fraction, photo.factor, photo.full_size
+            )
+        return crop_and_resize(photo, size, self, central_fraction)
+
+    def decode_size(self, size: int, central_fraction: Optional[float] = None) -> tuple:
+        """(min_width, min_height) at which to decode photos for ``prepare`` at ``size``
+        (``gradcam.images.load_scaled(path, ...)``; see ``gradcam.images``)."""
+        return decode_size(self, size, central_fraction)
 
 
 def _inception(x):

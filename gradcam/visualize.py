@@ -12,10 +12,11 @@ from pathlib import Path
 import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
-from PIL import Image, ImageFilter
+from PIL import Image
 
 from gradcam.errors import UserError
 from gradcam.postprocess import STYLES
+from gradcam.substitutes import gaussian_blur
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
@@ -31,11 +32,7 @@ def overlay(image, heatmap, style="heatmap", alpha=0.5, colormap="jet"):
     elif style == "shading":
         out = image * weight
     elif style == "blur":
-        radius = max(2.0, image.shape[0] / 32.0)
-        blurred = np.asarray(
-            Image.fromarray(image.astype(np.uint8)).filter(ImageFilter.GaussianBlur(radius)),
-            np.float32,
-        )
+        blurred = gaussian_blur(image, max(2.0, image.shape[0] / 32.0), exact=False)
         out = weight * image + (1.0 - weight) * blurred
     else:
         raise UserError(f"unknown style {style!r}; valid styles: {', '.join(STYLES)}")

@@ -91,7 +91,7 @@ def main(argv=None, model=None):
 
     titles = [f"{model.label(c)} p={probabilities[c]:.3f}" for c in classes]
     rows = [
-        [method_panel(image, maps[m][i], get_method(m).kind) for m in methods] for i in range(2)
+        [method_panel(image, maps[m][i], get_method(m).display) for m in methods] for i in range(2)
     ]
     report.save_small_figure(out / "class_discriminative.png", figure(image, titles, rows, methods))
     report.write_json(

@@ -47,14 +47,11 @@ def parse_args(argv):
 
 
 def absolute_map(model, explanation):
-    """|attribution| at input resolution: CAM maps upsampled before ReLU, pixel maps summed over
-    colour channels (Adebayo et al. compare absolute values)."""
-    from gradcam.postprocess import upsample
+    """|attribution| at input resolution: maps upsampled before the absolute value, per-pixel
+    attributions summed over colour channels (Adebayo et al. compare absolute values)."""
+    from gradcam.postprocess import evidence
 
-    raw = np.asarray(explanation.raw, np.float32)
-    if get_method(explanation.method).kind == "cam":
-        return np.abs(upsample(raw, model.image_size) if raw.shape[1] != model.image_size else raw)
-    return np.abs(raw).sum(axis=-1)
+    return evidence(explanation.raw, "magnitude", model.image_size, percentile=None)
 
 
 def explain_all(model, images, targets, methods, fast):
@@ -68,8 +65,8 @@ def explain_all(model, images, targets, methods, fast):
 
 def compare(original, randomized):
     """Mean over images of Spearman (abs) and SSIM (maps scaled to [0, 1])."""
+    from gradcam.arrays import normalize
     from gradcam.evaluation.similarity import spearman, ssim
-    from gradcam.postprocess import normalize
 
     a, b = normalize(original), normalize(randomized)
     return {

@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 import gradcam
+import gradcam.nets
 from gradcam import checkpoints
 from gradcam.errors import UserError
 from gradcam.explanation import explain
@@ -35,6 +36,10 @@ def test_top_level_names_are_the_api_and_stay_functions(lite0, cat_png):
     assert isinstance(result, gradcam.Explanation)
     assert callable(gradcam.explain) and gradcam.explain is explain  # not shadowed by a module
     assert gradcam.load_image(cat_png).shape == photo("chelsea").shape
+    # networks of your own without the top-level ``nets`` name: the same objects, one registry
+    assert gradcam.NetworkSpec is NetworkSpec and gradcam.nets.NetworkSpec is NetworkSpec
+    assert gradcam.nets.NETWORKS is NETWORKS and gradcam.nets.register_network is register_network
+    assert result.score == gradcam.Score()
 
 
 def test_images_given_every_way_explain_the_same(lite0, cat_png):
@@ -89,6 +94,30 @@ def test_explanation_top_k_overlay_and_saved_files_round_trip(lite0, cat_png, tm
     rows = np.load(result.save(tmp_path / "rows.npz"))  # two classes of one image
     assert rows["target"].tolist() == [282, 285] and rows["map"].shape == (2, 224, 224)
     assert rows["logits"].shape == (1000,) and rows["input"].shape == (224, 224, 3)
+
+
+def test_an_explanation_shows_itself_in_a_notebook(lite0, cat_png, tmp_path):
+    """``_repr_png_`` (what Jupyter shows) is the PNG of ``figure()``: the image and the titled
+    overlay, the picture ``save_figure`` writes."""
+    import io
+
+    result = explain(lite0, cat_png, "tiger cat")
+    png = result._repr_png_()
+    assert png.startswith(b"\x89PNG\r\n\x1a\n")
+    shown = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
+    written = np.asarray(Image.open(result.save_figure(tmp_path / "figure.png")).convert("RGB"))
+    np.testing.assert_array_equal(shown, written)
+    assert shown.shape[1] > 1.8 * shown.shape[0]  # two panels side by side: input, overlay
+
+
+def test_overlay_may_draw_another_display(lite0, cat_png):
+    result = explain(lite0, cat_png, "tiger cat", "gradient")
+    assert np.array_equal(result.overlay(0, display="magnitude"), result.overlay(0))
+    positive = result.overlay(0, display="positive")
+    summed = np.maximum(result.raw[0].sum(axis=-1), 0)
+    expected = overlay(result.images[0], summed / summed.max())
+    np.testing.assert_allclose(positive.astype(int), expected.astype(int), atol=1)
+    assert not np.array_equal(positive, result.overlay(0))
 
 
 def test_api_errors_name_arguments_the_cli_names_flags(lite0, cat_png):
@@ -167,8 +196,8 @@ def _imported_after(code):
 
 def test_the_package_the_cli_and_the_registries_import_no_tensorflow():
     loaded = _imported_after(
-        "import gradcam, gradcam.cli, gradcam.methods, nets.nets_factory\n"
-        "gradcam.cli.build_parser()"
+        "import gradcam, gradcam.cli, gradcam.methods, gradcam.nets, nets.nets_factory\n"
+        "gradcam.cli.build_parser(); gradcam.NetworkSpec, gradcam.Score"
     )
     assert "gradcam" in loaded and "tensorflow" not in loaded and "matplotlib" not in loaded
     assert "gradio" not in loaded and "apache_beam" not in loaded

@@ -71,7 +71,7 @@ def test_several_classes_of_one_image_match_separate_runs(lite0, coffee_input, m
     real_run = lite0.session.run
 
     def counting(fetches, feed_dict=None, **kwargs):
-        fed.append(len(feed_dict[lite0.images]) if lite0.images in feed_dict else 0)
+        fed.append(len(feed_dict[lite0.input_tensor]) if lite0.input_tensor in feed_dict else 0)
         return real_run(fetches, feed_dict, **kwargs)
 
     monkeypatch.setattr(lite0.session, "run", counting)

@@ -1,4 +1,4 @@
-"""The new methods and the contrast through every door: the API (``gradcam.explain``), the CLI
+"""Every method and the contrast through every door: the API (``gradcam.explain``), the CLI
 (``explain``, ``compare``, ``batch``), in one process on the session's Lite0."""
 
 import json
@@ -10,28 +10,31 @@ from PIL import Image
 import gradcam
 from gradcam.cli import main
 from gradcam.methods import METHODS
+from gradcam.score import LOGIT
 
 from conftest import smoke_options
 
-NEW = ("layer_cam", "xgrad_cam", "hires_cam", "eigen_cam", "ablation_cam", "rise")
 ESPRESSO, CUP = 967, 968
+SCORED = [name for name, m in METHODS.items() if m.uses_score]
+SCORELESS = [name for name, m in METHODS.items() if not m.uses_score]
 
 
-def test_list_methods_shows_the_six_new_methods(capsys):
+def test_list_methods_shows_every_method(capsys):
     assert main(["list", "methods"]) == 0
-    listed = [line.split()[0] for line in capsys.readouterr().out.splitlines()]
-    assert set(NEW) <= set(listed) and listed == list(METHODS)
+    rows = [line.split()[:2] for line in capsys.readouterr().out.splitlines()]
+    assert [name for name, _ in rows] == list(METHODS)
+    assert all(kind == METHODS[name].kind for name, kind in rows)
 
 
-@pytest.mark.parametrize("method", NEW)
-def test_api_explains_a_path_with_each_new_method(lite0, coffee_png, method):
+@pytest.mark.parametrize("method", list(METHODS))
+def test_api_explains_a_path_with_each_method(lite0, coffee_png, method):
     result = gradcam.explain(lite0, str(coffee_png), "espresso", method, **METHODS[method].smoke)
     assert result.map.shape == (1, 224, 224) and int(result.target[0]) == ESPRESSO
     assert not result.degenerate[0] and (result.lowres is not None) == METHODS[method].lowres
-    assert result.contrast is None and result.score == "logit"
+    assert result.contrast is None and result.score == LOGIT
 
 
-@pytest.mark.parametrize("method", sorted(set(METHODS) - {"eigen_cam"}))
+@pytest.mark.parametrize("method", SCORED)
 def test_every_method_takes_a_contrast_from_the_cli(
     cli_lite0, coffee_png, tmp_path, method, capsys
 ):
@@ -115,7 +118,10 @@ def test_probability_score_from_the_cli(cli_lite0, coffee_png, tmp_path, capsys)
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["--method", "eigen_cam", "--contrast", "cup"], "eigen_cam uses no class score"),
+        *[
+            (["--method", name, "--contrast", "cup"], f"{name} uses no class score")
+            for name in SCORELESS
+        ],
         (["--method", "cam", "--score", "probability"], "--score probability does not apply"),
         (["--class", "cup", "--contrast", "968"], "is also the target"),
         (["--contrast", "expresso"], "unknown class 'expresso'"),
@@ -170,8 +176,8 @@ def test_compare_draws_the_contrast(cli_lite0, coffee_png, tmp_path, capsys):
     assert "is also the target" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("method", NEW)
-def test_batch_mode_runs_each_new_method_with_a_contrast(
+@pytest.mark.parametrize("method", list(METHODS))
+def test_batch_mode_runs_each_method_with_a_contrast(
     cli_lite0, coffee_png, tmp_path, lite0, method
 ):
     folder = tmp_path / "in"
@@ -179,7 +185,7 @@ def test_batch_mode_runs_each_new_method_with_a_contrast(
     Image.open(coffee_png).save(folder / "a.png")
     Image.open(coffee_png).transpose(Image.FLIP_LEFT_RIGHT).save(folder / "b.png")
     out = tmp_path / "out"
-    contrast = {} if method == "eigen_cam" else {"contrast": CUP}  # Eigen-CAM has no score
+    contrast = {"contrast": CUP} if METHODS[method].uses_score else {}
     flags = ["--contrast", "cup"] if contrast else []
     assert (
         main(

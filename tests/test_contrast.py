@@ -11,11 +11,14 @@ from gradcam.errors import UserError
 from gradcam.explanation import explain, explain_many
 from gradcam.methods import METHODS, get_method
 from gradcam.methods.rise_math import rise_masks
+from gradcam.score import LOGIT, Score
 
 from methods_toynet import SIZE, backward, forward, toy_fixtures
 
 TARGET = np.array([0, 2, 3])
 CONTRAST = 1
+RATHER = Score(contrast=CONTRAST)  # the target's logit rather than the contrast's
+PROBABILITY = Score(kind="probability")
 
 
 weights, toy, images = toy_fixtures("toy_contrast", 4, 5, rows=3)
@@ -54,11 +57,11 @@ def test_fetched_score_is_the_numpy_score(toy, weights, images, score):
     logits = forward(weights, images)["logits"]
     values = logits if score == "logit" else softmax(logits)
     expected = values[np.arange(3), TARGET] - values[:, CONTRAST]
-    view = toy.scoring(CONTRAST, score)
-    out = view.fetch(images, TARGET, ["score", "logits"])
+    wanted = Score(kind=score, contrast=CONTRAST)
+    out = toy.fetch(images, TARGET, ["score", "logits"], score=wanted)
     np.testing.assert_allclose(out["score"], expected, rtol=1e-4, atol=1e-6)
-    np.testing.assert_allclose(view.score_of(out["logits"], TARGET), expected, rtol=1e-4, atol=1e-6)
-    # the model itself still explains the plain logit
+    np.testing.assert_allclose(wanted.of(out["logits"], TARGET), expected, rtol=1e-4, atol=1e-6)
+    # without a score the model explains the plain logit
     np.testing.assert_allclose(
         toy.fetch(images, TARGET, ["score"])["score"],
         logits[np.arange(3), TARGET],
@@ -67,18 +70,35 @@ def test_fetched_score_is_the_numpy_score(toy, weights, images, score):
     )
 
 
-def test_scoring_checks_its_arguments(toy):
-    assert toy.scoring() is toy
+def test_score_checks_its_arguments(toy, images):
+    assert Score() == LOGIT and LOGIT.is_default and not RATHER.is_default
     with pytest.raises(UserError, match="unknown score 'odds'"):
-        toy.scoring(None, "odds")
+        Score(kind="odds")
     with pytest.raises(UserError, match="out of range"):
-        toy.scoring(9)
+        Score(contrast=9).resolve(toy.labels)
+    with pytest.raises(UserError, match="out of range"):
+        toy.fetch(images, TARGET, ["score"], score=Score(contrast=9))
+    assert Score(contrast="class 1").resolve(toy.labels) == RATHER
+    assert Score.of_arguments("probability", 1) == Score(kind="probability", contrast=1)
+    assert Score.of_arguments(RATHER) is RATHER
+    with pytest.raises(UserError, match="differ"):
+        Score.of_arguments(RATHER, 2)
+    with pytest.raises(ValueError, match="resolve"):
+        Score(contrast="class 1").of(np.zeros((1, 4)), 0)
+
+
+def test_explain_stores_the_score_whole(toy, images):
+    result = explain(toy, images, TARGET, "grad_cam", contrast="class 1", score="probability")
+    assert result.score == Score(kind="probability", contrast=CONTRAST)
+    assert result.contrast == CONTRAST
+    again = explain(toy, images, TARGET, "grad_cam", score=result.score)
+    np.testing.assert_array_equal(again.raw, result.raw)
+    assert explain(toy, images, TARGET, "grad_cam").score == LOGIT
 
 
 # -- gradient methods against numpy --------------------------------------------------------------
 def test_grad_cam_of_a_contrast_is_the_difference_of_the_two_maps(toy, weights, images):
-    view = toy.scoring(CONTRAST)
-    rather = run(view, "grad_cam", images, layer="conv1").raw
+    rather = run(toy, "grad_cam", images, layer="conv1", score=RATHER).raw
     target = run(toy, "grad_cam", images, layer="conv1").raw
     other = get_method("grad_cam").fn(toy, images, np.full(3, CONTRAST), layer="conv1").raw
     np.testing.assert_allclose(rather, target - other, rtol=1e-5, atol=1e-5)
@@ -88,14 +108,16 @@ def test_grad_cam_of_a_contrast_is_the_difference_of_the_two_maps(toy, weights, 
 
 
 def test_layer_cam_and_gradient_of_a_contrast_match_numpy(toy, weights, images):
-    view = toy.scoring(CONTRAST)
     g = contrast_gradients(weights, images, "grad_a")
     expected = np.einsum("nhwc,nhwc->nhw", forward(weights, images)["a"], np.maximum(g, 0))
     np.testing.assert_allclose(
-        run(view, "layer_cam", images, layer="conv1").raw, expected, rtol=1e-4, atol=1e-5
+        run(toy, "layer_cam", images, layer="conv1", score=RATHER).raw,
+        expected,
+        rtol=1e-4,
+        atol=1e-5,
     )
     np.testing.assert_allclose(
-        run(view, "gradient", images).raw,
+        run(toy, "gradient", images, score=RATHER).raw,
         contrast_gradients(weights, images, "grad_x"),
         rtol=1e-4,
         atol=1e-7,
@@ -103,14 +125,16 @@ def test_layer_cam_and_gradient_of_a_contrast_match_numpy(toy, weights, images):
 
 
 def test_probability_score_gradients_match_numpy(toy, weights, images):
-    view = toy.scoring(None, "probability")
     g = probability_gradients(weights, images, "grad_a")
     expected = np.einsum("nhwc,nhwc->nhw", forward(weights, images)["a"], g)
     np.testing.assert_allclose(
-        run(view, "hires_cam", images, layer="conv1").raw, expected, rtol=1e-3, atol=1e-8
+        run(toy, "hires_cam", images, layer="conv1", score=PROBABILITY).raw,
+        expected,
+        rtol=1e-3,
+        atol=1e-8,
     )
     np.testing.assert_allclose(
-        run(view, "gradient", images).raw,
+        run(toy, "gradient", images, score=PROBABILITY).raw,
         probability_gradients(weights, images, "grad_x"),
         rtol=1e-3,
         atol=1e-9,
@@ -120,7 +144,7 @@ def test_probability_score_gradients_match_numpy(toy, weights, images):
 def test_integrated_gradients_of_a_contrast_is_the_difference(toy, images):
     """IG is linear in the function: IG of f_t - f_c is IG of f_t minus IG of f_c, and so is its
     completeness gap."""
-    rather = run(toy.scoring(CONTRAST), "integrated_gradients", images, steps=4)
+    rather = run(toy, "integrated_gradients", images, steps=4, score=RATHER)
     target = run(toy, "integrated_gradients", images, steps=4)
     other = get_method("integrated_gradients").fn(toy, images, np.full(3, CONTRAST), steps=4)
     np.testing.assert_allclose(rather.raw, target.raw - other.raw, rtol=1e-4, atol=1e-6)
@@ -137,21 +161,27 @@ def test_cam_of_a_contrast_weighs_by_the_difference_of_the_columns(toy, weights,
     w = weights["logits/weights"]
     expected = np.einsum("nhwc,cn->nhw", b, w[:, TARGET] - w[:, [CONTRAST]])
     np.testing.assert_allclose(
-        run(toy.scoring(CONTRAST), "cam", images).raw, expected, rtol=1e-4, atol=1e-5
+        run(toy, "cam", images, score=RATHER).raw, expected, rtol=1e-4, atol=1e-5
     )
     with pytest.raises(UserError, match="probability does not apply"):
-        run(toy.scoring(None, "probability"), "cam", images)
+        run(toy, "cam", images, score=PROBABILITY)
 
 
 # -- perturbation methods explain the same score ---------------------------------------------------
 def test_occlusion_of_a_contrast_is_the_drop_of_the_difference(toy, weights, images):
-    view = toy.scoring(CONTRAST, "probability")
-
     def score(x):
         p = softmax(forward(weights, x)["logits"])
         return p[:, TARGET] - p[:, [CONTRAST]]  # [copies, rows]
 
-    result = run(view, "occlusion", images, patch=8, stride=8, fill="zero")
+    result = run(
+        toy,
+        "occlusion",
+        images,
+        patch=8,
+        stride=8,
+        fill="zero",
+        score=Score(kind="probability", contrast=CONTRAST),
+    )
     for n in range(3):
         expected = np.zeros((SIZE, SIZE))
         for top in (0, 8):
@@ -164,18 +194,24 @@ def test_occlusion_of_a_contrast_is_the_drop_of_the_difference(toy, weights, ima
 
 
 def test_score_cam_of_a_contrast_weighs_by_probability_difference_gains(toy, weights, images):
-    from gradcam import postprocess
+    from gradcam import arrays
 
     b = forward(weights, images)["b"]
     black = softmax(forward(weights, np.zeros((1, SIZE, SIZE, 3)))["logits"])[0]
     expected = np.zeros(b.shape[:3])
     for n, t in enumerate(TARGET):
-        masks = postprocess.normalize(postprocess.upsample(np.moveaxis(b[n], -1, 0), SIZE))
+        masks = arrays.normalize(arrays.upsample(np.moveaxis(b[n], -1, 0), SIZE))
         p = softmax(forward(weights, images[n][None] * masks[..., None])["logits"])
         gain = (p[:, t] - p[:, CONTRAST]) - (black[t] - black[CONTRAST])
         expected[n] = np.einsum("hwc,c->hw", b[n], gain)
     np.testing.assert_allclose(
-        run(toy.scoring(CONTRAST), "score_cam", images).raw, expected, rtol=1e-3, atol=1e-5
+        run(toy, "score_cam", images, score=RATHER).raw, expected, rtol=1e-3, atol=1e-5
+    )
+    # Score-CAM explains the probability whatever the score's kind (registered score_kind)
+    assert METHODS["score_cam"].score_kind == "probability"
+    np.testing.assert_array_equal(
+        run(toy, "score_cam", images, score=Score(kind="probability", contrast=CONTRAST)).raw,
+        run(toy, "score_cam", images, score=RATHER).raw,
     )
 
 
@@ -188,7 +224,7 @@ def test_ablation_cam_of_a_contrast_has_the_closed_form(toy, weights, images):
         drops = (w[:, t] - w[:, CONTRAST]) * b[n].mean(axis=(0, 1))
         expected[n] = np.einsum("hwc,c->hw", b[n], drops / abs(y))
     np.testing.assert_allclose(
-        run(toy.scoring(CONTRAST), "ablation_cam", images).raw, expected, rtol=1e-4, atol=1e-5
+        run(toy, "ablation_cam", images, score=RATHER).raw, expected, rtol=1e-4, atol=1e-5
     )
 
 
@@ -196,7 +232,12 @@ def test_rise_of_a_contrast_weighs_the_masks_by_the_difference(toy, weights, ima
     masks = np.concatenate(list(rise_masks(12, SIZE, 4, 0.5, seed=0, batch_size=12)))
     kept = masks[..., None]
     result = get_method("rise").fn(
-        toy.scoring(CONTRAST, "probability"), images[:1], TARGET[:1], masks=12, cells=4
+        toy,
+        images[:1],
+        TARGET[:1],
+        masks=12,
+        cells=4,
+        score=Score(kind="probability", contrast=CONTRAST),
     )
     p = softmax(forward(weights, images[0][None] * kept)["logits"])
     f = p[:, TARGET[0]] - p[:, CONTRAST]
@@ -212,11 +253,21 @@ def test_contrast_equal_to_a_given_target_is_refused(toy, images):
         explain_many(toy, images, 2, ["grad_cam", "occlusion"], contrast="2")
 
 
-def test_eigen_cam_refuses_a_contrast_and_a_probability(toy, images):
-    with pytest.raises(UserError, match="eigen_cam uses no class score"):
-        explain(toy, images, 0, "eigen_cam", contrast=1)
-    with pytest.raises(UserError, match="eigen_cam uses no class score"):
-        explain(toy, images, 0, "eigen_cam", score="probability")
+SCORELESS = [m.name for m in METHODS.values() if not m.uses_score]
+
+
+@pytest.mark.parametrize("name", SCORELESS)
+def test_a_method_without_a_score_refuses_a_contrast_and_a_probability(toy, images, name):
+    for kwargs in ({"contrast": 1}, {"score": "probability"}):
+        with pytest.raises(UserError, match=f"{name} uses no class score"):
+            explain(toy, images, 0, name, **kwargs)
+        with pytest.raises(UserError, match=f"{name} uses no class score"):
+            explain_many(toy, images, 0, ["grad_cam", name], **kwargs)
+    explain(toy, images, 0, name)  # the default score is fine
+
+
+def test_eigen_cam_is_registered_without_a_score():
+    assert SCORELESS == ["eigen_cam"]
 
 
 def test_top_class_equal_to_the_contrast_gets_a_flagged_zero_map(toy, images):
@@ -264,7 +315,7 @@ def test_no_method_adds_ops_after_its_first_call_whatever_the_score(lite0, coffe
     def every_method():
         for name in new:
             explain(lite0, image, 967, name, **METHODS[name].smoke)
-            if name != "eigen_cam":
+            if METHODS[name].uses_score:
                 explain(
                     lite0,
                     image,
@@ -304,7 +355,7 @@ def test_lite0_gradient_of_a_contrast_is_the_difference(lite0, coffee_input):
 
 def test_probability_score_of_a_sigmoid_head_is_each_class_sigmoid(tmp_path):
     """A multi-label (sigmoid) head: the probability score is sigmoid(l_t) - sigmoid(l_c), in the
-    graph and in ``score_of``, from the eager references of tests/keras_models.py."""
+    graph and in ``Score.of``, from the eager references of tests/keras_models.py."""
     import subprocess
     import sys
     from pathlib import Path
@@ -326,9 +377,11 @@ def test_probability_score_of_a_sigmoid_head_is_each_class_sigmoid(tmp_path):
         target = (np.arange(len(images)) % 2) * 2  # classes 0 and 2, never 1 (the contrast)
         p = 1.0 / (1.0 + np.exp(-logits))
         expected = p[np.arange(len(images)), target] - p[:, 1]
-        view = model.scoring(1, "probability")
-        out = view.fetch(images, target, ["score", "logits"])
+        wanted = Score(kind="probability", contrast=1)
+        out = model.fetch(images, target, ["score", "logits"], score=wanted)
         np.testing.assert_allclose(out["score"], expected, atol=1e-6)
-        np.testing.assert_allclose(view.score_of(out["logits"], target), expected, atol=1e-6)
+        np.testing.assert_allclose(
+            wanted.of(out["logits"], target, model.activation), expected, atol=1e-6
+        )
     finally:
         model.close()

@@ -67,7 +67,7 @@ def test_random_order_lies_between_the_best_and_the_worst(toy):
 def test_curve_ends_are_the_image_and_the_baseline_and_batches_are_bounded(toy):
     image, weights = toy
     score, calls = toy_model(weights)
-    blurred = perturbation.baseline_image(image * 100, "blur")
+    blurred = perturbation.substrate_image(image * 100, "blur")
     values = perturbation.curve(
         score, image * 100, weights, "deletion", blurred, steps=7, batch_size=3
     )

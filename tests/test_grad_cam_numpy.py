@@ -6,7 +6,7 @@ import warnings
 import numpy as np
 import pytest
 
-from gradcam import postprocess
+from gradcam import arrays, postprocess
 from gradcam.methods import cam_math
 from gradcam.model import Model
 from nets.nets_factory import NetworkSpec
@@ -200,7 +200,7 @@ def test_batching_does_not_change_results(tiny):
 def test_normalize_spans_zero_to_one_per_map():
     rng = np.random.default_rng(0)
     maps = rng.normal(size=(4, 5, 6)) * np.array([1, 10, 1e-3, 100])[:, None, None]
-    out = postprocess.normalize(maps)
+    out = arrays.normalize(maps)
     assert out.dtype == np.float32
     np.testing.assert_allclose(out.min(axis=(1, 2)), 0, atol=1e-6)
     np.testing.assert_allclose(out.max(axis=(1, 2)), 1, atol=1e-6)
@@ -210,7 +210,7 @@ def test_normalize_spans_zero_to_one_per_map():
 
 def test_constant_maps_become_zeros_without_nan():
     maps = np.stack([np.zeros((3, 3)), np.full((3, 3), 7.0), np.eye(3)])
-    out = postprocess.normalize(maps)
+    out = arrays.normalize(maps)
     assert np.isfinite(out).all()
     assert (out[:2] == 0).all() and out[2].max() == 1
     np.testing.assert_array_equal(postprocess.is_degenerate(out), [True, True, False])
@@ -218,7 +218,7 @@ def test_constant_maps_become_zeros_without_nan():
 
 def test_upsample_is_bilinear():
     maps = np.random.default_rng(1).normal(size=(2, 7, 7)).astype(np.float32)
-    out = postprocess.upsample(maps, 224)
+    out = arrays.upsample(maps, 224)
     assert out.shape == (2, 224, 224)
     np.testing.assert_allclose(out, bilinear(maps.astype(np.float64), 224), atol=1e-4)
 
@@ -227,6 +227,36 @@ def test_cam_map_rectifies_before_normalising():
     lowres = np.array([[[-5.0, 0.0], [1.0, 3.0]]])
     out = postprocess.cam_map(lowres, 2)
     np.testing.assert_allclose(out, [[[0.0, 0.0], [1 / 3, 1.0]]], atol=1e-6)
+
+
+def test_evidence_reads_the_resolution_and_the_colour_axis_from_the_array():
+    rng = np.random.default_rng(2)
+    lowres = rng.normal(size=(2, 7, 7)).astype(np.float32)
+    at_own = postprocess.evidence(lowres, "positive")
+    np.testing.assert_array_equal(at_own, np.maximum(lowres, 0))  # no size: its own 7 x 7
+    np.testing.assert_allclose(
+        postprocess.evidence(lowres, "positive", 28), bilinear(np.maximum(lowres, 0), 28), atol=1e-5
+    )
+    full = rng.normal(size=(2, 28, 28)).astype(np.float32)  # input resolution: not resized
+    np.testing.assert_array_equal(postprocess.evidence(full, "positive", 28), np.maximum(full, 0))
+    np.testing.assert_array_equal(postprocess.evidence(full, "magnitude", 28), np.abs(full))
+    pixels = rng.normal(size=(2, 28, 28, 3)).astype(np.float32)
+    np.testing.assert_allclose(
+        postprocess.evidence(pixels, "magnitude", 28, percentile=None),
+        np.abs(pixels).sum(axis=-1),
+        rtol=1e-6,
+    )
+    np.testing.assert_allclose(
+        postprocess.evidence(pixels, "positive", 28),
+        np.maximum(pixels.sum(axis=-1), 0),
+        rtol=1e-6,
+        atol=1e-6,
+    )
+    np.testing.assert_array_equal(
+        postprocess.display_map(lowres, "positive", 28), postprocess.cam_map(lowres, 28)
+    )
+    with pytest.raises(ValueError, match="display must be"):
+        postprocess.evidence(lowres, "cam")
 
 
 def test_gradient_map_sums_channels_and_clips_outliers():

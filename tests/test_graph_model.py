@@ -16,7 +16,7 @@ from conftest import photo
 
 
 def graph_model(path, input_tensor, logits_tensor, layer_tensor, preprocessing, **kwargs):
-    return Model.from_graph(
+    return Model.from_file(
         path,
         input_tensor=input_tensor,
         logits_tensor=logits_tensor,

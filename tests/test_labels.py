@@ -137,3 +137,20 @@ def test_binary_label_file(tmp_path):
 def test_missing_label_file(tmp_path):
     with pytest.raises(UserError, match="cannot read label file"):
         read_label_file(str(tmp_path / "nope.txt"), 3)
+
+
+def test_labels_of_a_model_are_a_sequence_with_its_two_look_ups(tmp_path):
+    from gradcam.labels import Labels
+
+    imagenet = Labels.for_model(None, 1001, label_offset=1)
+    assert len(imagenet) == 1001 and imagenet[0] == "background"
+    assert list(imagenet[1:]) == list(imagenet_labels())
+    assert imagenet.class_index("tabby") == 282 and imagenet.label(282) == "tabby"
+    assert Labels.for_model(None, 3) == ["class 0", "class 1", "class 2"]
+    path = tmp_path / "labels.txt"
+    path.write_text("1:cat\n2:dog, puppy\n")
+    mine = Labels.for_model(path, 3)
+    assert list(mine) == ["background", "cat", "dog, puppy"] and mine.class_index("puppy") == 2
+    assert Labels.for_model(("a", "b"), 2).label(1) == "b"
+    with pytest.raises(UserError, match="3 labels given for a model with 2 classes"):
+        Labels.for_model(["a", "b", "c"], 2)

@@ -6,9 +6,12 @@ options (captum keeps such a table beside its tests; here the registry is that t
 - no call after the first adds an op to the graph;
 - the raw output is finite and has the declared shape (kind "cam" with ``lowres``: the layer's
   [N, h, w]; other "cam": [N, S, S]; "pixel": [N, S, S, 3]);
-- every module under gradcam/methods that registers a method is imported by the package.
+- every module under gradcam/methods that registers a method is imported by the package;
+- the methods use nothing of a model outside ``gradcam.methods.protocol.Explainable`` (an ast walk
+  over every ``model.<name>``), and ``gradcam.Model`` is an ``Explainable``.
 """
 
+import ast
 import re
 import warnings
 from pathlib import Path
@@ -19,6 +22,7 @@ import pytest
 import gradcam.methods
 from gradcam.explanation import explain
 from gradcam.methods import METHODS
+from gradcam.methods.protocol import MEMBERS, Explainable
 
 from conftest import photo
 
@@ -67,7 +71,7 @@ def test_raw_output_is_finite_with_the_declared_shape(lite0, rows, name):
     method = METHODS[name]
     result = _run(lite0, name, images, targets)
     size = lite0.image_size
-    if method.kind == "pixel":
+    if method.display == "magnitude":
         expected = (3, size, size, 3)
     elif method.lowres:
         _, h, w, _ = lite0.fetch(images[:1], keys=["activations"])["activations"].shape
@@ -90,3 +94,39 @@ def test_every_module_that_registers_a_method_is_imported():
     }
     registered = {method.fn.__module__.rsplit(".", 1)[-1] for method in METHODS.values()}
     assert registering == registered
+
+
+def model_members_used(source: str) -> set:
+    """Every ``<name>`` of ``model.<name>`` in a module's source (``model`` being the name every
+    method gives the model it is passed)."""
+    return {
+        node.attr
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Attribute)
+        and isinstance(node.value, ast.Name)
+        and node.value.id == "model"
+    }
+
+
+def test_the_member_walk_sees_what_a_method_uses():
+    source = "def m(model, x):\n    model.fetch(x)\n    return model.session.run(model.graph)\n"
+    assert model_members_used(source) == {"fetch", "session", "graph"}
+
+
+def test_methods_use_only_the_explainable_protocol(lite0):
+    folder = Path(gradcam.methods.__file__).parent
+    outside = {
+        path.name: sorted(model_members_used(path.read_text()) - MEMBERS)
+        for path in sorted(folder.glob("*.py"))
+    }
+    assert {name: used for name, used in outside.items() if used} == {}
+    assert isinstance(lite0, Explainable)
+    assert MEMBERS == {
+        "fetch",
+        "fetch_above",
+        "predict",
+        "check_target",
+        "image_size",
+        "activation",
+        "prepare",
+    }

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from gradcam.errors import UserError
-from gradcam.methods.activation_max import maximize
+from gradcam.maximize import maximize
 
 from methods_toynet import make_toy_model, toy_weights
 
@@ -54,7 +54,7 @@ def test_unit_visualisation_raises_that_unit_and_checks_its_position(toy):
 
 def test_unit_gradient_comes_from_that_position_only(toy):
     """A 1x1 conv layer: the unit at (y, x) depends on the pixel at (y, x) alone."""
-    from gradcam.methods.activation_max import _objective_fn
+    from gradcam.maximize import _objective_fn
 
     evaluate = _objective_fn(toy, None, "conv1", 2, (3, 5))
     _, gradient = evaluate(np.full((1, 16, 16, 3), 100.0, np.float32))

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from gradcam import postprocess
+from gradcam import arrays
 from gradcam.errors import UserError
 from gradcam.methods import get_method
 from gradcam.methods.cam_math import gradcam_pp_weights
@@ -78,7 +78,7 @@ def test_score_cam_weights_are_probability_gains(toy, weights, images):
     black = probabilities(np.zeros((1, SIZE, SIZE, 3)))[0]
     expected = np.zeros(b.shape[:3])
     for n, t in enumerate(TARGET):
-        masks = postprocess.normalize(postprocess.upsample(np.moveaxis(b[n], -1, 0), SIZE))
+        masks = arrays.normalize(arrays.upsample(np.moveaxis(b[n], -1, 0), SIZE))
         gain = probabilities(images[n][None] * masks[..., None])[:, t] - black[t]
         expected[n] = np.einsum("hwc,c->hw", b[n], gain)
     result = run(toy, "score_cam", images, batch_size=2)

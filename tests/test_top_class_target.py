@@ -73,7 +73,7 @@ def test_targets_of_one_image_share_the_perturbed_copies(
     real_run = lite0.session.run
 
     def counting(fetches, feed_dict=None, **kwargs):
-        fed.append(len(feed_dict[lite0.images]))
+        fed.append(len(feed_dict[lite0.input_tensor]))
         return real_run(fetches, feed_dict, **kwargs)
 
     monkeypatch.setattr(lite0.session, "run", counting)

@@ -66,6 +66,7 @@ def job_settings(args):
     from gradcam.batch import JobSettings, parse_outputs
     from gradcam.commands.method_options import options_for, parse_options
     from gradcam.methods import get_method
+    from gradcam.score import Score
 
     options = options_for(
         get_method(args.method), parse_options(args.options), strict=True, seed=args.seed
@@ -86,8 +87,7 @@ def job_settings(args):
         batch_size=args.batch_size,
         central_fraction=args.central_fraction,
         options=tuple(sorted(options.items())),
-        contrast_class=args.contrast,
-        score=args.score,
+        score=Score(kind=args.score, contrast=args.contrast),
         outputs=parse_outputs(args.outputs),
         npz_maps=args.npz_maps,
         exact_decode=args.exact_decode,

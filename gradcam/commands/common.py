@@ -9,10 +9,10 @@ import importlib.util
 import sys
 from pathlib import Path
 
-from gradcam.arrays import SCORES
 from gradcam.errors import UserError
 from gradcam.methods import METHODS, get_method
 from gradcam.preprocessing import PREPROCESSING
+from gradcam.score import KINDS as SCORE_KINDS
 from nets.nets_factory import DEFAULT_NETWORK, NETWORKS
 
 
@@ -126,16 +126,17 @@ def add_method_arguments(parser, several=False, scores=True):
         "output; an explicit --option seed=N wins",
     )
     if scores:
+        scoreless = ", ".join(m.name for m in METHODS.values() if not m.uses_score)
         parser.add_argument(
             "--contrast",
             metavar="CLASS",
             help="explain the target's score "
             "minus this class's: why the target rather than CLASS (name or "
-            "index; every method but eigen_cam)",
+            f"index; every method but {scoreless})",
         )
         parser.add_argument(
             "--score",
-            choices=SCORES,
+            choices=SCORE_KINDS,
             default="logit",
             help="what a class's "
             "score is: its logit (default) or its probability (softmax; "

@@ -4,7 +4,10 @@
 import json
 import sys
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 from gradcam.commands.common import (
     add_class_argument,
@@ -15,6 +18,7 @@ from gradcam.commands.common import (
 from gradcam.errors import UserError
 from gradcam.postprocess import STYLES
 
+KEEP_DECODED_BYTES = 256 * 2**20  # photos the input check keeps for explaining, all together
 NAME = "explain"
 HELP = "explain images with one method (Grad-CAM by default)"
 
@@ -61,16 +65,23 @@ def _npz_path(args, png):
     return Path(args.save_npz) if args.save_npz else png.with_suffix(".npz")
 
 
-def explain_image(model, args, image_path, options):
-    """Everything for one image; returns the JSON-able record."""
+def explain_image(model, args, image_path, options, decoded=None):
+    """Everything for one image; returns the JSON-able record. ``decoded``: the photo the input
+    check kept (``KeptPhoto``), so the file is not decoded again; None decodes it here."""
     from gradcam.explanation import explain
+    from gradcam.methods import get_method
 
     png = _output_path(args, image_path)
+    image = image_path
+    if decoded is not None:
+        for caught in decoded.warnings:  # said now, when the image is used, as a path would be
+            warnings.warn_explicit(caught.message, caught.category, caught.filename, caught.lineno)
+        image = decoded.photo
     result = explain(
         model,
-        image_path,
+        image,
         args.classes,
-        args.method,
+        get_method(args.method),  # its options were checked (``options_for``)
         layer=args.layer,
         batch_size=args.batch_size,
         central_fraction=args.central_fraction,
@@ -102,8 +113,8 @@ def explain_image(model, args, image_path, options):
             "label": result.label(result.contrast),
             "probability": float(probabilities[result.contrast]),
         }
-    if result.score != "logit":
-        record["score"] = result.score
+    if result.score.kind != "logit":
+        record["score"] = result.score.kind
     if args.save_npz is not None:
         record["npz"] = str(result.save(_npz_path(args, png)))
     if result.extras:
@@ -129,10 +140,21 @@ def _print_text(record):
     print(f"  wrote {record['output']}" + (f" and {record['npz']}" if "npz" in record else ""))
 
 
-def _check_inputs(args):
-    """Decode every image (then let it go: memory stays that of one image) and refuse unwritable
-    outputs before the (slow) model is built, so a typo costs no time and nothing is written for
-    a run that cannot finish."""
+@dataclass(frozen=True, kw_only=True)
+class KeptPhoto:
+    """A photo the input check decoded and kept for ``explain_image``, with the warnings its
+    decoding raised (said when the image is used)."""
+
+    photo: np.ndarray
+    warnings: tuple
+
+
+def _check_inputs(args, keep_bytes=KEEP_DECODED_BYTES):
+    """Decode every image and refuse unwritable outputs before the (slow) model is built, so a
+    typo costs no time and nothing is written for a run that cannot finish -> {path: KeptPhoto} of
+    the photos kept, in order, while they fit ``keep_bytes`` together (each image is then decoded
+    once); the others are let go (memory stays bounded for a long argument list) and decoded
+    again when used."""
     from gradcam.images import load_image
     from gradcam.visualize import check_writable
 
@@ -140,10 +162,15 @@ def _check_inputs(args):
         raise UserError(f"--top-k must be at least 1, got {args.top_k}")
     if args.output is None:
         Path("results").mkdir(exist_ok=True)
+    kept, room = {}, keep_bytes
     for image_path in args.images:
-        with warnings.catch_warnings():  # said once, when the image is used
-            warnings.simplefilter("ignore")
-            load_image(image_path)
+        with warnings.catch_warnings(record=True) as caught:  # said once, when the image is used
+            warnings.simplefilter("always")
+            photo = load_image(image_path)
+        if photo.nbytes <= room and image_path not in kept:
+            kept[image_path] = KeptPhoto(photo=photo, warnings=tuple(caught))
+            room -= photo.nbytes
+        del photo
         png = _output_path(args, image_path)
         check_writable(png)
         if args.save_npz is not None:
@@ -157,7 +184,7 @@ def run(args):
     options = options_for(
         get_method(args.method), parse_options(args.options), strict=True, seed=args.seed
     )
-    _check_inputs(args)
+    decoded = _check_inputs(args)
     model = load_model(args)
     if args.model_file and args.layer is None and not args.json:
         print(
@@ -165,7 +192,7 @@ def run(args):
             "gradcam list layers --model-file lists them)"
         )
     for image_path in args.images:
-        record = explain_image(model, args, image_path, options)
+        record = explain_image(model, args, image_path, options, decoded.pop(image_path, None))
         if args.json:
             print(json.dumps(record), flush=True)
         else:

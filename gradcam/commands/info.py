@@ -47,9 +47,10 @@ def _print_layers(spec):
 
 def _print_file_layers(model):
     """What was found in a model file, then its layers (input side first), the default marked."""
+    from gradcam.fetch_keys import LOGITS
     from gradcam.loaders.graph_file import SCOPE
 
-    logits = model.logits
+    logits = model.tensors([LOGITS])[LOGITS]
     while logits.op.type == "Reshape":  # back to the model's own tensor
         logits = logits.op.inputs[0]
     print(

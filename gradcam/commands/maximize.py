@@ -42,7 +42,7 @@ def parse_unit(text):
 
 
 def run(args):
-    from gradcam.methods.activation_max import maximize
+    from gradcam.maximize import maximize
     from gradcam.visualize import save_png
 
     if not args.output.lower().endswith(".png"):

@@ -7,10 +7,11 @@ For each image and each ground-truth class of its VOC XML file (gradcam.evaluati
 
 1. the whole image is resized to the network input S x S (no crop, ``localization.resize_whole``)
    and explained for that class through ``gradcam.explain``;
-2. the method's evidence, before any normalisation, is upsampled bilinearly to the original
-   H x W: for a "cam" method max(raw, 0) straight from its own resolution (the feature map, or
-   S x S for occlusion and XRAI); for a "pixel" method the library's magnitude (sum of
-   |attribution| over colours, clipped at its 99th percentile) at S x S. A map the library flags
+2. the method's evidence (``postprocess.evidence`` at its own resolution), before any
+   normalisation, is upsampled bilinearly to the original H x W: for a "positive" display
+   max(raw, 0) straight from its own resolution (the feature map, or S x S for occlusion, XRAI
+   and RISE); for a "magnitude" display the sum of |attribution| over colours, clipped at its
+   99th percentile, at S x S. A map the library flags
    degenerate (a constant image, or a map without signal) counts as empty;
 3. ``localization.localize`` boxes it (largest 8-connected component of M >= threshold x max M),
    scores it against the class's boxes (IoU >= 0.5) and points with its maximum (tolerance in
@@ -59,14 +60,6 @@ def read_box_set(images: Sequence, directory, labels: Sequence[str]) -> list[Box
     return [BoxedImage(str(path), boxes_by_class(a)) for path, a in zip(images, annotations)]
 
 
-def evidence_map(raw: np.ndarray, kind: str, size: int) -> np.ndarray:
-    """A method's non-negative, unnormalised evidence for one row: max(raw, 0) at its own
-    resolution for kind "cam" (h x w), the gradient magnitude at size x size for kind "pixel"."""
-    if kind == "cam":
-        return np.maximum(np.asarray(raw, np.float32), 0.0)
-    return postprocess.gradient_magnitude(np.asarray(raw, np.float32)[None])[0]
-
-
 def original_size_maps(
     model,
     method: str,
@@ -100,14 +93,14 @@ def original_size_maps(
         batch_size=batch_size,
         **(options or {}),
     )
-    kind = get_method(method).kind
+    display = get_method(method).display
     maps = []
     for i, photo in enumerate(photos):
         height, width = photo.shape[:2]
         if explanation.degenerate[i]:
             maps.append(np.zeros((height, width), np.float32))
         else:
-            small = evidence_map(explanation.raw[i], kind, model.image_size)
+            small = postprocess.evidence(explanation.raw[i : i + 1], display)[0]
             maps.append(upsample_map(small, height, width))
     return maps, np.asarray(explanation.logits)
 

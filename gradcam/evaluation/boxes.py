@@ -288,7 +288,7 @@ def voc_file_for(image, directory) -> Path:
         candidate = Path(directory) / (stem + suffix)
         if candidate.is_file():
             return candidate
-    raise UserError(f"--boxes {directory}: no {stem}.xml for image {image}")
+    raise UserError(f"{{argument}} {directory}: no {stem}.xml for image {image}", "boxes")
 
 
 def read_voc_dir(
@@ -309,13 +309,14 @@ def read_voc_dir(
         One Annotation per image, in the order of ``images``, boxes checked against the image.
     """
     if not Path(directory).is_dir():
-        raise UserError(f"--boxes {directory}: not a directory of VOC XML files")
+        raise UserError(f"{{argument}} {directory}: not a directory of VOC XML files", "boxes")
     stems = [Path(image).stem for image in images]
     repeated = sorted({s for s in stems if stems.count(s) > 1})
     if repeated:
         raise UserError(
-            f"--boxes {directory}: several images are named {repeated[0]}.*; each "
-            "image needs its own XML file"
+            f"{{argument}} {directory}: several images are named {repeated[0]}.*; each "
+            "image needs its own XML file",
+            "boxes",
         )
     sizes = [image_size(i) for i in images] if sizes is None else list(sizes)
     annotations = []

@@ -2,27 +2,26 @@
 for Explanation of Black-box Models", BMVC).
 
 Pixels are ranked by the saliency map, most salient first. Deletion replaces the top-ranked pixels
-of the image by a baseline (zero = black, or a blurred copy) in ``steps`` equal steps and records
+of the image by a substrate (zero = black, or a blurred copy: ``gradcam.substitutes``, whose blur
+here is PIL's approximation, as the published figures were measured) in ``steps`` equal steps and records
 the class score after each; insertion starts from the baseline and puts the top-ranked pixels
 back. A good map makes the deletion curve fall fast (low AUC) and the insertion curve rise fast
 (high AUC). AUC is the trapezoid area over the removed/inserted fraction in [0, 1].
 """
 
 import numpy as np
-from PIL import Image, ImageFilter
 
-BASELINES = ("zero", "blur")
+from gradcam.substitutes import fill_image
+
+BASELINES = ("zero", "blur")  # the substrates of gradcam.substitutes the curves offer
 
 
-def baseline_image(image, kind="zero", blur_radius=5.0):
-    """float32 baseline of a H x W x 3 image: black, or Gaussian-blurred (RISE used sigma 5)."""
-    image = np.asarray(image, np.float32)
-    if kind == "zero":
-        return np.zeros_like(image)
-    if kind == "blur":
-        pil = Image.fromarray(np.clip(image, 0, 255).astype(np.uint8))
-        return np.asarray(pil.filter(ImageFilter.GaussianBlur(blur_radius)), np.float32)
-    raise ValueError(f"unknown baseline {kind!r}; valid: {', '.join(BASELINES)}")
+def substrate_image(image, kind="zero", blur_radius=5.0):
+    """float32 substrate of a H x W x 3 image: black, or Gaussian-blurred with sigma
+    ``blur_radius`` by PIL's approximation (RISE used sigma 5)."""
+    if kind not in BASELINES:
+        raise ValueError(f"unknown baseline {kind!r}; valid: {', '.join(BASELINES)}")
+    return fill_image(image, kind, sigma=blur_radius, exact=False)
 
 
 def pixel_ranks(saliency, seed=0):
@@ -66,7 +65,7 @@ def curve(
     """Scores [steps + 1] of ``score_fn`` (batch of images -> [B] scores) along the curve
     (with ``step_pixels``, one score per RISE step: see ``step_counts``)."""
     if isinstance(baseline, str):
-        baseline = baseline_image(image, baseline)
+        baseline = substrate_image(image, baseline)
     base = np.asarray(baseline, np.float32)
     return np.concatenate(
         [

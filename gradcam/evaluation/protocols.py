@@ -48,7 +48,7 @@ IMAGENET_MEAN_PIXEL = (123.675, 116.28, 103.53)  # 255 x torchvision's (0.485, 0
 RISE_BLUR_SIZE = 11
 RISE_BLUR_SIGMA = 5.0
 RISE_STEP_PIXELS = 224
-PIL_BLUR_RADIUS = 5.0  # perturbation.baseline_image's "blur"
+PIL_BLUR_RADIUS = 5.0  # perturbation.substrate_image's "blur"
 
 SUBSTRATES = {
     "zero": {"kind": "constant", "pixel": [0.0, 0.0, 0.0]},
@@ -188,7 +188,7 @@ def substrate(image: np.ndarray, name: str) -> np.ndarray:
     """The float32 H x W x 3 substrate / canvas ``name`` (a key of SUBSTRATES) of an image."""
     image = np.asarray(image, np.float32)
     if name in ("zero", "blur"):
-        return perturbation.baseline_image(image, name, PIL_BLUR_RADIUS)
+        return perturbation.substrate_image(image, name, PIL_BLUR_RADIUS)
     if name == "imagenet_mean":
         return np.broadcast_to(np.asarray(IMAGENET_MEAN_PIXEL, np.float32), image.shape).copy()
     if name == "rise_blur":

@@ -1,5 +1,30 @@
 """Loaders: each turns one kind of model source into a ``gradcam.graph.ClassifierGraph``.
 
 - ``slim``: a TF-Slim network record (``nets.nets_factory.NetworkSpec``) and a checkpoint.
-- ``graph_file``: a frozen GraphDef (.pb) or a SavedModel directory, explained through named tensors.
+- ``model_file``: a Keras .h5/.keras file, a SavedModel directory or a frozen GraphDef (.pb),
+  its input, logits and layers found or named; it reads Keras files with ``keras_config`` (the
+  config, checked for stored code before anything loads), traces them with ``keras_trace`` and
+  reads graphs with ``graph_file``.
+
+``is_model_file`` (here, importing no TensorFlow) tells a model file from a registered network.
 """
+
+from os import PathLike
+from pathlib import Path
+
+from nets.nets_factory import NETWORKS
+
+MODEL_FILE_SUFFIXES = (".h5", ".hdf5", ".keras", ".pb")
+
+
+def is_model_file(network) -> bool:
+    """True when ``network`` names a model file rather than a registered network: a path object,
+    or a string that is not a registered name and names an existing file or directory (or ends
+    in a model file's suffix)."""
+    if isinstance(network, PathLike):
+        return True
+    return (
+        isinstance(network, str)
+        and network not in NETWORKS
+        and (Path(network).exists() or Path(network).suffix.lower() in MODEL_FILE_SUFFIXES)
+    )

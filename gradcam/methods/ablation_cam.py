@@ -13,9 +13,11 @@ import numpy as np
 
 from gradcam.arrays import distinct_rows
 from gradcam.errors import UserError
+from gradcam.fetch_keys import ACTIVATIONS, LOGITS
 from gradcam.methods.cam_math import ablated_copies, ablation_weights, weighted_sum
 from gradcam.methods.registry import Attribution, Cost, register
 from gradcam.methods.score_cam import top_channels
+from gradcam.score import LOGIT
 
 
 def _cost(options, image_size, channels=None):
@@ -27,28 +29,28 @@ def _cost(options, image_size, channels=None):
     return Cost("head", count if channels is None else min(count, channels))
 
 
-def ablated_scores(model, activations, targets, channels, layer, batch_size):
+def ablated_scores(model, activations, targets, channels, layer, batch_size, score):
     """Scores [len(targets), len(channels)] of one image's activations [h, w, c] with each of
     ``channels`` zeroed, for each target class (one head evaluation per channel)."""
     scores = np.empty((len(targets), len(channels)), np.float64)
     done = 0
     for indices, copies in ablated_copies(activations, batch_size, channels):
-        logits = model.fetch_above(copies, None, ["logits"], layer, batch_size)["logits"]
+        logits = model.fetch_above(copies, None, [LOGITS], layer, batch_size)[LOGITS]
         for row, t in enumerate(targets):
-            scores[row, done : done + len(indices)] = model.score_of(logits, t)
+            scores[row, done : done + len(indices)] = score.of(logits, t, model.activation)
         done += len(indices)
     return scores
 
 
 @register(
     "ablation_cam",
-    kind="cam",
+    display="positive",
     title="Ablation-CAM",
     lowres=True,
     cost=_cost,
     smoke={"max_channels": 8},
 )
-def ablation_cam(model, images, target, layer=None, batch_size=32, max_channels=None):
+def ablation_cam(model, images, target, layer=None, batch_size=32, score=LOGIT, max_channels=None):
     """``max_channels``: ablate only that many channels (highest mean activation; the others weigh
     0); None = every channel, as the paper. Needs a layer whose output alone determines the
     logits (refused otherwise)."""
@@ -57,10 +59,10 @@ def ablation_cam(model, images, target, layer=None, batch_size=32, max_channels=
     images = np.asarray(images, np.float32)
     target = model.check_target(target, len(images))
     firsts, index = distinct_rows(images)
-    out = model.fetch(images[firsts], None, ["logits", "activations"], layer, batch_size)
-    scores = model.score_of(out["logits"][index], target)
-    ablated = np.repeat(scores[:, None].astype(np.float64), out["activations"].shape[-1], axis=1)
-    for d, activations in enumerate(out["activations"]):
+    out = model.fetch(images[firsts], None, [LOGITS, ACTIVATIONS], layer, batch_size)
+    scores = score.of(out[LOGITS][index], target, model.activation)
+    ablated = np.repeat(scores[:, None].astype(np.float64), out[ACTIVATIONS].shape[-1], axis=1)
+    for d, activations in enumerate(out[ACTIVATIONS]):
         rows = np.flatnonzero(index == d)
         channels = (
             np.arange(activations.shape[-1])
@@ -68,7 +70,7 @@ def ablation_cam(model, images, target, layer=None, batch_size=32, max_channels=
             else np.sort(top_channels(activations, int(max_channels)))
         )
         ablated[np.ix_(rows, channels)] = ablated_scores(
-            model, activations, target[rows], channels, layer, batch_size
+            model, activations, target[rows], channels, layer, batch_size, score
         )
-    lowres = weighted_sum(out["activations"][index], ablation_weights(scores, ablated))
-    return Attribution(lowres, out["logits"][index], lowres=lowres)
+    lowres = weighted_sum(out[ACTIVATIONS][index], ablation_weights(scores, ablated))
+    return Attribution(raw=lowres, logits=out[LOGITS][index], lowres=lowres)

@@ -2,29 +2,25 @@
 Components"): the layer's activations (positions x channels, each channel centred) projected on
 their first principal direction, signed to correlate positively with the mean activation.
 
-It uses no class score: the map is the same for every target, and a contrast class or a
-probability score does not apply (refused)."""
+It uses no class score (registered ``uses_score=False``): the map is the same for every target,
+and ``explain`` refuses a contrast class or a probability score for it."""
 
-from gradcam.errors import UserError
+from gradcam.fetch_keys import ACTIVATIONS, LOGITS
 from gradcam.methods.cam_math import eigencam_map
 from gradcam.methods.registry import Attribution, Cost, register
 
 
 @register(
     "eigen_cam",
-    kind="cam",
+    display="positive",
     title="Eigen-CAM",
-    fetches=("activations",),
+    fetches=(ACTIVATIONS,),
     cost=Cost("forward"),
     lowres=True,
     graph_default_target=True,
+    uses_score=False,
 )
 def eigen_cam(model, out):
     """One forward to ``layer``; an SVD per image."""
-    if model.contrast_class is not None or model.score_kind != "logit":
-        raise UserError(
-            "eigen_cam uses no class score: a contrast class or a probability score "
-            "does not apply to it"
-        )
-    lowres = eigencam_map(out["activations"])
-    return Attribution(lowres, out["logits"], lowres=lowres)
+    lowres = eigencam_map(out[ACTIVATIONS])
+    return Attribution(raw=lowres, logits=out[LOGITS], lowres=lowres)

@@ -6,6 +6,7 @@ import os
 import numpy as np
 
 from gradcam.errors import UserError
+from gradcam.fetch_keys import INPUT_GRADIENTS, LOGITS
 from gradcam.images import load_image
 from gradcam.methods.path_math import (
     BASELINES,
@@ -15,6 +16,7 @@ from gradcam.methods.path_math import (
     straight_path,
 )
 from gradcam.methods.registry import Attribution, Cost, register
+from gradcam.score import LOGIT
 
 
 def endpoint_logits(model, known, images, batch_size=32):
@@ -28,7 +30,7 @@ def endpoint_logits(model, known, images, batch_size=32):
     return np.stack(known)
 
 
-def baseline_image(model, baseline):
+def resolve_baseline(model, baseline):
     """A baseline named by an image file becomes that image as the network sees it; other values
     (a name in BASELINES or an array) pass through to ``make_baseline``."""
     if not isinstance(baseline, (str, os.PathLike)) or baseline in BASELINES:
@@ -41,17 +43,21 @@ def baseline_image(model, baseline):
     return model.prepare(load_image(baseline)).astype(np.float32)
 
 
-def integrate(model, image, baseline, target, steps, rule, batch_size):
+def integrate(model, image, baseline, target, steps, rule, batch_size, score=LOGIT):
     """IG of one image -> (attribution, logits at the baseline or None, logits at x or None): the
     path points go through the network in batches; a rule whose points include alpha = 0 or 1
     gives F at the baseline or at x for free."""
     alphas, weights = path_alphas(int(steps), rule)
     path = straight_path(image, baseline, alphas)
     out = model.fetch(
-        path, np.full(len(path), target), ["logits", "input_gradients"], batch_size=batch_size
+        path,
+        np.full(len(path), target),
+        [LOGITS, INPUT_GRADIENTS],
+        batch_size=batch_size,
+        score=score,
     )
-    average = np.tensordot(weights, out["input_gradients"].astype(np.float64), axes=1)
-    at = {float(a): logits for a, logits in zip(alphas, out["logits"])}
+    average = np.tensordot(weights, out[INPUT_GRADIENTS].astype(np.float64), axes=1)
+    at = {float(a): logits for a, logits in zip(alphas, out[LOGITS])}
     return ((image - baseline) * average).astype(np.float32), at.get(0.0), at.get(1.0)
 
 
@@ -62,7 +68,7 @@ def path_points(options, image_size=None):
 
 @register(
     "integrated_gradients",
-    kind="pixel",
+    display="magnitude",
     title="Integrated Gradients",
     cost=path_points,
     smoke={"steps": 2},
@@ -74,20 +80,22 @@ def integrated_gradients(
     target,
     layer=None,
     batch_size=32,
+    score=LOGIT,
     baseline="black",
     steps=50,
     rule="trapezoid",
     seed=0,
 ):
-    """``baseline``: black, blurred, uniform (noise), an image file or an array [S, S, 3].
+    """``baseline``: black, blurred, uniform (noise), mean (colour) (``gradcam.substitutes``),
+    an image file or an array [S, S, 3].
     Extras: ``completeness_gap`` = sum(attribution) - (F(x) - F(baseline)) and its relative
     value, which shrink as ``steps`` grows."""
     images = np.asarray(images, np.float32)
     target = model.check_target(target, len(images))
-    baseline = baseline_image(model, baseline)
+    baseline = resolve_baseline(model, baseline)
     baselines = np.stack([make_baseline(x, baseline, seed) for x in images])
     parts = [
-        integrate(model, x, b, t, steps, rule, batch_size)
+        integrate(model, x, b, t, steps, rule, batch_size, score)
         for x, b, t in zip(images, baselines, target)
     ]
     ends = endpoint_logits(
@@ -99,8 +107,12 @@ def integrated_gradients(
     base_logits, logits = ends[: len(images)], ends[len(images) :]
     raw = np.stack([p[0] for p in parts])
     gap, relative = completeness(
-        raw, model.score_of(logits, target), model.score_of(base_logits, target)
+        raw,
+        score.of(logits, target, model.activation),
+        score.of(base_logits, target, model.activation),
     )
     return Attribution(
-        raw, logits, extras={"completeness_gap": gap, "relative_completeness_gap": relative}
+        raw=raw,
+        logits=logits,
+        extras={"completeness_gap": gap, "relative_completeness_gap": relative},
     )

@@ -1,10 +1,10 @@
 """Occlusion / leave-one-out (Zeiler & Fergus 2014, "Visualizing and Understanding Convolutional
 Networks"; Li et al. 2016, "Understanding Neural Networks through Representation Erasure"):
-replace one region at a time and record how much the target's score drops (its logit, or what
-``Model.scoring`` explains: a probability, or the score minus a contrast class's).
+replace one region at a time and record how much the target's score drops (the ``Score``
+explained: its logit by default, or a probability, or the score minus a contrast class's).
 
-Regions are grid patches or SLIC superpixels (Achanta et al. 2012). The map is registered with the
-CAM kind (a rectified heatmap): ``raw`` is the per-pixel score drop [N, S, S] at input resolution.
+Regions are grid patches or SLIC superpixels (Achanta et al. 2012). The map is displayed positive
+(a rectified heatmap): ``raw`` is the per-pixel score drop [N, S, S] at input resolution.
 """
 
 import numpy as np
@@ -12,10 +12,9 @@ import skimage  # skimage.segmentation loads on first use
 
 from gradcam.arrays import batch_slices, distinct_rows
 from gradcam.errors import UserError
-from gradcam.methods.path_math import blur
 from gradcam.methods.registry import Attribution, Cost, register
-
-FILLS = ("mean", "blur", "zero")
+from gradcam.score import LOGIT
+from gradcam.substitutes import fill_image
 
 
 def grid_regions(size, patch, stride):
@@ -39,18 +38,6 @@ def superpixel_regions(image, segments):
         np.asarray(image, np.uint8), n_segments=int(segments), compactness=10, start_label=0
     )
     return labels[None] == np.unique(labels)[:, None, None]
-
-
-def fill_image(image, fill):
-    """What an occluded region shows: the image's mean colour, a blurred copy, or zeros."""
-    image = np.asarray(image, np.float32)
-    if fill == "mean":
-        return np.broadcast_to(image.mean(axis=(0, 1)), image.shape).astype(np.float32)
-    if fill == "blur":
-        return blur(image, image.shape[0] / 10.0)
-    if fill == "zero":
-        return np.zeros_like(image)
-    raise UserError(f"unknown fill {fill!r}; valid fills: {', '.join(FILLS)}")
 
 
 def drops_to_map(masks, drops):
@@ -82,7 +69,7 @@ def _cost(options, image_size):
 
 @register(
     "occlusion",
-    kind="cam",
+    display="positive",
     title="Occlusion",
     cost=_cost,
     smoke={"patch": 112, "stride": 112},
@@ -94,12 +81,14 @@ def occlusion(
     target,
     layer=None,
     batch_size=32,
+    score=LOGIT,
     patch=32,
     stride=16,
     segments=None,
     fill="mean",
 ):
-    """Grid patches (``patch``, ``stride`` pixels) or ``segments`` SLIC superpixels, filled by ``fill``.
+    """Grid patches (``patch``, ``stride`` pixels) or ``segments`` SLIC superpixels, filled by
+    ``fill`` (``gradcam.substitutes.FILLS``: mean colour, blur, zero, uniform noise).
     Rows that repeat one image (several targets) share its occluded copies: one forward of each
     copy scores every class."""
     images = np.asarray(images, np.float32)
@@ -116,6 +105,8 @@ def occlusion(
     maps = []
     for d, t in zip(index, target):
         masks, occluded = regions[d]
-        drops = model.score_of(logits[d : d + 1], t) - model.score_of(occluded, t)
+        drops = score.of(logits[d : d + 1], t, model.activation) - score.of(
+            occluded, t, model.activation
+        )
         maps.append(drops_to_map(masks, drops))
-    return Attribution(np.stack(maps), logits[index])
+    return Attribution(raw=np.stack(maps), logits=logits[index])

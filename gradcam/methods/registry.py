@@ -3,16 +3,24 @@
 
 Every method has the same call shape::
 
-    fn(model, images, target, layer=None, batch_size=32, **options) -> Attribution
+    fn(model, images, target, layer=None, batch_size=32, score=LOGIT, **options) -> Attribution
 
 ``images`` are the pixels the network sees (N x S x S x 3), ``target`` one class index per image
-(model label space). A method talks to the network only through ``model.fetch`` (and
-``model.predict``) and is numpy over what they return. ``Attribution.raw`` is the method's own
-output before any display step. Its ``kind`` says how it is drawn: "cam" = a map [N, h, w]
-(feature resolution, or input resolution for occlusion and XRAI) drawn as a rectified heatmap;
-"pixel" = a per-pixel attribution [N, S, S, 3] drawn as its magnitude summed over colours.
+(model label space), ``score`` the ``gradcam.score.Score`` explained. A method talks to the
+network only through the members of ``gradcam.methods.protocol.Explainable`` (``fetch`` of the
+keys of ``gradcam.fetch_keys``, ``fetch_above``, ``predict``, ``check_target`` and a few sizes;
+tests/test_method_contract.py holds every method module to it) and is numpy over what they
+return. ``Attribution.raw`` is the method's own output before any display step.
 
-At registration a method also declares what the cross-cutting code needs to know of it:
+At registration a method declares what the cross-cutting code needs to know of it:
+- ``display``: how its evidence is shown (captum's ``VisualizeSign`` idea): "positive" = a
+  rectified heatmap of a map [N, h, w] (at feature resolution, or at input resolution for
+  occlusion, XRAI and RISE: the array says which); "magnitude" = a per-pixel attribution
+  [N, S, S, 3] shown as its magnitude summed over colours (``postprocess.evidence``);
+- ``uses_score``: False for a method that explains no class score (Eigen-CAM): ``explain``
+  refuses a contrast or a probability score for it, and the CLI help lists it from this flag;
+- ``score_kind``: the one kind of score a method explains whatever is asked ("probability" for
+  Score-CAM, its definition), else None;
 - ``cost``: the network passes it cannot do without (``Cost``), which the benchmark times bare as
   the method's limit (a callable cost may also take ``channels``, the explained layer's width);
 - ``smoke``: the cheapest options that still exercise it (tests, ``--quick``, ``--fast`` runs);
@@ -22,8 +30,8 @@ At registration a method also declares what the cross-cutting code needs to know
 - ``lowres``: whether its ``Attribution.lowres`` holds a feature-resolution map (the NPZ key);
 - ``graph_default_target``: whether a target of None may be left to the graph's default (each
   image's top class), i.e. it scores only the given images, no perturbed copies.
-Method options are keyword arguments after ``batch_size``; ``Method.check_options`` names the
-valid ones when a caller passes an unknown one.
+Method options are keyword arguments after ``score``; ``Method.check_options`` names the valid
+ones when a caller passes an unknown one.
 """
 
 import functools
@@ -35,13 +43,19 @@ from typing import Optional, Union
 import numpy as np
 
 from gradcam.errors import UserError
+from gradcam.fetch_keys import LOGITS
+from gradcam.score import KINDS as SCORE_KINDS
+from gradcam.score import LOGIT
 
-KINDS = ("cam", "pixel")
+DISPLAYS = ("positive", "magnitude")
 PASSES = ("forward", "fwd_bwd_input", "fwd_bwd_layer", "head")
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Attribution:
+    """A method's output: ``raw`` (before display), the logits [N, C] of the explained images,
+    the feature-resolution map (CAM family) and method-specific numbers."""
+
     raw: np.ndarray
     logits: np.ndarray
     lowres: Optional[np.ndarray] = None
@@ -63,14 +77,14 @@ class Cost:
             raise ValueError(f"passes must be one of {PASSES}, got {self.passes!r}")
 
 
-_CALL_ARGUMENTS = ("model", "images", "target", "layer", "batch_size")
+_CALL_ARGUMENTS = ("model", "images", "target", "layer", "batch_size", "score")
 
 
 @dataclass(frozen=True, kw_only=True)
 class Method:
     name: str
     fn: Callable
-    kind: str
+    display: str
     title: str
     cost: Union[Cost, Callable]  # a Cost, or (options with defaults, image size) -> Cost
     smoke: dict = field(default_factory=dict)
@@ -79,6 +93,14 @@ class Method:
     combine: Optional[Callable] = None
     lowres: bool = False
     graph_default_target: bool = False
+    uses_score: bool = True
+    score_kind: Optional[str] = None
+
+    @property
+    def kind(self) -> str:
+        """The column ``gradcam list methods`` prints: "cam" for a positive display (a heatmap),
+        "pixel" for a magnitude display (a per-pixel attribution)."""
+        return "cam" if self.display == "positive" else "pixel"
 
     @property
     def options(self):
@@ -123,7 +145,7 @@ METHODS = {}
 def register(
     name,
     *,
-    kind,
+    display,
     title,
     cost,
     smoke=None,
@@ -131,6 +153,8 @@ def register(
     fetches=None,
     lowres=False,
     graph_default_target=False,
+    uses_score=True,
+    score_kind=None,
 ):
     """Decorator adding a method to the registry under ``name`` (see the module docstring).
 
@@ -138,8 +162,10 @@ def register(
     it receives ``out``, the fetched arrays (plus "logits"), and the registry wraps it into the
     common call shape. The decorated function is returned unchanged.
     """
-    if kind not in KINDS:
-        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    if display not in DISPLAYS:
+        raise ValueError(f"display must be one of {DISPLAYS}, got {display!r}")
+    if score_kind not in (None, *SCORE_KINDS):
+        raise ValueError(f"score_kind must be None or one of {SCORE_KINDS}, got {score_kind!r}")
 
     def add(decorated):
         if name in METHODS:
@@ -147,12 +173,14 @@ def register(
                 f"method {name!r} is registered already (by {METHODS[name].fn.__module__})"
             )
         fn, combine = decorated, None
+        if not fetches and "score" not in inspect.signature(decorated).parameters:
+            raise ValueError(f"{name}: a method takes score= (the Score explained)")
         if fetches:
             fn, combine = _one_pass(decorated, tuple(fetches)), decorated
         method = Method(
             name=name,
             fn=fn,
-            kind=kind,
+            display=display,
             title=title,
             cost=cost,
             smoke=dict(smoke or {}),
@@ -161,6 +189,8 @@ def register(
             combine=combine,
             lowres=lowres,
             graph_default_target=graph_default_target,
+            uses_score=uses_score,
+            score_kind=score_kind,
         )
         unknown = [k for k in (*method.smoke, *method.budget) if k not in method.options]
         if unknown:
@@ -175,8 +205,8 @@ def _one_pass(combine, fetches):
     """``combine(model, out)`` as a registry method: one ``model.fetch`` of ``fetches``."""
 
     @functools.wraps(combine)
-    def method(model, images, target, layer=None, batch_size=32):
-        out = model.fetch(images, target, ("logits",) + fetches, layer, batch_size)
+    def method(model, images, target, layer=None, batch_size=32, score=LOGIT):
+        out = model.fetch(images, target, (LOGITS,) + fetches, layer, batch_size, score=score)
         return combine(model, out)
 
     del method.__wrapped__  # its signature is the registry's call shape, not combine's

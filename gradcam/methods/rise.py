@@ -12,33 +12,34 @@ paper's softmax probability with ``score="probability"``, minus a contrast class
 
 Masked-out pixels: I . M, as the paper (``fill="zero"``, black pixels); ``fill="mean"`` (the
 image's mean colour) or ``"blur"`` (a blurred copy) put I . M + F . (1 - M) instead. The masks
-depend only on ``seed``: every image (and every batch size) gets the same ones. Registered with
-the CAM kind: ``raw`` is the saliency [N, S, S] at input resolution.
+depend only on ``seed``: every image (and every batch size) gets the same ones. Displayed
+positive (a rectified heatmap): ``raw`` is the saliency [N, S, S] at input resolution.
 """
 
 import numpy as np
 
 from gradcam.arrays import distinct_rows
-from gradcam.methods.occlusion import fill_image
 from gradcam.methods.registry import Attribution, Cost, register
 from gradcam.methods.rise_math import centred_total, rise_masks, rise_saliency, score_weighted_masks
+from gradcam.score import LOGIT
+from gradcam.substitutes import fill_image
 
 
-def masked_scores(model, image, masks, filler, targets, batch_size):
+def masked_scores(model, image, masks, filler, targets, batch_size, score):
     """Scores [b, T] of ``image`` under each mask [b, S, S] for each target class."""
     kept = masks[..., None]
     logits = model.predict(image * kept + filler * (1.0 - kept), batch_size)
-    return np.stack([model.score_of(logits, t) for t in targets], axis=1)
+    return np.stack([score.of(logits, t, model.activation) for t in targets], axis=1)
 
 
-def saliency(model, image, targets, masks, cells, keep, seed, fill, batch_size):
+def saliency(model, image, targets, *, masks, cells, keep, seed, fill, batch_size, score):
     """RISE maps [T, S, S] of one image for each of ``targets``, masks generated batch by batch."""
     size = model.image_size
     filler = fill_image(image, fill)
     total = np.zeros((len(targets), size, size))
     mask_total, score_total = np.zeros((size, size)), np.zeros(len(targets))
     for batch in rise_masks(int(masks), size, int(cells), float(keep), seed, batch_size):
-        scores = masked_scores(model, image, batch, filler, targets, batch_size)
+        scores = masked_scores(model, image, batch, filler, targets, batch_size, score)
         total += score_weighted_masks(batch, scores)
         mask_total += batch.sum(axis=0, dtype=np.float64)
         score_total += scores.sum(axis=0, dtype=np.float64)
@@ -49,7 +50,7 @@ def saliency(model, image, targets, masks, cells, keep, seed, fill, batch_size):
 
 @register(
     "rise",
-    kind="cam",
+    display="positive",
     title="RISE",
     smoke={"masks": 8},
     budget={"masks": 500},
@@ -61,6 +62,7 @@ def rise(
     target,
     layer=None,
     batch_size=32,
+    score=LOGIT,
     masks=1000,
     cells=7,
     keep=0.5,
@@ -78,6 +80,15 @@ def rise(
     for d, image in enumerate(images[firsts]):
         rows = np.flatnonzero(index == d)
         maps[rows] = saliency(
-            model, image, target[rows], masks, cells, keep, seed, fill, batch_size
+            model,
+            image,
+            target[rows],
+            masks=masks,
+            cells=cells,
+            keep=keep,
+            seed=seed,
+            fill=fill,
+            batch_size=batch_size,
+            score=score,
         )
-    return Attribution(maps, logits[index])
+    return Attribution(raw=maps, logits=logits[index])

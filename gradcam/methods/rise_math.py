@@ -29,7 +29,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from gradcam import postprocess
+from gradcam.arrays import upsample
 from gradcam.errors import UserError
 
 
@@ -51,7 +51,7 @@ def check_options(count: int, size: int, cells: int, keep: float, batch_size: in
 
 
 def upsample_and_crop(grids: np.ndarray, size: int, offsets: np.ndarray) -> np.ndarray:
-    """Grids [n, s, s] upsampled bilinearly to (s + 1) * C a side (``postprocess.upsample``:
+    """Grids [n, s, s] upsampled bilinearly to (s + 1) * C a side (``arrays.upsample``:
     half-pixel centres, edges clamped), then cropped to size x size from (dy, dx) = offsets[i].
 
     Args:
@@ -63,7 +63,7 @@ def upsample_and_crop(grids: np.ndarray, size: int, offsets: np.ndarray) -> np.n
     """
     grids = np.asarray(grids, np.float32)
     cells = grids.shape[-1]
-    up = postprocess.upsample(grids, (cells + 1) * cell_size(size, cells))
+    up = upsample(grids, (cells + 1) * cell_size(size, cells))
     return np.stack([m[dy : dy + size, dx : dx + size] for m, (dy, dx) in zip(up, offsets)])
 
 

@@ -5,6 +5,7 @@ import numpy as np
 
 from gradcam.errors import UserError
 from gradcam.methods.registry import Attribution, Cost, get_method, register
+from gradcam.score import LOGIT
 
 
 def noisy_copies(images, samples, noise, seed=0):
@@ -43,7 +44,7 @@ def _cost(options, image_size):
 
 @register(
     "smoothgrad",
-    kind="pixel",
+    display="magnitude",
     title="SmoothGrad",
     cost=_cost,
     smoke={"samples": 2},
@@ -55,6 +56,7 @@ def smoothgrad(
     target,
     layer=None,
     batch_size=32,
+    score=LOGIT,
     inner="gradient",
     samples=25,
     noise=0.15,
@@ -64,7 +66,7 @@ def smoothgrad(
 ):
     """All noisy copies go through ``inner`` in one batched call; extra options go to ``inner``."""
     method = get_method(inner)
-    if method.kind != "pixel" or method.name == "smoothgrad":
+    if method.display != "magnitude" or method.name == "smoothgrad":
         raise UserError(
             f"smoothgrad: inner method must be a pixel method other than smoothgrad, got {inner!r}"
         )
@@ -72,9 +74,9 @@ def smoothgrad(
     images = np.asarray(images, np.float32)
     target = model.check_target(target, len(images))
     copies = noisy_copies(images, int(samples), float(noise), seed)
-    kwargs = dict(inner_options, batch_size=batch_size)
+    kwargs = dict(inner_options, batch_size=batch_size, score=score)
     if layer is not None:
         kwargs["layer"] = layer
     out = method.fn(model, copies, np.tile(target, int(samples)), **kwargs)
     logits = out.logits[: len(images)] if noise == 0 else model.predict(images, batch_size)
-    return Attribution(average_samples(out.raw, int(samples), squared), logits)
+    return Attribution(raw=average_samples(out.raw, int(samples), squared), logits=logits)

@@ -7,7 +7,8 @@ and those pixels take that gain as their value. Regions that would add fewer tha
 ``min_new_pixels`` uncovered pixels are dropped; pixels no region covers take the mean
 attribution over themselves. The pixel attribution is IG from a black and from a white baseline,
 averaged, then the maximum over colour channels; settings follow the paper's reference code.
-Registered with the CAM kind: ``raw`` is the region-gain map [N, S, S] at input resolution.
+Displayed positive (a rectified heatmap): ``raw`` is the region-gain map [N, S, S] at input
+resolution.
 """
 
 import numpy as np
@@ -16,6 +17,7 @@ import skimage  # likewise (skimage.segmentation, skimage.morphology)
 
 from gradcam.methods.integrated_gradients import integrated_gradients, path_points
 from gradcam.methods.registry import Attribution, Cost, register
+from gradcam.score import LOGIT
 
 SCALES = (50, 100, 150, 250, 500, 1200)
 
@@ -82,7 +84,7 @@ def _cost(options, image_size):
 
 @register(
     "xrai",
-    kind="cam",
+    display="positive",
     title="XRAI",
     cost=_cost,
     smoke={"steps": 2, "scales": (150,)},
@@ -94,6 +96,7 @@ def xrai(
     target,
     layer=None,
     batch_size=32,
+    score=LOGIT,
     steps=25,
     scales=SCALES,
     min_size=150,
@@ -102,12 +105,15 @@ def xrai(
 ):
     """IG from a black and from a white baseline (``steps`` each) ranked over image regions."""
     images = np.asarray(images, np.float32)
-    black = integrated_gradients(model, images, target, batch_size=batch_size, steps=steps)
+    black = integrated_gradients(
+        model, images, target, batch_size=batch_size, score=score, steps=steps
+    )
     white = integrated_gradients(
         model,
         images,
         target,
         batch_size=batch_size,
+        score=score,
         steps=steps,
         baseline=np.full(images.shape[1:], 255.0, np.float32),
     )
@@ -120,4 +126,4 @@ def xrai(
             for a, x in zip(attribution, images)
         ]
     )
-    return Attribution(raw, black.logits)
+    return Attribution(raw=raw, logits=black.logits)
