@@ -4,8 +4,8 @@ options (captum keeps such a table beside its tests; here the registry is that t
 - rows are independent: explaining in batches of one equals one batch, reordering the rows
   reorders the results, and a row repeated is the row alone;
 - no call after the first adds an op to the graph;
-- the raw output is finite and has the declared shape (kind "cam" with ``lowres``: the layer's
-  [N, h, w]; other "cam": [N, S, S]; "pixel": [N, S, S, 3]);
+- the raw output is finite and has the declared shape (a "positive" display with ``lowres``: the
+  layer's [N, h, w]; other "positive": [N, S, S]; "magnitude": [N, S, S, 3]);
 - every module under gradcam/methods that registers a method is imported by the package;
 - the methods use nothing of a model outside ``gradcam.methods.protocol.Explainable`` (an ast walk
   over every ``model.<name>``), and ``gradcam.Model`` is an ``Explainable``.

@@ -175,6 +175,7 @@ def _check_inputs(args, keep_bytes=KEEP_DECODED_BYTES):
         check_writable(png)
         if args.save_npz is not None:
             check_writable(_npz_path(args, png))
+    return kept
 
 
 def run(args):
