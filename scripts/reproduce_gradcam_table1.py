@@ -186,10 +186,17 @@ def table_rows(model_name, results, n_images):
     return ["row", "model", "images"] + [title for _, title in COLUMNS], rows
 
 
+def announce(method, done, total):
+    """Progress: one line when a method has done every image."""
+    if done == total:
+        print(f"{method}: {total} images done", flush=True)
+
+
 def main(argv=None, model=None):
-    from gradcam.evaluation.box_evaluation import localize_method, method_result, read_box_set
+    from gradcam.evaluation.box_evaluation import read_box_set
     from gradcam.evaluation.protocols import LocalizationProtocol
     from gradcam.evaluation.provenance import provenance
+    from gradcam.evaluation.runner import localize
     from gradcam.methods import get_method
 
     args = parse_args(argv)
@@ -213,20 +220,19 @@ def main(argv=None, model=None):
             name, reason = next(iter(skipped.items()))
             raise UserError(f"no CAM-family method runs on {model.name} ({name}: {reason})")
     protocol = LocalizationProtocol(threshold=args.loc_threshold, pointing_tolerance=args.tolerance)
-    results = {}
-    for name in methods:
-        options = report.method_options(name, args.fast)
-        records = localize_method(
-            model,
-            name,
-            items,
-            protocol,
-            layer=args.layer,
-            batch_size=args.batch_size,
-            options=options,
-        )
-        results[name] = {"options": options, **method_result(records, model.labels)}
-        print(f"{name}: {len(items)} images done", flush=True)
+    result = localize(
+        model,
+        items,
+        methods,
+        protocol,
+        options={name: report.method_options(name, args.fast) for name in methods},
+        layer=args.layer,
+        batch_size=args.batch_size,
+        boxes=args.boxes,
+        provenance_record=record,
+        progress=announce,
+    )
+    results = result.methods
     comparable = model.name in {p["model"] for p in PUBLISHED} and len(items) == VALIDATION_IMAGES
     header, rows = table_rows(model.name, results, len(items))
     markdown = report.markdown_table(header, rows)
@@ -245,10 +251,10 @@ def main(argv=None, model=None):
             "command": command,
             **record,
             "protocol": protocol.as_dict(),
-            "model": model.name,
-            "image_size": model.image_size,
-            "layer": args.layer or model.default_layer,
-            "images": len(items),
+            "model": result.model,
+            "image_size": result.image_size,
+            "layer": result.layer,
+            "images": result.images,
             "image_dir": str(args.images),
             "boxes": str(args.boxes),
             "methods": results,
