@@ -25,6 +25,8 @@ from pathlib import Path
 from gradcam.errors import UserError, exit_status
 from gradcam.evaluation import report
 
+import _common
+
 IMAGE_SUFFIXES = (".jpeg", ".jpg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 VALIDATION_IMAGES = 50_000  # ILSVRC CLS-LOC validation set
 
@@ -113,7 +115,7 @@ def parse_args(argv):
     parser.add_argument("--loc-threshold", type=float, default=0.15)
     parser.add_argument("--tolerance", type=float, default=15.0)
     parser.add_argument("--limit", type=int, help="only the first N images (sorted by name)")
-    report.add_common_arguments(parser, "gradcam_table1")
+    _common.add_common_arguments(parser, "gradcam_table1")
     return parser.parse_args(argv)
 
 
@@ -156,7 +158,7 @@ def applicable(model, methods, items, args):
                 [target],
                 layer=args.layer,
                 batch_size=args.batch_size,
-                options=report.method_options(name, args.fast),
+                options=_common.method_options(name, args.fast),
             )
         except UserError as exc:
             skipped[name] = str(exc)
@@ -209,8 +211,8 @@ def main(argv=None, model=None):
         else cam_family()
     )
     files = image_files(args.images, args.limit)
-    out = report.output_dir(args.out)
-    model = model or report.load_model(args.model, args.checkpoint)
+    out = _common.output_dir(args.out)
+    model = model or _common.load_model(args.model, args.checkpoint)
     record = provenance(model.source, 0)
     items = read_box_set(files, args.boxes, model.labels)
     skipped = {}
@@ -225,7 +227,7 @@ def main(argv=None, model=None):
         items,
         methods,
         protocol,
-        options={name: report.method_options(name, args.fast) for name in methods},
+        options={name: _common.method_options(name, args.fast) for name in methods},
         layer=args.layer,
         batch_size=args.batch_size,
         boxes=args.boxes,
@@ -236,7 +238,7 @@ def main(argv=None, model=None):
     comparable = model.name in {p["model"] for p in PUBLISHED} and len(items) == VALIDATION_IMAGES
     header, rows = table_rows(model.name, results, len(items))
     markdown = report.markdown_table(header, rows)
-    command = report.command_line("reproduce_gradcam_table1", argv)
+    command = _common.command_line("reproduce_gradcam_table1", argv)
     verdict = (
         "this run has the published setting's model and image count"
         if comparable

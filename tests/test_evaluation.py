@@ -218,7 +218,7 @@ def test_evaluate_scores_are_the_protocol_curves_of_the_maps(lite0, tmp_path):
     protocol's own curves of explain's maps, computed here independently."""
     import csv
 
-    from gradcam.evaluation import runner
+    from gradcam.evaluation import report, runner
     from gradcam.evaluation.perturbation import auc
     from gradcam.evaluation.protocols import DEFAULT, protocol_curves
     from gradcam.explanation import explain
@@ -246,7 +246,7 @@ def test_evaluate_scores_are_the_protocol_curves_of_the_maps(lite0, tmp_path):
         assert result.methods["grad_cam"].values["deletion_auc"][i] == pytest.approx(
             auc(curves["deletion_curve"]), abs=1e-5
         )
-    heading, _ = runner.write_report(result, tmp_path / "out")
+    heading, _ = report.write_report(result, tmp_path / "out")
     assert heading.startswith("2 images, protocol default: 4 steps")
     rows = list(csv.DictReader(open(tmp_path / "out" / "per_image.csv")))
     assert [r["image"] for r in rows] == ["coffee.png", "cat.png"]
@@ -261,17 +261,13 @@ def test_evaluate_cli_rejects_bad_input_in_one_line(capsys):
 
 
 def test_evaluate_command_end_to_end_writes_its_table(
-    lite0, coffee_input, cat_input, tmp_path, monkeypatch, capsys
+    cli, coffee_input, cat_input, tmp_path, capsys
 ):
     import csv
     import json
 
     from PIL import Image
 
-    from gradcam.cli import main
-    from gradcam.commands import evaluate
-
-    monkeypatch.setattr(evaluate, "load_model", lambda args: lite0)
     for name, image in (("coffee.png", coffee_input), ("cat.png", cat_input)):
         Image.fromarray(image).save(tmp_path / name)
     (tmp_path / "boxes.json").write_text(
@@ -279,7 +275,7 @@ def test_evaluate_command_end_to_end_writes_its_table(
     )
     out = tmp_path / "eval"
     assert (
-        main(
+        cli(
             [
                 "evaluate",
                 str(tmp_path / "coffee.png"),

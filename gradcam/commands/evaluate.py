@@ -175,7 +175,7 @@ def method_done(method, done, total):
 
 
 def run(args):
-    from gradcam.evaluation import runner
+    from gradcam.evaluation import report, runner
     from gradcam.evaluation.box_evaluation import read_box_set
     from gradcam.evaluation.protocols import LocalizationProtocol
     from gradcam.evaluation.provenance import provenance
@@ -219,7 +219,7 @@ def run(args):
             provenance_record=record,
             progress=method_done,
         )
-        heading, markdown = runner.write_report(result, out)
+        heading, markdown = report.write_report(result, out)
         print(heading)
         print(markdown)
         print(f"wrote {out}/per_image.csv, summary.csv, summary.json, summary.md, curves.png")
@@ -236,7 +236,7 @@ def run(args):
             provenance_record=record,
             progress=progress_printer(),
         )
-        heading, markdown = runner.write_localization_report(result, out)
+        heading, markdown = report.write_localization_report(result, out)
         print(heading)
         print(markdown)
         print(f"wrote {out}/localization.json, localization.md")

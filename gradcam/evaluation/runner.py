@@ -1,37 +1,29 @@
 """The evaluation runner: the metrics of ``gradcam.evaluation`` for several methods on one image
-set, as a record built by keyword, and the report files written from that record.
+set, as a record (``gradcam.evaluation.results``) that ``gradcam.evaluation.report`` writes.
 
 - ``evaluate``: deletion / insertion curves and AUC under a ``PerturbationProtocol`` (Petsiuk et
   al. 2018, RISE), average drop / increase in confidence (Chattopadhay et al. 2018, Grad-CAM++)
   and, given object masks, the pointing game (Zhang et al. 2016) and energy in box ->
-  ``EvaluationResult``; ``write_report`` writes per_image.csv, summary.csv, summary.json,
+  ``EvaluationResult``; ``report.write_report`` writes per_image.csv, summary.csv, summary.json,
   summary.md and curves.png from it.
 - ``localize``: the weakly-supervised localisation and pointing game of the CAM / Grad-CAM papers
   (Zhou et al. 2016; Selvaraju et al. 2017) on VOC-boxed images -> ``LocalizationResult``;
-  ``write_localization_report`` writes localization.json and localization.md.
+  ``report.write_localization_report`` writes localization.json and localization.md.
 
 ``gradcam evaluate`` parses its flags and calls these; so does
 scripts/reproduce_gradcam_table1.py (``localize``).
 """
 
-import csv
-import io
 import json
 import os
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Optional, Union
 
 import numpy as np
 
 from gradcam.errors import UserError
-from gradcam.evaluation.box_evaluation import (
-    BoxedImage,
-    figures_table,
-    localize_method,
-    method_result,
-)
+from gradcam.evaluation.box_evaluation import BoxedImage, localize_method, method_result
 from gradcam.evaluation.confidence import average_drop_increase
 from gradcam.evaluation.localization import TOLERANCE, resize_whole
 from gradcam.evaluation.perturbation import probability_fn
@@ -43,96 +35,18 @@ from gradcam.evaluation.protocols import (
     protocol_curves,
 )
 from gradcam.evaluation.provenance import provenance
-from gradcam.evaluation.report import markdown_table, write_json, write_text
+from gradcam.evaluation.results import (
+    BOX_METRICS,
+    CURVES,
+    METRICS,
+    EvaluationResult,
+    LocalizationResult,
+    MethodScores,
+    Progress,
+)
 from gradcam.explanation import explain
 from gradcam.images import load_image
 from gradcam.methods import get_method
-from gradcam.visualize import new_figure, save_figure
-
-# (key, title) of the per-image metrics; BOX_METRICS join them when object masks are given.
-METRICS = (
-    ("deletion_auc", "deletion AUC (lower better)"),
-    ("insertion_auc", "insertion AUC (higher better)"),
-    ("average_drop", "average drop % (lower better)"),
-    ("increase_in_confidence", "increase in confidence % (higher better)"),
-)
-BOX_METRICS = (
-    ("pointing_hit", "pointing game % (higher better)"),
-    ("energy_in_box", "energy in box (higher better)"),
-)
-CURVES = ("deletion_curve", "insertion_curve")
-
-# progress(method, images done, images in all)
-Progress = Callable[[str, int, int], None]
-
-
-@dataclass(frozen=True, kw_only=True)
-class MethodScores:
-    """One method's deletion / insertion and confidence scores on an image set.
-
-    Attributes:
-        options: the method options it ran with.
-        values: {metric key: [N] per-image values}, the keys of the result's ``metrics``.
-        mean_curves: {"deletion_curve", "insertion_curve": the mean curve over the images}.
-    """
-
-    options: dict
-    values: dict
-    mean_curves: dict
-
-
-@dataclass(frozen=True, kw_only=True)
-class EvaluationResult:
-    """What ``evaluate`` measured, and everything its report records about how.
-
-    Attributes:
-        protocol: the deletion / insertion protocol.
-        model, image_size, layer: the model's name, input size and the layer of the maps.
-        images: the image names, in order.
-        targets: the explained and scored class of each image (model label space).
-        labels: the short name of each target.
-        metrics: (key, title) of every metric measured.
-        methods: {method name: MethodScores}, in the order run.
-        boxes: where the object masks came from (None: no pointing game).
-        tolerance: the pointing-game tolerance in network-input pixels (None without masks).
-        provenance: the provenance record (gradcam.evaluation.provenance.provenance).
-    """
-
-    protocol: PerturbationProtocol
-    model: str
-    image_size: int
-    layer: str
-    images: list
-    targets: list
-    labels: list
-    metrics: tuple
-    methods: dict
-    boxes: Optional[str] = None
-    tolerance: Optional[float] = None
-    provenance: dict = field(default_factory=dict)
-
-
-@dataclass(frozen=True, kw_only=True)
-class LocalizationResult:
-    """What ``localize`` measured.
-
-    Attributes:
-        protocol: the localisation protocol (threshold, tolerance).
-        model, image_size, layer: as for ``EvaluationResult``.
-        boxes: the folder of box files.
-        images: how many images were evaluated.
-        methods: {method name: {"options", "figures", "records"}} (``method_result``).
-        provenance: the provenance record.
-    """
-
-    protocol: LocalizationProtocol
-    model: str
-    image_size: int
-    layer: str
-    boxes: str
-    images: int
-    methods: dict
-    provenance: dict = field(default_factory=dict)
 
 
 def read_json_boxes(path, images: Sequence, size: int) -> list[np.ndarray]:
@@ -333,113 +247,6 @@ def evaluate(
     )
 
 
-def _csv(rows):
-    buffer = io.StringIO()
-    csv.writer(buffer).writerows(rows)
-    return buffer.getvalue()
-
-
-def plot_curves(path, mean_curves: Mapping[str, Mapping[str, np.ndarray]]):
-    """curves.png: the mean deletion and insertion curves of each method."""
-    figure, axes = new_figure(1, 2, 4.5, 3.4)
-    for ax, kind in zip(axes.flat, ("deletion", "insertion")):
-        for name, curves in mean_curves.items():
-            values = curves[f"{kind}_curve"]
-            ax.plot(np.linspace(0, 1, len(values)), values, label=name)
-        ax.set_xlabel(f"fraction of pixels {'removed' if kind == 'deletion' else 'inserted'}")
-        ax.set_ylabel("target probability")
-        ax.set_title(kind, fontsize=10)
-    axes[0, 1].legend(fontsize=7)
-    figure.tight_layout()
-    save_figure(path, figure)
-
-
-def _summary_json(result: EvaluationResult) -> dict:
-    metrics = result.metrics
-    methods = {
-        name: {
-            "options": scores.options,
-            "metrics": {
-                k: {
-                    "mean": float(np.mean(scores.values[k])),
-                    "std": float(np.std(scores.values[k])),
-                    "per_image": scores.values[k],
-                }
-                for k, _ in metrics
-            },
-            "mean_deletion_curve": scores.mean_curves["deletion_curve"],
-            "mean_insertion_curve": scores.mean_curves["insertion_curve"],
-        }
-        for name, scores in result.methods.items()
-    }
-    return {
-        **result.provenance,
-        "protocol": result.protocol.as_dict(),
-        "confidence_metrics": "average drop / increase in confidence on the protocol's images, "
-        "maps and targets (Chattopadhay et al. 2018)",
-        "pointing_game": None
-        if result.tolerance is None
-        else {
-            "boxes": result.boxes,
-            "tolerance": result.tolerance,
-            "units": "pixels of the images the network sees under the protocol",
-        },
-        "model": result.model,
-        "image_size": result.image_size,
-        "layer": result.layer,
-        "images": list(result.images),
-        "targets": [
-            {"index": t, "label": label} for t, label in zip(result.targets, result.labels)
-        ],
-        "metrics": {k: title for k, title in metrics},
-        "methods": methods,
-    }
-
-
-def write_report(result: EvaluationResult, out) -> tuple[str, str]:
-    """Write per_image.csv, summary.csv, summary.json, summary.md and curves.png into ``out``.
-
-    Returns:
-        (heading, markdown table) of summary.md.
-    """
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    metrics = result.metrics
-    per_image = [["image", "method", "target"] + [k for k, _ in metrics]]
-    summary = [["method"] + [f"{k}_{s}" for k, _ in metrics for s in ("mean", "std")]]
-    table = []
-    for name, scores in result.methods.items():
-        values = scores.values
-        for i, path in enumerate(result.images):
-            per_image.append(
-                [path, name, result.labels[i]] + [f"{values[k][i]:.6g}" for k, _ in metrics]
-            )
-        summary.append(
-            [name] + [f"{f(values[k]):.6g}" for k, _ in metrics for f in (np.mean, np.std)]
-        )
-        table.append(
-            [name] + [f"{np.mean(values[k]):.3f} ± {np.std(values[k]):.3f}" for k, _ in metrics]
-        )
-    write_text(out / "per_image.csv", _csv(per_image))
-    write_text(out / "summary.csv", _csv(summary))
-    plot_curves(out / "curves.png", {n: s.mean_curves for n, s in result.methods.items()})
-    write_json(out / "summary.json", _summary_json(result))
-    markdown = markdown_table(["method"] + [title for _, title in metrics], table)
-    protocol = result.protocol
-    steps = (
-        f"{protocol.steps} steps"
-        if protocol.steps is not None
-        else f"{protocol.step_pixels} pixels per step"
-    )
-    heading = (
-        f"{len(result.images)} images, protocol {protocol.name}: {steps}, deletion substrate "
-        f"{protocol.deletion_substrate}, insertion canvas {protocol.insertion_substrate}, "
-        f"image {protocol.image_geometry}, class {protocol.target}"
-    )
-    write_text(out / "summary.md", f"{heading}\n\n{markdown}")
-    return heading, markdown
-
-
 def localize(
     model,
     items: Sequence[BoxedImage],
@@ -501,36 +308,3 @@ def localize(
 
 def _for_method(progress, method):
     return lambda done, total: progress(method, done, total)
-
-
-def write_localization_report(result: LocalizationResult, out) -> tuple[str, str]:
-    """Write localization.json and localization.md into ``out``.
-
-    Returns:
-        (heading, markdown table) of localization.md.
-    """
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    protocol = result.protocol
-    write_json(
-        out / "localization.json",
-        {
-            **result.provenance,
-            "protocol": protocol.as_dict(),
-            "model": result.model,
-            "image_size": result.image_size,
-            "layer": result.layer,
-            "boxes": result.boxes,
-            "images": result.images,
-            "methods": result.methods,
-        },
-    )
-    markdown = markdown_table(*figures_table(result.methods))
-    heading = (
-        f"localisation on {result.images} images (protocol {protocol.name}: whole image, "
-        f"threshold {protocol.threshold:g} of the maximum, IoU >= "
-        f"{protocol.iou_threshold:g}, pointing tolerance "
-        f"{protocol.pointing_tolerance:g} px)"
-    )
-    write_text(out / "localization.md", f"{heading}\n\n{markdown}")
-    return heading, markdown
