@@ -45,10 +45,7 @@ def default_checkpoint(spec):
     if not Path(str(path) + ".index").exists() and not path.exists():
         if spec.name not in CONVERTERS:
             source = (
-                (
-                    f"run 'python scripts/download_checkpoints.py {spec.name}' (fetches "
-                    f"{spec.download_url})"
-                )
+                f"run 'gradcam download {spec.name}' (fetches {spec.download_url})"
                 if spec.download_url
                 else "train or convert one"
             )

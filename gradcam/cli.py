@@ -37,7 +37,16 @@ def build_parser():
     return parser
 
 
-def main(argv=None):
+def main(argv=None, *, load_model=None):
+    """Run the ``gradcam`` command line on ``argv`` (default: ``sys.argv[1:]``); returns the exit
+    status.
+
+    Args:
+        argv: the arguments after ``gradcam``.
+        load_model: a function of the parsed arguments returning the ``gradcam.Model`` every
+            command uses instead of building the one its model flags name (the flags are still
+            checked); for programs and tests that already hold a model.
+    """
     warnings.showwarning = _one_line_warning
 
     def run():
@@ -48,6 +57,7 @@ def main(argv=None):
         ):  # only `gradcam beam` takes them
             raise UserError(f"unrecognized arguments: {' '.join(extra)}")
         args.extra_args = extra
+        args.model_loader = load_model
         return args.run(args)
 
     return exit_status(run, "gradcam")

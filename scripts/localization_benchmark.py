@@ -19,11 +19,13 @@ import numpy as np
 from gradcam.errors import exit_status
 from gradcam.evaluation import report
 
+import _common
+
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--methods", help="comma-separated methods (default: all registered)")
-    report.add_common_arguments(parser, "localization")
+    _common.add_common_arguments(parser, "localization")
     return parser.parse_args(argv)
 
 
@@ -48,8 +50,8 @@ def main(argv=None, model=None):
 
     args = parse_args(argv)
     methods = [get_method(n).name for n in (args.methods.split(",") if args.methods else METHODS)]
-    out = report.output_dir(args.out)
-    model = model or report.load_model("efficientnet_lite0")
+    out = _common.output_dir(args.out)
+    model = model or _common.load_model("efficientnet_lite0")
     if model.image_size != 224:
         raise UserError("the benchmark collages are 224 x 224")
     photos = benchmark_photos()
@@ -62,7 +64,7 @@ def main(argv=None, model=None):
         copies = np.repeat(image[None], 4, 0)
         for method in methods:
             maps = explain(
-                model, copies, targets, method, **report.method_options(method, args.fast)
+                model, copies, targets, method, **_common.method_options(method, args.fast)
             ).map
             result = pointing_game(maps, masks, tolerance=0)
             scores[method]["hit"] += result["hit"].tolist()
@@ -90,7 +92,7 @@ def main(argv=None, model=None):
     ]
     rows.append(["(chance)", "25.0", "0.250", "-"])
     markdown = report.markdown_table(header, rows)
-    command = report.command_line("localization_benchmark", argv)
+    command = _common.command_line("localization_benchmark", argv)
     report.write_text(out / "localization.md", f"`{command}`\n\n{markdown}")
     report.write_json(
         out / "localization.json",
@@ -99,7 +101,7 @@ def main(argv=None, model=None):
             "model": model.name,
             "classes_alone": {n: model.label(c) for n, c in alone.items()},
             "collages": cases,
-            "method_options": {m: report.method_options(m, args.fast) for m in methods},
+            "method_options": {m: _common.method_options(m, args.fast) for m in methods},
             "table": table,
             "per_tile": scores,
         },

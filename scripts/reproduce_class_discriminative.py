@@ -19,6 +19,8 @@ from gradcam.errors import exit_status
 from gradcam.evaluation import report
 from gradcam.methods import get_method
 
+import _common
+
 METHODS = ("grad_cam", "guided_backprop", "guided_grad_cam")
 
 
@@ -29,7 +31,7 @@ def parse_args(argv):
     choices = list(benchmark_photos())
     parser.add_argument("--left", default="coffee", choices=choices)
     parser.add_argument("--right", default="chelsea", choices=choices)
-    report.add_common_arguments(parser, "class_discriminative")
+    _common.add_common_arguments(parser, "class_discriminative")
     return parser.parse_args(argv)
 
 
@@ -57,8 +59,8 @@ def main(argv=None, model=None):
     from gradcam.figures import method_panel
 
     args = parse_args(argv)
-    out = report.output_dir(args.out)
-    model = model or report.load_model("efficientnet_lite0")
+    out = _common.output_dir(args.out)
+    model = model or _common.load_model("efficientnet_lite0")
     photos = benchmark_photos()
     left, right = photos[args.left], photos[args.right]
     image, masks = side_by_side(left, right, model.image_size)
@@ -93,11 +95,13 @@ def main(argv=None, model=None):
     rows = [
         [method_panel(image, maps[m][i], get_method(m).display) for m in methods] for i in range(2)
     ]
-    report.save_small_figure(out / "class_discriminative.png", figure(image, titles, rows, methods))
+    _common.save_small_figure(
+        out / "class_discriminative.png", figure(image, titles, rows, methods)
+    )
     report.write_json(
         out / "class_discriminative.json",
         {
-            "command": report.command_line("reproduce_class_discriminative", argv),
+            "command": _common.command_line("reproduce_class_discriminative", argv),
             "model": model.name,
             "image": f"collage: {args.left} (left) + {args.right} (right)",
             "classes": [

@@ -14,6 +14,8 @@ import sys
 from gradcam.errors import exit_status
 from gradcam.evaluation import report
 
+import _common
+
 
 def parse_args(argv):
     from gradcam.evaluation.collage import benchmark_photos
@@ -25,7 +27,7 @@ def parse_args(argv):
         help=f"comma-separated photos among {', '.join(benchmark_photos())}",
     )
     parser.add_argument("--methods", help="comma-separated methods (default: all registered)")
-    report.add_common_arguments(parser, "comparison")
+    _common.add_common_arguments(parser, "comparison")
     return parser.parse_args(argv)
 
 
@@ -41,9 +43,9 @@ def main(argv=None, model=None):
     if any(n not in photos for n in names):
         raise UserError(f"--images: valid photos are {', '.join(photos)}")
     methods = [get_method(n) for n in (args.methods.split(",") if args.methods else METHODS)]
-    out = report.output_dir(args.out)
-    model = model or report.load_model("efficientnet_lite0")
-    options = {m.name: report.method_options(m.name, args.fast) for m in methods}
+    out = _common.output_dir(args.out)
+    model = model or _common.load_model("efficientnet_lite0")
+    options = {m.name: _common.method_options(m.name, args.fast) for m in methods}
     rows, images = comparison_rows(
         model,
         [(n, model.prepare(photos[n])) for n in names],
@@ -51,14 +53,14 @@ def main(argv=None, model=None):
         options,
         log=lambda line: print(line, flush=True),
     )
-    report.save_small_figure(
+    _common.save_small_figure(
         out / "comparison.png", comparison_figure(rows, [m.title for m in methods])
     )
     report.write_json(
         out / "comparison.json",
         {
             "images": images,
-            "command": report.command_line("reproduce_comparison", argv),
+            "command": _common.command_line("reproduce_comparison", argv),
             "model": model.name,
             "methods": [m.name for m in methods],
             "method_options": options,

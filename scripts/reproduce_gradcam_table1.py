@@ -25,6 +25,8 @@ from pathlib import Path
 from gradcam.errors import UserError, exit_status
 from gradcam.evaluation import report
 
+import _common
+
 IMAGE_SUFFIXES = (".jpeg", ".jpg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 VALIDATION_IMAGES = 50_000  # ILSVRC CLS-LOC validation set
 
@@ -113,7 +115,7 @@ def parse_args(argv):
     parser.add_argument("--loc-threshold", type=float, default=0.15)
     parser.add_argument("--tolerance", type=float, default=15.0)
     parser.add_argument("--limit", type=int, help="only the first N images (sorted by name)")
-    report.add_common_arguments(parser, "gradcam_table1")
+    _common.add_common_arguments(parser, "gradcam_table1")
     return parser.parse_args(argv)
 
 
@@ -156,7 +158,7 @@ def applicable(model, methods, items, args):
                 [target],
                 layer=args.layer,
                 batch_size=args.batch_size,
-                options=report.method_options(name, args.fast),
+                options=_common.method_options(name, args.fast),
             )
         except UserError as exc:
             skipped[name] = str(exc)
@@ -186,10 +188,17 @@ def table_rows(model_name, results, n_images):
     return ["row", "model", "images"] + [title for _, title in COLUMNS], rows
 
 
+def announce(method, done, total):
+    """Progress: one line when a method has done every image."""
+    if done == total:
+        print(f"{method}: {total} images done", flush=True)
+
+
 def main(argv=None, model=None):
-    from gradcam.evaluation.box_evaluation import localize_method, method_result, read_box_set
+    from gradcam.evaluation.box_evaluation import read_box_set
     from gradcam.evaluation.protocols import LocalizationProtocol
     from gradcam.evaluation.provenance import provenance
+    from gradcam.evaluation.runner import localize
     from gradcam.methods import get_method
 
     args = parse_args(argv)
@@ -202,8 +211,8 @@ def main(argv=None, model=None):
         else cam_family()
     )
     files = image_files(args.images, args.limit)
-    out = report.output_dir(args.out)
-    model = model or report.load_model(args.model, args.checkpoint)
+    out = _common.output_dir(args.out)
+    model = model or _common.load_model(args.model, args.checkpoint)
     record = provenance(model.source, 0)
     items = read_box_set(files, args.boxes, model.labels)
     skipped = {}
@@ -213,24 +222,23 @@ def main(argv=None, model=None):
             name, reason = next(iter(skipped.items()))
             raise UserError(f"no CAM-family method runs on {model.name} ({name}: {reason})")
     protocol = LocalizationProtocol(threshold=args.loc_threshold, pointing_tolerance=args.tolerance)
-    results = {}
-    for name in methods:
-        options = report.method_options(name, args.fast)
-        records = localize_method(
-            model,
-            name,
-            items,
-            protocol,
-            layer=args.layer,
-            batch_size=args.batch_size,
-            options=options,
-        )
-        results[name] = {"options": options, **method_result(records, model.labels)}
-        print(f"{name}: {len(items)} images done", flush=True)
+    result = localize(
+        model,
+        items,
+        methods,
+        protocol,
+        options={name: _common.method_options(name, args.fast) for name in methods},
+        layer=args.layer,
+        batch_size=args.batch_size,
+        boxes=args.boxes,
+        provenance_record=record,
+        progress=announce,
+    )
+    results = result.methods
     comparable = model.name in {p["model"] for p in PUBLISHED} and len(items) == VALIDATION_IMAGES
     header, rows = table_rows(model.name, results, len(items))
     markdown = report.markdown_table(header, rows)
-    command = report.command_line("reproduce_gradcam_table1", argv)
+    command = _common.command_line("reproduce_gradcam_table1", argv)
     verdict = (
         "this run has the published setting's model and image count"
         if comparable
@@ -245,10 +253,10 @@ def main(argv=None, model=None):
             "command": command,
             **record,
             "protocol": protocol.as_dict(),
-            "model": model.name,
-            "image_size": model.image_size,
-            "layer": args.layer or model.default_layer,
-            "images": len(items),
+            "model": result.model,
+            "image_size": result.image_size,
+            "layer": result.layer,
+            "images": result.images,
             "image_dir": str(args.images),
             "boxes": str(args.boxes),
             "methods": results,

@@ -26,6 +26,8 @@ import numpy as np
 from gradcam.errors import exit_status
 from gradcam.evaluation import report
 
+import _common
+
 
 def parse_args(argv):
     from gradcam.visualize import STYLES
@@ -46,7 +48,7 @@ def parse_args(argv):
     )
     parser.add_argument("--style", default="heatmap", choices=STYLES)
     parser.add_argument("--alpha", type=float, default=0.5)
-    report.add_common_arguments(parser, "hive")
+    _common.add_common_arguments(parser, "hive")
     return parser.parse_args(argv)
 
 
@@ -82,8 +84,8 @@ def main(argv=None, model=None):
     from gradcam.visualize import overlay, panel_figure, save_figure
 
     args = parse_args(argv)
-    out = report.output_dir(args.out)
-    model = model or report.load_model(args.model, args.checkpoint)
+    out = _common.output_dir(args.out)
+    model = model or _common.load_model(args.model, args.checkpoint)
     if args.image:
         image, masks, alone = model.prepare(load_image(args.image)), None, None
     else:
@@ -112,7 +114,7 @@ def main(argv=None, model=None):
     ]
     save_figure(out / "hive_contrast.png", panel_figure(image, panels))
     record = {
-        "command": report.command_line("reproduce_hive", argv),
+        "command": _common.command_line("reproduce_hive", argv),
         "model": model.name,
         "checkpoint": args.checkpoint or "default",
         "layer": args.layer or model.default_layer,

@@ -20,6 +20,8 @@ from gradcam.errors import exit_status
 from gradcam.evaluation import report
 from gradcam.methods import get_method
 
+import _common
+
 METHODS = (
     "gradient",
     "guided_backprop",
@@ -42,7 +44,7 @@ def parse_args(argv):
     )
     parser.add_argument("--methods", default=",".join(METHODS), help="comma-separated methods")
     parser.add_argument("--seed", type=int, default=0)
-    report.add_common_arguments(parser, "sanity_checks")
+    _common.add_common_arguments(parser, "sanity_checks")
     return parser.parse_args(argv)
 
 
@@ -58,7 +60,9 @@ def explain_all(model, images, targets, methods, fast):
     from gradcam.explanation import explain
 
     return {
-        m: absolute_map(model, explain(model, images, targets, m, **report.method_options(m, fast)))
+        m: absolute_map(
+            model, explain(model, images, targets, m, **_common.method_options(m, fast))
+        )
         for m in methods
     }
 
@@ -108,8 +112,8 @@ def main(argv=None, model=None):
     from gradcam.evaluation.randomization import cascading_randomization, layer_groups
 
     args = parse_args(argv)
-    out = report.output_dir(args.out)
-    model = model or report.load_model("efficientnet_lite0")
+    out = _common.output_dir(args.out)
+    model = model or _common.load_model("efficientnet_lite0")
     photos = benchmark_photos()
     names = args.images.split(",")[: 1 if args.fast else None]
     unknown = [n for n in names if n not in photos]
@@ -138,13 +142,13 @@ def main(argv=None, model=None):
     steps = ["original"] + groups
     plot(out / "sanity_checks.png", steps, curves, methods)
     record = {
-        "command": report.command_line("reproduce_sanity_checks", argv),
+        "command": _common.command_line("reproduce_sanity_checks", argv),
         "model": model.name,
         "images": names,
         "targets": [model.label(t) for t in targets],
         "seed": args.seed,
         "steps": steps,
-        "method_options": {m: report.method_options(m, args.fast) for m in methods},
+        "method_options": {m: _common.method_options(m, args.fast) for m in methods},
         "weights_restored_exactly": restored,
         "curves": curves,
         "fully_randomized": {m: curves[m][-1] for m in methods},

@@ -595,7 +595,7 @@ def _other_cases():
         ),
         _other_case(
             "no default checkpoint (says where to get it)",
-            "scripts/download_checkpoints.py resnet_v2_50' (fetches http://download."
+            "run 'gradcam download resnet_v2_50' (fetches http://download."
             "tensorflow.org/models/resnet_v2_50_2017_04_14.tar.gz)",
             _missing_default_checkpoint,
         ),

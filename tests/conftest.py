@@ -1,10 +1,12 @@
 """Shared fixtures: the embedded model (built once per session), real photos, random Slim checkpoints."""
 
+import functools
+
 import numpy as np
 import pytest
 from PIL import Image
 
-import gradcam.commands
+from gradcam.cli import main
 from gradcam.model import Model
 from nets.nets_factory import NETWORKS
 from nets.tf_compat import tf  # TF in graph mode before anything else
@@ -65,15 +67,11 @@ def coffee_png(tmp_path_factory, coffee_input):
     return path
 
 
-@pytest.fixture(scope="module")
-def cli_lite0(lite0):
-    """Every command's model loading answers with the session's lite0 (building another is slow)."""
-    patch = pytest.MonkeyPatch()
-    for module in gradcam.commands.COMMANDS:
-        if hasattr(module, "load_model"):
-            patch.setattr(module, "load_model", lambda args: lite0)
-    yield lite0
-    patch.undo()
+@pytest.fixture(scope="session")
+def cli(lite0):
+    """``gradcam.cli.main`` whose commands use the session's lite0 (building another is slow),
+    through its ``load_model`` seam; the model flags are still parsed and checked."""
+    return functools.partial(main, load_model=lambda args: lite0)
 
 
 def smoke_options(method, scoped=False):

@@ -72,6 +72,25 @@ HAND_SCENES = {
 HAND_TOP5 = {"a": [TIGER_CAT, 1, 2, 3, 4], "b": [COCK, TABBY, 1, 2, 3], "c": [TENCH, 1, 2, 3, 4]}
 
 
+# The hand-worked figures (hand_maps, HAND_TOP5; derivation in
+# tests/test_localization_protocol.py), each image counting once, shared among its classes:
+#   GT-known: A 1, B (1 + 0) / 2, C 0 -> 0.5
+#   top-1 loc right: A 1, B 0, C 0 -> 1 / 3, error 2 / 3
+#   top-5 loc right: A 1, B (1 + 0) / 2, C 0 -> 0.5, error 0.5
+#   pointing: A 1, B (1 + 0) / 2, C 0 (its tied maximum points first at (0, 0)) -> 0.5
+HAND_FIGURES = {
+    "gt_known_loc_accuracy": 0.5,
+    "top1_loc_error": 2 / 3,
+    "top5_loc_error": 0.5,
+    "pointing_game_accuracy": 0.5,
+}
+
+
+def stem_of(photo):
+    """The hand-set image a photo is, from its (unique) size."""
+    return next(stem for stem, (w, h, _) in HAND_SCENES.items() if photo.shape[:2] == (h, w))
+
+
 def rectangle_map(height, width, box, value=1.0):
     """H x W map: ``value`` on the 0-based inclusive box (xmin, ymin, xmax, ymax), 0 elsewhere."""
     saliency = np.zeros((height, width))

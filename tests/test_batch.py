@@ -258,11 +258,11 @@ def test_only_the_chosen_outputs_are_written(
                 assert record[key] == other[key]
 
 
-def _cli_error(capsys, argv):
+def _cli_error(capsys, argv, load_model=None):
     """Run the CLI expecting a one-line user error (exit 2); returns the line."""
     from gradcam.cli import main
 
-    assert main(argv) == 2
+    assert main(argv, load_model=load_model) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("gradcam: error: "), err
     return err
@@ -283,15 +283,11 @@ def _cli_error(capsys, argv):
     ],
 )
 def test_batch_refuses_output_mistakes_before_loading_the_model(
-    image_dir, tmp_path, capsys, monkeypatch, flags, message
+    image_dir, tmp_path, capsys, flags, message
 ):
-    import gradcam.commands.batch
-
-    monkeypatch.setattr(
-        gradcam.commands.batch, "load_model", lambda args: pytest.fail("loaded the model")
-    )
     out = tmp_path / "out"
-    assert message in _cli_error(capsys, ["batch", str(image_dir), "--out", str(out), *flags])
+    argv = ["batch", str(image_dir), "--out", str(out), *flags]
+    assert message in _cli_error(capsys, argv, lambda args: pytest.fail("loaded the model"))
     assert not out.exists()
 
 
@@ -339,6 +335,7 @@ def beam_dir(tmp_path_factory):
     return folder
 
 
+@pytest.mark.beam
 def test_beam_pipeline_writes_the_same_maps_as_batch(lite0, beam_dir, tmp_path):
     from gradcam.batch import JobSettings, run_batch
     from gradcam.beam_pipeline import run_pipeline
@@ -394,6 +391,7 @@ def test_beam_refuses_mistakes_on_the_driver(image_dir, tmp_path, capsys, flags,
     assert not out.exists()  # refused before the pipeline started
 
 
+@pytest.mark.beam
 def test_failed_beam_run_is_one_line_and_leaves_no_staging_folder(
     lite0, image_dir, tmp_path, capsys
 ):

@@ -8,16 +8,6 @@ import json
 
 import numpy as np
 import pytest
-from synthetic_boxes import (
-    COCK,
-    HAND_SCENES,
-    HAND_TOP5,
-    TABBY,
-    TENCH,
-    TIGER_CAT,
-    hand_maps,
-    write_hand_set,
-)
 
 from gradcam.cli import main
 from gradcam.commands import evaluate
@@ -25,23 +15,17 @@ from gradcam.evaluation import box_evaluation, localization, protocols
 from gradcam.evaluation.provenance import checkpoint_sha256
 from gradcam.images import load_image
 
-# The hand-worked figures (synthetic_boxes.hand_maps, HAND_TOP5; derivation in
-# tests/test_localization_protocol.py), each image counting once, shared among its classes:
-#   GT-known: A 1, B (1 + 0) / 2, C 0 -> 0.5
-#   top-1 loc right: A 1, B 0, C 0 -> 1 / 3, error 2 / 3
-#   top-5 loc right: A 1, B (1 + 0) / 2, C 0 -> 0.5, error 0.5
-#   pointing: A 1, B (1 + 0) / 2, C 0 (its tied maximum points first at (0, 0)) -> 0.5
-HAND_FIGURES = {
-    "gt_known_loc_accuracy": 0.5,
-    "top1_loc_error": 2 / 3,
-    "top5_loc_error": 0.5,
-    "pointing_game_accuracy": 0.5,
-}
-
-
-def stem_of(photo):
-    """The hand-set image a photo is, from its (unique) size."""
-    return next(stem for stem, (w, h, _) in HAND_SCENES.items() if photo.shape[:2] == (h, w))
+from synthetic_boxes import (
+    COCK,
+    HAND_FIGURES,
+    HAND_TOP5,
+    TABBY,
+    TENCH,
+    TIGER_CAT,
+    hand_maps,
+    stem_of,
+    write_hand_set,
+)
 
 
 @pytest.fixture
@@ -71,14 +55,19 @@ def run_cli(*argv):
     return main(["evaluate", *map(str, argv)])
 
 
+@pytest.fixture
+def evaluate_cli(cli):
+    """``gradcam evaluate ARGV`` on the session's lite0."""
+    return lambda *argv: cli(["evaluate", *map(str, argv)])
+
+
 def test_evaluate_boxes_dir_writes_the_hand_worked_figures(
-    lite0, hand_set, given_maps, tmp_path, monkeypatch, capsys
+    evaluate_cli, lite0, hand_set, given_maps, tmp_path, capsys
 ):
-    monkeypatch.setattr(evaluate, "load_model", lambda args: lite0)
     images, boxes = hand_set
     out = tmp_path / "out"
     assert (
-        run_cli(
+        evaluate_cli(
             *images,
             "--boxes",
             boxes,
@@ -143,14 +132,11 @@ def test_evaluate_boxes_dir_writes_the_hand_worked_figures(
     )
 
 
-def test_threshold_and_tolerance_reach_the_protocol(
-    lite0, hand_set, given_maps, tmp_path, monkeypatch
-):
-    monkeypatch.setattr(evaluate, "load_model", lambda args: lite0)
+def test_threshold_and_tolerance_reach_the_protocol(evaluate_cli, hand_set, given_maps, tmp_path):
     images, boxes = hand_set
     out = tmp_path / "out"
     assert (
-        run_cli(
+        evaluate_cli(
             *images,
             "--boxes",
             boxes,
@@ -202,16 +188,15 @@ def test_whole_images_are_explained_and_mapped_at_their_own_size(lite0, hand_set
     assert maps[0].shape == (50, 70) and localization.box_from_map(maps[0]) is None
 
 
-def test_rise_protocol_scores_the_predicted_class_on_the_whole_image(lite0, tmp_path, monkeypatch):
+def test_rise_protocol_scores_the_predicted_class_on_the_whole_image(evaluate_cli, lite0, tmp_path):
     from PIL import Image
 
     from conftest import photo
 
-    monkeypatch.setattr(evaluate, "load_model", lambda args: lite0)
     coffee = photo("coffee")  # 400 x 600: the model's crop would cut it
     Image.fromarray(coffee).save(tmp_path / "coffee.png")
     out = tmp_path / "rise"
-    assert run_cli(tmp_path / "coffee.png", "--protocol", "rise", "--out", out) == 0
+    assert evaluate_cli(tmp_path / "coffee.png", "--protocol", "rise", "--out", out) == 0
     summary = json.loads((out / "summary.json").read_text())
     assert summary["protocol"]["name"] == "rise" and summary["protocol"]["step_pixels"] == 224
     whole = localization.resize_whole(load_image(tmp_path / "coffee.png"), 224)

@@ -35,12 +35,10 @@ def test_api_explains_a_path_with_each_method(lite0, coffee_png, method):
 
 
 @pytest.mark.parametrize("method", SCORED)
-def test_every_method_takes_a_contrast_from_the_cli(
-    cli_lite0, coffee_png, tmp_path, method, capsys
-):
+def test_every_method_takes_a_contrast_from_the_cli(cli, coffee_png, tmp_path, method, capsys):
     out = tmp_path / f"{method}.png"
     assert (
-        main(
+        cli(
             [
                 "explain",
                 str(coffee_png),
@@ -66,11 +64,11 @@ def test_every_method_takes_a_contrast_from_the_cli(
     assert not arrays["degenerate"]
 
 
-def test_contrast_changes_the_map_from_the_cli(cli_lite0, coffee_png, tmp_path):
+def test_contrast_changes_the_map_from_the_cli(cli, coffee_png, tmp_path):
     def lowres(*extra):
         out = tmp_path / f"x{len(extra)}.png"
         assert (
-            main(
+            cli(
                 [
                     "explain",
                     str(coffee_png),
@@ -91,10 +89,10 @@ def test_contrast_changes_the_map_from_the_cli(cli_lite0, coffee_png, tmp_path):
     np.testing.assert_allclose(rather, plain - cup[1], rtol=1e-4, atol=1e-4 * np.abs(plain).max())
 
 
-def test_probability_score_from_the_cli(cli_lite0, coffee_png, tmp_path, capsys):
+def test_probability_score_from_the_cli(cli, coffee_png, tmp_path, capsys):
     out = tmp_path / "p.png"
     assert (
-        main(
+        cli(
             [
                 "explain",
                 str(coffee_png),
@@ -128,18 +126,16 @@ def test_probability_score_from_the_cli(cli_lite0, coffee_png, tmp_path, capsys)
         (["--score", "odds"], "invalid choice: 'odds'"),
     ],
 )
-def test_contrast_mistakes_are_one_line_errors(
-    cli_lite0, coffee_png, tmp_path, capsys, argv, message
-):
-    assert main(["explain", str(coffee_png), "--output", str(tmp_path / "e.png"), *argv]) == 2
+def test_contrast_mistakes_are_one_line_errors(cli, coffee_png, tmp_path, capsys, argv, message):
+    assert cli(["explain", str(coffee_png), "--output", str(tmp_path / "e.png"), *argv]) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1
 
 
-def test_compare_draws_the_contrast(cli_lite0, coffee_png, tmp_path, capsys):
+def test_compare_draws_the_contrast(cli, coffee_png, tmp_path, capsys):
     out = tmp_path / "compare.png"
     assert (
-        main(
+        cli(
             [
                 "compare",
                 str(coffee_png),
@@ -157,7 +153,7 @@ def test_compare_draws_the_contrast(cli_lite0, coffee_png, tmp_path, capsys):
     )
     assert "espresso vs cup" in capsys.readouterr().out and out.stat().st_size > 0
     assert (
-        main(
+        cli(
             [
                 "compare",
                 str(coffee_png),
@@ -177,9 +173,7 @@ def test_compare_draws_the_contrast(cli_lite0, coffee_png, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("method", list(METHODS))
-def test_batch_mode_runs_each_method_with_a_contrast(
-    cli_lite0, coffee_png, tmp_path, lite0, method
-):
+def test_batch_mode_runs_each_method_with_a_contrast(cli, coffee_png, tmp_path, lite0, method):
     folder = tmp_path / "in"
     folder.mkdir()
     Image.open(coffee_png).save(folder / "a.png")
@@ -188,7 +182,7 @@ def test_batch_mode_runs_each_method_with_a_contrast(
     contrast = {"contrast": CUP} if METHODS[method].uses_score else {}
     flags = ["--contrast", "cup"] if contrast else []
     assert (
-        main(
+        cli(
             [
                 "batch",
                 str(folder),

@@ -1,27 +1,26 @@
-"""scripts/download_checkpoints.py offline: tarballs built here from a small random checkpoint and
-served through file:// URLs; unsafe or wrong tarballs are refused and leave nothing behind."""
+"""`gradcam download` (gradcam/download.py) offline: tarballs built here from a small random
+checkpoint and served through file:// URLs or a 127.0.0.1 HTTP server started here; unsafe or wrong
+tarballs are refused and leave nothing behind."""
 
+import functools
 import hashlib
-import importlib.util
+import http.server
 import io
 import tarfile
+import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+import gradcam.download
+from gradcam.cli import main
+from gradcam.errors import UserError
 from nets.tf_compat import tf
 
-SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "download_checkpoints.py"
+from scripts_helper import script as load_script
+
 NAME = "resnet_v2_50"  # any network with a download_url; its checkpoint file is resnet_v2_50.ckpt
-
-
-@pytest.fixture(scope="module")
-def script():
-    spec = importlib.util.spec_from_file_location("download_checkpoints", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
@@ -68,8 +67,9 @@ def good_tarball(checkpoint, directory):
     )
 
 
-def run(script, capsys, *argv):
-    status = script.main(list(argv))
+def run(capsys, *argv):
+    """``gradcam download ARGV``: (exit status, stdout, stderr)."""
+    status = main(["download", *argv])
     out = capsys.readouterr()
     return status, out.out, out.err
 
@@ -78,10 +78,10 @@ def leftovers(directory):
     return sorted(p.name for p in Path(directory).rglob(".*"))
 
 
-def test_install_verify_and_record_digest(script, checkpoint, tmp_path, capsys):
+def test_install_verify_and_record_digest(checkpoint, tmp_path, capsys):
     tarball = good_tarball(checkpoint, tmp_path)
     target = tmp_path / "ckpts"
-    status, out, err = run(script, capsys, NAME, "--url", tarball.as_uri(), "--dir", str(target))
+    status, out, err = run(capsys, NAME, "--url", tarball.as_uri(), "--dir", str(target))
     assert status == 0, err
     assert "installed" in out
     installed = sorted(p.name for p in (target / NAME).iterdir())
@@ -93,36 +93,30 @@ def test_install_verify_and_record_digest(script, checkpoint, tmp_path, capsys):
         np.testing.assert_array_equal(reader.get_tensor(key), value.astype(np.float32))
     assert leftovers(target) == []
 
-    status, out, _ = run(script, capsys, NAME, "--url", tarball.as_uri(), "--dir", str(target))
+    status, out, _ = run(capsys, NAME, "--url", tarball.as_uri(), "--dir", str(target))
     assert status == 0 and "already" in out
-    status, out, _ = run(
-        script, capsys, NAME, "--url", tarball.as_uri(), "--dir", str(target), "--force"
-    )
+    status, out, _ = run(capsys, NAME, "--url", tarball.as_uri(), "--dir", str(target), "--force")
     assert status == 0 and "installed" in out and leftovers(target) == []
 
 
-def test_changed_tarball_is_refused_on_redownload(script, checkpoint, tmp_path, capsys):
+def test_changed_tarball_is_refused_on_redownload(checkpoint, tmp_path, capsys):
     target = tmp_path / "ckpts"
     first = good_tarball(checkpoint, tmp_path)
-    assert run(script, capsys, NAME, "--url", first.as_uri(), "--dir", str(target))[0] == 0
+    assert run(capsys, NAME, "--url", first.as_uri(), "--dir", str(target))[0] == 0
     before = {p.name: p.read_bytes() for p in (target / NAME).iterdir()}
     changed = tmp_path / "mirror" / first.name
     changed.parent.mkdir()
     make_tarball(changed, sorted(checkpoint[0].iterdir()), [member("eval.graph", b"changed")])
-    status, _, err = run(
-        script, capsys, NAME, "--url", changed.as_uri(), "--dir", str(target), "--force"
-    )
+    status, _, err = run(capsys, NAME, "--url", changed.as_uri(), "--dir", str(target), "--force")
     assert status == 2 and "expected" in err and err.count("\n") == 1
     assert {p.name: p.read_bytes() for p in (target / NAME).iterdir()} == before
     assert leftovers(target) == []
 
 
-def test_known_digest_is_enforced(script, checkpoint, tmp_path, capsys, monkeypatch):
+def test_known_digest_is_enforced(checkpoint, tmp_path, capsys, monkeypatch):
     tarball = good_tarball(checkpoint, tmp_path)
-    monkeypatch.setitem(script.KNOWN_SHA256, tarball.name, "0" * 64)
-    status, _, err = run(
-        script, capsys, NAME, "--url", tarball.as_uri(), "--dir", str(tmp_path / "c")
-    )
+    monkeypatch.setitem(gradcam.download.KNOWN_SHA256, tarball.name, "0" * 64)
+    status, _, err = run(capsys, NAME, "--url", tarball.as_uri(), "--dir", str(tmp_path / "c"))
     assert status == 2 and "sha256" in err
     assert not (tmp_path / "c" / NAME).exists()
 
@@ -136,65 +130,127 @@ def test_known_digest_is_enforced(script, checkpoint, tmp_path, capsys, monkeypa
         member("link", kind=tarfile.SYMTYPE, link="/etc/passwd"),
     ],
 )
-def test_malicious_members_refuse_the_whole_tarball(script, checkpoint, tmp_path, capsys, bad):
+def test_malicious_members_refuse_the_whole_tarball(checkpoint, tmp_path, capsys, bad):
     tarball = make_tarball(tmp_path / "evil.tar.gz", sorted(checkpoint[0].iterdir()), [bad])
     target = tmp_path / "ckpts"
-    status, _, err = run(script, capsys, NAME, "--url", tarball.as_uri(), "--dir", str(target))
+    status, _, err = run(capsys, NAME, "--url", tarball.as_uri(), "--dir", str(target))
     assert status == 2 and "refusing" in err and err.count("\n") == 1
     assert not (target / NAME).exists() and leftovers(target) == []
     assert not (tmp_path / "evil.txt").exists() and not Path("/tmp/gradcam_evil.txt").exists()
 
 
-def test_not_a_gzip_tar(script, tmp_path, capsys):
+def test_not_a_gzip_tar(tmp_path, capsys):
     junk = tmp_path / "junk.tar.gz"
     junk.write_bytes(b"<html>not found</html>")
-    status, _, err = run(script, capsys, NAME, "--url", junk.as_uri(), "--dir", str(tmp_path / "c"))
+    status, _, err = run(capsys, NAME, "--url", junk.as_uri(), "--dir", str(tmp_path / "c"))
     assert status == 2 and "not a valid gzip tar" in err
     assert not (tmp_path / "c" / NAME).exists()
 
 
-def test_truncated_tarball(script, checkpoint, tmp_path, capsys):
+def test_truncated_tarball(checkpoint, tmp_path, capsys):
     whole = good_tarball(checkpoint, tmp_path).read_bytes()
     cut = tmp_path / "cut" / f"{NAME}_2017_04_14.tar.gz"
     cut.parent.mkdir()
     cut.write_bytes(whole[: len(whole) // 2])
-    status, _, err = run(script, capsys, NAME, "--url", cut.as_uri(), "--dir", str(tmp_path / "c"))
+    status, _, err = run(capsys, NAME, "--url", cut.as_uri(), "--dir", str(tmp_path / "c"))
     assert status == 2 and err.count("\n") == 1 and "Traceback" not in err
     assert not (tmp_path / "c" / NAME).exists() and leftovers(tmp_path / "c") == []
 
 
-def test_tarball_without_the_checkpoint(script, tmp_path, capsys):
+def test_tarball_without_the_checkpoint(tmp_path, capsys):
     tarball = make_tarball(tmp_path / "other.tar.gz", extra=[member("other.ckpt.index")])
-    status, _, err = run(
-        script, capsys, NAME, "--url", tarball.as_uri(), "--dir", str(tmp_path / "c")
-    )
+    status, _, err = run(capsys, NAME, "--url", tarball.as_uri(), "--dir", str(tmp_path / "c"))
     assert status == 2 and "does not contain the checkpoint resnet_v2_50.ckpt" in err
 
 
-def test_single_file_v1_checkpoint_is_accepted(script, tmp_path, capsys):
+def test_single_file_v1_checkpoint_is_accepted(tmp_path, capsys):
     """The 2016 tarballs (inception_v3, vgg_16, ...) hold one V1-format file named <name>.ckpt."""
     tarball = make_tarball(
         tmp_path / "inception_v3_2016_08_28.tar.gz",
         extra=[member("inception_v3.ckpt", b"v1 bytes")],
     )
     status, _, err = run(
-        script, capsys, "inception_v3", "--url", tarball.as_uri(), "--dir", str(tmp_path / "c")
+        capsys, "inception_v3", "--url", tarball.as_uri(), "--dir", str(tmp_path / "c")
     )
     assert status == 0, err
     assert (tmp_path / "c" / "inception_v3" / "inception_v3.ckpt").read_bytes() == b"v1 bytes"
 
 
-def test_no_network_is_one_line_exit_2(script, tmp_path, capsys):
+def test_no_network_is_one_line_exit_2(tmp_path, capsys):
     url = "http://127.0.0.1:9/resnet_v2_50_2017_04_14.tar.gz"  # discard port: connection refused
-    status, out, err = run(script, capsys, NAME, "--url", url, "--dir", str(tmp_path / "c"))
+    status, out, err = run(capsys, NAME, "--url", url, "--dir", str(tmp_path / "c"))
     assert status == 2 and out == ""
     assert err.startswith(f"gradcam: error: cannot download {url}") and "(no network?)" in err
     assert err.count("\n") == 1 and "Traceback" not in err
     assert leftovers(tmp_path / "c") == []
 
 
-def test_choices_come_from_the_registry(script):
+def test_choices_come_from_the_registry(capsys):
+    from gradcam.commands.download import _downloadable
     from nets.nets_factory import NETWORKS
 
-    assert set(script.downloadable()) == {n for n, s in NETWORKS.items() if s.download_url}
-    assert "efficientnet_lite0" not in script.downloadable()
+    listed = gradcam.download.downloadable()
+    assert set(listed) == {n for n, s in NETWORKS.items() if s.download_url}
+    assert "efficientnet_lite0" not in listed and _downloadable() == listed
+    assert main(["download", "efficientnet_lite0"]) == 2  # converted locally: not a choice
+    assert "invalid choice: 'efficientnet_lite0'" in capsys.readouterr().err
+
+
+@pytest.fixture
+def http_mirror(tmp_path):
+    """A folder served over HTTP on 127.0.0.1 (an ephemeral port) for the test's duration."""
+    folder = tmp_path / "mirror"
+    folder.mkdir()
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
+    handler.log_message = lambda *args: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield folder, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+def test_download_over_http_from_the_library(checkpoint, tmp_path, http_mirror):
+    """The Python API downloads over real HTTP (Content-Length, streamed) into the home folder."""
+    folder, base = http_mirror
+    tarball = good_tarball(checkpoint, folder)
+    home = tmp_path / "home"
+    status = gradcam.download.download(NAME, home, f"{base}/{tarball.name}")
+    assert status.startswith(f"{NAME}: installed {home / NAME / (NAME + '.ckpt')}")
+    digest = hashlib.sha256(tarball.read_bytes()).hexdigest()
+    assert (home / NAME / "SHA256").read_text().split() == [digest, tarball.name]
+    reader = tf.train.load_checkpoint(str(home / NAME / f"{NAME}.ckpt"))
+    for key, value in checkpoint[1].items():
+        np.testing.assert_array_equal(reader.get_tensor(key), value.astype(np.float32))
+    with pytest.raises(UserError, match="cannot download .*/missing.tar.gz"):
+        gradcam.download.download(NAME, home, f"{base}/missing.tar.gz", force=True)
+    assert sorted(p.name for p in (home / NAME).iterdir())[0] == "SHA256" and leftovers(home) == []
+
+
+def test_default_home_is_the_checkpoint_home(checkpoint, tmp_path, monkeypatch, capsys):
+    """Without --dir the checkpoint lands where Model() looks for it ($GRADCAM_HOME)."""
+    from gradcam.checkpoints import default_checkpoint
+    from nets.nets_factory import NETWORKS
+
+    monkeypatch.setenv("GRADCAM_HOME", str(tmp_path / "home"))
+    with pytest.raises(UserError, match=f"run 'gradcam download {NAME}'"):
+        default_checkpoint(NETWORKS[NAME])  # the missing checkpoint names the command
+    tarball = good_tarball(checkpoint, tmp_path)
+    assert main(["download", NAME, "--url", tarball.as_uri()]) == 0
+    assert default_checkpoint(NETWORKS[NAME]) == str(tmp_path / "home" / NAME / f"{NAME}.ckpt")
+
+
+def test_unknown_network_from_the_library(tmp_path):
+    with pytest.raises(UserError, match="'nosuch' has no checkpoint to download; choose from"):
+        gradcam.download.download("nosuch", tmp_path)
+
+
+def test_the_script_is_the_command(checkpoint, tmp_path, capsys):
+    """scripts/download_checkpoints.py (kept for checkouts) runs `gradcam download`."""
+    tarball = good_tarball(checkpoint, tmp_path)
+    argv = [NAME, "--url", tarball.as_uri(), "--dir", str(tmp_path / "c")]
+    assert load_script("download_checkpoints").main(argv) == 0
+    assert "installed" in capsys.readouterr().out
+    assert (tmp_path / "c" / NAME / f"{NAME}.ckpt.index").is_file()

@@ -1,8 +1,11 @@
 """Evaluation library: deletion/insertion on a toy linear model with a known answer, pointing game
 on synthetic maps, confidence drop, and cascading randomisation on the embedded model."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
+from scipy.special import softmax
 
 from gradcam.evaluation import (
     collage,
@@ -12,6 +15,8 @@ from gradcam.evaluation import (
     randomization,
     similarity,
 )
+
+from conftest import photo
 
 SIDE = 8  # toy images are 8 x 8 x 3, all ones; pixel weights are a permutation of 1..64
 
@@ -175,40 +180,76 @@ def test_collage_tiles_partition_the_image_and_hold_the_photos():
     photos = [np.full((30, 60, 3), v, np.uint8) for v in (10, 20, 30, 40)]
     image, masks = collage.collage(photos, 2, 2, 50)
     assert np.array_equal(np.sum(masks, axis=0), np.ones((50, 50)))
-    for photo, mask in zip(photos, masks):
-        assert np.all(image[mask] == photo[0, 0])
+    for tile, mask in zip(photos, masks):
+        assert np.all(image[mask] == tile[0, 0])
 
 
-def test_evaluate_command_scores_a_method_and_reads_boxes(lite0, coffee_input, tmp_path):
-    import argparse
+def test_evaluate_method_scores_a_method_and_reads_boxes(lite0, coffee_input, tmp_path):
     import json
 
-    from gradcam.commands import evaluate
-    from gradcam.methods import get_method
+    from gradcam.errors import UserError
+    from gradcam.evaluation import runner
+    from gradcam.evaluation.protocols import DEFAULT
 
     boxes = tmp_path / "boxes.json"
     boxes.write_text(json.dumps({"coffee.png": [[0, 0, 224, 224]]}))
-    masks = evaluate.read_boxes(boxes, ["samples/coffee.png"], 224)
-    args = argparse.Namespace(
-        steps=4,
+    masks = runner.read_json_boxes(boxes, ["samples/coffee.png"], 224)
+    values, curves = runner.evaluate_method(
+        lite0,
+        "grad_cam",
+        coffee_input[None],
+        [967],
+        protocol=replace(DEFAULT, steps=4),
         batch_size=8,
-        deletion_baseline="zero",
-        insertion_baseline="blur",
+        masks=masks,
         tolerance=0,
-        layer=None,
-    )
-    values, curves = evaluate.evaluate_method(
-        lite0, get_method("grad_cam"), coffee_input[None], [967], {}, args, masks
     )
     assert curves["deletion_curve"].shape == (1, 5)
     assert values["pointing_hit"].tolist() == [100.0] and values["energy_in_box"][
         0
     ] == pytest.approx(1.0)
     boxes.write_text(json.dumps({"other.png": [[0, 0, 5, 5]]}))
-    from gradcam.errors import UserError
+    with pytest.raises(UserError, match="boxes .*no box for coffee.png"):
+        runner.read_json_boxes(boxes, ["samples/coffee.png"], 224)
 
-    with pytest.raises(UserError, match="no box for coffee.png"):
-        evaluate.read_boxes(boxes, ["samples/coffee.png"], 224)
+
+def test_evaluate_scores_are_the_protocol_curves_of_the_maps(lite0, tmp_path):
+    """``runner.evaluate`` from photos, then ``write_report``: the per-image AUCs are the
+    protocol's own curves of explain's maps, computed here independently."""
+    import csv
+
+    from gradcam.evaluation import report, runner
+    from gradcam.evaluation.perturbation import auc
+    from gradcam.evaluation.protocols import DEFAULT, protocol_curves
+    from gradcam.explanation import explain
+
+    protocol = replace(DEFAULT, steps=4)
+    seen = []
+    photos = [photo("coffee"), photo("chelsea")]
+    result = runner.evaluate(
+        lite0,
+        photos,
+        ["grad_cam"],
+        protocol,
+        batch_size=8,
+        names=["coffee.png", "cat.png"],
+        progress=lambda *a: seen.append(a),
+    )
+    assert seen == [("grad_cam", 2, 2)] and result.images == ["coffee.png", "cat.png"]
+    batch = np.stack([lite0.prepare(p) for p in photos])  # the default protocol's crop
+    targets = lite0.predict(batch).argmax(1)
+    assert result.targets == [int(t) for t in targets]
+    maps = explain(lite0, batch, targets, "grad_cam").map
+    for i in range(2):
+        score = lambda x, t=int(targets[i]): softmax(lite0.predict(x), axis=1)[:, t]  # noqa: E731
+        curves = protocol_curves(score, batch[i], maps[i], protocol, 8)
+        assert result.methods["grad_cam"].values["deletion_auc"][i] == pytest.approx(
+            auc(curves["deletion_curve"]), abs=1e-5
+        )
+    heading, _ = report.write_report(result, tmp_path / "out")
+    assert heading.startswith("2 images, protocol default: 4 steps")
+    rows = list(csv.DictReader(open(tmp_path / "out" / "per_image.csv")))
+    assert [r["image"] for r in rows] == ["coffee.png", "cat.png"]
 
 
 def test_evaluate_cli_rejects_bad_input_in_one_line(capsys):
@@ -220,17 +261,13 @@ def test_evaluate_cli_rejects_bad_input_in_one_line(capsys):
 
 
 def test_evaluate_command_end_to_end_writes_its_table(
-    lite0, coffee_input, cat_input, tmp_path, monkeypatch, capsys
+    cli, coffee_input, cat_input, tmp_path, capsys
 ):
     import csv
     import json
 
     from PIL import Image
 
-    from gradcam.cli import main
-    from gradcam.commands import evaluate
-
-    monkeypatch.setattr(evaluate, "load_model", lambda args: lite0)
     for name, image in (("coffee.png", coffee_input), ("cat.png", cat_input)):
         Image.fromarray(image).save(tmp_path / name)
     (tmp_path / "boxes.json").write_text(
@@ -238,7 +275,7 @@ def test_evaluate_command_end_to_end_writes_its_table(
     )
     out = tmp_path / "eval"
     assert (
-        main(
+        cli(
             [
                 "evaluate",
                 str(tmp_path / "coffee.png"),

@@ -4,7 +4,6 @@ The "marked" class differs from "plain" only by a magenta square in the top-left
 (scripts/make_marked_dataset.py), so Grad-CAM for "marked" on held-out images must point there.
 """
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -15,21 +14,16 @@ from gradcam.cli import main
 from gradcam.errors import UserError
 from nets.nets_factory import NETWORKS
 
+from scripts_helper import script
+
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def _script(name):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     from gradcam.finetune import finetune
 
-    make = _script("make_marked_dataset").make_marked_dataset
+    make = script("make_marked_dataset").make_marked_dataset
     root = tmp_path_factory.mktemp("marked")
     train, held_out = make(root / "train", 20, seed=0), make(root / "held_out", 6, seed=1)
     result = finetune(train, root / "mine", steps=100)
@@ -139,7 +133,7 @@ def test_finetune_data_errors(tmp_path, capsys):
     (tmp_path / "only" / "a.png").write_bytes(b"")
     with pytest.raises(UserError, match="needs at least two class folders"):
         image_folder(tmp_path)
-    assert _script("finetune").main([str(tmp_path / "missing"), "--out", str(tmp_path / "o")]) == 2
+    assert script("finetune").main([str(tmp_path / "missing"), "--out", str(tmp_path / "o")]) == 2
     assert "data directory not found" in capsys.readouterr().err
 
 
@@ -164,7 +158,7 @@ def test_only_the_head_may_be_missing_from_the_starting_checkpoint(tmp_path):
     from gradcam.finetune import finetune
 
     source = default_checkpoint(NETWORKS["efficientnet_lite0"])
-    data = _script("make_marked_dataset").make_marked_dataset(tmp_path / "data", 2, seed=2)
+    data = script("make_marked_dataset").make_marked_dataset(tmp_path / "data", 2, seed=2)
     dropped = "efficientnet_lite0/block_3/expand/BatchNorm/moving_mean"
     no_backbone_part = _copy_checkpoint(source, tmp_path / "part.ckpt", lambda n: n != dropped)
     with pytest.raises(

@@ -65,16 +65,6 @@ def coffee_png(tmp_path):
     return path
 
 
-@pytest.fixture
-def cli(monkeypatch, lite0):
-    """``gradcam.cli.main`` with the session's Lite0 instead of building a second one."""
-    from gradcam.cli import main
-    from gradcam.commands import explain as explain_command
-
-    monkeypatch.setattr(explain_command, "load_model", lambda args: lite0)
-    return main
-
-
 def test_cli_explain_two_classes(cli, coffee_png, tmp_path, capsys):
     png = tmp_path / "out" / "x.png"
     png.parent.mkdir()

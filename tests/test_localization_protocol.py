@@ -6,16 +6,6 @@ import json
 
 import numpy as np
 import pytest
-from synthetic_boxes import (
-    COCK,
-    HAND_TOP5,
-    TABBY,
-    TENCH,
-    TIGER_CAT,
-    hand_maps,
-    scene,
-    write_hand_set,
-)
 
 from gradcam.evaluation.boxes import Box, boxes_by_class, read_voc_dir
 from gradcam.evaluation.localization import (
@@ -33,6 +23,17 @@ from gradcam.evaluation.localization import (
     upsample_map,
 )
 from gradcam.labels import imagenet_labels
+
+from synthetic_boxes import (
+    COCK,
+    HAND_TOP5,
+    TABBY,
+    TENCH,
+    TIGER_CAT,
+    hand_maps,
+    scene,
+    write_hand_set,
+)
 
 LABELS = list(imagenet_labels())
 

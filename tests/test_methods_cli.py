@@ -5,18 +5,17 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from gradcam.cli import main
 from gradcam.methods import METHODS
 
 from conftest import smoke_options
 
 
 @pytest.mark.parametrize("method", sorted(METHODS))
-def test_explain_runs_every_method(cli_lite0, coffee_png, tmp_path, method):
+def test_explain_runs_every_method(cli, coffee_png, tmp_path, method):
     out = tmp_path / f"{method}.png"
     options = smoke_options(method)
     assert (
-        main(
+        cli(
             [
                 "explain",
                 str(coffee_png),
@@ -40,9 +39,9 @@ def test_explain_runs_every_method(cli_lite0, coffee_png, tmp_path, method):
     assert ("lowres" in arrays) == METHODS[method].lowres
 
 
-def test_unknown_option_is_one_line_error(cli_lite0, coffee_png, tmp_path, capsys):
+def test_unknown_option_is_one_line_error(cli, coffee_png, tmp_path, capsys):
     assert (
-        main(
+        cli(
             [
                 "explain",
                 str(coffee_png),
@@ -60,11 +59,11 @@ def test_unknown_option_is_one_line_error(cli_lite0, coffee_png, tmp_path, capsy
     assert not (tmp_path / "x.png").exists()
 
 
-def test_compare_draws_one_row_per_image(cli_lite0, coffee_png, tmp_path):
+def test_compare_draws_one_row_per_image(cli, coffee_png, tmp_path):
     out = tmp_path / "compare.png"
     options = [a for m in METHODS for a in smoke_options(m, scoped=True)]
     assert (
-        main(
+        cli(
             [
                 "compare",
                 str(coffee_png),
@@ -82,13 +81,13 @@ def test_compare_draws_one_row_per_image(cli_lite0, coffee_png, tmp_path):
     assert 1.6 < width / height < 2.2  # 2 rows of 4 panels (input + 3 methods)
 
 
-def test_maximize_writes_an_image(cli_lite0, tmp_path, capsys):
+def test_maximize_writes_an_image(cli, tmp_path, capsys):
     out = tmp_path / "max.png"
-    assert main(["maximize", "--class", "espresso", "--steps", "3", "--output", str(out)]) == 0
+    assert cli(["maximize", "--class", "espresso", "--steps", "3", "--output", str(out)]) == 0
     assert Image.open(out).size == (224, 224)
     assert "objective" in capsys.readouterr().out
     assert (
-        main(
+        cli(
             [
                 "maximize",
                 "--layer",
@@ -106,15 +105,15 @@ def test_maximize_writes_an_image(cli_lite0, tmp_path, capsys):
         == 0
     )
     assert "block_10 channel 7 at (3, 4)" in capsys.readouterr().out
-    assert main(["maximize", "--layer", "block_10", "--unit", "3", "--output", str(out)]) == 2
+    assert cli(["maximize", "--layer", "block_10", "--unit", "3", "--output", str(out)]) == 2
     assert "expected two whole numbers" in capsys.readouterr().err
 
 
-def test_seed_makes_randomised_methods_repeat_exactly(cli_lite0, coffee_png, tmp_path):
+def test_seed_makes_randomised_methods_repeat_exactly(cli, coffee_png, tmp_path):
     def smoothgrad_map(seed, name):
         out = tmp_path / f"{name}.png"
         assert (
-            main(
+            cli(
                 [
                     "explain",
                     str(coffee_png),
@@ -138,7 +137,7 @@ def test_seed_makes_randomised_methods_repeat_exactly(cli_lite0, coffee_png, tmp
     assert not np.array_equal(first, other)
     # a method without randomness takes --seed too (one flag for every method)
     assert (
-        main(
+        cli(
             [
                 "explain",
                 str(coffee_png),

@@ -248,7 +248,7 @@ def test_unusable_files_are_one_line(files, ref, capsys, name, message):
 
 
 def test_cli_explains_with_no_layer_named(files, ref, capsys):
-    """`gradcam explain photo --model-file m.keras` as the README writes it: default layer found
+    """`gradcam explain photo --model-file m.keras` as docs/your-model.md writes it: default layer found
     and printed; NPZ logits are pre-softmax and lowres the raw weighted sum at the layer."""
     png, out = _png(files, ref), files / "cli.png"
     status = main(
@@ -333,6 +333,7 @@ def test_class_names_from_a_label_file(files, ref, capsys):
     assert (target["index"], target["label"]) == (2, "fox")
 
 
+@pytest.mark.beam  # beam among the other commands
 def test_other_commands_take_a_model_file(files, ref, tmp_path, capsys):
     model = ["--model-file", str(files / "k3_nested.keras")]
     folder = tmp_path / "images"
@@ -439,8 +440,9 @@ def test_graph_mode_is_untouched_by_loading_keras(files, tmp_path):
     after.close()
 
 
-def _readme_section():
-    text = (ROOT / "README.md").read_text()
+def _docs_section():
+    """docs/your-model.md's section on Keras and SavedModel files (it was the README's)."""
+    text = (ROOT / "docs" / "your-model.md").read_text()
     start = text.index("## Your own Keras or SavedModel classifier")
     end = text.find("\n## ", start + 1)
     return text[start:] if end < 0 else text[start:end]
@@ -454,10 +456,10 @@ def _blocks(section, language):
     ]
 
 
-def test_readme_section_runs_as_written(tmp_path, monkeypatch, capsys):
-    """The README section's Python file and commands, run as written (the `gradcam` lines through
+def test_docs_section_runs_as_written(tmp_path, monkeypatch, capsys):
+    """The docs section's Python file and commands, run as written (the `gradcam` lines through
     the CLI's main, the others in a shell); what it shows `list layers` printing is printed."""
-    section = _readme_section()
+    section = _docs_section()
     (tmp_path / "make_model.py").write_text(_blocks(section, "python")[0])
     Image.fromarray(photo("chelsea")).save(tmp_path / "photo.jpg")
     monkeypatch.chdir(tmp_path)

@@ -7,13 +7,20 @@ import json
 
 import numpy as np
 import pytest
-from synthetic_boxes import HAND_SCENES, HAND_TOP5, hand_maps, write_hand_set
-from test_box_evaluation import HAND_FIGURES, stem_of
-from test_reproduce_scripts import script
 
 from gradcam.errors import UserError
 from gradcam.evaluation import box_evaluation
 from gradcam.methods import METHODS
+
+from scripts_helper import script
+from synthetic_boxes import (
+    HAND_FIGURES,
+    HAND_SCENES,
+    HAND_TOP5,
+    hand_maps,
+    stem_of,
+    write_hand_set,
+)
 
 
 @pytest.fixture

@@ -1,22 +1,12 @@
 """Every reproduction script runs in --fast mode, in-process on the shared embedded model, and
 writes its figure and numbers; the Hive script also runs unchanged on a ResNet-v2-50 checkpoint."""
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 
 from conftest import make_random_checkpoint
-
-SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
-
-
-def script(name):
-    spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from scripts_helper import script
 
 
 def run(name, lite0, out, *argv):

@@ -128,16 +128,14 @@ def test_wrong_class_count_is_a_clear_error(restored):
 
 
 @pytest.mark.parametrize("method", list(METHODS))
-def test_every_method_runs_through_the_cli_on_the_slim_net(restored, method, tmp_path, monkeypatch):
+def test_every_method_runs_through_the_cli_on_the_slim_net(restored, method, tmp_path):
     """The CLI's model loading answers with the restored random-weight net (building it per method
     is slow); the method, its layer default and the figure are the CLI's own."""
     from PIL import Image
 
-    import gradcam.commands.explain
     from gradcam.cli import main
 
     model, logits, _, pixels = restored
-    monkeypatch.setattr(gradcam.commands.explain, "load_model", lambda args: model)
     image = tmp_path / "cat.png"
     Image.fromarray(pixels[0].astype(np.uint8)).save(image)
     out = tmp_path / f"{method}.png"
@@ -157,7 +155,8 @@ def test_every_method_runs_through_the_cli_on_the_slim_net(restored, method, tmp
                 str(out),
                 "--save-npz",
                 *options,
-            ]
+            ],
+            load_model=lambda args: model,
         )
         == 0
     )

@@ -7,7 +7,6 @@ import time
 import numpy as np
 import pytest
 from PIL import Image
-from synthetic_boxes import OBJECT_COLOURS, voc_xml, write_scene
 
 from gradcam.errors import UserError
 from gradcam.evaluation.boxes import (
@@ -24,6 +23,8 @@ from gradcam.evaluation.boxes import (
 )
 from gradcam.images import load_image
 from gradcam.labels import imagenet_labels
+
+from synthetic_boxes import OBJECT_COLOURS, voc_xml, write_scene
 
 LABELS_1000 = list(imagenet_labels())
 LABELS_1001 = ["background"] + LABELS_1000

@@ -14,6 +14,8 @@ from PIL import Image
 
 from conftest import photo
 
+pytestmark = pytest.mark.browser
+
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",

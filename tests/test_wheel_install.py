@@ -4,7 +4,6 @@ and use it there (the README's three lines, the CLI), far from this repository."
 
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -14,11 +13,8 @@ from conftest import photo
 
 REPO = Path(__file__).resolve().parent.parent
 EXTRAS_ONLY = ("gradio", "apache_beam", "playwright", "pytest", "saliency")
-THREE_LINES = """
-import gradcam
-model = gradcam.Model()
-gradcam.explain(model, "cat.png", "tiger cat").save("out.png")
-"""
+# the README's three lines of Python, as written there
+THREE_LINES = (REPO / "README.md").read_text().split("```python\n", 1)[1].split("```", 1)[0]
 
 
 def _run(argv, cwd, env, timeout=900):
@@ -50,7 +46,7 @@ def test_wheel_without_extras_explains_in_an_empty_folder(tmp_path):
     }
     Image.fromarray(photo("chelsea")).save(work / "cat.png")
 
-    three = _run([python, "-c", textwrap.dedent(THREE_LINES)], work, env)
+    three = _run([python, "-c", THREE_LINES], work, env)
     assert three.returncode == 0, three.stderr[-2000:]
     assert Image.open(work / "out.png").size == (224, 224)
     assert (home / "efficientnet_lite0" / "model.ckpt.index").is_file()  # converted into the home

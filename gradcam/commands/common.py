@@ -115,7 +115,7 @@ def add_method_arguments(parser, several=False, scores=True):
         default=[],
         metavar="KEY=VALUE",
         help="method option, e.g. steps=20 or smoothgrad.samples=10 (repeatable; "
-        "README 'Methods' lists each method's options)",
+        "docs/methods.md lists each method's options)",
     )
     parser.add_argument(
         "--seed",
@@ -217,10 +217,13 @@ def check_model_flags(args):
 
 
 def load_model(args):
-    """The ``gradcam.Model`` the model flags describe."""
+    """The ``gradcam.Model`` the model flags describe (or, when ``gradcam.cli.main`` was given a
+    ``load_model``, the one it returns)."""
     from gradcam.model import Model
 
     check_model_flags(args)
+    if getattr(args, "model_loader", None) is not None:
+        return args.model_loader(args)
     labels = args.labels or None
     if args.model_file:
         return Model.from_file(
