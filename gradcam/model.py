@@ -31,10 +31,17 @@ import numpy as np
 
 from gradcam.arrays import SCORES, batch_slices, class_scores, distinct_rows, probabilities_of
 from gradcam.errors import UserError
-from gradcam.graph import building, depends_only_through, guided_gradients
+from gradcam.graph import (
+    ATTENTION_KEYS,
+    attention_pieces,
+    building,
+    depends_only_through,
+    guided_gradients,
+)
 from gradcam.images import ScaledImage
 from gradcam.labels import labels_for, read_label_file, resolve_class, short_label
-from gradcam.loaders.model_file import load_model_file
+from gradcam.loaders.keras_trace import is_keras_model
+from gradcam.loaders.model_file import load_keras_model, load_model_file
 from gradcam.loaders.slim import load_slim
 from gradcam.preprocessing import crop_and_resize, decode_size
 from nets.nets_factory import DEFAULT_NETWORK, NETWORKS, NetworkSpec
@@ -52,6 +59,7 @@ FETCH_KEYS = {
     "guided_input_gradients": "guided-backprop d score / d input pixels [N, S, S, 3]",
     "head_weights": "the target's column of the final linear layer, minus the contrast's [N, C_in] "
     "(CAM)",
+    **ATTENTION_KEYS,
 }
 MODEL_FILE_SUFFIXES = (".h5", ".hdf5", ".keras", ".pb")
 LAYER_KEYS = frozenset({"activations", "layer_gradients"})
@@ -90,7 +98,9 @@ class Model:
         threads: Optional[int] = None,
         trust_code: bool = False,
     ):
-        if is_model_file(network):
+        if is_keras_model(network):  # a live keras.Model / tf_keras model: traced like a file
+            built = load_keras_model(network, num_classes=num_classes)
+        elif is_model_file(network):
             if checkpoint is not None:
                 raise UserError(
                     "a checkpoint does not apply to a model file (its weights are in it)"
@@ -115,6 +125,8 @@ class Model:
         labels=None,
         threads: Optional[int] = None,
         tags: Sequence[str] = ("serve",),
+        tokens: Optional[int] = None,
+        grid: Optional[tuple] = None,
     ) -> "Model":
         """A Keras .h5 or .keras file, a SavedModel directory (TF2 or TF1) or a frozen GraphDef
         .pb; input, logits (pre-softmax or pre-sigmoid), layers and the default layer are found,
@@ -132,6 +144,8 @@ class Model:
                 logits_tensor=logits_tensor,
                 num_classes=num_classes,
                 tags=tags,
+                tokens=tokens,
+                grid=grid,
             ),
             labels,
             threads,
@@ -178,6 +192,8 @@ class Model:
         self.source = built.source
         self._layers, self._head_weights = dict(built.layers), built.head_weights
         self._extra_layers, self.unguided = dict(built.extra_layers), built.unguided
+        self.layer_records, self.default_reason = built.describe(), built.default_reason
+        self._attention = built.attention
         self.activation = built.activation
         self.num_classes = int(built.logits.shape[-1])
         self.labels = self._labels(labels, built.label_offset)
@@ -252,6 +268,11 @@ class Model:
             return self._once(key, self._guided_input_gradients)
         if key == "head_weights":
             return self._once(key, self._target_head_weights)
+        if key in ATTENTION_KEYS:
+            pieces = self._once(
+                "attention", lambda: attention_pieces(self.score, self._attention, self.name)
+            )
+            return pieces[key]
         raise ValueError(f"unknown fetch key {key!r}; keys: {', '.join(FETCH_KEYS)}")
 
     def _guided_input_gradients(self):

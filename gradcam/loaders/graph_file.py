@@ -1,9 +1,8 @@
 """Reading TensorFlow graphs (a frozen GraphDef .pb, a SavedModel's MetaGraphDef) and checking the
 tensor names and shapes a user gives for them, each problem as one line naming the argument.
 
-``gradcam.loaders.model_file`` builds the ``ClassifierGraph`` from these pieces. The graph walks
-(``reachable`` with ``op_inputs``/``op_consumers``) decide which tensors lie between the image
-input and the logits.
+``gradcam.loaders.analysis`` decides what is what in the graph with these pieces, and
+``gradcam.loaders.model_file`` builds the ``ClassifierGraph``.
 """
 
 from difflib import get_close_matches
@@ -91,28 +90,16 @@ def check_outputs(names, graph):
             )
 
 
-def reachable(op, neighbours):
-    """``op`` and every op reached from it by repeated ``neighbours(op)``."""
-    seen, todo = {op}, [op]
-    while todo:
-        for other in neighbours(todo.pop()):
-            if other not in seen:
-                seen.add(other)
-                todo.append(other)
-    return seen
-
-
-def op_inputs(op):
-    return [tensor.op for tensor in op.inputs]
-
-
-def op_consumers(op):
-    return [consumer for tensor in op.outputs for consumer in tensor.consumers()]
-
-
-def check_layer(layer, name, logits_name, input_name, feeds_logits, fed_by_input):
-    """UserError unless ``layer`` is a 4-D map on a path from the input to the logits."""
-    if layer.shape.ndims != 4:
+def check_layer(layer, name, logits_name, input_name, feeds_logits, fed_by_input, grids=()):
+    """UserError unless ``layer`` is a 4-D map (or a token layer of ``grids``) on a path from the
+    input to the logits."""
+    if layer.shape.ndims == 3 and layer not in grids:
+        raise UserError(
+            f"layer {name!r} has shape {layer.shape}: tokens that make no patch grid; give "
+            "their prefix-token count and grid ({argument})",
+            "grid",
+        )
+    if layer.shape.ndims != 4 and layer not in grids:
         raise UserError(
             f"{{argument}} {name!r} has shape {layer.shape}, need a 4-D feature map N x h x w x c",
             "layer_tensor",
