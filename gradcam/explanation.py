@@ -350,7 +350,7 @@ def _display(model, method, images, target, result):
         target = result.logits.argmax(axis=1).astype(np.int32)
     raw = np.nan_to_num(np.asarray(result.raw, np.float32), nan=0.0, posinf=0.0, neginf=0.0)
     if method.kind == "cam":
-        display = postprocess.cam_map(raw, model.image_size)
+        display = postprocess.cam_map(raw, model.input_size)
     else:
         display = postprocess.gradient_map(raw)
     display, degenerate = _flag_degenerate(

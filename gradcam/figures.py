@@ -78,7 +78,7 @@ def comparison_rows(
                 evidence = None
                 break
             record[name]["seconds"][method.name] = round(time.perf_counter() - start, 2)
-            evidence.append(postprocess.magnitude(result.raw, method.kind, model.image_size)[0])
+            evidence.append(postprocess.magnitude(result.raw, method.kind, model.input_size)[0])
         if evidence is None:
             columns.append([np.full_like(image, 255) for _, image in named_images])
             continue

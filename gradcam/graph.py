@@ -3,7 +3,7 @@
 Every way of getting a model (a Slim network and checkpoint, a frozen GraphDef or SavedModel, ...)
 is a loader that builds a ``ClassifierGraph`` inside ``building(graph)``; ``gradcam.model.Model``
 takes it from there. The graph input is the image the network sees as float32 pixels in [0, 255]
-(N x S x S x 3); value normalisation happens inside the graph, so attributions live in pixel
+(N x H x W x 3); value normalisation happens inside the graph, so attributions live in pixel
 space and overlays are drawn on exactly that image.
 
 Guided backpropagation (Springenberg et al. 2014, "Striving for Simplicity: The All Convolutional
@@ -70,7 +70,7 @@ class ClassifierGraph:
 
     Attributes:
         graph: the graph, built inside ``building(graph)``.
-        images: float32 placeholder N x S x S x 3 of pixels in [0, 255] (S fixed).
+        images: float32 placeholder N x H x W x 3 of pixels in [0, 255] (H, W fixed).
         logits: pre-softmax class scores, reshapeable to [N, C] with C fixed.
         layers: explainable 4-D feature maps [N, h, w, c] by name, input side first.
         default_layer: the key of ``layers`` the CAM family explains unless told otherwise.
@@ -92,6 +92,7 @@ class ClassifierGraph:
             is that map).
         attention: each transformer block's attention probabilities [N, heads, T, T], input side
             first (empty for other models).
+        attention_tokens: the ``TokenGrid`` of the tokens the attention is over (None without).
     """
 
     graph: tf.Graph
@@ -111,6 +112,7 @@ class ClassifierGraph:
     default_reason: str = ""
     tokens: dict = field(default_factory=dict)
     attention: tuple = ()
+    attention_tokens: Optional[object] = None
 
     def describe(self) -> tuple:
         """``LayerRecord`` of each explainable layer, input side first."""

@@ -186,14 +186,14 @@ class Model:
         """The core every constructor ends in: outputs, target, session, weights."""
         self.name = built.name
         self.graph, self.images = built.graph, built.images
-        self.image_size = int(built.images.shape[1])
+        self.input_size = tuple(built.images.shape.as_list()[1:3])  # (height, width)
         self.preprocessing = built.preprocessing
         self.default_layer = built.default_layer
         self.source = built.source
         self._layers, self._head_weights = dict(built.layers), built.head_weights
         self._extra_layers, self.unguided = dict(built.extra_layers), built.unguided
         self.layer_records, self.default_reason = built.describe(), built.default_reason
-        self._attention = built.attention
+        self._attention, self.attention_tokens = built.attention, built.attention_tokens
         self.activation = built.activation
         self.num_classes = int(built.logits.shape[-1])
         self.labels = self._labels(labels, built.label_offset)
@@ -228,6 +228,14 @@ class Model:
         self._built = {}
         self.contrast_class, self.score_kind = None, "logit"
         self.tensors(LAYER_KEYS)  # the default layer's gradient: checked and built up front
+
+    @property
+    def image_size(self) -> int:
+        """S of a square S x S input (``input_size`` is (H, W) of any input)."""
+        height, width = self.input_size
+        if height != width:
+            raise UserError(f"{self.name} takes {height}x{width} images; this needs a square input")
+        return height
 
     def _labels(self, labels, label_offset):
         if isinstance(labels, (str, PathLike)):
@@ -511,9 +519,9 @@ class Model:
 
     def _checked_images(self, images):
         images = np.asarray(images)
-        size = self.image_size
-        if images.ndim != 4 or images.shape[1:] != (size, size, 3):
-            raise UserError(f"images must be N x {size} x {size} x 3, got {images.shape}")
+        height, width = self.input_size
+        if images.ndim != 4 or images.shape[1:] != (height, width, 3):
+            raise UserError(f"images must be N x {height} x {width} x 3, got {images.shape}")
         if not np.issubdtype(images.dtype, np.integer) and not np.all(np.isfinite(images)):
             raise UserError("input image contains NaN or infinite values")
         return images.astype(np.float32, copy=False)
@@ -587,18 +595,18 @@ class Model:
         if isinstance(photo, ScaledImage):
             return crop_and_resize(
                 photo.pixels,
-                self.image_size,
+                self.input_size,
                 self.preprocessing,
                 central_fraction,
                 photo.factor,
                 photo.full_size,
             )
-        return crop_and_resize(photo, self.image_size, self.preprocessing, central_fraction)
+        return crop_and_resize(photo, self.input_size, self.preprocessing, central_fraction)
 
     def decode_size(self, central_fraction: Optional[float] = None) -> tuple:
         """(min_width, min_height) at which to decode photos for ``prepare``
         (``gradcam.images.load_scaled(path, model.decode_size())``; see ``gradcam.images``)."""
-        return decode_size(self.preprocessing, self.image_size, central_fraction)
+        return decode_size(self.preprocessing, max(self.input_size), central_fraction)
 
     def close(self):
         self.session.close()

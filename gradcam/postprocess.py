@@ -23,12 +23,12 @@ def normalize(maps, eps=EPSILON):
 
 
 def upsample(maps, size):
-    """Bilinear resize of each map to size x size (PIL, float32)."""
+    """Bilinear resize of each map to size x size, or to (H, W) (PIL, float32)."""
     return np.stack(
         [
             np.asarray(
                 Image.fromarray(np.asarray(m, np.float32), mode="F").resize(
-                    (size, size), Image.BILINEAR
+                    (size, size) if np.isscalar(size) else size[::-1], Image.BILINEAR
                 )
             )
             for m in maps

@@ -1,7 +1,8 @@
 """Build the small vision transformers and the non-square CNN of tests/test_transformers.py, and
 their eager references.
 
-Run as a script in its own process (``python tests/vit_models.py OUT_DIR``), so TensorFlow runs
+Run as a script in its own process (``python tests/vit_models.py OUT_DIR [NAME ...]``: NAMEs
+build only those plain ViTs), so TensorFlow runs
 eagerly here and the test process's graph mode is untouched. It writes into OUT_DIR:
 
 - ``vit_cls.keras``, ``vit_dist.keras``, ``vit_mean.keras``: ViTs of plain Keras layers (48 x 48
@@ -49,7 +50,7 @@ def learned(zeros, units, name):
     return keras.layers.Dense(units, bias_initializer=bias, name=name)(zeros)
 
 
-def plain_vit(prefix, seed):
+def plain_vit(prefix, seed, blocks=2):
     keras.utils.set_random_seed(seed)
     pixels = keras.Input((SIZE, SIZE, 3), name="pixels")
     x = keras.layers.Rescaling(1 / 127.5, offset=-1.0, name="rescaling")(pixels)
@@ -68,7 +69,7 @@ def plain_vit(prefix, seed):
         learned(zeros, count * DIM, "position_embed")
     )
     x = keras.layers.Add(name="embed")([x, position])
-    for i in (1, 2):
+    for i in range(1, blocks + 1):
         h = keras.layers.LayerNormalization(name=f"block_{i}_norm1")(x)
         h = keras.layers.MultiHeadAttention(HEADS, DIM // HEADS, name=f"block_{i}_attention")(h, h)
         x = keras.layers.Add(name=f"block_{i}_residual")([x, h])
@@ -172,10 +173,13 @@ def wide_cnn():
     return keras.Model(pixels, keras.layers.Activation("softmax")(logits), name="wide")
 
 
-def main(out):
+def main(out, only=()):
+    """Build everything (or only the plain ViTs named in ``only``) into ``out``."""
     out = Path(out)
     refs = {}
     for seed, (name, prefix) in enumerate(PREFIX.items()):
+        if only and name not in only:
+            continue
         model = plain_vit(prefix, seed)
         model.save(out / f"{name}.keras")
         images = images_for((SIZE, SIZE), seed)
@@ -196,6 +200,9 @@ def main(out):
         refs[f"{name}_grad_cam_block_2"] = grad_cam_reference(
             model, "block_2", prefix, images, TARGETS, (GRID, GRID)
         )[1]
+    if only:
+        np.savez(out / "references.npz", **refs)
+        return
     hub = hub_vit(out)
     if hub is not None:
         refs["hub_vit_images"] = images_for((96, 96), 7)
@@ -214,4 +221,4 @@ def main(out):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(sys.argv[1], sys.argv[2:])

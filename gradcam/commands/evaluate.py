@@ -172,11 +172,12 @@ def read_boxes(path, images, size):
         entry = boxes.get(Path(image).name, boxes.get(str(image)))
         if not entry:
             raise UserError(f"--boxes {path}: no box for {Path(image).name}")
-        mask = np.zeros((size, size), bool)
+        shape = (size, size) if np.isscalar(size) else tuple(size)  # the model's (H, W) frame
+        mask = np.zeros(shape, bool)
         for box in entry:
             if len(box) != 4:
                 raise UserError(f"--boxes {path}: a box is [top, left, bottom, right], got {box}")
-            mask |= box_mask((size, size), box)
+            mask |= box_mask(shape, box)
         if not mask.any():
             raise UserError(f"--boxes {path}: the boxes of {Path(image).name} are empty")
         masks.append(mask)
@@ -254,7 +255,7 @@ def protocol_images(model, photos, protocol, central_fraction):
     from gradcam.evaluation.localization import resize_whole
 
     if protocol.image_geometry == "whole":
-        return np.stack([resize_whole(p, model.image_size) for p in photos])
+        return np.stack([resize_whole(p, model.input_size) for p in photos])
     return np.stack([model.prepare(p, central_fraction) for p in photos])
 
 
@@ -280,7 +281,7 @@ def run_perturbation(model, methods, options, args, protocol, record, out, photo
 
     images = protocol_images(model, photos, protocol, args.central_fraction)
     json_boxes = args.boxes and not Path(args.boxes).is_dir()
-    masks = read_boxes(args.boxes, args.images, model.image_size) if json_boxes else None
+    masks = read_boxes(args.boxes, args.images, model.input_size) if json_boxes else None
     targets = (
         np.full(len(images), model.class_index(args.classes))
         if args.classes

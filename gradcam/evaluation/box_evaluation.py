@@ -90,7 +90,7 @@ def original_size_maps(
         (maps, logits): per row the H x W float32 evidence map at its photo's size (all zero when
         the library flags the row degenerate), and the logits [rows, C] of the S x S inputs.
     """
-    batch = np.stack([resize_whole(p, model.image_size) for p in photos])
+    batch = np.stack([resize_whole(p, model.input_size) for p in photos])
     explanation = explain(
         model,
         batch,
@@ -107,7 +107,7 @@ def original_size_maps(
         if explanation.degenerate[i]:
             maps.append(np.zeros((height, width), np.float32))
         else:
-            small = evidence_map(explanation.raw[i], kind, model.image_size)
+            small = evidence_map(explanation.raw[i], kind, model.input_size)
             maps.append(upsample_map(small, height, width))
     return maps, np.asarray(explanation.logits)
 

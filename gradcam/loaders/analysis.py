@@ -42,6 +42,7 @@ from gradcam.loaders.graph_file import (
 )
 from gradcam.loaders.sources import Source
 from gradcam.loaders.tokens import (
+    TokenGrid,
     is_token_axis_tensor,
     is_tokens,
     patch_grid,
@@ -77,7 +78,7 @@ class Found:
     """
 
     input: str
-    size: int
+    size: tuple  # (H, W)
     logits: str
     activation: str
     classes: int
@@ -88,6 +89,7 @@ class Found:
     default_reason: str
     head_weights: Optional[tuple]
     attention: tuple
+    attention_tokens: Optional[TokenGrid]
     unguided: tuple
 
 
@@ -146,7 +148,7 @@ def analyse(
             ) from None
         check_outputs(overrides, graph)
         images = _input(graph, overrides.get("input_tensor") or source.input, path)
-        size = input_size(images, image_size, images.name)
+        size = input_size(images, image_size, images.name, given=bool(input_tensor))
         logits, activation = _logits(graph, source, overrides.get("logits_tensor"), images, path)
         classes = class_count(logits, num_classes, logits.name)
         feeds_logits = reachable(logits.op, op_inputs)
@@ -194,7 +196,7 @@ def analyse(
             default, reason = layer_tensor, "named"
         else:
             default, reason = _found_layer(layers, logits, on_path, grids, attention, path)
-        _check_grid(layers[default], grids, tokens, grid, default)
+        _check_grid(layers[default], token_tensors, grids, tokens, grid, default, path)
         return Found(
             input=images.name,
             size=size,
@@ -208,6 +210,7 @@ def analyse(
             default_reason=reason,
             head_weights=_dense_head(logits, layers[default]),
             attention=tuple(t.name for t in attention),
+            attention_tokens=_attention_tokens(attention, grids),
             unguided=tuple(
                 dict.fromkeys(UNGUIDED_OPS[op.type] for op in ops if op.type in UNGUIDED_OPS)
             ),
@@ -358,7 +361,8 @@ def _found_layer(layers, logits, on_path, grids, attention, path):
     reason = "the feature map nearest to the logits"
     if tensor in grids:
         if _reads_some_tokens(logits, tensor, on_path):
-            first_norm = _last_block_input(attention, grids, on_path)
+            named = {t for t in layers.values() if t in grids}
+            first_norm = _last_block_input(attention, named, on_path)
             if first_norm is not None:
                 tensor = first_norm
                 reason = (
@@ -406,12 +410,13 @@ def _reads_some_tokens(logits, tokens, on_path):
     return any(op.type in TOKEN_PICKS for op in between if op is not tokens.op)
 
 
-def _last_block_input(attention, grids, on_path):
-    """The token layer nearest before the last attention block's probabilities: the output of
-    that block's first normalisation, which its queries and keys read."""
+def _last_block_input(attention, token_layers, on_path):
+    """The token layer (of ``token_layers``: named layers, not the ops inside them) nearest before
+    the last attention block's probabilities: the output of that block's first normalisation,
+    which its queries and keys read."""
     if not attention:
         return None
-    return _nearest(attention[-1], on_path, lambda t: t in grids)
+    return _nearest(attention[-1], on_path, lambda t: t in token_layers)
 
 
 def _attention(ops, counts):
@@ -427,17 +432,34 @@ def _attention(ops, counts):
     return found
 
 
-def _check_grid(tensor, grids, tokens, grid, name):
-    """UserError when a token override was given that the explained layer cannot take."""
-    if (tokens is None and grid is None) or tensor in grids or not is_tokens(tensor):
+def _attention_tokens(attention, grids):
+    """The layout of the tokens the attention blocks attend over (None without attention)."""
+    counts = {t.shape[-1] for t in attention}
+    return next((g for g in grids.values() if g.count in counts), None)
+
+
+def _check_grid(tensor, token_tensors, grids, tokens, grid, name, path):
+    """UserError when a token override was given that the explained layer (or, when it is not a
+    token layer, every token layer) cannot take: never a silent fallback to another layer."""
+    if tokens is None and grid is None:
         return
+    if is_tokens(tensor) and tensor not in grids:
+        count = tensor.shape[1]
+    elif not grids and token_tensors:
+        count = "/".join(str(c) for c in sorted({t.shape[1] for t in token_tensors}))
+    elif not token_tensors:
+        raise UserError(f"{path} has no token layers: {{argument}} does not apply", _given(tokens))
+    else:
+        return
+    given = f"{tokens} prefix tokens" if tokens is not None else "prefix tokens"
+    shape = f" and a {grid[0]}x{grid[1]} grid" if grid is not None else " and a patch grid"
     raise UserError(
-        f"layer {name!r} has {tensor.shape[1]} tokens, which are not {{argument}} "
-        f"prefix tokens and a {grid[0]}x{grid[1]} grid"
-        if grid
-        else f"layer {name!r} has {tensor.shape[1]} tokens, which do not make a grid",
-        "tokens" if tokens is not None else "grid",
+        f"layer {name!r} has {count} tokens: not {given}{shape} ({{argument}})", _given(tokens)
     )
+
+
+def _given(tokens):
+    return "tokens" if tokens is not None else "grid"
 
 
 def _named_layer(graph, layers, name, path):

@@ -6,7 +6,7 @@ A Keras file is checked for code before anything of it is loaded (``keras_config
 and TF2 SavedModels are traced and frozen into a GraphDef in eager mode (``keras_trace``); a TF1
 SavedModel is imported with its variables, a frozen graph as it is (``sources``). What is what in
 the graph is decided by ``analysis``; token layers of transformers become maps (``tokens``). Every
-source then becomes part of one TF1 graph: our float pixel placeholder (N x S x S x 3 in
+source then becomes part of one TF1 graph: our float pixel placeholder (N x H x W x 3 in
 [0, 255]) goes through the chosen preprocessing (default "raw": pixels go in unchanged, since Keras
 models carry their own Rescaling/normalisation layers) into the model's input (``input_map`` at
 import), under the guided-backprop gradient override (TensorFlow applies it to imported Relu and
@@ -39,7 +39,7 @@ def load_model_file(
     path,
     *,
     trust_code: bool = False,
-    image_size: Optional[int] = None,
+    image_size=None,
     preprocessing: Optional[str] = None,
     layer_tensor: Optional[str] = None,
     input_tensor: Optional[str] = None,
@@ -55,7 +55,7 @@ def load_model_file(
         path: the file or SavedModel directory.
         trust_code: load Keras files whose config holds Lambda layers or custom objects (their
             stored code then runs); refused otherwise, before anything is loaded.
-        image_size: S, where the model's input has no fixed size.
+        image_size: S or (H, W), where the model's input has no fixed size.
         preprocessing: a key of ``gradcam.preprocessing.PREPROCESSING`` (default "raw": pixels
             0-255 go in unchanged).
         layer_tensor: the default layer (a layer path or a tensor name); default: found.
@@ -119,7 +119,7 @@ def _classifier_graph(source, path, origin, preprocessing, **overrides):
     graph_def, maps = as_maps(source.graph_def, found.tokens)
     graph = tf.Graph()
     with building(graph):
-        images = tf.placeholder(tf.float32, [None, found.size, found.size, 3], name="images")
+        images = tf.placeholder(tf.float32, [None, *found.size, 3], name="images")
         input_map = {found.input: prep.normalize(images)}
         if source.meta is None:
             tf.import_graph_def(graph_def, input_map, name=SCOPE)
@@ -156,6 +156,7 @@ def _classifier_graph(source, path, origin, preprocessing, **overrides):
             if n in found.tokens
         },
         attention=tuple(imported(n) for n in found.attention),
+        attention_tokens=found.attention_tokens,
         unguided=found.unguided,
     )
 

@@ -17,5 +17,5 @@ from gradcam.methods.registry import Attribution, Cost, register
 def guided_grad_cam(model, out):
     """Pixel-level detail from guided backprop, class localisation from Grad-CAM at ``layer``; one
     forward feeds both backward paths (to ``layer`` and, guided, to the pixels)."""
-    localisation = postprocess.cam_map(grad_cam(model, out).lowres, model.image_size)
+    localisation = postprocess.cam_map(grad_cam(model, out).lowres, model.input_size)
     return Attribution(out["guided_input_gradients"] * localisation[..., None], out["logits"])

@@ -21,7 +21,11 @@ At registration a method also declares what the cross-cutting code needs to know
   ``model.fetch`` keys), so ``explain_many`` can serve several of them from one run;
 - ``lowres``: whether its ``Attribution.lowres`` holds a feature-resolution map (the NPZ key);
 - ``graph_default_target``: whether a target of None may be left to the graph's default (each
-  image's top class), i.e. it scores only the given images, no perturbed copies.
+  image's top class), i.e. it scores only the given images, no perturbed copies;
+- ``requires_attention``: it explains a transformer's attention (fetch keys "attention",
+  "attention_gradients"), so it applies only to models with attention blocks. Such methods are
+  kept in ``ATTENTION_METHODS``, not ``METHODS`` (the methods every classifier takes, which the
+  figures, evaluations and benchmarks run on CNNs); ``get_method`` finds both.
 Method options are keyword arguments after ``batch_size``; ``Method.check_options`` names the
 valid ones when a caller passes an unknown one.
 """
@@ -79,6 +83,7 @@ class Method:
     combine: Optional[Callable] = None
     lowres: bool = False
     graph_default_target: bool = False
+    requires_attention: bool = False
 
     @property
     def options(self):
@@ -118,6 +123,7 @@ class Method:
 
 
 METHODS = {}
+ATTENTION_METHODS = {}
 
 
 def register(
@@ -131,6 +137,7 @@ def register(
     fetches=None,
     lowres=False,
     graph_default_target=False,
+    requires_attention=False,
 ):
     """Decorator adding a method to the registry under ``name`` (see the module docstring).
 
@@ -142,10 +149,9 @@ def register(
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
 
     def add(decorated):
-        if name in METHODS:
-            raise ValueError(
-                f"method {name!r} is registered already (by {METHODS[name].fn.__module__})"
-            )
+        if name in METHODS or name in ATTENTION_METHODS:
+            taken = {**METHODS, **ATTENTION_METHODS}[name]
+            raise ValueError(f"method {name!r} is registered already (by {taken.fn.__module__})")
         fn, combine = decorated, None
         if fetches:
             fn, combine = _one_pass(decorated, tuple(fetches)), decorated
@@ -161,11 +167,12 @@ def register(
             combine=combine,
             lowres=lowres,
             graph_default_target=graph_default_target,
+            requires_attention=requires_attention,
         )
         unknown = [k for k in (*method.smoke, *method.budget) if k not in method.options]
         if unknown:
             raise ValueError(f"{name}: smoke/budget option {unknown[0]!r} is not an option")
-        METHODS[name] = method
+        (ATTENTION_METHODS if requires_attention else METHODS)[name] = method
         return decorated
 
     return add
@@ -184,6 +191,9 @@ def _one_pass(combine, fetches):
 
 
 def get_method(name):
+    if name in ATTENTION_METHODS:
+        return ATTENTION_METHODS[name]
     if name not in METHODS:
-        raise UserError(f"unknown method {name!r}; valid methods: {', '.join(METHODS)}")
+        valid = ", ".join([*METHODS, *ATTENTION_METHODS])
+        raise UserError(f"unknown method {name!r}; valid methods: {valid}")
     return METHODS[name]

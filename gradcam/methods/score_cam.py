@@ -48,7 +48,7 @@ def score_cam(model, images, target, layer=None, batch_size=32, max_channels=64)
     masked = []
     for image, act in zip(images[firsts], out["activations"]):
         keep = top_channels(act, int(max_channels))
-        masks = channel_masks(act[..., keep], model.image_size)
+        masks = channel_masks(act[..., keep], model.input_size)
         masked.append(
             (
                 keep,

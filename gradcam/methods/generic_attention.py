@@ -1,0 +1,40 @@
+"""Generic attention explainability (Chefer, Gur & Wolf 2021, "Generic Attention-model
+Explainability for Interpreting Bi-Modal and Encoder-Decoder Transformers", Eqs. 5-6 for
+self-attention): each block's attention weighted by the gradient of the target's score,
+Ā_b = mean over heads of (∇A_b ⊙ A_b)^+, accumulated through the blocks from the identity,
+R ← R + Ā_b R; the map is the class token's row of R - I over the patch tokens (the mean of the
+rows for a model without a class token). Class-specific: one forward and one backward to the
+attention."""
+
+import numpy as np
+
+from gradcam.methods.attention_math import patch_map, token_layout
+from gradcam.methods.registry import Attribution, Cost, register
+
+
+def relevance(attention, gradients):
+    """R - I [N, T, T] of attention probabilities and their gradients [N, B, H, T, T]."""
+    weighted = np.maximum(
+        np.asarray(attention, np.float64) * np.asarray(gradients, np.float64), 0
+    ).mean(axis=2)
+    count = weighted.shape[-1]
+    out = np.broadcast_to(np.eye(count), (len(weighted), count, count)).copy()
+    for block in range(weighted.shape[1]):
+        out = out + weighted[:, block] @ out
+    return out - np.eye(count)
+
+
+@register(
+    "generic_attention",
+    kind="cam",
+    title="Generic attention (Chefer)",
+    fetches=("attention", "attention_gradients"),
+    cost=Cost("fwd_bwd_layer"),
+    lowres=True,
+    graph_default_target=True,
+    requires_attention=True,
+)
+def generic_attention(model, out):
+    """One forward and a backward to every block's attention probabilities."""
+    lowres = patch_map(relevance(out["attention"], out["attention_gradients"]), token_layout(model))
+    return Attribution(lowres, out["logits"], lowres=lowres)
