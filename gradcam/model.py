@@ -82,6 +82,8 @@ class Model:
         threads: intra-op threads of the session (inter-op then uses 1); None lets TF choose.
         trust_code: for a Keras model file only: load it even when its config holds Lambda layers
             or custom objects (their stored code runs); refused otherwise.
+        input_size: for a registered network: (H, W) to run it at instead of its S x S, where the
+            network allows it (e.g. (160, 256) for EfficientNet-Lite0).
 
     Raises:
         UserError: unknown network, missing or mismatching checkpoint, bad labels, a model file
@@ -97,6 +99,7 @@ class Model:
         labels: Optional[Union[Sequence[str], str, PathLike]] = None,
         threads: Optional[int] = None,
         trust_code: bool = False,
+        input_size: Optional[tuple] = None,
     ):
         if is_keras_model(network):  # a live keras.Model / tf_keras model: traced like a file
             built = load_keras_model(network, num_classes=num_classes)
@@ -107,7 +110,7 @@ class Model:
                 )
             built = load_model_file(network, trust_code=trust_code, num_classes=num_classes)
         else:
-            built = load_slim(network, checkpoint, num_classes)
+            built = load_slim(network, checkpoint, num_classes, input_size)
         self._open(built, labels, threads)
 
     @classmethod

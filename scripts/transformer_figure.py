@@ -95,7 +95,9 @@ def main():
     predicted = int(model.predict(test).argmax())
     model.close()
     figure = panel_figure(test[0].astype(np.uint8), panels)
-    figure.suptitle(f"ViT, class token; true quadrant {test_labels[0]}, predicted {predicted}")
+    figure.suptitle(
+        f"ViT, class token; true quadrant {test_labels[0]}, predicted {predicted}", y=1.06
+    )
     target = out / "vit_methods.png"
     save_figure(target, figure)
     for method, share in shares.items():

@@ -13,8 +13,6 @@ vision transformer (tests/vit_models.py, class token, random weights) instead of
 """
 
 import re
-import subprocess
-import sys
 import warnings
 from pathlib import Path
 
@@ -27,6 +25,7 @@ from gradcam.methods import ATTENTION_METHODS, METHODS
 from gradcam.model import Model
 
 from conftest import photo
+from eager_builds import build_models
 
 ROWS = ("chelsea", "coffee", "astronaut")
 EVERY = {**METHODS, **ATTENTION_METHODS}
@@ -35,9 +34,7 @@ EVERY = {**METHODS, **ATTENTION_METHODS}
 @pytest.fixture(scope="module")
 def vit(tmp_path_factory):
     """A two-block ViT with a class token (random weights), built in its own eager process."""
-    out = tmp_path_factory.mktemp("vit")
-    script = Path(__file__).with_name("vit_models.py")
-    subprocess.run([sys.executable, str(script), str(out), "vit_cls"], check=True)
+    out, _ = build_models("vit_models.py", tmp_path_factory.mktemp("vit"), "vit_cls")
     model = Model(out / "vit_cls.keras")
     yield model
     model.close()

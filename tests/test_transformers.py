@@ -6,10 +6,7 @@ equal to numpy over the attention probabilities that ``MultiHeadAttention(...,
 return_attention_scores=True)`` returns; keras-hub files load without trust while Lambda bytecode
 and unknown modules are still refused; a live Keras model is traced like its file."""
 
-import subprocess
-import sys
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,7 +17,8 @@ from gradcam.explanation import explain
 from gradcam.loaders.keras_config import code_objects
 from gradcam.model import Model
 
-ROOT = Path(__file__).resolve().parent.parent
+from eager_builds import build_models
+
 TARGETS = np.array([1, 3], np.int32)
 PREFIX = {"vit_cls": 1, "vit_dist": 2, "vit_mean": 0}
 DEFAULTS = {"vit_cls": "block_2_norm1", "vit_dist": "block_2_norm1", "vit_mean": "norm"}
@@ -37,20 +35,18 @@ CAM_FAMILY = (
 
 
 @pytest.fixture(scope="module")
-def files(tmp_path_factory):
-    out = tmp_path_factory.mktemp("vit_models")
-    subprocess.run(
-        [sys.executable, str(ROOT / "tests" / "vit_models.py"), str(out)],
-        check=True,
-        cwd=ROOT,
-        capture_output=True,
-    )
-    return out
+def built(tmp_path_factory):
+    return build_models("vit_models.py", tmp_path_factory.mktemp("vit_models"))
 
 
 @pytest.fixture(scope="module")
-def ref(files):
-    return dict(np.load(files / "references.npz"))
+def files(built):
+    return built[0]
+
+
+@pytest.fixture(scope="module")
+def ref(built):
+    return built[1]
 
 
 @pytest.fixture(scope="module")
@@ -181,10 +177,10 @@ def test_token_overrides_and_impossible_shapes(files, vits, ref, capsys):
     with pytest.raises(UserError, match="37 tokens: not 2 prefix tokens and a 6x6 grid"):
         Model.from_file(files / "vit_cls.keras", tokens=2, grid=(6, 6))
     assert (
-        main(["list", "layers", "--model-file", str(files / "vit_cls.keras"), "--grid", "5x7"]) == 2
+        main(["list", "layers", "--model-file", str(files / "vit_cls.keras"), "--grid", "7x7"]) == 2
     )
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "(--grid)" in err and "5x7 grid" in err, err
+    assert err.count("\n") == 1 and "(--grid)" in err and "7x7 grid" in err, err
     assert (
         main(["list", "layers", "--model-file", str(files / "wide_cnn.keras"), "--tokens", "1"])
         == 2
@@ -274,9 +270,11 @@ def test_refusals_are_unchanged():
 
 def test_convnext_default_is_its_last_stage_by_layer_name(files, capsys):
     assert main(["list", "layers", "--model-file", str(files / "convnext.keras")]) == 0
-    out = capsys.readouterr().out
-    assert "add_17" in out and "2x2x768  (default)" in out
-    assert "convnext_tiny_1/" not in out and "Add_17" not in out
+    layers = capsys.readouterr().out.splitlines()[1:]  # the first line names the logits tensor
+    assert [line.split() for line in layers if "(default)" in line] == [
+        ["add_17", "2x2x768", "(default)"]
+    ]
+    assert not any("convnext_tiny_1/" in line or "Add_17" in line for line in layers)
 
 
 def test_live_keras_model_is_traced_like_its_file(files, vits, ref):
@@ -344,3 +342,25 @@ def test_batch_and_the_app_take_a_non_square_model(files, ref, tmp_path):
     finally:
         app.close()
         wide.close()
+
+
+def test_a_slim_network_runs_at_a_non_square_size(lite0):
+    """EfficientNet-Lite0's global-pooling head takes any size: at 160 x 256 its last map is
+    5 x 8, Grad-CAM there is the numpy of its own activations and gradients, and the cat photo
+    is still classified as the square network classifies it."""
+    from gradcam.methods.cam_math import gradcam_weights, weighted_sum
+
+    from conftest import photo
+
+    wide = Model("efficientnet_lite0", input_size=(160, 256))
+    image = wide.prepare(photo("chelsea"))[None]
+    assert image.shape == (1, 160, 256, 3)
+    out = wide.fetch(image, keys=["activations", "layer_gradients", "logits"])
+    assert out["activations"].shape[1:3] == (5, 8)
+    result = explain(wide, image)
+    _close(result.lowres, weighted_sum(out["activations"], gradcam_weights(out["layer_gradients"])))
+    assert result.map.shape == (1, 160, 256)
+    # real ImageNet weights: the cat at 160 x 256 is one of the classes the 224 x 224 net ranks top
+    square = lite0.prepare(photo("chelsea"))[None]
+    assert int(result.target[0]) in np.argsort(-lite0.predict(square)[0])[:5]
+    wide.close()

@@ -73,7 +73,7 @@ class Found:
     """What the analysis of a source decided, as tensor names of the source graph.
 
     ``layers``: {key: tensor name} of 4-D maps and token layers; ``tokens``: {tensor name:
-    TokenGrid} of every token tensor on the path that makes a patch grid; ``attention``: tensor names of each
+    TokenGrid} of the token layers (only these are rewired through their map); ``attention``: tensor names of each
     block's attention probabilities; ``default_reason``: why the default layer is the default.
     """
 
@@ -177,7 +177,7 @@ def analyse(
             if source.layers
             else _scope_layers(candidates)
         )
-        extra = {name: t for t in candidates for name in _tensor_names(t)}
+        extra = {name: t for t in maps for name in _tensor_names(t)}
         if layer_tensor and layer_tensor not in layers:  # a tensor name: checked, then a layer
             tensor = _named_layer(graph, layers, layer_tensor, path)
             check_layer(
@@ -204,7 +204,7 @@ def analyse(
             activation=activation,
             classes=classes,
             layers={k: t.name for k, t in layers.items()},
-            tokens={t.name: g for t, g in grids.items()},
+            tokens={t.name: grids[t] for t in layers.values() if t in grids},
             extra={k: t.name for k, t in extra.items()},
             default=default,
             default_reason=reason,

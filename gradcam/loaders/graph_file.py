@@ -130,11 +130,16 @@ def input_size(placeholder, image_size, name, given=True):
     dims = shape.as_list() if shape.ndims is not None else None
     if dims is not None and (len(dims) != 4 or dims[3] not in (3, None)):
         raise UserError(
-            f"{what}{name!r} has shape {shape}, need N x H x W x 3", "input_tensor" if given else None
+            f"{what}{name!r} has shape {shape}, need N x H x W x 3",
+            "input_tensor" if given else None,
         )
     static = tuple(dims[1:3]) if dims else (None, None)
-    wanted = None if not image_size else (
-        (int(image_size),) * 2 if isinstance(image_size, int) else tuple(map(int, image_size))
+    wanted = (
+        None
+        if not image_size
+        else (
+            (int(image_size),) * 2 if isinstance(image_size, int) else tuple(map(int, image_size))
+        )
     )
     if wanted and any(s is not None and s != w for s, w in zip(static, wanted)):
         shown = "x".join("?" if s is None else str(s) for s in static)

@@ -150,11 +150,7 @@ def _classifier_graph(source, path, origin, preprocessing, **overrides):
         source=origin,
         activation=found.activation,
         extra_layers={k: imported(n) for k, n in found.extra.items()},
-        tokens={
-            k: found.tokens[n]
-            for k, n in {**found.extra, **found.layers}.items()
-            if n in found.tokens
-        },
+        tokens={k: found.tokens[n] for k, n in found.layers.items() if n in found.tokens},
         attention=tuple(imported(n) for n in found.attention),
         attention_tokens=found.attention_tokens,
         unguided=found.unguided,
