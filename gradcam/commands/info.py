@@ -34,16 +34,12 @@ def run(args):
 
 
 def _print_layers(spec):
-    """End points with their shapes, from a graph built without weights."""
-    from nets.tf_compat import tf
+    """End points with their shapes, as the Slim loader describes them (no weights needed)."""
+    from gradcam.loaders.slim import describe_network
 
-    with tf.Graph().as_default():
-        images = tf.placeholder(tf.float32, [1, spec.image_size, spec.image_size, 3])
-        _, end_points = spec.build(images)
-        for name, tensor in end_points.items():
-            if tensor.shape.ndims == 4:
-                mark = "  (default)" if name == spec.default_layer else ""
-                print(f"{name:60s} {'x'.join(map(str, tensor.shape.as_list()[1:]))}{mark}")
+    for record in describe_network(spec):
+        mark = "  (default)" if record.default else ""
+        print(f"{record.name:60s} {record.text}{mark}")
 
 
 def _print_file_layers(model):

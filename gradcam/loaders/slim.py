@@ -10,7 +10,7 @@ from difflib import get_close_matches
 
 from gradcam.checkpoints import find_checkpoint, restore_variables
 from gradcam.errors import UserError
-from gradcam.graph import ClassifierGraph, building
+from gradcam.graph import ClassifierGraph, LayerRecord, building
 from gradcam.preprocessing import get_preprocessing
 from nets.nets_factory import NETWORKS, NetworkSpec
 from nets.tf_compat import tf
@@ -38,6 +38,24 @@ def _head_weights(spec, num_classes):
             f"{spec.name}: head_weights {spec.head_weights!r} is not a variable of the network"
         )
     return tf.reshape(found[0].read_value(), [-1, num_classes])
+
+
+def describe_network(network) -> tuple:
+    """``LayerRecord`` of each 4-D end point of a registered network (or ``NetworkSpec``), from a
+    graph built without weights (no checkpoint needed)."""
+    spec = network_spec(network)
+    with tf.Graph().as_default():
+        images = tf.placeholder(tf.float32, [1, spec.image_size, spec.image_size, 3])
+        _, end_points = spec.build(images)
+        return tuple(
+            LayerRecord(
+                name=name,
+                shape=tuple(tensor.shape.as_list()[1:]),
+                default=name == spec.default_layer,
+            )
+            for name, tensor in end_points.items()
+            if tensor.shape.ndims == 4
+        )
 
 
 def load_slim(network, checkpoint=None, num_classes=None, input_size=None):

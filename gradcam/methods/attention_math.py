@@ -5,14 +5,38 @@ import numpy as np
 
 from gradcam.errors import UserError
 
-HEAD_FUSIONS = {"mean": np.mean, "max": np.max, "min": np.min}
+HEAD_FUSIONS = ("mean", "max", "min")
 
 
 def fuse_heads(attention, head_fusion):
-    """[N, B, H, T, T] -> [N, B, T, T] by the mean, max or min over the heads."""
+    """[N, B, H, T, T] -> [N, B, T, T] (float64) by the mean, max or min over the heads."""
     if head_fusion not in HEAD_FUSIONS:
         raise UserError(f"unknown head_fusion {head_fusion!r}; valid: {', '.join(HEAD_FUSIONS)}")
-    return HEAD_FUSIONS[head_fusion](np.asarray(attention, np.float64), axis=2)
+    attention = np.asarray(attention)
+    if head_fusion == "mean":
+        return attention.mean(axis=2, dtype=np.float64)
+    fused = attention.max(axis=2) if head_fusion == "max" else attention.min(axis=2)
+    return fused.astype(np.float64)
+
+
+def read_out(layout, count, n):
+    """Row vectors [N, T] that read a relevance matrix R [T, T] the way the map is read: the first
+    prefix token's row (the class token), or, without prefix tokens, the mean of all rows."""
+    start = np.zeros((n, count))
+    if layout.prefix:
+        start[:, 0] = 1.0
+    else:
+        start[:] = 1.0 / count
+    return start
+
+
+def through_blocks(start, steps):
+    """start^T M_B ... M_1 for per-block matrices ``steps`` [N, B, T, T] (input side first), as
+    vector-matrix products from the last block back: [N, T], without forming the product."""
+    rows = start
+    for block in reversed(range(steps.shape[1])):
+        rows = np.einsum("ni,nij->nj", rows, steps[:, block])
+    return rows
 
 
 def token_layout(model):
@@ -26,11 +50,7 @@ def token_layout(model):
     return layout
 
 
-def patch_map(relevance, layout):
-    """Relevance [N, T, T] (row i: how much each token feeds token i) -> [N, h, w]: the row of the
-    first prefix token (the class token) over the patch tokens, or, without prefix tokens, the
-    mean of all rows."""
-    relevance = np.asarray(relevance, np.float64)
-    k = layout.prefix
-    rows = relevance[:, 0, k:] if k else relevance.mean(axis=1)
-    return rows.reshape(len(relevance), *layout.grid).astype(np.float32)
+def patch_map(rows, layout):
+    """Relevance rows [N, T] over tokens -> [N, h, w]: the patch tokens' entries on the grid."""
+    rows = np.asarray(rows, np.float64)[:, layout.prefix :]
+    return rows.reshape(len(rows), *layout.grid).astype(np.float32)

@@ -8,23 +8,26 @@ Class-agnostic: the same map for every target (no score, no gradient: one forwar
 
 import numpy as np
 
-from gradcam.methods.attention_math import fuse_heads, patch_map, token_layout
+from gradcam.errors import UserError
+from gradcam.methods.attention_math import (
+    fuse_heads,
+    patch_map,
+    read_out,
+    through_blocks,
+    token_layout,
+)
 from gradcam.methods.registry import Attribution, Cost, register
 
 
-def rollout(attention, head_fusion="mean", residual=True):
-    """R [N, T, T] of attention probabilities [N, B, H, T, T] (see the module docstring)."""
+def rollout(attention, layout, head_fusion="mean", residual=True):
+    """The read-out rows of R = Â_B ... Â_1 [N, T] of attention probabilities [N, B, H, T, T]
+    (see the module docstring; R itself is never formed: a row times each block, last first)."""
     fused = fuse_heads(attention, head_fusion)
     count = fused.shape[-1]
-    identity = np.eye(count)
-    out = np.broadcast_to(identity, (len(fused), count, count)).copy()
-    for block in range(fused.shape[1]):
-        step = fused[:, block]
-        if residual:
-            step = (step + identity) / 2
-        step = step / step.sum(axis=-1, keepdims=True)
-        out = step @ out
-    return out
+    if residual:
+        fused = (fused + np.eye(count)) / 2
+    fused /= fused.sum(axis=-1, keepdims=True)
+    return through_blocks(read_out(layout, count, len(fused)), fused)
 
 
 @register(
@@ -42,6 +45,14 @@ def attention_rollout(
     """``head_fusion``: "mean" (the paper), "max" or "min" over the heads; ``residual``: add the
     identity for the skip connections (the paper's Â). ``layer`` does not apply (every block's
     attention is used)."""
+    if model.contrast_class is not None or model.score_kind != "logit":
+        raise UserError(
+            "attention_rollout uses no class score: a contrast class or a probability score "
+            "does not apply to it"
+        )
+    if not isinstance(residual, bool):
+        raise UserError(f"attention_rollout: residual is True or False, got {residual!r}")
     out = model.fetch(images, target, ["logits", "attention"], None, batch_size)
-    lowres = patch_map(rollout(out["attention"], head_fusion, residual), token_layout(model))
+    layout = token_layout(model)
+    lowres = patch_map(rollout(out["attention"], layout, head_fusion, residual), layout)
     return Attribution(lowres, out["logits"], lowres=lowres)

@@ -8,20 +8,19 @@ attention."""
 
 import numpy as np
 
-from gradcam.methods.attention_math import patch_map, token_layout
+from gradcam.methods.attention_math import patch_map, read_out, through_blocks, token_layout
 from gradcam.methods.registry import Attribution, Cost, register
 
 
-def relevance(attention, gradients):
-    """R - I [N, T, T] of attention probabilities and their gradients [N, B, H, T, T]."""
-    weighted = np.maximum(
-        np.asarray(attention, np.float64) * np.asarray(gradients, np.float64), 0
-    ).mean(axis=2)
+def relevance(attention, gradients, layout):
+    """The read-out rows of R - I [N, T], R = (I + Ā_B) ... (I + Ā_1) (the update R <- R + Ā_b R
+    from R = I, block by block), of attention probabilities and their gradients [N, B, H, T, T]."""
+    weighted = np.maximum(np.asarray(attention) * np.asarray(gradients), 0).mean(
+        axis=2, dtype=np.float64
+    )
     count = weighted.shape[-1]
-    out = np.broadcast_to(np.eye(count), (len(weighted), count, count)).copy()
-    for block in range(weighted.shape[1]):
-        out = out + weighted[:, block] @ out
-    return out - np.eye(count)
+    start = read_out(layout, count, len(weighted))
+    return through_blocks(start, weighted + np.eye(count)) - start
 
 
 @register(
@@ -36,5 +35,6 @@ def relevance(attention, gradients):
 )
 def generic_attention(model, out):
     """One forward and a backward to every block's attention probabilities."""
-    lowres = patch_map(relevance(out["attention"], out["attention_gradients"]), token_layout(model))
+    layout = token_layout(model)
+    lowres = patch_map(relevance(out["attention"], out["attention_gradients"], layout), layout)
     return Attribution(lowres, out["logits"], lowres=lowres)
