@@ -9,14 +9,12 @@ HEAD_FUSIONS = ("mean", "max", "min")
 
 
 def fuse_heads(attention, head_fusion):
-    """[N, B, H, T, T] -> [N, B, T, T] (float64) by the mean, max or min over the heads."""
+    """[N, B, H, T, T] -> [N, B, T, T] by the mean, max or min over the heads (in the arrays'
+    precision; the products through the blocks are taken in float64)."""
     if head_fusion not in HEAD_FUSIONS:
         raise UserError(f"unknown head_fusion {head_fusion!r}; valid: {', '.join(HEAD_FUSIONS)}")
-    attention = np.asarray(attention)
-    if head_fusion == "mean":
-        return attention.mean(axis=2, dtype=np.float64)
-    fused = attention.max(axis=2) if head_fusion == "max" else attention.min(axis=2)
-    return fused.astype(np.float64)
+    reduce = {"mean": np.mean, "max": np.max, "min": np.min}[head_fusion]
+    return reduce(np.asarray(attention), axis=2)
 
 
 def read_out(layout, count, n):
@@ -31,11 +29,12 @@ def read_out(layout, count, n):
 
 
 def through_blocks(start, steps):
-    """start^T M_B ... M_1 for per-block matrices ``steps`` [N, B, T, T] (input side first), as
-    vector-matrix products from the last block back: [N, T], without forming the product."""
+    """start^T (I + M_B) ... (I + M_1) for per-block matrices ``steps`` [N, B, T, T] (input side
+    first), as vector-matrix products from the last block back: [N, T] in float64, without
+    forming the product."""
     rows = start
     for block in reversed(range(steps.shape[1])):
-        rows = np.einsum("ni,nij->nj", rows, steps[:, block])
+        rows = rows + np.einsum("ni,nij->nj", rows, steps[:, block].astype(np.float64))
     return rows
 
 

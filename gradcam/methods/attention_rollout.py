@@ -9,25 +9,22 @@ Class-agnostic: the same map for every target (no score, no gradient: one forwar
 import numpy as np
 
 from gradcam.errors import UserError
-from gradcam.methods.attention_math import (
-    fuse_heads,
-    patch_map,
-    read_out,
-    through_blocks,
-    token_layout,
-)
+from gradcam.methods.attention_math import fuse_heads, patch_map, read_out, token_layout
 from gradcam.methods.registry import Attribution, Cost, register
 
 
 def rollout(attention, layout, head_fusion="mean", residual=True):
     """The read-out rows of R = Â_B ... Â_1 [N, T] of attention probabilities [N, B, H, T, T]
-    (see the module docstring; R itself is never formed: a row times each block, last first)."""
+    (see the module docstring). R is never formed: the rows go through each block, last first,
+    and Â_b = D^-1 (A_b + I), D its row sums (the /2 cancels), is applied as
+    rows · Â_b = (rows / d) · A_b + rows / d."""
     fused = fuse_heads(attention, head_fusion)
-    count = fused.shape[-1]
-    if residual:
-        fused = (fused + np.eye(count)) / 2
-    fused /= fused.sum(axis=-1, keepdims=True)
-    return through_blocks(read_out(layout, count, len(fused)), fused)
+    rows = read_out(layout, fused.shape[-1], len(fused))
+    for block in reversed(range(fused.shape[1])):
+        step = fused[:, block]
+        scaled = rows / (step.sum(axis=-1) + (1.0 if residual else 0.0))
+        rows = np.einsum("ni,nij->nj", scaled, step) + (scaled if residual else 0.0)
+    return rows
 
 
 @register(

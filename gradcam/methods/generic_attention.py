@@ -14,13 +14,11 @@ from gradcam.methods.registry import Attribution, Cost, register
 
 def relevance(attention, gradients, layout):
     """The read-out rows of R - I [N, T], R = (I + Ā_B) ... (I + Ā_1) (the update R <- R + Ā_b R
-    from R = I, block by block), of attention probabilities and their gradients [N, B, H, T, T]."""
-    weighted = np.maximum(np.asarray(attention) * np.asarray(gradients), 0).mean(
-        axis=2, dtype=np.float64
-    )
-    count = weighted.shape[-1]
-    start = read_out(layout, count, len(weighted))
-    return through_blocks(start, weighted + np.eye(count)) - start
+    from R = I, block by block), of attention probabilities and their gradients [N, B, H, T, T]
+    (``through_blocks`` with the identity added)."""
+    weighted = np.maximum(np.asarray(attention) * np.asarray(gradients), 0).mean(axis=2)
+    start = read_out(layout, weighted.shape[-1], len(weighted))
+    return through_blocks(start, weighted) - start
 
 
 @register(
