@@ -12,6 +12,7 @@ setup() {  # quiet, and skipped when requirements did not change since the last 
   [ "$(cat .venv/.installed 2>/dev/null)" = "$stamp" ] && return
   echo "run.sh: installing requirements into .venv (a few minutes the first time; log: .venv/setup.log)"
   if ! { "$PY" -m pip install --upgrade pip && "$PY" -m pip install -r requirements.txt &&
+         "$PY" -m pip install --no-deps -r requirements-nodeps.txt &&
          "$PY" -m pip install --no-deps -e .; } > .venv/setup.log 2>&1; then
     tail -n 30 .venv/setup.log >&2
     echo "run.sh: installation failed (full log: .venv/setup.log)" >&2

@@ -73,12 +73,14 @@ def normalize(maps, eps=EPSILON):
 
 
 def upsample(maps, size):
-    """Bilinear resize of each map to size x size (PIL, float32; a map of that size is copied)."""
+    """Bilinear resize of each map to size x size, or to (H, W) (PIL, float32; a map of that
+    size is copied)."""
+    width_height = (size, size) if np.isscalar(size) else tuple(size)[::-1]
     return np.stack(
         [
             np.asarray(
                 Image.fromarray(np.asarray(m, np.float32), mode="F").resize(
-                    (size, size), Image.BILINEAR
+                    width_height, Image.BILINEAR
                 )
             )
             for m in maps

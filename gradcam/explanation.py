@@ -349,7 +349,7 @@ def _display(model, method, images, target, result, score):
     if target is None:
         target = result.logits.argmax(axis=1).astype(np.int32)
     raw = np.nan_to_num(np.asarray(result.raw, np.float32), nan=0.0, posinf=0.0, neginf=0.0)
-    display = postprocess.display_map(raw, method.display, model.image_size)
+    display = postprocess.display_map(raw, method.display, model.input_size)
     display, degenerate = postprocess.flag_degenerate(
         method.name, images, display, _top_is_contrast(model, score, method.name, target)
     )

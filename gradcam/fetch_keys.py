@@ -11,6 +11,8 @@ LAYER_GRADIENTS = "layer_gradients"
 INPUT_GRADIENTS = "input_gradients"
 GUIDED_INPUT_GRADIENTS = "guided_input_gradients"
 HEAD_WEIGHTS = "head_weights"
+ATTENTION = "attention"
+ATTENTION_GRADIENTS = "attention_gradients"
 
 FETCH_KEYS = {
     LOGITS: "pre-softmax (or pre-sigmoid) class scores [N, C]",
@@ -23,8 +25,12 @@ FETCH_KEYS = {
     GUIDED_INPUT_GRADIENTS: "guided-backprop d score / d input pixels [N, S, S, 3]",
     HEAD_WEIGHTS: "the target's column of the final linear layer, minus the contrast's [N, C_in] "
     "(CAM)",
+    ATTENTION: "each block's attention probabilities [N, blocks, heads, T, T], input side first "
+    "(vision transformers)",
+    ATTENTION_GRADIENTS: "d score / d attention probabilities [N, blocks, heads, T, T]",
 }
 LAYER_KEYS = frozenset({ACTIVATIONS, LAYER_GRADIENTS})
+ATTENTION_KEYS = frozenset({ATTENTION, ATTENTION_GRADIENTS})
 # Keys that a layer's activations determine (with the target): rows repeating one image can run
 # the network below the layer once and feed the stored activations to the part above it.
 ABOVE_LAYER_KEYS = frozenset({LOGITS, PROBABILITIES, SCORE, LAYER_GRADIENTS})

@@ -81,7 +81,7 @@ def comparison_rows(
                 evidence = None
                 break
             record[name]["seconds"][method.name] = round(time.perf_counter() - start, 2)
-            evidence.append(postprocess.evidence(result.raw, method.display, model.image_size)[0])
+            evidence.append(postprocess.evidence(result.raw, method.display, model.input_size)[0])
         if evidence is None:
             columns.append([np.full_like(image, 255) for _, image in named_images])
             continue

@@ -3,7 +3,7 @@
 Every way of getting a model (a Slim network and checkpoint, a frozen GraphDef or SavedModel, ...)
 is a loader that builds a ``ClassifierGraph`` inside ``building(graph)``; ``gradcam.model.Model``
 takes it from there. The graph input is the image the network sees as float32 pixels in [0, 255]
-(N x S x S x 3); value normalisation happens inside the graph, so attributions live in pixel
+(N x H x W x 3); value normalisation happens inside the graph, so attributions live in pixel
 space and overlays are drawn on exactly that image.
 
 Guided backpropagation (Springenberg et al. 2014, "Striving for Simplicity: The All Convolutional
@@ -18,6 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Optional
 
+from gradcam.errors import UserError
+from gradcam.fetch_keys import ATTENTION, ATTENTION_GRADIENTS
 from gradcam.preprocessing import Preprocessing
 from nets.tf_compat import tf
 
@@ -69,7 +71,7 @@ class ClassifierGraph:
 
     Attributes:
         graph: the graph, built inside ``building(graph)``.
-        images: float32 placeholder N x S x S x 3 of pixels in [0, 255] (S fixed).
+        images: float32 placeholder N x H x W x 3 of pixels in [0, 255] (H, W fixed).
         logits: pre-softmax class scores, reshapeable to [N, C] with C fixed.
         layers: explainable 4-D feature maps [N, h, w, c] by name, input side first.
         default_layer: the key of ``layers`` the CAM family explains unless told otherwise.
@@ -85,6 +87,13 @@ class ClassifierGraph:
         extra_layers: more 4-D maps accepted by name but not listed (tensor names of a graph).
         unguided: activation kinds of the model that get no guided-backprop rule (only ReLU and
             ReLU6 have one), for the note guided methods print.
+        default_reason: why ``default_layer`` is the default (printed by ``gradcam list layers``).
+        tokens: {layer key: ``gradcam.loaders.tokens.TokenGrid``} of the layers that are a
+            transformer's tokens shown as the map of their patch grid (their tensor in ``layers``
+            is that map).
+        attention: each transformer block's attention probabilities [N, heads, T, T], input side
+            first (empty for other models).
+        attention_tokens: the ``TokenGrid`` of the tokens the attention is over (None without).
     """
 
     graph: tf.Graph
@@ -101,6 +110,40 @@ class ClassifierGraph:
     activation: str = "softmax"
     extra_layers: dict = field(default_factory=dict)
     unguided: tuple = ()
+    default_reason: str = ""
+    tokens: dict = field(default_factory=dict)
+    attention: tuple = ()
+    attention_tokens: Optional[object] = None
+
+    def describe(self) -> tuple:
+        """``LayerRecord`` of each explainable layer, input side first."""
+        return tuple(
+            LayerRecord(
+                name=name,
+                shape=tuple(tensor.shape.as_list()[1:]),
+                tokens=self.tokens.get(name),
+                default=name == self.default_layer,
+            )
+            for name, tensor in self.layers.items()
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class LayerRecord:
+    """One explainable layer: its map's (h, w, c) ``shape`` (None where not fixed) and, for a
+    transformer's token layer, its ``tokens`` layout."""
+
+    name: str
+    shape: tuple
+    tokens: Optional[object] = None
+    default: bool = False
+
+    @property
+    def text(self) -> str:
+        """ "7x7x320", or "tokens 37 = 1 + 6x6, 64 channels"."""
+        if self.tokens is not None:
+            return self.tokens.text
+        return "x".join("?" if d is None else str(d) for d in self.shape)
 
 
 def depends_only_through(fetch, tensor, images):
@@ -117,3 +160,25 @@ def depends_only_through(fetch, tensor, images):
         stack.extend(t.op for t in op.inputs if t is not tensor)
         stack.extend(op.control_inputs)
     return True
+
+
+def attention_pieces(score, attention, name) -> dict:
+    """{ATTENTION, ATTENTION_GRADIENTS}: the blocks' attention probabilities stacked, and the
+    gradient of ``score`` with respect to each (UserError when the model has no attention)."""
+    if not attention:
+        raise UserError(
+            f"{name} has no attention blocks (softmax over N x heads x T x T); the attention "
+            "methods explain vision transformers"
+        )
+    shapes = {tuple(t.shape.as_list()[1:]) for t in attention}
+    if len(shapes) > 1:
+        raise UserError(
+            f"{name}: its attention blocks differ in shape ({', '.join(map(str, sorted(shapes)))});"
+            " attention rollout needs one token count and head count throughout"
+        )
+    gradients = tf.gradients(score, list(attention))
+    gradients = [tf.zeros_like(a) if g is None else g for a, g in zip(attention, gradients)]
+    return {
+        ATTENTION: tf.stack(list(attention), axis=1),
+        ATTENTION_GRADIENTS: tf.stack(gradients, axis=1),
+    }

@@ -39,6 +39,7 @@ from gradcam.errors import UserError
 from gradcam.fetch_keys import (
     ABOVE_LAYER_KEYS,
     ACTIVATIONS,
+    ATTENTION_KEYS,
     FETCH_KEYS,
     GUIDED_INPUT_GRADIENTS,
     HEAD_WEIGHTS,
@@ -49,10 +50,16 @@ from gradcam.fetch_keys import (
     PROBABILITIES,
     SCORE,
 )
-from gradcam.graph import building, depends_only_through, guided_gradients
+from gradcam.graph import (
+    attention_pieces,
+    building,
+    depends_only_through,
+    guided_gradients,
+)
 from gradcam.labels import Labels
 from gradcam.loaders import is_model_file
-from gradcam.loaders.model_file import load_model_file
+from gradcam.loaders.keras_trace import is_keras_model
+from gradcam.loaders.model_file import load_keras_model, load_model_file
 from gradcam.loaders.slim import load_slim
 from gradcam.score import LOGIT, Score
 from nets.nets_factory import DEFAULT_NETWORK, NetworkSpec
@@ -73,6 +80,8 @@ class Model:
         threads: intra-op threads of the session (inter-op then uses 1); None lets TF choose.
         trust_code: for a Keras model file only: load it even when its config holds Lambda layers
             or custom objects (their stored code runs); refused otherwise.
+        input_size: for a registered network: (H, W) to run it at instead of its S x S, where the
+            network allows it (e.g. (160, 256) for EfficientNet-Lite0).
 
     Raises:
         UserError: unknown network, missing or mismatching checkpoint, bad labels, a model file
@@ -88,15 +97,18 @@ class Model:
         labels: Optional[Union[Sequence[str], str, PathLike]] = None,
         threads: Optional[int] = None,
         trust_code: bool = False,
+        input_size: Optional[tuple] = None,
     ):
-        if is_model_file(network):
+        if is_keras_model(network):  # a live keras.Model / tf_keras model: traced like a file
+            built = load_keras_model(network, num_classes=num_classes)
+        elif is_model_file(network):
             if checkpoint is not None:
                 raise UserError(
                     "a checkpoint does not apply to a model file (its weights are in it)"
                 )
             built = load_model_file(network, trust_code=trust_code, num_classes=num_classes)
         else:
-            built = load_slim(network, checkpoint, num_classes)
+            built = load_slim(network, checkpoint, num_classes, input_size)
         self._open(built, labels, threads)
 
     @classmethod
@@ -114,6 +126,8 @@ class Model:
         labels=None,
         threads: Optional[int] = None,
         tags: Sequence[str] = ("serve",),
+        tokens: Optional[int] = None,
+        grid: Optional[tuple] = None,
     ) -> "Model":
         """A Keras .h5 or .keras file, a SavedModel directory (TF2 or TF1) or a frozen GraphDef
         .pb; input, logits (pre-softmax or pre-sigmoid), layers and the default layer are found,
@@ -131,6 +145,8 @@ class Model:
                 logits_tensor=logits_tensor,
                 num_classes=num_classes,
                 tags=tags,
+                tokens=tokens,
+                grid=grid,
             ),
             labels,
             threads,
@@ -141,12 +157,14 @@ class Model:
         """The core every constructor ends in: outputs, target, session, weights."""
         self.name = built.name
         self._graph, self._images = built.graph, built.images
-        self.image_size = int(built.images.shape[1])
+        self.input_size = tuple(built.images.shape.as_list()[1:3])  # (height, width)
         self.preprocessing = built.preprocessing
         self.default_layer = built.default_layer
         self.source = built.source
         self._layers, self._head_weights = dict(built.layers), built.head_weights
         self._extra_layers, self.unguided = dict(built.extra_layers), built.unguided
+        self.layer_records, self.default_reason = built.describe(), built.default_reason
+        self._attention, self.attention_tokens = built.attention, built.attention_tokens
         self.activation = built.activation
         self.num_classes = int(built.logits.shape[-1])
         self.labels = Labels.for_model(labels, self.num_classes, built.label_offset)
@@ -204,6 +222,14 @@ class Model:
         """The target placeholder [N] (default: each image's top class)."""
         return self._target
 
+    @property
+    def image_size(self) -> int:
+        """S of a square S x S input (``input_size`` is (H, W) of any input)."""
+        height, width = self.input_size
+        if height != width:
+            raise UserError(f"{self.name} takes {height}x{width} images; this needs a square input")
+        return height
+
     # -- graph pieces, each built once under the lock ----------------------------------------
     @property
     def layer_names(self) -> list:
@@ -233,6 +259,11 @@ class Model:
             return self._once(key, self._guided_input_gradients)
         if key == HEAD_WEIGHTS:
             return self._once(key, self._target_head_weights)
+        if key in ATTENTION_KEYS:
+            pieces = self._once(
+                "attention", lambda: attention_pieces(self._score, self._attention, self.name)
+            )
+            return pieces[key]
         raise ValueError(f"unknown fetch key {key!r}; keys: {', '.join(FETCH_KEYS)}")
 
     def _guided_input_gradients(self):
@@ -461,9 +492,9 @@ class Model:
     def check_images(self, images) -> np.ndarray:
         """Network-input pixels N x S x S x 3 as float32; UserError for another shape or NaNs."""
         images = np.asarray(images)
-        size = self.image_size
-        if images.ndim != 4 or images.shape[1:] != (size, size, 3):
-            raise UserError(f"images must be N x {size} x {size} x 3, got {images.shape}")
+        height, width = self.input_size
+        if images.ndim != 4 or images.shape[1:] != (height, width, 3):
+            raise UserError(f"images must be N x {height} x {width} x 3, got {images.shape}")
         if not np.issubdtype(images.dtype, np.integer) and not np.all(np.isfinite(images)):
             raise UserError("input image contains NaN or infinite values")
         return images.astype(np.float32, copy=False)
@@ -494,14 +525,14 @@ class Model:
         return self.labels.label(index)
 
     def prepare(self, photo, central_fraction: Optional[float] = None) -> np.ndarray:
-        """``self.preprocessing.prepare`` at this model's input size: the uint8 S x S x 3 image
+        """``self.preprocessing.prepare`` at this model's input size: the uint8 H x W x 3 image
         the network sees, from an RGB photo or a ``gradcam.images.ScaledImage``."""
-        return self.preprocessing.prepare(photo, self.image_size, central_fraction)
+        return self.preprocessing.prepare(photo, self.input_size, central_fraction)
 
     def decode_size(self, central_fraction: Optional[float] = None) -> tuple:
         """``self.preprocessing.decode_size`` at this model's input size: the (min_width,
         min_height) to decode photos at (``gradcam.images.load_scaled(path, model.decode_size())``)."""
-        return self.preprocessing.decode_size(self.image_size, central_fraction)
+        return self.preprocessing.decode_size(max(self.input_size), central_fraction)
 
     def close(self):
         self._session.close()

@@ -98,12 +98,14 @@ def _fraction(prep, central_fraction):
     return fraction
 
 
-def crop_box(width, height, geometry, fraction):
-    """(left, top, crop width, crop height) of the central crop of a width x height image."""
+def crop_box(width, height, geometry, fraction, aspect=1.0):
+    """(left, top, crop width, crop height) of the central crop of a width x height image;
+    ``aspect``: the network input's width / height, which a "shorter_side" crop keeps."""
     if geometry == "crop_both":
         ch, cw = max(1, round(height * fraction)), max(1, round(width * fraction))
     else:
-        ch = cw = max(1, round(min(height, width) * fraction))
+        side = min(height, width / aspect) * fraction
+        ch, cw = max(1, round(side)), max(1, round(side * aspect))
     return (width - cw) // 2, (height - ch) // 2, cw, ch
 
 
@@ -115,12 +117,12 @@ def decode_size(preprocessing, size, central_fraction=None, reducing_gap=2.0):
 
 
 def crop_and_resize(image, size, preprocessing, central_fraction=None, factor=1, full_size=None):
-    """Return the uint8 size x size x 3 image the network sees, from an RGB uint8 array.
+    """Return the uint8 H x W x 3 image the network sees, from an RGB uint8 array.
 
     Args:
         image: RGB uint8 [H, W, 3]: the photo, or the photo reduced by ``factor``
             (``gradcam.images.load_scaled``).
-        size: side of the network input.
+        size: the network input's (H, W), or S for S x S.
         preprocessing: a ``Preprocessing`` or its name.
         central_fraction: crop fraction (None: the preprocessing's default).
         factor: how many times larger the full photo is on each side (1: ``image`` is the photo).
@@ -133,12 +135,13 @@ def crop_and_resize(image, size, preprocessing, central_fraction=None, factor=1,
     """
     prep = get_preprocessing(preprocessing) if isinstance(preprocessing, str) else preprocessing
     fraction = _fraction(prep, central_fraction)
+    height, width = (size, size) if np.isscalar(size) else size
     if factor == 1:
         h, w = image.shape[:2]
-        left, top, cw, ch = crop_box(w, h, prep.geometry, fraction)
+        left, top, cw, ch = crop_box(w, h, prep.geometry, fraction, width / height)
         crop = Image.fromarray(np.ascontiguousarray(image[top : top + ch, left : left + cw]))
-        return np.asarray(crop.resize((size, size), Image.BILINEAR), dtype=np.uint8)
-    left, top, cw, ch = crop_box(*full_size, prep.geometry, fraction)
+        return np.asarray(crop.resize((width, height), Image.BILINEAR), dtype=np.uint8)
+    left, top, cw, ch = crop_box(*full_size, prep.geometry, fraction, width / height)
     x0, y0 = left // factor, top // factor  # the reduced pixels covering the crop
     x1, y1 = -(-(left + cw) // factor), -(-(top + ch) // factor)
     crop = Image.fromarray(np.ascontiguousarray(image[y0:y1, x0:x1]))
@@ -148,4 +151,4 @@ def crop_and_resize(image, size, preprocessing, central_fraction=None, factor=1,
         (left + cw) / factor - x0,
         (top + ch) / factor - y0,
     )
-    return np.asarray(crop.resize((size, size), Image.BILINEAR, box=box), dtype=np.uint8)
+    return np.asarray(crop.resize((width, height), Image.BILINEAR, box=box), dtype=np.uint8)

@@ -9,6 +9,9 @@ options (captum keeps such a table beside its tests; here the registry is that t
 - every module under gradcam/methods that registers a method is imported by the package;
 - the methods use nothing of a model outside ``gradcam.methods.protocol.Explainable`` (an ast walk
   over every ``model.<name>``), and ``gradcam.Model`` is an ``Explainable``.
+
+Methods that explain attention (``ATTENTION_METHODS``) are held to the same contract on a small
+vision transformer (tests/vit_models.py, class token, random weights) instead of the CNN.
 """
 
 import ast
@@ -21,12 +24,34 @@ import pytest
 
 import gradcam.methods
 from gradcam.explanation import explain
-from gradcam.methods import METHODS
+from gradcam.methods import ATTENTION_METHODS, METHODS
 from gradcam.methods.protocol import MEMBERS, Explainable
+from gradcam.model import Model
 
 from conftest import photo
+from eager_builds import build_models
 
 ROWS = ("chelsea", "coffee", "astronaut")
+EVERY = {**METHODS, **ATTENTION_METHODS}
+
+
+@pytest.fixture(scope="module")
+def vit(tmp_path_factory):
+    """A two-block ViT with a class token (random weights), built in its own eager process."""
+    out, _ = build_models("vit_models.py", tmp_path_factory.mktemp("vit"), "vit_cls")
+    model = Model(out / "vit_cls.keras")
+    yield model
+    model.close()
+
+
+@pytest.fixture
+def case(request, lite0, rows):
+    """(model, images, targets) a method is checked on: the CNN, or the ViT for attention."""
+    if not EVERY[request.param].requires_attention:
+        return (lite0, *rows)
+    vit = request.getfixturevalue("vit")
+    images = np.stack([vit.prepare(photo(name)) for name in ROWS])
+    return vit, images, (vit.predict(images).argmax(axis=1) + 1) % vit.num_classes
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +66,7 @@ def rows(lite0):
 def _run(lite0, name, images, targets, **kwargs):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # e.g. a Score-CAM map without evidence: not the point here
-        return explain(lite0, images, targets, name, **METHODS[name].smoke, **kwargs)
+        return explain(lite0, images, targets, name, **EVERY[name].smoke, **kwargs)
 
 
 def _close(a, b):
@@ -49,9 +74,9 @@ def _close(a, b):
     np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4 * scale)
 
 
-@pytest.mark.parametrize("name", list(METHODS))
-def test_rows_are_independent_and_no_ops_are_added(lite0, rows, name):
-    images, targets = rows
+@pytest.mark.parametrize("case, name", [(n, n) for n in EVERY], indirect=["case"])
+def test_rows_are_independent_and_no_ops_are_added(case, name):
+    lite0, images, targets = case
     whole = _run(lite0, name, images, targets)
     ops = lite0.op_count
     one_by_one = _run(lite0, name, images, targets, batch_size=1)
@@ -65,10 +90,10 @@ def test_rows_are_independent_and_no_ops_are_added(lite0, rows, name):
     np.testing.assert_array_equal(reordered.target, targets[order])
 
 
-@pytest.mark.parametrize("name", list(METHODS))
-def test_raw_output_is_finite_with_the_declared_shape(lite0, rows, name):
-    images, targets = rows
-    method = METHODS[name]
+@pytest.mark.parametrize("case, name", [(n, n) for n in EVERY], indirect=["case"])
+def test_raw_output_is_finite_with_the_declared_shape(case, name):
+    lite0, images, targets = case
+    method = EVERY[name]
     result = _run(lite0, name, images, targets)
     size = lite0.image_size
     if method.display == "magnitude":
@@ -92,7 +117,7 @@ def test_every_module_that_registers_a_method_is_imported():
         for path in folder.glob("*.py")
         if re.search(r"^@register\(", path.read_text(), re.MULTILINE)
     }
-    registered = {method.fn.__module__.rsplit(".", 1)[-1] for method in METHODS.values()}
+    registered = {method.fn.__module__.rsplit(".", 1)[-1] for method in EVERY.values()}
     assert registering == registered
 
 

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from gradcam.errors import UserError
-from gradcam.methods import METHODS, get_method
+from gradcam.methods import ATTENTION_METHODS, METHODS, get_method
 from gradcam.preprocessing import PREPROCESSING
 from gradcam.score import KINDS as SCORE_KINDS
 from nets.nets_factory import DEFAULT_NETWORK, NETWORKS
@@ -77,6 +77,23 @@ def add_model_arguments(parser):
         "model files: raw, pixels 0-255 go in)",
     )
     group.add_argument("--image-size", type=int, help="input size S, if the model's input has none")
+    group.add_argument(
+        "--tokens",
+        type=int,
+        metavar="K",
+        help="override: prefix tokens (class, distillation, registers) of a transformer's token layers",
+    )
+    group.add_argument(
+        "--grid", type=grid_size, metavar="HxW", help="override: the patch grid of token layers"
+    )
+
+
+def grid_size(text):
+    """ "6x6" -> (6, 6)."""
+    h, _, w = text.lower().partition("x")
+    if not (h.isdigit() and w.isdigit() and int(h) > 0 and int(w) > 0):
+        raise argparse.ArgumentTypeError(f"{text!r} is not H x W (e.g. 14x14)")
+    return int(h), int(w)
 
 
 def add_class_argument(
@@ -101,7 +118,7 @@ def add_method_arguments(parser, several=False, scores=True):
     if several:
         parser.add_argument("--methods", help="comma-separated registered methods, or 'all'")
     else:
-        parser.add_argument("--method", default="grad_cam", choices=list(METHODS))
+        parser.add_argument("--method", default="grad_cam", choices=[*METHODS, *ATTENTION_METHODS])
     parser.add_argument(
         "--layer",
         help="layer for the CAM family (default: the model's default "
@@ -193,6 +210,8 @@ def load_user_modules(argv):
 
 FILE_ONLY = (
     "trust_model_code",
+    "tokens",
+    "grid",
     "input_tensor",
     "logits_tensor",
     "layer_tensor",
@@ -216,6 +235,17 @@ def check_model_flags(args):
         raise UserError("--labels needs --num-classes")
 
 
+def note_token_layer(model):
+    """On stderr, when the explained layer is a transformer's tokens: its layout and why it is the
+    default ("gradcam: layer block_2_norm1: tokens 37 = 1 + 6x6, 32 channels; default: ...")."""
+    record = next((r for r in model.layer_records if r.default), None)
+    if record is not None and record.tokens is not None:
+        print(
+            f"gradcam: layer {record.name}: {record.text}; default: {model.default_reason}",
+            file=sys.stderr,
+        )
+
+
 def load_model(args):
     """The ``gradcam.Model`` the model flags describe (or, when ``gradcam.cli.main`` was given a
     ``load_model``, the one it returns)."""
@@ -226,7 +256,7 @@ def load_model(args):
         return args.model_loader(args)
     labels = args.labels or None
     if args.model_file:
-        return Model.from_file(
+        model = Model.from_file(
             args.model_file,
             trust_code=args.trust_model_code,
             image_size=args.image_size,
@@ -237,7 +267,11 @@ def load_model(args):
             num_classes=args.num_classes,
             labels=labels,
             threads=args.threads,
+            tokens=args.tokens,
+            grid=args.grid,
         )
+        note_token_layer(model)
+        return model
     return Model(
         args.model,
         args.checkpoint,

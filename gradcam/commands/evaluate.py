@@ -210,7 +210,7 @@ def run(args):
             layer=args.layer,
             batch_size=args.batch_size,
             central_fraction=args.central_fraction,
-            masks=runner.read_json_boxes(args.boxes, args.images, model.image_size)
+            masks=runner.read_json_boxes(args.boxes, args.images, model.input_size)
             if json_boxes
             else None,
             boxes=args.boxes,

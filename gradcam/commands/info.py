@@ -1,9 +1,10 @@
 """List the registered networks, methods, or the explainable layers of one network or model file
-(``gradcam list layers --model-file my_model.keras``: what was found, the layers with their
-shapes, the default marked)."""
+(``gradcam list layers --model-file my_model.keras``: what was found, the layers the model layer
+describes with their shapes, a transformer's token layers as ``tokens 37 = 1 + 6x6, 64
+channels``, the default marked and why it is the default)."""
 
 from gradcam.commands.common import add_model_arguments, load_model
-from gradcam.methods import METHODS
+from gradcam.methods import ATTENTION_METHODS, METHODS
 from nets.nets_factory import NETWORKS
 
 NAME = "list"
@@ -23,7 +24,7 @@ def run(args):
                 f"preprocessing={spec.preprocessing}  layer={spec.default_layer}"
             )
     elif args.what == "methods":
-        for method in METHODS.values():
+        for method in [*METHODS.values(), *ATTENTION_METHODS.values()]:
             print(f"{method.name:20s} {method.kind:6s} {method.title}")
     elif args.model_file:
         _print_file_layers(load_model(args))
@@ -33,16 +34,12 @@ def run(args):
 
 
 def _print_layers(spec):
-    """End points with their shapes, from a graph built without weights."""
-    from nets.tf_compat import tf
+    """End points with their shapes, as the Slim loader describes them (no weights needed)."""
+    from gradcam.loaders.slim import describe_network
 
-    with tf.Graph().as_default():
-        images = tf.placeholder(tf.float32, [1, spec.image_size, spec.image_size, 3])
-        _, end_points = spec.build(images)
-        for name, tensor in end_points.items():
-            if tensor.shape.ndims == 4:
-                mark = "  (default)" if name == spec.default_layer else ""
-                print(f"{name:60s} {'x'.join(map(str, tensor.shape.as_list()[1:]))}{mark}")
+    for record in describe_network(spec):
+        mark = "  (default)" if record.default else ""
+        print(f"{record.name:60s} {record.text}{mark}")
 
 
 def _print_file_layers(model):
@@ -54,13 +51,15 @@ def _print_file_layers(model):
     while logits.op.type == "Reshape":  # back to the model's own tensor
         logits = logits.op.inputs[0]
     print(
-        f"{model.name}: input {model.image_size}x{model.image_size}x3 "
+        f"{model.name}: input {model.input_size[0]}x{model.input_size[1]}x3 "
         f"(preprocessing {model.preprocessing.name}), {model.num_classes} classes, "
         f"{model.activation} head, logits {logits.name.removeprefix(SCOPE + '/')}"
     )
-    for name, shape in model.layer_shapes.items():
-        mark = "  (default)" if name == model.default_layer else ""
-        print(f"{name:60s} {'x'.join('?' if d is None else str(d) for d in shape)}{mark}")
+    for record in model.layer_records:
+        mark = "  (default)" if record.default else ""
+        print(f"{record.name:60s} {record.text}{mark}")
+    if model.default_reason:
+        print(f"default layer {model.default_layer}: {model.default_reason}")
     if model.unguided:
         print(f"guided backprop: no rule for {', '.join(model.unguided)} (plain gradients pass)")
     model.close()

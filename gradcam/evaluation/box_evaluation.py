@@ -83,7 +83,7 @@ def original_size_maps(
         (maps, logits): per row the H x W float32 evidence map at its photo's size (all zero when
         the library flags the row degenerate), and the logits [rows, C] of the S x S inputs.
     """
-    batch = np.stack([resize_whole(p, model.image_size) for p in photos])
+    batch = np.stack([resize_whole(p, model.input_size) for p in photos])
     explanation = explain(
         model,
         batch,

@@ -60,13 +60,15 @@ TOLERANCE = 15  # pointing game, pixels at original image size
 EIGHT_CONNECTED = np.ones((3, 3), bool)
 
 
-def resize_whole(photo: np.ndarray, size: int) -> np.ndarray:
-    """The whole H x W x 3 uint8 image resized to size x size (bilinear, no crop), uint8."""
+def resize_whole(photo: np.ndarray, size) -> np.ndarray:
+    """The whole H x W x 3 uint8 image resized to size x size, or to ``size`` = (height, width)
+    (bilinear, no crop), uint8."""
     photo = np.asarray(photo, np.uint8)
     if photo.ndim != 3 or photo.shape[-1] < 3:
         raise ValueError(f"expected an H x W x 3 RGB image, got shape {photo.shape}")
     photo = np.ascontiguousarray(photo[..., :3])
-    return np.asarray(Image.fromarray(photo).resize((size, size), Image.BILINEAR), np.uint8)
+    shape = (size, size) if np.isscalar(size) else tuple(size)[::-1]
+    return np.asarray(Image.fromarray(photo).resize(shape, Image.BILINEAR), np.uint8)
 
 
 def upsample_map(saliency: np.ndarray, height: int, width: int) -> np.ndarray:

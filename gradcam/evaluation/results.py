@@ -58,7 +58,7 @@ class EvaluationResult:
 
     protocol: PerturbationProtocol
     model: str
-    image_size: int
+    image_size: object  # S of an S x S input, or [H, W]
     layer: str
     images: list
     targets: list
@@ -85,7 +85,7 @@ class LocalizationResult:
 
     protocol: LocalizationProtocol
     model: str
-    image_size: int
+    image_size: object  # S of an S x S input, or [H, W]
     layer: str
     boxes: str
     images: int

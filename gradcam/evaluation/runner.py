@@ -49,9 +49,16 @@ from gradcam.images import load_image
 from gradcam.methods import get_method
 
 
-def read_json_boxes(path, images: Sequence, size: int) -> list[np.ndarray]:
-    """Object masks (size x size bool) per image from a JSON box file ``{image file name:
-    [[top, left, bottom, right], ...]}`` in network-input pixels; every image needs a box."""
+def input_side(model):
+    """The network input's size as the reports record it: S of S x S, else [H, W]."""
+    height, width = model.input_size
+    return height if height == width else [height, width]
+
+
+def read_json_boxes(path, images: Sequence, size) -> list[np.ndarray]:
+    """Object masks (bool, of the network input's ``size``: S for S x S, or (H, W)) per image
+    from a JSON box file ``{image file name: [[top, left, bottom, right], ...]}`` in
+    network-input pixels; every image needs a box."""
     try:
         boxes = json.loads(Path(path).read_text())
     except (OSError, ValueError) as exc:
@@ -65,14 +72,15 @@ def read_json_boxes(path, images: Sequence, size: int) -> list[np.ndarray]:
         entry = boxes.get(Path(image).name, boxes.get(str(image)))
         if not entry:
             raise UserError(f"{{argument}} {path}: no box for {Path(image).name}", "boxes")
-        mask = np.zeros((size, size), bool)
+        shape = (size, size) if np.isscalar(size) else tuple(size)  # the model's (H, W) frame
+        mask = np.zeros(shape, bool)
         for box in entry:
             if len(box) != 4:
                 raise UserError(
                     f"{{argument}} {path}: a box is [top, left, bottom, right], got {box}",
                     "boxes",
                 )
-            mask |= box_mask((size, size), box)
+            mask |= box_mask(shape, box)
         if not mask.any():
             raise UserError(
                 f"{{argument}} {path}: the boxes of {Path(image).name} are empty", "boxes"
@@ -84,7 +92,7 @@ def read_json_boxes(path, images: Sequence, size: int) -> list[np.ndarray]:
 def protocol_images(model, photos, protocol: PerturbationProtocol, central_fraction=None):
     """The N x S x S x 3 images the network sees under a protocol's image geometry."""
     if protocol.image_geometry == "whole":
-        return np.stack([resize_whole(p, model.image_size) for p in photos])
+        return np.stack([resize_whole(p, model.input_size) for p in photos])
     return np.stack([model.prepare(p, central_fraction) for p in photos])
 
 
@@ -234,7 +242,7 @@ def evaluate(
     return EvaluationResult(
         protocol=protocol,
         model=model.name,
-        image_size=model.image_size,
+        image_size=input_side(model),
         layer=layer or model.default_layer,
         images=names,
         targets=[int(t) for t in targets],
@@ -297,7 +305,7 @@ def localize(
     return LocalizationResult(
         protocol=protocol,
         model=model.name,
-        image_size=model.image_size,
+        image_size=input_side(model),
         layer=layer or model.default_layer,
         boxes=str(boxes),
         images=len(items),

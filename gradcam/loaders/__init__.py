@@ -1,10 +1,14 @@
 """Loaders: each turns one kind of model source into a ``gradcam.graph.ClassifierGraph``.
 
 - ``slim``: a TF-Slim network record (``nets.nets_factory.NetworkSpec``) and a checkpoint.
-- ``model_file``: a Keras .h5/.keras file, a SavedModel directory or a frozen GraphDef (.pb),
-  its input, logits and layers found or named; it reads Keras files with ``keras_config`` (the
-  config, checked for stored code before anything loads), traces them with ``keras_trace`` and
-  reads graphs with ``graph_file``.
+- ``model_file``: a Keras .h5/.keras file, a SavedModel directory, a frozen GraphDef .pb, or a live
+  Keras model, from the pieces below:
+  - ``sources``: reads each kind into a GraphDef (``Source``);
+  - ``keras_config``: the safety check of a Keras file, before anything of it loads;
+  - ``keras_trace``: loads Keras models and TF2 SavedModels and traces them into frozen graphs;
+  - ``graph_file``: reads GraphDefs and SavedModel protos, checks user-given tensor names;
+  - ``analysis``: finds input, logits, layers, attention and the default layer (``Found``);
+  - ``tokens``: a transformer's token layers as maps of their patch grid.
 
 ``is_model_file`` (here, importing no TensorFlow) tells a model file from a registered network.
 """

@@ -1,9 +1,8 @@
 """Reading TensorFlow graphs (a frozen GraphDef .pb, a SavedModel's MetaGraphDef) and checking the
 tensor names and shapes a user gives for them, each problem as one line naming the argument.
 
-``gradcam.loaders.model_file`` builds the ``ClassifierGraph`` from these pieces. The graph walks
-(``reachable`` with ``op_inputs``/``op_consumers``) decide which tensors lie between the image
-input and the logits.
+``gradcam.loaders.analysis`` decides what is what in the graph with these pieces, and
+``gradcam.loaders.model_file`` builds the ``ClassifierGraph``.
 """
 
 from difflib import get_close_matches
@@ -91,28 +90,16 @@ def check_outputs(names, graph):
             )
 
 
-def reachable(op, neighbours):
-    """``op`` and every op reached from it by repeated ``neighbours(op)``."""
-    seen, todo = {op}, [op]
-    while todo:
-        for other in neighbours(todo.pop()):
-            if other not in seen:
-                seen.add(other)
-                todo.append(other)
-    return seen
-
-
-def op_inputs(op):
-    return [tensor.op for tensor in op.inputs]
-
-
-def op_consumers(op):
-    return [consumer for tensor in op.outputs for consumer in tensor.consumers()]
-
-
-def check_layer(layer, name, logits_name, input_name, feeds_logits, fed_by_input):
-    """UserError unless ``layer`` is a 4-D map on a path from the input to the logits."""
-    if layer.shape.ndims != 4:
+def check_layer(layer, name, logits_name, input_name, feeds_logits, fed_by_input, grids=()):
+    """UserError unless ``layer`` is a 4-D map (or a token layer of ``grids``) on a path from the
+    input to the logits."""
+    if layer.shape.ndims == 3 and layer not in grids:
+        raise UserError(
+            f"layer {name!r} has shape {layer.shape}: tokens that make no patch grid; give "
+            "their prefix-token count and grid ({argument})",
+            "grid",
+        )
+    if layer.shape.ndims != 4 and layer not in grids:
         raise UserError(
             f"{{argument}} {name!r} has shape {layer.shape}, need a 4-D feature map N x h x w x c",
             "layer_tensor",
@@ -129,34 +116,45 @@ def check_layer(layer, name, logits_name, input_name, feeds_logits, fed_by_input
         )
 
 
-def input_size(placeholder, image_size, name):
-    """S of the graph's N x S x S x 3 float32 image input (``image_size`` where it has none)."""
+def input_size(placeholder, image_size, name, given=True):
+    """(H, W) of the graph's N x H x W x 3 float32 image input (``image_size``, S or (H, W), where
+    it has none). ``given``: the user named the input (errors then name that argument)."""
+    what = "{argument} " if given else "the model's input "
     if placeholder.dtype != tf.float32:
         raise UserError(
-            f"{{argument}} {name!r} is {placeholder.dtype.name}; only float32 image "
-            "inputs can be explained",
-            "input_tensor",
+            f"{what}{name!r} is {placeholder.dtype.name}; only float32 image inputs can be "
+            "explained",
+            "input_tensor" if given else None,
         )
     shape = placeholder.shape
     dims = shape.as_list() if shape.ndims is not None else None
     if dims is not None and (len(dims) != 4 or dims[3] not in (3, None)):
         raise UserError(
-            f"{{argument}} {name!r} has shape {shape}, need N x S x S x 3", "input_tensor"
+            f"{what}{name!r} has shape {shape}, need N x H x W x 3",
+            "input_tensor" if given else None,
         )
-    if dims and dims[1] and dims[2] and dims[1] != dims[2]:
+    static = tuple(dims[1:3]) if dims else (None, None)
+    wanted = (
+        None
+        if not image_size
+        else (
+            (int(image_size),) * 2 if isinstance(image_size, int) else tuple(map(int, image_size))
+        )
+    )
+    if wanted and any(s is not None and s != w for s, w in zip(static, wanted)):
+        shown = "x".join("?" if s is None else str(s) for s in static)
         raise UserError(
-            f"{{argument}} {name!r} takes {dims[1]}x{dims[2]} images; only square "
-            "inputs are supported",
-            "input_tensor",
+            f"{{argument}} {_size_text(image_size)} but {name!r} takes {shown} images",
+            "image_size",
         )
-    static = dims[1] if dims else None
-    if image_size and static and image_size != static:
-        raise UserError(
-            f"{{argument}} {image_size} but {name!r} takes {static}x{static}", "image_size"
-        )
-    if not (image_size or static):
+    size = wanted or static
+    if None in size:
         raise UserError(f"{name!r} has no fixed size: pass {{argument}}", "image_size")
-    return int(image_size or static)
+    return int(size[0]), int(size[1])
+
+
+def _size_text(image_size):
+    return str(image_size) if isinstance(image_size, int) else "x".join(map(str, image_size))
 
 
 def class_count(logits, num_classes, name):

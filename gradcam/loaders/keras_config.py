@@ -11,9 +11,14 @@ the class or function to rebuild by module and name, and ``load_model`` imports 
 through h5py, ``config.json`` of a ``.keras`` zip) and ``check_trusted`` refuses, unless the
 caller trusts the file, every entry that would run code of the file or outside Keras:
 - a ``Lambda`` layer (or any ``__lambda__`` / ``function_type: lambda`` function);
-- an object whose ``module`` is not ``keras``/``tf_keras`` (custom layers, custom activation
+- an object whose ``module`` is not in an allow-listed library (custom layers, custom activation
   functions ``{"class_name": "function"}``), or, in older configs without ``module``, a class name
-  that is not a built-in tf-keras name (``"mine>Twice"``, ``"MyLayer"``);
+  that is not a built-in tf-keras name (``"mine>Twice"``, ``"MyLayer"``). The allow-list
+  (``LIBRARIES``): ``keras`` and ``tf_keras`` themselves, and ``keras_hub`` and ``keras_cv`` when
+  they are installed (a keras-hub ``ViTImageClassifier`` names its classes by module
+  ``keras_hub.src.models...``). Importing an installed library runs that library's code, never
+  code of the file; a function entry of keras-hub or keras-cv must be one the library registered
+  (``registered_name`` ``keras_hub>name``), not any attribute of one of its modules;
 - a ``TFOpLambda`` (tf-keras' layer for a ``tf.*`` call in a functional model) calling a function
   that does input/output or runs Python (``tf.io.*``, ``tf.py_function``, ``tf.print``, ...).
 Everything else is data that Keras' own classes read. So our check is stricter than ``safe_mode``
@@ -21,11 +26,11 @@ Everything else is data that Keras' own classes read. So our check is stricter t
 ``load_model`` is called, so nothing of a refused file runs.
 """
 
+import importlib.util
 import json
-import re
 import zipfile
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from gradcam.errors import UserError
@@ -48,7 +53,10 @@ UNSAFE_TF_FUNCTIONS = (
     "saved_model.",
     "data.",
 )
-_KERAS_MODULE = re.compile(r"(tf_)?keras(\..*)?$")
+# Libraries whose classes a config may name without trust (see the module docstring); keras and
+# tf_keras are what loads the file, the others count only when installed.
+LIBRARIES = ("keras", "tf_keras", "keras_hub", "keras_cv")
+_CORE = ("keras", "tf_keras")
 
 
 @dataclass(frozen=True)
@@ -187,15 +195,44 @@ def _code_reason(entry):
         return None
     if "module" in entry:
         module = entry.get("module")
-        if isinstance(module, str) and _KERAS_MODULE.match(module):
+        if _allowed(module, class_name, entry.get("registered_name")):
             return None
         if class_name == "function":
             return f"custom function {entry.get('config')!r}"
         shown = entry.get("registered_name") or class_name
-        return f"custom object {shown!r}" + (f" (module {module})" if module else "")
+        note = "" if not module else f" (module {module}{_not_installed(module)})"
+        return f"custom object {shown!r}{note}"
     if ">" in class_name or class_name not in _builtin_names():
         return f"custom object {class_name!r}"
     return None
+
+
+def _library(module):
+    """The allow-listed library ``module`` belongs to ("keras_hub" of "keras_hub.src.models"), or
+    None."""
+    top = module.split(".")[0] if isinstance(module, str) else None
+    return top if top in LIBRARIES else None
+
+
+@cache
+def _installed(library):
+    return library in _CORE or importlib.util.find_spec(library) is not None
+
+
+def _not_installed(module):
+    library = _library(module)
+    return f", {library} is not installed" if library and not _installed(library) else ""
+
+
+def _allowed(module, class_name, registered_name):
+    """True when a config entry names a class (or registered function) of an installed
+    allow-listed library."""
+    library = _library(module)
+    if library is None or not _installed(library):
+        return False
+    if library in _CORE or class_name != "function":
+        return True
+    return isinstance(registered_name, str) and registered_name.startswith(f"{library}>")
 
 
 @lru_cache(maxsize=1)

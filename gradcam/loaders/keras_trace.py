@@ -9,13 +9,16 @@ constants (Grappler inlines nested function calls on the way).
 That GraphDef is then imported like any frozen graph, so every op of the model, nested or not, is
 an op of one graph, and a layer of a nested backbone is a tensor like any other.
 
-Keras models: while the call is traced, every layer's ``call`` (the layers of nested models too)
-records its first output under its path ("backbone/c3", the names the user gave), and the traced
+Keras models (a file's, loaded by ``load_keras``, or a live model the user built; both traced by
+``trace_keras``): while the call is traced, every layer's ``call`` (the layers and operations of
+nested models and the sub-layers of layers too, e.g. a keras-hub encoder's blocks) records its
+first rank-3 (tokens) or rank-4 output under its path ("backbone/c3", the names the user gave), and the traced
 function returns those outputs as well, so each layer path maps to its tensor without guessing
-from op names (Keras 3 adds ``_1`` suffixes to its name scopes). The loaded model and its
-variables are dropped when the GraphDef is made.
+from op names (Keras 3 adds ``_1`` suffixes to its name scopes). A loaded file's model and its
+variables are dropped when the GraphDef is made; a live model's layers are left as they were.
 """
 
+import contextlib
 import functools
 import os
 import sys
@@ -28,7 +31,7 @@ from gradcam.loaders.keras_config import KerasFile
 SIGNATURE = "serving_default"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Frozen:
     """A traced model: ``graph_def`` with constant weights, its image ``input`` tensor name, its
     ``outputs`` tensor names (one per output, by name) and, for Keras models, ``layers``: the
@@ -140,42 +143,87 @@ def _shape_text(shape):
     )
 
 
-def _record_layer_outputs(model, record):
-    """Wrap every layer's ``call`` (recursively into nested models) so that a trace stores each
-    layer's first 4-D output in ``record`` under the layer's path."""
-    tf = _tf2()
+def _children(layer):
+    """The layers and operations directly inside ``layer``: a Keras 3 functional model's
+    ``operations`` (layers and ops such as a residual ``+``), else its tracked sub-layers (the
+    blocks of a keras-hub encoder, the attention of a block), else ``layers``."""
+    operations = getattr(layer, "operations", None)
+    if operations:
+        return list(operations)
+    flatten = getattr(layer, "_flatten_layers", None)
+    if flatten is not None:
+        return list(flatten(include_self=False, recursive=False))
+    return list(getattr(layer, "layers", ()))
 
-    def wrap(layer, path):
+
+def _is_recorded(tensor):
+    """A float output of rank 3 (N x tokens x channels) or 4 (N x h x w x c, or attention)."""
+    tf = _tf2()
+    return (
+        isinstance(tensor, tf.Tensor) and tensor.shape.rank in (3, 4) and tensor.dtype.is_floating
+    )
+
+
+@contextlib.contextmanager
+def _recording_layer_outputs(model, record):
+    """While active, every layer's ``call`` (recursively into nested models and layers) stores its
+    first rank-3 or rank-4 float output in ``record`` under the layer's path; the model's own
+    ``call`` methods are back as they were afterwards (a live model stays the user's)."""
+    wrapped = []
+
+    def wrap(layer, path, seen):
+        if id(layer) in seen:
+            return
+        seen.add(id(layer))
         original = layer.call
+        had_own = "call" in vars(layer)
 
         @functools.wraps(original)
         def call(*args, **kwargs):
             out = original(*args, **kwargs)
-            if isinstance(out, tf.Tensor) and out.shape.rank == 4 and out.dtype.is_floating:
+            if _is_recorded(out):
                 record.setdefault(path, out)
             return out
 
         layer.call = call
-        for inner in getattr(layer, "layers", ()):
-            wrap(inner, f"{path}/{inner.name}")
+        wrapped.append((layer, original, had_own))
+        for inner in _children(layer):
+            wrap(inner, f"{path}/{inner.name}", seen)
 
-    for layer in getattr(model, "layers", ()):
-        wrap(layer, layer.name)
+    seen = {id(model)}
+    try:
+        for layer in _children(model):
+            if type(layer).__name__ != "InputLayer":
+                wrap(layer, layer.name, seen)
+        yield record
+    finally:
+        for layer, original, had_own in reversed(wrapped):
+            if had_own:
+                layer.call = original
+            else:
+                vars(layer).pop("call", None)
 
 
-def freeze_keras(keras_file: KerasFile, trust_code: bool = False) -> Frozen:
-    """Load a Keras model file (already checked by ``keras_config.check_trusted``) and trace it.
+def load_keras(keras_file: KerasFile, trust_code: bool = False):
+    """The model of a Keras file already checked by ``keras_config.check_trusted`` (loaded in
+    eager mode; trace it with ``trace_keras``)."""
+    with _eager():
+        return _load_keras(keras_file, trust_code)[1]
+
+
+def trace_keras(model, name: str) -> Frozen:
+    """A Keras 3 or tf-keras model (loaded from a file, or the user's live model) traced and
+    frozen.
 
     Returns:
-        ``Frozen`` with outputs {"output": the model's output} and every layer path's 4-D output.
+        ``Frozen`` with outputs {"output": the model's output} and every layer path's rank-3 or
+        rank-4 output.
 
     Raises:
-        UserError: an unloadable file, several inputs, a non-image input, several outputs.
+        UserError: several inputs, a non-image input, several outputs, an untraceable model.
     """
-    name = keras_file.path.name
     with _eager():
         tf = _tf2()
-        _, model = _load_keras(keras_file, trust_code)
         shape, dtype = _input_spec(model, name)
         record, order = {}, []
 
@@ -190,18 +238,42 @@ def freeze_keras(keras_file: KerasFile, trust_code: bool = False) -> Frozen:
             order[:] = list(record)
             return [output] + [record[key] for key in order]
 
-        _record_layer_outputs(model, record)
         spec = tf.TensorSpec([None] + shape.as_list()[1:], tf.float32, name="images")
         try:
-            concrete = tf.function(
-                forward, input_signature=[spec], autograph=False
-            ).get_concrete_function()
+            with _recording_layer_outputs(model, record):
+                concrete = tf.function(
+                    forward, input_signature=[spec], autograph=False
+                ).get_concrete_function()
         except UserError:
             raise
         except Exception as exc:
             raise UserError(f"cannot trace {name}: {_first_line(exc)}") from None
         graph_def, images, names = _freeze(concrete)
-        return Frozen(graph_def, images, {"output": names[0]}, dict(zip(order, names[1:])))
+        return Frozen(
+            graph_def=graph_def,
+            input=images,
+            outputs={"output": names[0]},
+            layers=dict(zip(order, names[1:])),
+        )
+
+
+def freeze_keras(keras_file: KerasFile, trust_code: bool = False) -> Frozen:
+    """Load a Keras model file (already checked by ``keras_config.check_trusted``) and trace it
+    (``load_keras`` then ``trace_keras``).
+
+    Raises:
+        UserError: an unloadable file, several inputs, a non-image input, several outputs.
+    """
+    return trace_keras(load_keras(keras_file, trust_code), keras_file.path.name)
+
+
+def is_keras_model(value) -> bool:
+    """True for a live Keras 3 or tf-keras model object (checked by class, importing neither)."""
+    return any(
+        f"{c.__module__}.{c.__name__}"
+        in ("keras.src.models.model.Model", "tf_keras.src.engine.training.Model")
+        for c in type(value).__mro__
+    )
 
 
 # -- TF2 SavedModel -----------------------------------------------------------------------------
@@ -233,7 +305,7 @@ def freeze_saved_model(path, signature: Optional[str] = None) -> Frozen:
             )
         keys = sorted(function.structured_outputs)
         graph_def, images, names = _freeze(function)
-        return Frozen(graph_def, images, dict(zip(keys, names)))
+        return Frozen(graph_def=graph_def, input=images, outputs=dict(zip(keys, names)))
 
 
 def _signature(loaded, path, wanted):

@@ -10,7 +10,7 @@ from difflib import get_close_matches
 
 from gradcam.checkpoints import find_checkpoint, restore_variables
 from gradcam.errors import UserError
-from gradcam.graph import ClassifierGraph, building
+from gradcam.graph import ClassifierGraph, LayerRecord, building
 from gradcam.preprocessing import get_preprocessing
 from nets.nets_factory import NETWORKS, NetworkSpec
 from nets.tf_compat import tf
@@ -40,13 +40,33 @@ def _head_weights(spec, num_classes):
     return tf.reshape(found[0].read_value(), [-1, num_classes])
 
 
-def load_slim(network, checkpoint=None, num_classes=None):
+def describe_network(network) -> tuple:
+    """``LayerRecord`` of each 4-D end point of a registered network (or ``NetworkSpec``), from a
+    graph built without weights (no checkpoint needed)."""
+    spec = network_spec(network)
+    with tf.Graph().as_default():
+        images = tf.placeholder(tf.float32, [1, spec.image_size, spec.image_size, 3])
+        _, end_points = spec.build(images)
+        return tuple(
+            LayerRecord(
+                name=name,
+                shape=tuple(tensor.shape.as_list()[1:]),
+                default=name == spec.default_layer,
+            )
+            for name, tensor in end_points.items()
+            if tensor.shape.ndims == 4
+        )
+
+
+def load_slim(network, checkpoint=None, num_classes=None, input_size=None):
     """``ClassifierGraph`` of a registered network name or a ``NetworkSpec``.
 
     Args:
         network: a name in ``nets.nets_factory.NETWORKS`` or a ``NetworkSpec``.
         checkpoint: checkpoint prefix or directory (its latest); default: the network's own.
         num_classes: size of a fine-tuned logits layer; default: the record's.
+        input_size: (H, W) to run the network at, where it allows another size than its
+            record's S x S (a global-pooling head does); refused in one line where it does not.
     """
     spec = network_spec(network)
     checkpoint = find_checkpoint(checkpoint, spec)  # fail fast, before the graph
@@ -54,9 +74,22 @@ def load_slim(network, checkpoint=None, num_classes=None):
     preprocessing = get_preprocessing(spec.preprocessing)
     graph = tf.Graph()
     with building(graph):
-        size = spec.image_size
-        images = tf.placeholder(tf.float32, [None, size, size, 3], name="images")
-        logits, end_points = spec.build(preprocessing.normalize(images), num_classes)
+        height, width = input_size or (spec.image_size, spec.image_size)
+        images = tf.placeholder(tf.float32, [None, height, width, 3], name="images")
+        try:
+            logits, end_points = spec.build(preprocessing.normalize(images), num_classes)
+        except ValueError as exc:  # a fixed-size layer (a pooling kernel, a reshape)
+            raise UserError(
+                f"{spec.name} does not run at {{argument}} {height}x{width}: "
+                f"{str(exc).splitlines()[0]}",
+                "input_size",
+            ) from None
+        if logits.shape.ndims != 2:
+            raise UserError(
+                f"{spec.name} at {{argument}} {height}x{width} gives logits of shape "
+                f"{logits.shape}, not N x classes",
+                "input_size",
+            )
         head = _head_weights(spec, num_classes) if spec.head_weights else None
     layers = {name: t for name, t in end_points.items() if t.shape.ndims == 4}
     if spec.default_layer not in layers:

@@ -18,7 +18,7 @@ from gradcam.methods.registry import Attribution, Cost, register
 def guided_grad_cam(model, out):
     """Pixel-level detail from guided backprop, class localisation from Grad-CAM at ``layer``; one
     forward feeds both backward paths (to ``layer`` and, guided, to the pixels)."""
-    localisation = normalize(upsample(relu(grad_cam(model, out).lowres), model.image_size))
+    localisation = normalize(upsample(relu(grad_cam(model, out).lowres), model.input_size))
     return Attribution(
         raw=out[GUIDED_INPUT_GRADIENTS] * localisation[..., None], logits=out[LOGITS]
     )

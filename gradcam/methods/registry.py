@@ -29,7 +29,11 @@ At registration a method declares what the cross-cutting code needs to know of i
   ``model.fetch`` keys), so ``explain_many`` can serve several of them from one run;
 - ``lowres``: whether its ``Attribution.lowres`` holds a feature-resolution map (the NPZ key);
 - ``graph_default_target``: whether a target of None may be left to the graph's default (each
-  image's top class), i.e. it scores only the given images, no perturbed copies.
+  image's top class), i.e. it scores only the given images, no perturbed copies;
+- ``requires_attention``: it explains a transformer's attention (fetch keys ATTENTION,
+  ATTENTION_GRADIENTS), so it applies only to models with attention blocks. Such methods are
+  kept in ``ATTENTION_METHODS``, not ``METHODS`` (the methods every classifier takes, which the
+  figures, evaluations and benchmarks run on CNNs); ``get_method`` finds both.
 Method options are keyword arguments after ``score``; ``Method.check_options`` names the valid
 ones when a caller passes an unknown one.
 """
@@ -95,6 +99,7 @@ class Method:
     graph_default_target: bool = False
     uses_score: bool = True
     score_kind: Optional[str] = None
+    requires_attention: bool = False
 
     @property
     def kind(self) -> str:
@@ -140,6 +145,7 @@ class Method:
 
 
 METHODS = {}
+ATTENTION_METHODS = {}
 
 
 def register(
@@ -155,6 +161,7 @@ def register(
     graph_default_target=False,
     uses_score=True,
     score_kind=None,
+    requires_attention=False,
 ):
     """Decorator adding a method to the registry under ``name`` (see the module docstring).
 
@@ -168,10 +175,9 @@ def register(
         raise ValueError(f"score_kind must be None or one of {SCORE_KINDS}, got {score_kind!r}")
 
     def add(decorated):
-        if name in METHODS:
-            raise ValueError(
-                f"method {name!r} is registered already (by {METHODS[name].fn.__module__})"
-            )
+        if name in METHODS or name in ATTENTION_METHODS:
+            taken = {**METHODS, **ATTENTION_METHODS}[name]
+            raise ValueError(f"method {name!r} is registered already (by {taken.fn.__module__})")
         fn, combine = decorated, None
         if not fetches and "score" not in inspect.signature(decorated).parameters:
             raise ValueError(f"{name}: a method takes score= (the Score explained)")
@@ -191,11 +197,12 @@ def register(
             graph_default_target=graph_default_target,
             uses_score=uses_score,
             score_kind=score_kind,
+            requires_attention=requires_attention,
         )
         unknown = [k for k in (*method.smoke, *method.budget) if k not in method.options]
         if unknown:
             raise ValueError(f"{name}: smoke/budget option {unknown[0]!r} is not an option")
-        METHODS[name] = method
+        (ATTENTION_METHODS if requires_attention else METHODS)[name] = method
         return decorated
 
     return add
@@ -214,6 +221,9 @@ def _one_pass(combine, fetches):
 
 
 def get_method(name):
+    if name in ATTENTION_METHODS:
+        return ATTENTION_METHODS[name]
     if name not in METHODS:
-        raise UserError(f"unknown method {name!r}; valid methods: {', '.join(METHODS)}")
+        valid = ", ".join([*METHODS, *ATTENTION_METHODS])
+        raise UserError(f"unknown method {name!r}; valid methods: {valid}")
     return METHODS[name]

@@ -51,7 +51,7 @@ def score_cam(model, images, target, layer=None, batch_size=32, score=LOGIT, max
     masked = []
     for image, act in zip(images[firsts], out[ACTIVATIONS]):
         keep = top_channels(act, int(max_channels))
-        masks = channel_masks(act[..., keep], model.image_size)
+        masks = channel_masks(act[..., keep], model.input_size)
         masked.append(
             (
                 keep,
