@@ -152,6 +152,9 @@ def test_methods_use_only_the_explainable_protocol(lite0):
         "predict",
         "check_target",
         "image_size",
+        "input_size",
         "activation",
+        "name",
+        "attention_tokens",
         "prepare",
     }

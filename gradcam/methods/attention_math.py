@@ -40,7 +40,7 @@ def through_blocks(start, steps):
 
 def token_layout(model):
     """The ``TokenGrid`` of the model's attention (UserError for a model without attention)."""
-    layout = getattr(model, "attention_tokens", None)
+    layout = model.attention_tokens
     if layout is None:
         raise UserError(
             f"{model.name} has no attention blocks whose tokens make a patch grid; the attention "

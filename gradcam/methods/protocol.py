@@ -22,6 +22,8 @@ class Explainable(Protocol):
     image_size: int  # side S of a square network input S x S x 3 (UserError if not square)
     input_size: tuple  # (H, W) of the network input H x W x 3
     activation: str  # the head: "softmax", or "sigmoid" (multi-label)
+    name: str  # the model's name, for messages
+    attention_tokens: object  # a transformer's TokenGrid of its attention tokens, else None
 
     def fetch(
         self,
