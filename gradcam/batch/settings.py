@@ -62,10 +62,10 @@ class JobSettings:
     npz_maps: str = "full"  # "full": the S x S map; "lowres": only the feature-resolution map
     exact_decode: bool = False  # True: decode every pixel (else at the size the network needs)
     io_threads: Optional[int] = None  # decoding and writing threads each; None: from the cores
-    # A model_file given as a URL: its size and SHA-256, measured by the driver, which every
-    # worker's fetched copy must match (gradcam.remote)
-    model_file_size: Optional[int] = None
-    model_file_sha256: Optional[str] = None
+    # A model_file or checkpoint given as a URL: its size and SHA-256 as the driver measured
+    # them, which every worker's fetched copy must match (gradcam.remote)
+    model_size: Optional[int] = None
+    model_sha256: Optional[str] = None
 
     def __post_init__(self):
         method = get_method(self.method)
