@@ -28,6 +28,8 @@ import importlib.util
 import json
 import os
 import re
+import socket
+import uuid
 import zlib
 from dataclasses import replace
 from pathlib import Path
@@ -35,7 +37,6 @@ from pathlib import Path
 import apache_beam as beam
 from apache_beam.io import fileio
 from apache_beam.io.filesystems import FileSystems
-from apache_beam.metrics import Metrics
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
 from gradcam import remote, storage
@@ -52,8 +53,9 @@ DEFAULT_FLAGS = [
     "--direct_running_mode=in_memory",
     "--direct_num_workers=1",
 ]
-TEMP_PREFIX = "beam-temp-"  # WriteToText's staging folders
+TEMP_PREFIX = "beam-temp-"  # staging folders of Beam's file sinks (none of ours uses one)
 RECORDS = ".records"  # OUT/.records/NAME.json: one image's record, its done-marker
+PART_PREFIX = ".part-"  # OUT/.part-RUN-CHUNK.jsonl/.json: a chunk's lines and counts (driver's)
 CHUNK_BATCHES = 8  # batches per Beam element: the decode/write overlap restarts at each one
 SHARDS = 16  # the matched images are split this many ways (Dask: one task per shard)
 
@@ -78,11 +80,12 @@ REQUIRED_MODULES = {
 
 # -- the plan ----------------------------------------------------------------------------------
 class BeamPlan:
-    """What the driver settled: the match pattern, the root of the output names, OUT, and the
-    Beam flags (runner resolved)."""
+    """What the driver settled: the match pattern, the root of the output names, OUT, the Beam
+    flags (runner resolved) and an id naming this run's count files."""
 
     def __init__(self, *, pattern, root, out_dir, flags):
         self.pattern, self.root, self.out_dir, self.flags = pattern, root, out_dir, flags
+        self.run_id = uuid.uuid4().hex[:12]
 
     @property
     def results(self):
@@ -143,9 +146,22 @@ def runner_flags(beam_flags):
             f"the {short} runner needs {', '.join('--' + name for name in missing)}"
             + (" (the scheduler's tcp://HOST:PORT)" if short == "dask" else "")
         )
+    if short == "dask":
+        _check_reachable(options["dask_client_address"])
     if short == "dask" and not any(f.startswith("--dask_npartitions") for f in beam_flags):
         flags.append(f"--dask_npartitions={SHARDS}")  # one Dask partition per Create element
     return flags
+
+
+def _check_reachable(address):
+    """UserError unless a TCP connection to the scheduler's tcp://HOST:PORT opens (5 s)."""
+    match = re.fullmatch(r"(?:tcp://)?\[?([^\]/]+?)\]?:(\d+)/?", str(address))
+    if not match:
+        raise UserError(f"--dask_client_address {address}: expected tcp://HOST:PORT")
+    try:
+        socket.create_connection((match[1], int(match[2])), timeout=5).close()
+    except OSError as exc:
+        raise UserError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
 
 
 # -- the settings, the model -------------------------------------------------------------------
@@ -242,17 +258,17 @@ def _exists(url):
 
 # -- the workers -------------------------------------------------------------------------------
 class ExplainChunks(beam.DoFn):
-    """Explains chunks of matched files (several batches); yields one JSON line per image, each
-    once that image's files and record are in place (with ``resume``, images already done yield
-    their earlier record)."""
+    """Explains chunks of matched files (several batches). Per image, once its files are in
+    place, its record goes to OUT/.records; per chunk, its JSON lines (with ``resume``, images
+    already done give their earlier record) and its counts go to two files named by the chunk's
+    key, which the driver gathers: a retried chunk rewrites them rather than adding to them.
+    Nothing is emitted (the Dask runner computes a side input's producer again, so the run
+    ends here rather than in a sink)."""
 
     def __init__(self, settings, plan, resume):
         self.settings, self.out_dir, self.root = settings, plan.out_dir, plan.root
-        self.flags, self.resume = plan.flags, resume
+        self.flags, self.resume, self.run_id = plan.flags, resume, plan.run_id
         self.stream = None
-        self.explained = Metrics.counter("gradcam", "explained")
-        self.skipped = Metrics.counter("gradcam", "skipped_done")
-        self.failed = Metrics.counter("gradcam", "errors")
 
     def setup(self):
         FileSystems.set_options(PipelineOptions(self.flags))  # this worker's filesystem options
@@ -266,35 +282,40 @@ class ExplainChunks(beam.DoFn):
         )
         self.stream = ExplainStream(job)
 
-    def start_bundle(self):
-        self.names = {}
-
-    def process(self, files):
-        todo = []
+    def process(self, chunk):
+        key, files = chunk
+        tally = {"images": 0, "skipped_done": 0, "errors": 0}
+        lines, todo, names = [], [], {}
         for readable in files:
             path = readable.metadata.path
             name = output_name(path, self.root)
-            other = self.names.setdefault(name, path)
+            other = names.setdefault(name, path)
             if other != path:
                 raise UserError(f"{other} and {path} would both write {name}.*; rename one")
             earlier = self._earlier_record(name) if self.resume else None
             if earlier is not None:
-                self.skipped.inc()
-                yield earlier
+                tally["skipped_done"] += 1
+                lines.append(earlier)
             else:
                 todo.append((path, readable.read))
         for records in self.stream.run(todo):
             for record in records:
                 line = json.dumps(record)
                 if "error" in record:
-                    self.failed.inc()
+                    tally["errors"] += 1
                 else:
                     marker = self._marker(output_name(record["path"], self.root))
                     storage.write_file(
                         marker, lambda handle, line=line: handle.write(line.encode())
                     )
-                    self.explained.inc()
-                yield line
+                    tally["images"] += 1
+                lines.append(line)
+        part = "".join(line + "\n" for line in lines).encode()
+        counts = json.dumps(tally).encode()
+        stem = storage.join(self.out_dir, f"{PART_PREFIX}{self.run_id}-{key}")
+        storage.write_file(f"{stem}.jsonl", lambda handle: handle.write(part))
+        storage.write_file(f"{stem}.json", lambda handle: handle.write(counts))
+        return []
 
     def teardown(self):
         if self.stream is not None:
@@ -318,9 +339,27 @@ def in_shard(metadata, shard):
     return zlib.crc32(metadata.path.encode()) % SHARDS == shard
 
 
+class KeyByChunk(beam.DoFn):
+    """Keys each file by its chunk, "SHARD-N": the N-th ``size`` files of its shard in this
+    bundle (on Dask a shard is one bundle, so a recomputed shard gets the same keys). A
+    GroupByKey then makes the chunks: Beam's BatchElements emits its last batch in
+    finish_bundle, which the Dask runner drops."""
+
+    def __init__(self, size):
+        self.size = size
+
+    def start_bundle(self):
+        self.counts = {}
+
+    def process(self, readable):
+        shard = zlib.crc32(readable.metadata.path.encode()) % SHARDS
+        count = self.counts.get(shard, 0)
+        self.counts[shard] = count + 1
+        yield f"{shard}-{count // self.size}", readable
+
+
 def build_pipeline(pipeline, plan, settings, resume=False):
     """Add the match, explain-and-write and results steps of ``plan`` to ``pipeline``."""
-    size = CHUNK_BATCHES * settings.batch_size
     matched = (
         pipeline
         | "Match" >> fileio.MatchFiles(plan.pattern)
@@ -330,11 +369,10 @@ def build_pipeline(pipeline, plan, settings, resume=False):
     return (
         shards
         | "Shards" >> beam.Flatten()
-        | "Spread" >> beam.Reshuffle()
         | "Read" >> fileio.ReadMatches()
-        | "Chunks" >> beam.BatchElements(min_batch_size=size, max_batch_size=size)
+        | "KeyByChunk" >> beam.ParDo(KeyByChunk(CHUNK_BATCHES * settings.batch_size))
+        | "Chunks" >> beam.GroupByKey()
         | "ExplainAndWrite" >> beam.ParDo(ExplainChunks(settings, plan, resume))
-        | "WriteResults" >> beam.io.WriteToText(plan.results, shard_name_template="", num_shards=1)
     )
 
 
@@ -348,14 +386,26 @@ def _worker_user_error(exc):
 
 
 def run_planned(plan, settings, resume=False):
-    """Run a checked plan to completion -> the counters the runner reports (explained,
-    skipped_done, errors; None when it reports none). Beam's staging is removed afterwards."""
+    """Run a checked plan to completion, then gather the chunks' lines into OUT/results.jsonl
+    (written whole) -> this run's counts: images (explained), skipped_done, errors. The chunk
+    files and any staging of the runner are removed afterwards, whatever happened."""
+    parts = f"{PART_PREFIX}{plan.run_id}-"
     earlier = storage.entries(plan.out_dir, TEMP_PREFIX)
     try:
-        pipeline = beam.Pipeline(options=PipelineOptions(plan.flags))
-        build_pipeline(pipeline, plan, settings, resume)
-        result = pipeline.run()
-        result.wait_until_finish()
+        with beam.Pipeline(options=PipelineOptions(plan.flags)) as pipeline:
+            build_pipeline(pipeline, plan, settings, resume)
+        found = sorted(storage.entries(plan.out_dir, parts, below=False))
+        counts = {"images": 0, "skipped_done": 0, "errors": 0}
+        for name in (n for n in found if n.endswith(".json")):
+            for key, value in json.loads(storage.read_bytes(name)).items():
+                counts[key] += value
+
+        def gather(handle):
+            for name in (n for n in found if n.endswith(".jsonl")):
+                handle.write(storage.read_bytes(name))
+
+        storage.write_file(plan.results, gather)
+        return counts
     except BaseException as exc:
         message = _worker_user_error(exc)
         if message is None:
@@ -363,15 +413,7 @@ def run_planned(plan, settings, resume=False):
         raise UserError(message) from None
     finally:
         storage.remove(storage.entries(plan.out_dir, TEMP_PREFIX) - earlier)
-    return _counters(result)
-
-
-def _counters(result):
-    try:
-        found = result.metrics().query()["counters"]
-    except (NotImplementedError, AttributeError, KeyError):
-        return None
-    return {c.key.metric.name: c.committed or c.attempted or 0 for c in found}
+        storage.remove(storage.entries(plan.out_dir, parts, below=False))
 
 
 def run_pipeline(source, out_dir, settings, beam_flags=(), resume=False):

@@ -97,11 +97,12 @@ def _create(url, fill):
     handle.close()
 
 
-def entries(folder, prefix):
+def entries(folder, prefix, below=True):
     """What ``folder`` holds under names starting with ``prefix``: local files and folders, or
-    (on an object store, which has no folders) every object below them."""
+    (on an object store, which has no folders) the objects so named (``below``: every object
+    below folders so named)."""
     if is_url(folder):
-        pattern = join(folder, f"{prefix}*/**")
+        pattern = join(folder, f"{prefix}*/**" if below else f"{prefix}*")
         return {m.path for m in FileSystems.match([pattern])[0].metadata_list}
     return set(glob.glob(os.path.join(glob.escape(folder), f"{prefix}*")))
 
