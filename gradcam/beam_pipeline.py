@@ -1,9 +1,9 @@
 """The batch job as an Apache Beam pipeline whose workers share nothing with the driver.
 
 INPUT and OUT are local paths (made absolute on the driver) or URLs of any Beam filesystem
-(gs://, s3://, hdfs://, azfs://). The images are matched inside the pipeline
-(``fileio.MatchFiles``; the driver only checks that the pattern matches something, with a limit
-of one), split into ``SHARDS`` shards by a hash of their name (on Dask each shard is a task, so
+(gs://, s3://, hdfs://, azfs://). The images are matched inside the pipeline (``fileio.MatchAll``
+after a step that sets the worker's filesystem options; the driver only checks that the pattern
+matches something, with a limit of one), split into ``SHARDS`` shards by a hash of their path (on Dask each shard is a task, so
 the workers share the images), read as bytes by the workers (``fileio.ReadMatches``) and decoded
 in memory. Workers take chunks of ``CHUNK_BATCHES`` x batch-size images and run ``gradcam
 batch``'s own ``ExplainStream`` on them (decoding threads ahead of the network, writing threads
@@ -13,10 +13,13 @@ a URL is fetched once per worker and checked by size and SHA-256 (``gradcam.remo
 Every output goes through ``gradcam.storage.write_file``: complete or absent. Per image, once
 its PNG and NPZ are in place, its JSON record is written to ``OUT/.records/NAME.json``: these
 are the done-markers of ``--resume`` (an image is skipped when its record and every chosen
-output exist), and they survive a worker killed mid-run. OUT/results.jsonl is written last
-(Beam's WriteToText) from all records, this run's and the resumed ones; unreadable images are
-error lines without a marker, so a resumed run tries them again. Beam's ``beam-temp-*`` staging
-is removed after every run, finished or failed, on every filesystem.
+output exist), and they survive a worker killed mid-run. Per chunk, its JSON lines and counts
+go to ``OUT/.part-RUN-CHUNK.*`` files named by the chunk's key (a retried chunk rewrites them);
+the driver gathers them into OUT/results.jsonl (written whole) and removes them. Unreadable
+images are error lines without a record, so a resumed run tries them again. Any ``beam-temp-*``
+staging is removed after every run, finished or failed, on every filesystem. (Beam's
+WriteToText is not used: on the Dask runner its side inputs compute the whole pipeline again,
+and it left its staging folders there.)
 
 Runners by short name (``RUNNERS``); each runner's required options and extras are checked on
 the driver, with the settings, the checkpoint or model file, INPUT (readable) and OUT
@@ -46,6 +49,7 @@ from gradcam.errors import UserError
 from gradcam.labels import labels_for, resolve_class
 from gradcam.loaders.slim import network_spec
 from gradcam.model_cache import PROCESS_MODELS
+from gradcam.worker_options import FilesystemOptions, set_filesystem_options
 
 # Light local defaults; flags given by the user come later and win.
 DEFAULT_FLAGS = [
@@ -233,7 +237,7 @@ def plan_run(source, out_dir, settings, beam_flags=(), resume=False):
     model, INPUT readable, OUT writable and not a finished run (unless ``resume``) -> (checked
     settings, ``BeamPlan``). Nothing is written before the last check (the probe file)."""
     flags = runner_flags(beam_flags)
-    FileSystems.set_options(PipelineOptions(flags))  # e.g. --s3_endpoint_url for the checks
+    set_filesystem_options(flags)  # e.g. --s3_endpoint_url for the driver's checks
     settings = check_settings(settings)
     pattern, root = input_pattern(source)
     storage.check_readable(pattern)
@@ -271,7 +275,7 @@ class ExplainChunks(beam.DoFn):
         self.stream = None
 
     def setup(self):
-        FileSystems.set_options(PipelineOptions(self.flags))  # this worker's filesystem options
+        set_filesystem_options(self.flags)  # this worker's filesystem options
         job = ImageJob(
             settings_model(self.settings),
             self.settings,
@@ -362,7 +366,9 @@ def build_pipeline(pipeline, plan, settings, resume=False):
     """Add the match, explain-and-write and results steps of ``plan`` to ``pipeline``."""
     matched = (
         pipeline
-        | "Match" >> fileio.MatchFiles(plan.pattern)
+        | "Pattern" >> beam.Create([plan.pattern])
+        | "FilesystemOptions" >> beam.ParDo(FilesystemOptions(plan.flags))  # before any match
+        | "Match" >> fileio.MatchAll()
         | "Images" >> beam.Filter(lambda metadata: is_image_name(metadata.path))
     )
     shards = [matched | f"Shard{k}" >> beam.Filter(in_shard, k) for k in range(SHARDS)]

@@ -246,13 +246,10 @@ def test_worker_killed_mid_run_then_rerun_has_every_image_once(cluster, tmp_path
     assert not list(out.glob("beam-temp-*")) and not list(out.glob(".*.tmp"))
 
 
-def _one_line_error(ran):
-    assert ran.returncode == 2, (ran.stdout, ran.stderr)
-    assert ran.stderr.count("\n") == 1 and ran.stderr.startswith("gradcam: error: "), ran.stderr
-    return ran.stderr
+def test_bad_input_is_one_line_and_writes_nothing(s3, tmp_path, capsys):
+    from gradcam.cli import main
+    from gradcam.remote import cache_folder
 
-
-def test_bad_input_is_one_line_and_writes_nothing(s3, tmp_path):
     endpoint, client, flags = s3
     client.create_bucket(Bucket="bad-inputs")
     client.put_object(Bucket="bad-inputs", Key="in/p.png", Body=b"\x89PNG")
@@ -267,15 +264,17 @@ def test_bad_input_is_one_line_and_writes_nothing(s3, tmp_path):
          "junk.h5"),
         ([str(folder), "--out", str(tmp_path / "o4"), "--runner", "dask"],
          "the dask runner needs --dask_client_address"),
-        ([str(folder), "--out", str(tmp_path / "o5"), "--runner", "nosuch"], "unknown runner 'nosuch'"),
+        ([str(folder), "--out", str(tmp_path / "o5"), "--runner", "dask",
+          "--dask_client_address", "tcp://127.0.0.1:9"], "cannot reach the Dask scheduler"),
+        ([str(folder), "--out", str(tmp_path / "o6"), "--runner", "nosuch"], "unknown runner 'nosuch'"),
     ]  # fmt: skip
     for argv, message in cases:
-        err = _one_line_error(cli(["beam", *argv, *flags], tmp_path))
+        assert main(["beam", *argv, *flags]) == 2, argv
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and err.startswith("gradcam: error: "), err
         assert message in err, (argv, err)
     assert not [p for p in tmp_path.iterdir() if p.name.startswith("o")]  # nothing written
     assert set(keys(client, "bad-inputs")) == {"in/p.png", "models/junk.h5"}
-    from gradcam.remote import cache_folder
-
     assert not cache_folder("s3://bad-inputs/models/junk.h5").exists()  # no copy left
 
 
