@@ -83,11 +83,11 @@ def instrument_dofn():
     _timed(ExplainChunks, "setup", "setup_s")
     original = ExplainChunks.process
 
-    def process(self, paths):
+    def process(self, chunk):
         _mark("process_start")
-        BATCH_SIZES.append(len(paths))
+        BATCH_SIZES.append(len(chunk[1]))  # (chunk key, its files)
         start = time.perf_counter()
-        yield from original(self, paths)
+        yield from original(self, chunk)
         _add("process_s", time.perf_counter() - start)
         _mark("process_end")
 

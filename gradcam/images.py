@@ -22,6 +22,7 @@ average. A 4032 x 3024 JPEG decodes in 22 ms instead of 171 ms. ``min_size=None`
 pixel, as before.
 """
 
+import io
 import math
 import os
 import warnings
@@ -84,18 +85,18 @@ def _check_size(path, image):
         )
 
 
-def _open(path):
-    """PIL image of ``path``, header read and size checked, pixels not decoded yet."""
+def _open(path, data=None):
+    """PIL image of ``path`` (or of its bytes ``data``), header read, pixels not decoded yet."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            return Image.open(path)
+            return Image.open(path if data is None else io.BytesIO(data))
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise UserError(
             f"{path}: declares more than the {MAX_PIXELS:,} pixel limit (decompression bomb?)"
         ) from None
     except UnidentifiedImageError:
-        kind = _claimed_format(path)
+        kind = _claimed_format(path, data)
         if kind:
             raise UserError(
                 f"{path}: damaged image (a {kind} file whose header PIL cannot read)"
@@ -115,10 +116,13 @@ _SIGNATURES = {
 }
 
 
-def _claimed_format(path):
+def _claimed_format(path, data=None):
     """Format named by the file's magic bytes, when PIL could not identify it (a damaged header)."""
-    with open(path, "rb") as file:
-        start = file.read(8)
+    if data is None:
+        with open(path, "rb") as file:
+            start = file.read(8)
+    else:
+        start = data[:8]
     return next((kind for magic, kind in _SIGNATURES.items() if start.startswith(magic)), None)
 
 
@@ -215,12 +219,17 @@ def load_image(path, min_size=None):
     return load_scaled(path, min_size).pixels
 
 
-def load_scaled(path, min_size=None):
+def load_scaled(path, min_size=None, data=None):
     """``load_image`` that also says by which factor the image was reduced (``ScaledImage``), so
-    that a crop can be placed in the full image's coordinates (``crop_and_resize``)."""
-    path = Path(path)
-    _check_file(path)
-    with _open(path) as image:
+    that a crop can be placed in the full image's coordinates (``crop_and_resize``). With
+    ``data`` (the file's bytes, read from any filesystem) those are decoded in memory and
+    ``path`` only names the image in messages."""
+    if data is None:
+        path = Path(path)
+        _check_file(path)
+    elif not data:
+        raise UserError(f"{path}: empty file")
+    with _open(path, data) as image:
         _check_size(path, image)
         try:
             frames = getattr(image, "n_frames", 1)  # scans the whole file: may hit damage

@@ -440,7 +440,7 @@ def _finishes(function, seconds):
 
 @pytest.mark.parametrize("exact", [False, True])
 def test_unexpected_decode_error_is_that_files_error(lite0, tmp_path, monkeypatch, exact):
-    import gradcam.batch
+    import gradcam.batch.job
     from gradcam.batch import JobSettings, run_batch
 
     folder = tmp_path / "in"
@@ -449,15 +449,14 @@ def test_unexpected_decode_error_is_that_files_error(lite0, tmp_path, monkeypatc
         Image.fromarray(photo("coffee")).resize((64, 48)).save(folder / f"{name}.png")
 
     def crashing(real):
-        def load(path, *args):
+        def load(path, *args, **kwargs):
             if Path(path).name == "b.png":
                 raise RuntimeError("decoder crashed")
-            return real(path, *args)
+            return real(path, *args, **kwargs)
 
         return load
 
-    for loader in ("load_image", "load_scaled"):
-        monkeypatch.setattr(gradcam.batch, loader, crashing(getattr(gradcam.batch, loader)))
+    monkeypatch.setattr(gradcam.batch.job, "load_scaled", crashing(gradcam.batch.job.load_scaled))
     settings = JobSettings(batch_size=2, exact_decode=exact)
     done, summary = _finishes(
         lambda: run_batch(lite0, folder, tmp_path / "out", settings, progress=False), 120

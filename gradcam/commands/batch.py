@@ -120,13 +120,12 @@ def print_summary(summary, as_json, span="once the model is loaded"):
 
 
 def run(args):
-    from gradcam.batch import check_resume, list_inputs, run_batch
+    from gradcam.batch import plan_inputs, run_batch
 
     settings = job_settings(args)
-    check_resume(settings, args.resume)
-    list_inputs(args.input)  # a wrong INPUT fails before the slow model load
+    inputs = plan_inputs(args.input, settings, args.resume)  # before the slow model load
     model = load_model(args)
-    summary = run_batch(model, args.input, args.out, settings, args.resume, not args.no_progress)
+    summary = run_batch(model, inputs, args.out, settings, args.resume, not args.no_progress)
     print_summary(summary, args.json)
     sys.stdout.flush()
     return 0
