@@ -13,12 +13,13 @@ from gradcam.batch.inputs import output_name
 from gradcam.errors import UserError
 from gradcam.explanation import explain
 from gradcam.images import load_scaled
+from gradcam.methods import get_method
 from gradcam.visualize import atomic_write
 
 PNG_LEVEL = 3  # zlib level of the overlays, as visualize.save_png writes them
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Decoded:
     path: str
     image: Optional[np.ndarray]  # uint8 S x S x 3 network input, or None when unreadable
