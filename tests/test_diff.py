@@ -205,3 +205,14 @@ def test_bad_input_is_one_line_and_writes_nothing(files, tmp_path, capsys):
         capsys, ["diff", str(files / "boxes"), "--out", str(mine), *_model_flags(files)]
     )
     assert "holds no earlier diff" in err and (mine / "notes.txt").read_text() == "keep"
+
+
+def test_rank_correlation_equals_scipy_spearman():
+    from scipy.ndimage import zoom
+    from scipy.stats import spearmanr
+
+    rng = np.random.default_rng(3)
+    for _ in range(4):
+        a, b = (np.maximum(zoom(rng.normal(size=(7, 7)), 16, order=1), 0) for _ in range(2))
+        expected = spearmanr(a.ravel(), b.ravel()).statistic  # ties at 0 (ReLU) included
+        assert compare_maps(a, b).spearman == pytest.approx(expected, abs=2e-3)

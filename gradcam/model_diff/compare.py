@@ -22,7 +22,7 @@ from gradcam.errors import UserError
 from gradcam.explanation import explain
 from gradcam.images import load_image
 from gradcam.methods import get_method
-from gradcam.model_diff.metrics import TOP_FRACTION, MapChange, compare_maps
+from gradcam.model_diff.metrics import TOP_FRACTION, MapChange, compare_batches
 from gradcam.preprocessing import crop_box, get_preprocessing
 
 DEFAULT_METHODS = ("grad_cam", "layer_cam")
@@ -144,7 +144,7 @@ class PairMaps:
     a: np.ndarray
     b: list
     valid: list
-    floors: list
+    floors: list  # [N x S x S maps] of each floor run
     probabilities_a: np.ndarray
     probabilities_b: np.ndarray
 
@@ -167,7 +167,7 @@ def explain_pair(
         a=ea.map,
         b=[sample(m) for (sample, _), m in zip(samplers, eb.map)],
         valid=[valid for _, valid in samplers],
-        floors=[[f[i] for f in floors] for i in range(len(photos))],
+        floors=floors,
         probabilities_a=ea.probabilities,
         probabilities_b=eb.probabilities,
     )
@@ -227,14 +227,9 @@ def collect(
                 for m in chosen
             }
             first = pairs[chosen[0].name]
+            changes = {m: _changes(p, fraction) for m, p in pairs.items()}
+            floors = {m: _floors(p, fraction) for m, p in pairs.items()}
             for i, (_, name, _) in enumerate(part):
-                changes = {
-                    m: compare_maps(p.a[i], p.b[i], fraction, p.valid[i]) for m, p in pairs.items()
-                }
-                floors = {}
-                for m, p in pairs.items():
-                    each = [compare_maps(p.a[i], f, fraction) for f in p.floors[i]]
-                    floors[m] = each[0] if len(each) == 1 else _worse(*each)
                 out.append(
                     ImageDiff(
                         path=name,
@@ -245,12 +240,31 @@ def collect(
                         top1_b=model_b.label(int(logits_b[i].argmax())),
                         probability_a=float(first.probabilities_a[i, class_a[i]]),
                         probability_b=float(first.probabilities_b[i, class_b[i]]),
-                        changes=changes,
-                        floors=floors,
+                        changes={m: c[i] for m, c in changes.items()},
+                        floors={m: f[i] for m, f in floors.items()},
                     )
                 )
             bar.update(len(part))
     return out
+
+
+def _rows(figures) -> list:
+    """[MapChange] from ``compare_batches``' {figure: [N]}."""
+    n = len(figures["iou"])
+    return [MapChange(**{k: float(v[i]) for k, v in figures.items()}) for i in range(n)]
+
+
+def _changes(pair, fraction) -> list:
+    valid = None
+    if any(v is not None for v in pair.valid):
+        valid = np.stack([np.ones(pair.a.shape[1:], bool) if v is None else v for v in pair.valid])
+    return _rows(compare_batches(pair.a, np.stack(pair.b), fraction, valid))
+
+
+def _floors(pair, fraction) -> list:
+    """A against A: the perturbed run, or the larger change of it and the re-seeded run."""
+    each = [_rows(compare_batches(pair.a, floor, fraction)) for floor in pair.floors]
+    return each[0] if len(each) == 1 else [_worse(*f) for f in zip(*each)]
 
 
 def target_in_b(model_a, mapping, class_a) -> np.ndarray:
