@@ -17,6 +17,7 @@ random state, so the labels are SpectralClustering's; only the numbering differs
 is the largest).
 """
 
+import warnings
 from dataclasses import dataclass
 from typing import Optional
 
@@ -28,11 +29,12 @@ from scipy.sparse.linalg import eigsh
 from sklearn.cluster import spectral_clustering
 from sklearn.manifold import TSNE
 from sklearn.neighbors import kneighbors_graph
+from threadpoolctl import threadpool_limits
 
 from gradcam.errors import UserError
 
 DENSE_EIGEN_LIMIT = 600  # up to this many maps the Laplacian's eigenvalues come from scipy eigh
-EMBEDDING_LIMIT = 2000  # t-SNE of at most this many maps (a seeded sample of larger classes)
+EMBEDDING_LIMIT = 1000  # t-SNE of at most this many maps (a seeded sample of larger classes)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -115,7 +117,8 @@ def eigengap(eigenvalues, max_clusters: int = 8) -> tuple:
 
 
 def embed(features, seed: int = 0) -> np.ndarray:
-    """t-SNE to 2-D of at most EMBEDDING_LIMIT maps (a seeded sample; the rest get NaN)."""
+    """t-SNE to 2-D of at most EMBEDDING_LIMIT maps (a seeded sample; the rest get NaN)
+    (van der Maaten and Hinton 2008; scikit-learn's Barnes-Hut implementation)."""
     n = len(features)
     out = np.full((n, 2), np.nan)
     if n < 3:
@@ -126,7 +129,10 @@ def embed(features, seed: int = 0) -> np.ndarray:
         chosen = np.sort(np.random.default_rng(seed).choice(n, EMBEDDING_LIMIT, replace=False))
     perplexity = float(min(30.0, (len(chosen) - 1) / 3.0))
     tsne = TSNE(2, perplexity=perplexity, init="pca", random_state=seed, max_iter=500)
-    out[chosen] = tsne.fit_transform(features[chosen])
+    # One thread: Barnes-Hut's OpenMP threads spin against TensorFlow's pools (measured 10-30x
+    # slower on 2 busy cores than one thread).
+    with threadpool_limits(1):
+        out[chosen] = tsne.fit_transform(features[chosen])
     return out
 
 
@@ -163,7 +169,9 @@ def find_strategies(
         chosen = int(n_clusters)
         gap = float(values[chosen] - values[chosen - 1]) if chosen < len(values) else 0.0
     if chosen > 1:
-        raw = spectral_clustering(affinity, n_clusters=chosen, random_state=seed)
+        with warnings.catch_warnings():  # separate components are what clusters should be
+            warnings.filterwarnings("ignore", "Graph is not fully connected")
+            raw = spectral_clustering(affinity, n_clusters=chosen, random_state=seed)
     else:
         raw = np.zeros(n, np.int64)
     sizes = np.bincount(raw, minlength=chosen)

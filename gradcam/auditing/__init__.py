@@ -25,10 +25,10 @@ import scipy
 import sklearn
 
 from gradcam.arrays import probabilities_of
-from gradcam.audit.collect import BY, Collected, collect, load_batch_outputs
-from gradcam.audit.priors import CORNERS, map_priors
-from gradcam.audit.report import members_file_name, write_report
-from gradcam.audit.shortcut import (
+from gradcam.auditing.collect import BY, Collected, collect, load_batch_outputs
+from gradcam.auditing.priors import CORNERS, map_priors
+from gradcam.auditing.report import members_file_name, write_report
+from gradcam.auditing.shortcut import (
     FILLS,
     ShortcutRule,
     ShortcutTest,
@@ -36,7 +36,7 @@ from gradcam.audit.shortcut import (
     judge,
     shortcut_test,
 )
-from gradcam.audit.strategies import Strategies, find_strategies, min_maps, normalise_maps
+from gradcam.auditing.strategies import Strategies, find_strategies, min_maps, normalise_maps
 from gradcam.batch import ImageJob, JobSettings
 from gradcam.dataset import LabelledImages, read_labelled_folder
 from gradcam.errors import UserError
