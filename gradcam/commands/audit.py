@@ -30,7 +30,13 @@ def add_arguments(parser):
     )
     parser.add_argument("--classes", metavar="A,B", help="audit only these classes")
     parser.add_argument(
-        "--neighbours", type=int, default=10, metavar="K", help="k of the k-nearest-neighbour graph"
+        "--k",
+        "--neighbours",
+        dest="k",
+        type=int,
+        default=10,
+        metavar="K",
+        help="neighbours of the k-nearest-neighbour graph",
     )
     parser.add_argument(
         "--max-clusters", type=int, default=8, help="the most clusters the eigengap may choose"
@@ -77,7 +83,7 @@ def run(args):
         method=args.method,
         layer=args.layer,
         by=args.by,
-        k=args.neighbours,
+        k=args.k,
         max_clusters=args.max_clusters,
         seed=args.seed or 0,
         area=args.area,
