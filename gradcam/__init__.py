@@ -6,7 +6,9 @@
 
 ``Model("resnet_v2_50", checkpoint=...)`` loads a registered TF-Slim network, ``Model(spec)`` a
 ``nets.nets_factory.NetworkSpec`` of your own, ``Model("my_model.keras")`` a model file (Keras
-.h5/.keras, SavedModel directory, frozen .pb; ``Model.from_file`` takes its options). The names below load on first use, so
+.h5/.keras, SavedModel directory, frozen .pb; ``Model.from_file`` takes its options).
+``gradcam.audit(model, "data/", out="audit/")`` audits what a model relies on across a data set
+(``gradcam.auditing``). The names below load on first use, so
 ``import gradcam`` (and the ``gradcam`` command's ``--help``) does not import TensorFlow.
 """
 
@@ -21,6 +23,7 @@ _API = {
     "Explanation": "gradcam.explanation",
     "load_image": "gradcam.images",
     "UserError": "gradcam.errors",
+    "audit": "gradcam.auditing",
     "diff": "gradcam.model_diff",
     "Diff": "gradcam.model_diff",
 }
@@ -31,12 +34,14 @@ __all__ = [
     "Explanation",
     "load_image",
     "UserError",
+    "audit",
     "diff",
     "Diff",
 ]
 assert set(__all__) == set(_API)
 
 if TYPE_CHECKING:
+    from gradcam.auditing import audit
     from gradcam.errors import UserError
     from gradcam.explanation import Explanation, explain, explain_many
     from gradcam.images import load_image

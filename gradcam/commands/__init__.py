@@ -1,6 +1,7 @@
 """Subcommands of the ``gradcam`` CLI: each module has NAME, HELP, add_arguments(p) and run(args)."""
 
 from gradcam.commands import (
+    audit,
     batch,
     beam,
     compare,
@@ -12,4 +13,4 @@ from gradcam.commands import (
     serve,
 )
 
-COMMANDS = [explain, info, compare, maximize, batch, beam, evaluate, diff, serve]
+COMMANDS = [explain, info, compare, maximize, batch, beam, evaluate, audit, diff, serve]
