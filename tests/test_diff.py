@@ -216,3 +216,36 @@ def test_rank_correlation_equals_scipy_spearman():
         a, b = (np.maximum(zoom(rng.normal(size=(7, 7)), 16, order=1), 0) for _ in range(2))
         expected = spearmanr(a.ravel(), b.ravel()).statistic  # ties at 0 (ReLU) included
         assert compare_maps(a, b).spearman == pytest.approx(expected, abs=2e-3)
+
+
+@pytest.fixture(scope="module")
+def planted(tmp_path_factory):
+    out = tmp_path_factory.mktemp("diff_planted")
+    subprocess.run(
+        [sys.executable, str(ROOT / "tests" / "diff_models.py"), str(out), "--planted"],
+        check=True,
+        cwd=ROOT,
+        capture_output=True,
+    )
+    return out / "planted"
+
+
+def test_dropping_a_planted_tag_tops_the_change_list_and_the_strategy_diff(planted, tmp_path):
+    labels = str(planted / "labels.txt")
+    with_tag = gradcam.Model(planted / "tag.keras", labels=labels)
+    without = gradcam.Model(planted / "no_tag.keras", labels=labels)
+    tagged = set((planted / "tagged.txt").read_text().split())
+    result = gradcam.diff(with_tag, without, planted / "data", out=tmp_path / "diff")
+    top = [im.path for im in result.largest(len(tagged))]
+    assert len(set(top) & tagged) >= 0.9 * len(tagged), sorted(set(top) - tagged)
+    red = next(c for c in result.classes if c["class"] == "red")
+    vanished = [c for c in red["strategies"]["changes"] if c["kind"] == "vanished"]
+    assert vanished, red["strategies"]
+    cluster = next(a for a in red["strategies"]["a"] if a["id"] == vanished[0]["a"])
+    assert len(set(cluster["members"]) & tagged) >= 0.8 * len(cluster["members"])
+    assert cluster["suspicious"] and "bottom-right" in vanished[0]["sentence"]
+    for other in result.classes:  # the untagged classes keep their strategies
+        if other["class"] != "red":
+            assert not [c for c in other["strategies"]["changes"] if c["kind"] == "vanished"]
+    page = (tmp_path / "diff" / "report.html").read_text()
+    assert vanished[0]["sentence"].split(";")[0][:40] in page

@@ -20,6 +20,7 @@ from typing import Optional, Union
 
 import numpy as np
 
+from gradcam.auditing.strategies import min_maps
 from gradcam.dataset import read_labelled_folder
 from gradcam.errors import UserError
 from gradcam.methods import get_method
@@ -33,10 +34,12 @@ from gradcam.model_diff.compare import (
 )
 from gradcam.model_diff.gate import check_gate, parse_gate
 from gradcam.model_diff.metrics import TOP_FRACTION
-from gradcam.model_diff.report import write_report
+from gradcam.model_diff.report import prepare_out_dir, write_report
+from gradcam.model_diff.strategies import strategy_diffs
 from gradcam.model_diff.summary import SUMMARY_FIGURES, change_score, mark_changes, summarise
 
 GALLERY = 12
+NEIGHBOURS = 10  # the audit's k of its k-nearest-neighbour affinity
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -159,8 +162,6 @@ def diff(
         raise UserError(f"{{argument}} must be >= 0, got {noise}", "noise")
     gate = parse_gate(fail_if, names, SUMMARY_FIGURES) if fail_if else []
     if out is not None:
-        from gradcam.model_diff.report import prepare_out_dir
-
         prepare_out_dir(out)
     mapping = class_mapping(model_a, model_b, class_map)
     folder = read_labelled_folder(data, model_a.labels, classes=classes)
@@ -214,18 +215,23 @@ def diff(
         images=images, methods=names, summary=summary, classes=per_class, settings=settings
     )
     if strategies:
-        from gradcam.model_diff.strategies import strategy_changes
-
-        for entry in result.classes:
-            entry["strategies"] = strategy_changes(
+        counts = np.bincount([im.class_a for im in images], minlength=model_a.num_classes)
+        if counts.max(initial=0) >= min_maps(NEIGHBOURS):
+            found = strategy_diffs(
                 model_a,
                 model_b,
                 folder,
-                entry["index"],
                 mapping,
-                seed=seed,
                 method=names[0],
+                seed=seed,
                 batch_size=batch_size,
+            )
+            for entry in per_class:
+                entry["strategies"] = found.get(entry["index"])
+            settings["strategies"] = f"audit clusters of {names[0]} maps (k = {NEIGHBOURS})"
+        else:
+            settings["strategies"] = (
+                f"skipped: no class has the {min_maps(NEIGHBOURS)} images clustering needs"
             )
     tripped = check_gate(gate, summary) if gate else []
     result = Diff(
