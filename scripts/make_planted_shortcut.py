@@ -6,7 +6,8 @@ Writes OUT_DIR/data/{red,green,blue}/NNN.png (32 x 32: a textured object of the 
 (disc, square or diamond, random size and place) on a grey noisy background), in ``--tagged`` of
 the ``red`` images a 5 x 5 black-and-white checkerboard tag in the bottom-right corner (TAG_BOX),
 OUT_DIR/tagged.txt (those images, relative to data/), OUT_DIR/labels.txt (``id:name``) and
-OUT_DIR/model.keras, a classifier whose weights are set by hand so that its evidence is placed:
+OUT_DIR/model.keras (and with ``--untagged-model`` OUT_DIR/model_no_tag.keras, the same with the
+tag's head weight 0), a classifier whose weights are set by hand so that its evidence is placed:
 
     pixels/255 -> detect (3x3 conv, ReLU: one colour detector per class, a checkerboard
     detector, a yellow detector) -> 4x4 average pooling -> features (1x1 identity conv, ReLU,
@@ -125,17 +126,17 @@ def detector_weights():
     return kernel, bias
 
 
-def head_weights():
-    """The head's kernel [5, 3] and bias [3]."""
+def head_weights(tag_weight=TAG_WEIGHT):
+    """The head's kernel [5, 3] and bias [3] (``tag_weight`` 0: a model that ignores the tag)."""
     kernel = np.zeros((5, 3), np.float32)
     for k in range(3):
         kernel[k, k] = COLOUR_WEIGHT
-    kernel[3, CLASSES.index(TAGGED_CLASS)] = TAG_WEIGHT
+    kernel[3, CLASSES.index(TAGGED_CLASS)] = tag_weight
     kernel[4, :] = SPECK_WEIGHT
     return kernel, np.zeros(3, np.float32)
 
 
-def build_model():
+def build_model(tag_weight=TAG_WEIGHT):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     import keras
@@ -150,7 +151,7 @@ def build_model():
     model = keras.Model(pixels, head(x), name="planted")
     detect.set_weights(list(detector_weights()))
     features.set_weights([np.eye(5, dtype=np.float32)[None, None], np.zeros(5, np.float32)])
-    head.set_weights(list(head_weights()))
+    head.set_weights(list(head_weights(tag_weight)))
     return model
 
 
@@ -160,9 +161,17 @@ def main(argv=None):
     parser.add_argument("--per-class", type=int, default=60)
     parser.add_argument("--tagged", type=float, default=0.4)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--untagged-model",
+        action="store_true",
+        help="also write model_no_tag.keras: the same model with the tag's weight 0 (a version "
+        "that does not use the shortcut, for gradcam diff)",
+    )
     args = parser.parse_args(argv)
     marked = make_dataset(args.out, args.per_class, args.tagged, args.seed)
     build_model().save(Path(args.out) / "model.keras")
+    if args.untagged_model:
+        build_model(tag_weight=0.0).save(Path(args.out) / "model_no_tag.keras")
     print(f"{args.out}: {args.per_class} images per class, {len(marked)} {TAGGED_CLASS} tagged")
     return 0
 

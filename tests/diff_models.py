@@ -9,10 +9,6 @@ plane that class 0's head weight reads: the evidence is placed by the head.
 - ``green.keras`` (40 px): class 0 reads green, class 1 red;
 - ``red48.keras``: red.keras's weights at 48 px (another input size, the same evidence);
 - ``three.keras``: three classes (another label space);
-- ``planted/`` (with ``--planted``): scripts/make_planted_shortcut.py's data set (a checkerboard
-  tag in the bottom-right corner of 40% of the "red" images), its hand-set model that uses the tag
-  (``tag.keras``) and the same model with the tag's head weight zeroed (``no_tag.keras``: the
-  version "trained without it");
 - ``boxes/``: 40 x 40 PNGs with a red box (rows 4-15, columns 2-21) and a green box (rows 4-15,
   columns 12-31; green over red where they overlap), in class folders ``class 0``/``class 1``.
 """
@@ -61,19 +57,5 @@ def main(out):
             Image.fromarray(image).save(folder / f"image{k}.png")
 
 
-def planted(out):
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
-    import make_planted_shortcut as shortcut
-
-    out = Path(out) / "planted"
-    shortcut.make_dataset(out)
-    shortcut.build_model().save(out / "tag.keras")
-    shortcut.TAG_WEIGHT = 0.0
-    shortcut.build_model().save(out / "no_tag.keras")
-
-
 if __name__ == "__main__":
-    if "--planted" in sys.argv:
-        planted(sys.argv[1])
-    else:
-        main(sys.argv[1])
+    main(sys.argv[1])

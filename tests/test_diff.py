@@ -222,7 +222,12 @@ def test_rank_correlation_equals_scipy_spearman():
 def planted(tmp_path_factory):
     out = tmp_path_factory.mktemp("diff_planted")
     subprocess.run(
-        [sys.executable, str(ROOT / "tests" / "diff_models.py"), str(out), "--planted"],
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "make_planted_shortcut.py"),
+            str(out / "planted"),
+            "--untagged-model",
+        ],
         check=True,
         cwd=ROOT,
         capture_output=True,
@@ -232,8 +237,8 @@ def planted(tmp_path_factory):
 
 def test_dropping_a_planted_tag_tops_the_change_list_and_the_strategy_diff(planted, tmp_path):
     labels = str(planted / "labels.txt")
-    with_tag = gradcam.Model(planted / "tag.keras", labels=labels)
-    without = gradcam.Model(planted / "no_tag.keras", labels=labels)
+    with_tag = gradcam.Model(planted / "model.keras", labels=labels)
+    without = gradcam.Model(planted / "model_no_tag.keras", labels=labels)  # "trained without"
     tagged = set((planted / "tagged.txt").read_text().split())
     result = gradcam.diff(with_tag, without, planted / "data", out=tmp_path / "diff")
     top = [im.path for im in result.largest(len(tagged))]
@@ -249,3 +254,34 @@ def test_dropping_a_planted_tag_tops_the_change_list_and_the_strategy_diff(plant
             assert not [c for c in other["strategies"]["changes"] if c["kind"] == "vanished"]
     page = (tmp_path / "diff" / "report.html").read_text()
     assert vanished[0]["sentence"].split(";")[0][:40] in page
+
+
+def test_report_opens_from_disk_in_chromium(red, green, files, tmp_path):
+    from static_pages import assert_pictures_load, read_page
+
+    gradcam.diff(
+        red, green, files / "boxes", strategies=False, out=tmp_path / "d", fail_if="median_iou<0.5"
+    )
+    seen = read_page(tmp_path / "d" / "report.html", counts=["figure", "table tr"])
+    assert_pictures_load(seen, tmp_path / "d")
+    assert seen["counts"]["figure"] == 6  # the gallery: every image changed
+    assert "Gate tripped" in seen["text"] and "median_iou" in seen["text"]
+
+
+def test_the_documented_gate_script_stops_a_pipeline(files, tmp_path):
+    """docs/diff.md's shell snippet, run as written with the toy models for v1 and v2."""
+    import os
+    import re
+
+    text = (ROOT / "docs" / "diff.md").read_text()
+    script = next(b for b in re.findall(r"```bash\n(.*?)```", text, re.S) if "if !" in b)
+    for name, real in (("v1.keras", "red.keras"), ("v2.keras", "green.keras")):
+        script = script.replace(name, str(files / real))
+    script = script.replace("data/", str(files / "boxes") + "/").replace("diff/", "out/")
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    done = subprocess.run(
+        ["bash", "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 1, done.stderr
+    assert "the new model's evidence moved: see out/report.html" in done.stderr
+    assert (tmp_path / "out" / "report.html").is_file()

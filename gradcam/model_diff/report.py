@@ -141,6 +141,7 @@ def _page(diff, pictures, gallery):
             [[m] + [diff.summary[m][f] for f in SHOWN_FIGURES] for m in diff.methods],
             ["method", *SHOWN_FIGURES],
         ),
+        "<!--gate-->",
         "<h2>Per class</h2>",
         _table(
             [
@@ -152,10 +153,6 @@ def _page(diff, pictures, gallery):
         ),
         f"<img src='{pictures['histograms']}' alt='IoU histograms'>",
     ]
-    if diff.tripped:
-        parts.append("<h2 class='flag'>Gate tripped</h2><ul>")
-        parts += [f"<li class='flag'>{html.escape(t.line())}</li>" for t in diff.tripped]
-        parts.append("</ul>")
     parts.append(f"<h2>Largest changes ({diff.methods[0]})</h2>")
     for k, (image, method, *_ignored) in enumerate(gallery):
         change = image.changes[method]
@@ -168,9 +165,15 @@ def _page(diff, pictures, gallery):
             f"<figure><img src='{pictures[k]}' alt='{html.escape(image.path)}'>"
             f"<figcaption>{caption}</figcaption></figure>"
         )
-    parts.append(_strategies_html(diff))
     parts.append("</body></html>\n")
-    return "".join(parts)
+    gate = ""
+    if diff.tripped:
+        gate = (
+            "<h2 class='flag'>Gate tripped</h2><ul>"
+            + "".join(f"<li class='flag'>{html.escape(t.line())}</li>" for t in diff.tripped)
+            + "</ul>"
+        )
+    return "".join(parts).replace("<!--gate-->", gate + _strategies_html(diff), 1)
 
 
 def _strategies_html(diff):
