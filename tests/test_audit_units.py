@@ -45,16 +45,19 @@ def grouped_maps(groups, per_group=40, side=8, seed=0, noise=0.3):
 
 
 # -- clustering ---------------------------------------------------------------------------------
-@pytest.mark.parametrize("clusters,seed", [(3, 0), (4, 1), (5, 2)])
-def test_clustering_is_sklearns_spectral_clustering(clusters, seed):
+@pytest.mark.parametrize("clusters,seed,n", [(3, 0, 90), (4, 1, 90), (5, 2, 90), (4, 3, 1200)])
+def test_clustering_is_sklearns_spectral_clustering(clusters, seed, n):
     rng = np.random.default_rng(seed)
-    maps = rng.gamma(0.5, 1.0, (90, 7, 7))  # no clear groups: the partition is not obvious
+    maps = rng.gamma(0.5, 1.0, (n, 7, 7))  # no clear groups: the partition is not obvious
     found = find_strategies(maps, k=10, n_clusters=clusters, seed=seed, embedding=False)
+    solver = "arpack" if n <= strategies.ARPACK_LIMIT else "lobpcg"
+    assert found.eigen_solver == solver
     reference = SpectralClustering(
         n_clusters=clusters,
         affinity="precomputed_nearest_neighbors",
         n_neighbors=10,
         random_state=seed,
+        eigen_solver=solver,
     ).fit(pairwise_distances(normalise_maps(maps)))
     assert found.n_clusters == clusters
     assert adjusted_rand_score(reference.labels_, found.labels) == 1.0

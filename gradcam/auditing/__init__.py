@@ -51,8 +51,10 @@ __all__ = [
     "ShortcutRule",
     "ShortcutTest",
     "Strategies",
+    "Pictures",
     "audit",
     "collect",
+    "network_inputs_of",
     "find_strategies",
     "shortcut_test",
 ]
@@ -138,6 +140,7 @@ class ClassAudit:
             "n_clusters": strategies.n_clusters if strategies else 0,
             "eigenvalues": strategies.eigenvalues.tolist() if strategies else [],
             "eigengap": strategies.gap if strategies else None,
+            "eigen_solver": strategies.eigen_solver if strategies else None,
             "clusters": [c.to_json() for c in self.clusters],
             "skipped": self.skipped,
         }
@@ -307,8 +310,7 @@ def audit(
                 resume=resume,
                 progress=progress,
             )
-        job = ImageJob(model, JobSettings(method=method, outputs=("jsonl",)), data.root, data.root)
-        images = _Images(job, data.root)
+        images = network_inputs_of(model, data.root)
         result = _analyse(
             model,
             data,
@@ -328,7 +330,7 @@ def audit(
             out=Path(out) if out is not None else None,
         )
         if out is not None and report:
-            write_report(result, folder, _Pictures(model, collected, images))
+            write_report(result, folder, Pictures(model, collected, images))
         return result
     finally:
         if temporary is not None:
@@ -349,6 +351,13 @@ def _check_counts(data, by, k):
         )
 
 
+def network_inputs_of(model, root):
+    """``images(relative paths) -> uint8 [n, S, S, 3]``: the network inputs of images under
+    ``root``, decoded as the collection decodes them (``gradcam.batch.ImageJob.decode``)."""
+    job = ImageJob(model, JobSettings(outputs=("jsonl",)), root, root)
+    return _Images(job, root)
+
+
 class _Images:
     """Network inputs of data-set images (relative paths), decoded as the collection did."""
 
@@ -363,8 +372,9 @@ class _Images:
         return np.stack([d.image for d in decoded])
 
 
-class _Pictures:
-    """Overlays of collected maps over their images, for the report's galleries."""
+class Pictures:
+    """What ``report.write_report`` draws galleries with: overlays of the collected maps over
+    their images, and the members most typical of a cluster."""
 
     def __init__(self, model, collected, images):
         self.size = model.image_size

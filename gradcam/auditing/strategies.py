@@ -13,8 +13,9 @@ The affinity is exactly the one ``sklearn.cluster.SpectralClustering(affinity=
 "precomputed_nearest_neighbors", n_neighbors=k)`` builds from the maps' distance matrix (the
 k nearest neighbours of each map, itself included, as 0/1 connectivity, averaged with its
 transpose), and the clustering is ``sklearn.cluster.spectral_clustering`` of it with the same
-random state, so the labels are SpectralClustering's; only the numbering differs (here cluster 0
-is the largest).
+random state and eigen-solver (``eigen_solver``: ARPACK, the default, up to 1,000 maps, LOBPCG
+above), so the labels are SpectralClustering's; only the numbering differs (here cluster 0 is
+the largest).
 """
 
 import warnings
@@ -34,7 +35,8 @@ from threadpoolctl import threadpool_limits
 from gradcam.errors import UserError
 
 DENSE_EIGEN_LIMIT = 600  # up to this many maps the Laplacian's eigenvalues come from scipy eigh
-EMBEDDING_LIMIT = 1000  # t-SNE of at most this many maps (a seeded sample of larger classes)
+EMBEDDING_LIMIT = 500  # t-SNE of at most this many maps (a seeded sample of larger classes)
+ARPACK_LIMIT = 1000  # spectral clustering's eigenvectors: ARPACK up to this many maps, then LOBPCG
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -48,7 +50,8 @@ class Strategies:
             ascending (fewer when there are fewer maps).
         gap: the eigengap that chose ``n_clusters`` (eigenvalue n_clusters minus n_clusters - 1).
         embedding: float [N, 2] t-SNE coordinates, NaN for maps left out of the sample; or None.
-        n_neighbors, max_clusters, seed: the settings used.
+        n_neighbors, max_clusters, seed: the settings used; eigen_solver: spectral
+            clustering's (``eigen_solver(n)``).
     """
 
     labels: np.ndarray
@@ -59,6 +62,7 @@ class Strategies:
     n_neighbors: int
     max_clusters: int
     seed: int
+    eigen_solver: str = "arpack"
 
     def members(self, cluster: int) -> np.ndarray:
         """Indices of the maps in ``cluster``."""
@@ -129,10 +133,7 @@ def embed(features, seed: int = 0) -> np.ndarray:
         chosen = np.sort(np.random.default_rng(seed).choice(n, EMBEDDING_LIMIT, replace=False))
     perplexity = float(min(30.0, (len(chosen) - 1) / 3.0))
     tsne = TSNE(2, perplexity=perplexity, init="pca", random_state=seed, max_iter=500)
-    # One thread: Barnes-Hut's OpenMP threads spin against TensorFlow's pools (measured 10-30x
-    # slower on 2 busy cores than one thread).
-    with threadpool_limits(1):
-        out[chosen] = tsne.fit_transform(features[chosen])
+    out[chosen] = tsne.fit_transform(features[chosen])
     return out
 
 
@@ -145,6 +146,13 @@ def find_strategies(
     n_clusters: Optional[int] = None,
     embedding: bool = True,
 ) -> Strategies:
+    # One thread for BLAS and OpenMP: the matrices are small, and t-SNE's and k-means' OpenMP
+    # threads spin against TensorFlow's pools (measured 10-30x slower on 2 busy cores).
+    with threadpool_limits(1):
+        return _find_strategies(maps, k, max_clusters, seed, n_clusters, embedding)
+
+
+def _find_strategies(maps, k, max_clusters, seed, n_clusters, embedding):
     """Cluster one class's maps [N, h, w] (or already flat [N, d]) into strategies.
 
     Args:
@@ -168,10 +176,13 @@ def find_strategies(
     if n_clusters is not None:
         chosen = int(n_clusters)
         gap = float(values[chosen] - values[chosen - 1]) if chosen < len(values) else 0.0
+    solver = eigen_solver(n)
     if chosen > 1:
         with warnings.catch_warnings():  # separate components are what clusters should be
             warnings.filterwarnings("ignore", "Graph is not fully connected")
-            raw = spectral_clustering(affinity, n_clusters=chosen, random_state=seed)
+            raw = spectral_clustering(
+                affinity, n_clusters=chosen, random_state=seed, eigen_solver=solver
+            )
     else:
         raw = np.zeros(n, np.int64)
     sizes = np.bincount(raw, minlength=chosen)
@@ -188,4 +199,11 @@ def find_strategies(
         n_neighbors=k,
         max_clusters=max_clusters,
         seed=seed,
+        eigen_solver=solver,
     )
+
+
+def eigen_solver(n: int) -> str:
+    """Spectral clustering's eigen-solver for ``n`` maps: "arpack" (scikit-learn's default) up
+    to ARPACK_LIMIT, "lobpcg" above (ARPACK's shift-invert took a minute at 5,000 maps)."""
+    return "arpack" if n <= ARPACK_LIMIT else "lobpcg"
