@@ -2,19 +2,28 @@
 evidence the head places (tests/diff_models.py), the floor, the gate, label spaces, bad input."""
 
 import json
+import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
+from scipy.ndimage import zoom
+from scipy.stats import spearmanr
+from static_pages import assert_pictures_load, read_page
 
 import gradcam
 from gradcam.cli import main
+from gradcam.commands.common import load_user_modules
 from gradcam.errors import UserError
 from gradcam.model_diff.gate import parse_gate
 from gradcam.model_diff.metrics import compare_maps, top_mask
 from gradcam.model_diff.summary import SUMMARY_FIGURES
+
+from conftest import make_random_checkpoint, photo
 
 ROOT = Path(__file__).resolve().parent.parent
 # tests/diff_models.py's boxes: the red one (rows 4-15, columns 2-21) and the green one (rows 4-15,
@@ -208,9 +217,6 @@ def test_bad_input_is_one_line_and_writes_nothing(files, tmp_path, capsys):
 
 
 def test_rank_correlation_equals_scipy_spearman():
-    from scipy.ndimage import zoom
-    from scipy.stats import spearmanr
-
     rng = np.random.default_rng(3)
     for _ in range(4):
         a, b = (np.maximum(zoom(rng.normal(size=(7, 7)), 16, order=1), 0) for _ in range(2))
@@ -257,8 +263,6 @@ def test_dropping_a_planted_tag_tops_the_change_list_and_the_strategy_diff(plant
 
 
 def test_report_opens_from_disk_in_chromium(red, green, files, tmp_path):
-    from static_pages import assert_pictures_load, read_page
-
     gradcam.diff(
         red, green, files / "boxes", strategies=False, out=tmp_path / "d", fail_if="median_iou<0.5"
     )
@@ -270,9 +274,6 @@ def test_report_opens_from_disk_in_chromium(red, green, files, tmp_path):
 
 def test_the_documented_gate_script_stops_a_pipeline(files, tmp_path):
     """docs/diff.md's shell snippet, run as written with the toy models for v1 and v2."""
-    import os
-    import re
-
     text = (ROOT / "docs" / "diff.md").read_text()
     script = next(b for b in re.findall(r"```bash\n(.*?)```", text, re.S) if "if !" in b)
     for name, real in (("v1.keras", "red.keras"), ("v2.keras", "green.keras")):
@@ -285,3 +286,27 @@ def test_the_documented_gate_script_stops_a_pipeline(files, tmp_path):
     assert done.returncode == 1, done.stderr
     assert "the new model's evidence moved: see out/report.html" in done.stderr
     assert (tmp_path / "out" / "report.html").is_file()
+
+
+def test_two_slim_checkpoints_through_the_command(tmp_path, capsys):
+    """--model NET --checkpoint A --against-checkpoint B: a checkpoint against itself is at its
+    floor; against another random initialisation it moves."""
+    example = str(ROOT / "examples" / "my_net.py")
+    load_user_modules(["--register-module", example])
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first = make_random_checkpoint("tiny_convnet", tmp_path / "a", seed=3)
+    second = make_random_checkpoint("tiny_convnet", tmp_path / "b", seed=4)
+    data = tmp_path / "photos"
+    data.mkdir()
+    for name in ("rocket", "coffee", "chelsea"):
+        Image.fromarray(photo(name)).save(data / f"{name}.png")
+    base = ["diff", str(data), "--register-module", example, "--model", "tiny_convnet"]
+    base += ["--no-strategies", "--methods", "grad_cam", "--checkpoint", first]
+    assert main([*base, "--out", str(tmp_path / "same"), "--against-checkpoint", first]) == 0
+    same = json.loads((tmp_path / "same" / "diff.json").read_text())
+    assert all(im["iou"] == 1.0 and im["peak_shift"] == 0.0 for im in same["images"])
+    assert main([*base, "--out", str(tmp_path / "other"), "--against-checkpoint", second]) == 0
+    other = json.loads((tmp_path / "other" / "diff.json").read_text())
+    assert len(other["images"]) == 3 and min(im["iou"] for im in other["images"]) < 1.0
+    capsys.readouterr()
