@@ -5,8 +5,11 @@
     gradcam.explain(model, "cat.png", "tiger cat").save("out.png")
 
 ``Model("resnet_v2_50", checkpoint=...)`` loads a registered TF-Slim network, ``Model(spec)`` a
-``gradcam.NetworkSpec`` of your own (``gradcam.nets`` holds the network registry), ``Model("my_model.keras")`` a model file (Keras
-.h5/.keras, SavedModel directory, frozen .pb; ``Model.from_file`` takes its options). The names below load on first use, so
+``gradcam.NetworkSpec`` of your own (``gradcam.nets`` holds the network registry),
+``Model("my_model.keras")`` a model file (Keras .h5/.keras, SavedModel directory, frozen .pb;
+``Model.from_file`` takes its options). ``gradcam.audit(model, "data/", out="audit/")`` audits
+what a model relies on across a data set, ``gradcam.diff(model_a, model_b, "data/")`` compares
+two versions' evidence. The names below load on first use, so
 ``import gradcam`` (and the ``gradcam`` command's ``--help``) does not import TensorFlow.
 """
 
@@ -23,6 +26,9 @@ _API = {
     "UserError": "gradcam.errors",
     "NetworkSpec": "gradcam.nets",
     "Score": "gradcam.score",
+    "audit": "gradcam.auditing",
+    "diff": "gradcam.model_diff",
+    "Diff": "gradcam.model_diff",
 }
 __all__ = [
     "Model",
@@ -33,14 +39,19 @@ __all__ = [
     "UserError",
     "NetworkSpec",
     "Score",
+    "audit",
+    "diff",
+    "Diff",
 ]
 assert set(__all__) == set(_API)
 
 if TYPE_CHECKING:
+    from gradcam.auditing import audit
     from gradcam.errors import UserError
     from gradcam.explanation import Explanation, explain, explain_many
     from gradcam.images import load_image
     from gradcam.model import Model
+    from gradcam.model_diff import Diff, diff
     from gradcam.nets import NetworkSpec
     from gradcam.score import Score
 

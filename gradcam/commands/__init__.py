@@ -1,9 +1,11 @@
 """Subcommands of the ``gradcam`` CLI: each module has NAME, HELP, add_arguments(p) and run(args)."""
 
 from gradcam.commands import (
+    audit,
     batch,
     beam,
     compare,
+    diff,
     download,
     evaluate,
     explain,
@@ -12,4 +14,4 @@ from gradcam.commands import (
     serve,
 )
 
-COMMANDS = [explain, info, compare, maximize, batch, beam, evaluate, serve, download]
+COMMANDS = [explain, info, compare, maximize, batch, beam, evaluate, audit, diff, serve, download]
