@@ -208,7 +208,7 @@ def diff(
         "fraction": fraction,
         "noise": noise,
         "seed": seed,
-        "frame": f"{model_a.image_size} x {model_a.image_size}",
+        "frame": " x ".join(str(n) for n in model_a.input_size),
         "class_map": class_map,
     }
     result = Diff(

@@ -92,21 +92,20 @@ def _index(model, name, which):
 
 
 def frame_sampler(model_a, model_b, width: int, height: int):
-    """A function taking B's S_B x S_B map to A's S_A x S_A frame of a width x height photo, and
+    """A function taking B's H_B x W_B map to A's H_A x W_A frame of a width x height photo, and
     the bool mask of A's pixels that B's crop covers; the identity when both see the same."""
-    size_a, size_b = model_a.image_size, model_b.image_size
+    size_a, size_b = tuple(model_a.input_size), tuple(model_b.input_size)
     box_a, box_b = _crop(model_a, width, height), _crop(model_b, width, height)
     if box_a == box_b and size_a == size_b:
         return (lambda m: m), None
     left_a, top_a, cw_a, ch_a = box_a
     left_b, top_b, cw_b, ch_b = box_b
-    centres = (np.arange(size_a) + 0.5) / size_a
-    x = left_a + centres * cw_a  # photo coordinates of A's pixel centres
-    y = top_a + centres * ch_a
-    col = (x - left_b) / cw_b * size_b - 0.5  # B's map coordinates there
-    row = (y - top_b) / ch_b * size_b - 0.5
+    x = left_a + (np.arange(size_a[1]) + 0.5) / size_a[1] * cw_a  # photo coordinates of A's
+    y = top_a + (np.arange(size_a[0]) + 0.5) / size_a[0] * ch_a  # pixel centres
+    col = (x - left_b) / cw_b * size_b[1] - 0.5  # B's map coordinates there
+    row = (y - top_b) / ch_b * size_b[0] - 0.5
     rows, cols = np.meshgrid(row, col, indexing="ij")
-    valid = (rows >= -0.5) & (rows <= size_b - 0.5) & (cols >= -0.5) & (cols <= size_b - 0.5)
+    valid = (rows >= -0.5) & (rows <= size_b[0] - 0.5) & (cols >= -0.5) & (cols <= size_b[1] - 0.5)
 
     def sample(map_b):
         out = map_coordinates(np.asarray(map_b, np.float64), [rows, cols], order=1, mode="nearest")
@@ -117,7 +116,8 @@ def frame_sampler(model_a, model_b, width: int, height: int):
 
 def _crop(model, width, height):
     prep = get_preprocessing(model.preprocessing.name)
-    return crop_box(width, height, prep.geometry, prep.default_fraction)
+    aspect = model.input_size[1] / model.input_size[0]
+    return crop_box(width, height, prep.geometry, prep.default_fraction, aspect)
 
 
 def _noisy(images, noise, seed):
