@@ -21,8 +21,19 @@ _API = {
     "Explanation": "gradcam.explanation",
     "load_image": "gradcam.images",
     "UserError": "gradcam.errors",
+    "trust": "gradcam.trust",
+    "TrustCard": "gradcam.trust",
 }
-__all__ = ["Model", "explain", "explain_many", "Explanation", "load_image", "UserError"]
+__all__ = [
+    "Model",
+    "explain",
+    "explain_many",
+    "Explanation",
+    "load_image",
+    "UserError",
+    "trust",
+    "TrustCard",
+]
 assert set(__all__) == set(_API)
 
 if TYPE_CHECKING:
@@ -30,6 +41,7 @@ if TYPE_CHECKING:
     from gradcam.explanation import Explanation, explain, explain_many
     from gradcam.images import load_image
     from gradcam.model import Model
+    from gradcam.trust import TrustCard, trust
 
 
 def __getattr__(name):
