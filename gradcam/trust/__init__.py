@@ -19,6 +19,8 @@ The checks (each its own module, each citing its paper):
 lines, TRUST/trust.html and TRUST/trust.json. Budgets and verdict thresholds: ``protocol``.
 """
 
+import sys
+import types
 from collections.abc import Sequence
 from os import PathLike
 from pathlib import Path
@@ -268,3 +270,14 @@ def trust(
     if out is not None:
         card.save(Path(out))
     return card
+
+
+class _CallableModule(types.ModuleType):
+    """Importing this package binds ``gradcam.trust`` to the package, which would hide the
+    ``gradcam.trust(...)`` function of the API; calling the package calls ``trust``."""
+
+    def __call__(self, *args, **kwargs) -> TrustCard:
+        return trust(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

@@ -52,7 +52,15 @@ from gradcam.trust.protocol import THRESHOLDS
 from nets.tf_compat import tf
 
 ENTROPY_BINS = 100
-PASS_THROUGH = {"Identity", "Cast", "Reshape", "ReadVariableOp", "Transpose", "ExpandDims"}
+PASS_THROUGH = {
+    "Identity",
+    "Cast",
+    "Reshape",
+    "ReadVariableOp",
+    "Transpose",
+    "ExpandDims",
+    "Squeeze",
+}
 WEIGHT_USERS = {
     "Conv2D",
     "Conv3D",
