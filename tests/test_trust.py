@@ -366,3 +366,45 @@ def test_lite0_blurred_grad_cam_not_scored_above_grad_cam(lite0_card):
     plain = lite0_card.methods["grad_cam"].cells["faithfulness"]
     assert not clearly_above(np.subtract(blurred["per_image"], plain["per_image"]))
     assert order.index(blurred["verdict"]) <= order.index(plain["verdict"])
+
+
+# -- docs/trust.md, as written ---------------------------------------------------------------
+def doc_blocks(language):
+    text = (ROOT / "docs" / "trust.md").read_text()
+    return [b.split("\n", 1)[1] for b in text.split("```")[1::2] if b.startswith(language)]
+
+
+def doc_commands():
+    return [line for line in doc_blocks("\n")[0].splitlines() if line.startswith("gradcam trust")]
+
+
+@pytest.fixture
+def doc_folder(tmp_path, keras_file, monkeypatch):
+    """A working directory with photos/ (five random photos) and my_model.keras."""
+    shutil.copy(keras_file, tmp_path / "my_model.keras")
+    (tmp_path / "photos").mkdir()
+    rng = np.random.default_rng(7)
+    for i in range(5):
+        pixels = rng.integers(0, 256, (60, 50, 3)).astype(np.uint8)
+        Image.fromarray(pixels).save(tmp_path / "photos" / f"p{i}.png")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def test_docs_commands_as_written(doc_folder):
+    command = doc_commands()[0]
+    assert "--model-file my_model.keras" in command
+    assert cli_main(command.split()[1:]) == 0
+    assert json.loads(Path("trust/trust.json").read_text())["images"] == 5
+    shutil.rmtree("trust")
+    exec(doc_blocks("python")[0], {})  # the Python API example
+    card = json.loads(Path("trust/trust.json").read_text())
+    assert set(card["methods"]) == {"grad_cam", "gradient"}
+
+
+@pytest.mark.slow
+def test_docs_lite0_command_as_written(doc_folder, cli_lite0):
+    command = doc_commands()[1]
+    assert cli_main(command.split()[1:]) == 0
+    card = json.loads(Path("trust/trust.json").read_text())
+    assert set(card["methods"]) == {"grad_cam", "guided_backprop"}

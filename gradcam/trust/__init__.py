@@ -159,6 +159,7 @@ def trust(
         else type(v)(evidence=v.evidence[:rn], absolute=v.absolute[:rn], map=v.map[:rn])
         for m, v in maps.items()
     }
+    say(f"randomisation: {budget.randomization_depths or 'every'} depths of the cascade")
     randomization = randomization_check(
         model,
         images[:rn],
@@ -173,6 +174,7 @@ def trust(
         progress=say,
     )
     fn = budget.faithfulness_images or len(images)
+    say(f"faithfulness: SRG, {budget.srg_steps} steps")
     faithfulness = faithfulness_check(
         model,
         images[:fn],
@@ -183,7 +185,7 @@ def trust(
         batch_size=batch_size,
         progress=say,
     )
-    say("focus")
+    say("focus: mosaics")
     focus = focus_check(
         model,
         images,
@@ -197,7 +199,7 @@ def trust(
     )
     localization = {}
     if items is not None:
-        say("localisation")
+        say("localisation: boxes")
         localization = localization_check(
             model, items, names, options, layer=layer, batch_size=batch_size
         )
