@@ -408,3 +408,10 @@ def test_docs_lite0_command_as_written(doc_folder, cli_lite0):
     assert cli_main(command.split()[1:]) == 0
     card = json.loads(Path("trust/trust.json").read_text())
     assert set(card["methods"]) == {"grad_cam", "guided_backprop"}
+
+
+def test_command_budget_names_are_the_budgets():
+    from gradcam.commands.trust import BUDGET_NAMES
+    from gradcam.trust.protocol import BUDGETS
+
+    assert BUDGET_NAMES == tuple(BUDGETS)

@@ -11,16 +11,6 @@ from gradcam.errors import UserError
 NAME = "trust"
 HELP = "which explanation method can I trust on this model and these images (verdict card)"
 BUDGET_NAMES = ("quick", "paper")  # gradcam.trust.protocol.BUDGETS, spelled out for --help speed
-DEFAULT_METHODS = (  # gradcam.trust.DEFAULT_METHODS
-    "grad_cam",
-    "grad_cam_pp",
-    "xgrad_cam",
-    "layer_cam",
-    "gradient",
-    "guided_backprop",
-    "smoothgrad",
-    "integrated_gradients",
-)
 
 
 def add_arguments(parser):
@@ -34,7 +24,9 @@ def add_arguments(parser):
     add_model_arguments(parser)
     parser.add_argument(
         "--methods",
-        help=f"comma-separated registered methods, or 'all' (default: {','.join(DEFAULT_METHODS)})",
+        help="comma-separated registered methods, or 'all' (default: gradcam.trust's eight: "
+        "the Grad-CAM family's grad_cam, grad_cam_pp, xgrad_cam, layer_cam and the gradient "
+        "family's gradient, guided_backprop, smoothgrad, integrated_gradients)",
     )
     parser.add_argument(
         "--boxes",
@@ -58,7 +50,7 @@ def run(args):
 
     from gradcam.trust import trust
 
-    methods = [m.name for m in parse_methods(args.methods, DEFAULT_METHODS)]
+    methods = [m.name for m in parse_methods(args.methods, [])] if args.methods else None
     if not Path(args.data).is_dir():
         raise UserError(f"{args.data}: not a folder of images")
     if args.boxes and not Path(args.boxes).is_dir():
