@@ -21,14 +21,7 @@ from PIL import Image
 
 from gradcam.errors import UserError, exit_status
 
-METHODS = (
-    "grad_cam",
-    "grad_cam_pp",
-    "gradient",
-    "guided_backprop",
-    "smoothgrad",
-    "integrated_gradients",
-)
+METHODS = ("grad_cam", "grad_cam_pp", "gradient", "guided_backprop", "smoothgrad")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"]
 
 

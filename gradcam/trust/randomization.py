@@ -35,6 +35,7 @@ model lost what it learned, which a map that explains the model should.
 import contextlib
 import copy
 import re
+import warnings
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Optional
@@ -326,9 +327,17 @@ def randomization_check(
             if index not in chosen:
                 continue
             result.steps.append(name)
-            maps = method_maps(
-                randomized, images, targets, runnable, options, layer=layer, batch_size=batch_size
-            )
+            with warnings.catch_warnings():  # all-zero maps of a random model are expected
+                warnings.simplefilter("ignore", UserWarning)
+                maps = method_maps(
+                    randomized,
+                    images,
+                    targets,
+                    runnable,
+                    options,
+                    layer=layer,
+                    batch_size=batch_size,
+                )
             for method in runnable:
                 if maps[method].error is not None:
                     result.errors[method] = f"on the randomised model: {maps[method].error}"
