@@ -125,8 +125,9 @@ def _cell_text(check, cell) -> tuple:
         return "", cell.get("error", "")
     if check == "randomization":
         return _number(cell["similarity"]), (
-            f"Spearman at full randomisation; SSIM {_number(cell['ssim'])}, HOG "
-            f"{_number(cell['hog'])}, eMPRT {_number(cell['emprt'])}"
+            f"mean Spearman over the cascade; fully randomised: Spearman "
+            f"{_number(cell['final_similarity'])}, SSIM {_number(cell['ssim'])}, HOG "
+            f"{_number(cell['hog'])}; eMPRT {_number(cell['emprt'])}"
         )
     if check == "faithfulness":
         return _number(cell["score"]), (
