@@ -415,3 +415,36 @@ def test_command_budget_names_are_the_budgets():
     from gradcam.trust.protocol import BUDGETS
 
     assert BUDGET_NAMES == tuple(BUDGETS)
+
+
+def test_localisation_with_boxes_against_the_centre_map(tmp_path, toy):
+    from synthetic_boxes import write_scene
+
+    name = toy.labels[1]
+    places = {
+        "centre": (80, 80, 119, 119),
+        "corner_a": (0, 0, 39, 39),
+        "corner_b": (160, 0, 199, 39),
+    }
+    paths = [
+        write_scene(tmp_path, stem, 200, 200, [(name, box)], seed=i)
+        for i, (stem, box) in enumerate(places.items())
+    ]
+    card = gradcam.trust(
+        toy,
+        [str(p) for p in paths],
+        ["grad_cam", "gradient"],
+        boxes=tmp_path / "boxes",
+        budget=TINY,
+    )
+    for method in ("grad_cam", "gradient"):
+        cell = card.methods[method].cells["localization"]
+        # the centre map's peak is the image centre: inside the centre box only (tolerance 15 px)
+        assert cell["centre_control"]["pointing_game_accuracy"] == pytest.approx(1 / 3)
+        assert cell["images"] == 3 and cell["verdict"] in ("pass", "warn", "fail")
+        wins = sum(
+            cell[k] > cell["centre_control"][k]
+            for k in ("gt_known_loc_accuracy", "pointing_game_accuracy")
+        )
+        assert cell["verdict"] == ("fail", "warn", "pass")[wins]
+    assert "localization" not in card.skipped
