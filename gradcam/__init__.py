@@ -9,7 +9,8 @@
 ``Model("my_model.keras")`` a model file (Keras .h5/.keras, SavedModel directory, frozen .pb;
 ``Model.from_file`` takes its options). ``gradcam.audit(model, "data/", out="audit/")`` audits
 what a model relies on across a data set, ``gradcam.diff(model_a, model_b, "data/")`` compares
-two versions' evidence. The names below load on first use, so
+two versions' evidence, ``gradcam.trust(model, "data/")`` says which explanation methods pass
+sanity and faithfulness checks on it. The names below load on first use, so
 ``import gradcam`` (and the ``gradcam`` command's ``--help``) does not import TensorFlow.
 """
 
@@ -29,6 +30,8 @@ _API = {
     "audit": "gradcam.auditing",
     "diff": "gradcam.model_diff",
     "Diff": "gradcam.model_diff",
+    "trust": "gradcam.method_trust",
+    "TrustCard": "gradcam.method_trust",
 }
 __all__ = [
     "Model",
@@ -42,6 +45,8 @@ __all__ = [
     "audit",
     "diff",
     "Diff",
+    "trust",
+    "TrustCard",
 ]
 assert set(__all__) == set(_API)
 
@@ -50,6 +55,7 @@ if TYPE_CHECKING:
     from gradcam.errors import UserError
     from gradcam.explanation import Explanation, explain, explain_many
     from gradcam.images import load_image
+    from gradcam.method_trust import TrustCard, trust
     from gradcam.model import Model
     from gradcam.model_diff import Diff, diff
     from gradcam.nets import NetworkSpec

@@ -12,6 +12,20 @@ from gradcam.commands import (
     info,
     maximize,
     serve,
+    trust,
 )
 
-COMMANDS = [explain, info, compare, maximize, batch, beam, evaluate, audit, diff, serve, download]
+COMMANDS = [
+    explain,
+    info,
+    compare,
+    maximize,
+    batch,
+    beam,
+    evaluate,
+    audit,
+    trust,
+    diff,
+    serve,
+    download,
+]
