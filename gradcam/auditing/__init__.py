@@ -417,36 +417,28 @@ def _analyse(model, data, collected, images, *, by, k, max_clusters, seed, max_i
         rows = np.flatnonzero(groups == c)
         accuracy = None if correct is None else float(correct[rows].mean())
         name = model.label(c)
+        strategies, clusters, skipped = None, (), None
         if len(rows) < min_maps(k):
-            classes.append(
-                ClassAudit(
-                    name=name,
-                    index=int(c),
-                    images=len(rows),
-                    accuracy=accuracy,
-                    strategies=None,
-                    skipped=f"{len(rows)} images: the clustering needs at least {min_maps(k)}",
-                )
+            skipped = f"{len(rows)} images: the clustering needs at least {min_maps(k)}"
+        else:
+            strategies = find_strategies(collected.maps[rows], k, max_clusters, seed)
+            clusters = _clusters(
+                model,
+                collected,
+                images,
+                c,
+                rows,
+                groups,
+                strategies,
+                probabilities,
+                correct,
+                seed=seed,
+                max_images=max_images,
+                area=kw["area"],
+                fill=kw["fill"],
+                rule=kw["rule"],
+                batch_size=kw["batch_size"],
             )
-            continue
-        strategies = find_strategies(collected.maps[rows], k, max_clusters, seed)
-        clusters = _clusters(
-            model,
-            collected,
-            images,
-            c,
-            rows,
-            groups,
-            strategies,
-            probabilities,
-            correct,
-            seed=seed,
-            max_images=max_images,
-            area=kw["area"],
-            fill=kw["fill"],
-            rule=kw["rule"],
-            batch_size=kw["batch_size"],
-        )
         classes.append(
             ClassAudit(
                 name=name,
@@ -455,6 +447,7 @@ def _analyse(model, data, collected, images, *, by, k, max_clusters, seed, max_i
                 accuracy=accuracy,
                 strategies=strategies,
                 clusters=tuple(clusters),
+                skipped=skipped,
             )
         )
     if all(item.strategies is None for item in classes):
