@@ -290,3 +290,17 @@ def test_maps_from_a_batch_run_are_the_collected_maps(planted, model, audited, t
     np.testing.assert_array_equal(loaded.target, full["true"])
     with pytest.raises(UserError, match="no such file"):
         load_batch_outputs(tmp_path / "nothing", data)
+
+
+def test_a_flat_folder_is_grouped_by_prediction(planted, model, tmp_path):
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    for path in (planted / "data").rglob("*.png"):
+        shutil.copyfile(path, flat / f"{path.parent.name}_{path.name}")
+    result = gradcam.audit(model, flat, classes="red", out=tmp_path / "AUDIT")
+    assert result.by == "predicted" and [c.name for c in result.classes] == ["red"]
+    red = result.of_class("red")
+    assert red.images == 60 and red.accuracy is None
+    marks = {m.replace("/", "_") for m in tagged(planted)}
+    (flagged,) = [k for k in red.clusters if k.suspicious]
+    assert len(marks & set(flagged.members)) >= 0.8 * len(marks)
