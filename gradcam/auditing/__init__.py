@@ -24,6 +24,7 @@ import numpy as np
 import scipy
 import sklearn
 
+from gradcam import __version__
 from gradcam.arrays import probabilities_of
 from gradcam.auditing.collect import BY, Collected, collect, load_batch_outputs
 from gradcam.auditing.priors import CORNERS, map_priors
@@ -42,6 +43,7 @@ from gradcam.dataset import LabelledImages, read_labelled_folder
 from gradcam.errors import UserError
 from gradcam.postprocess import cam_map
 from gradcam.visualize import overlay
+from nets.tf_compat import tf
 
 __all__ = [
     "Audit",
@@ -202,11 +204,9 @@ class Audit:
 
 
 def versions() -> dict:
-    import gradcam
-    from nets.tf_compat import tf
-
+    """The versions an audit's numbers depend on (recorded in audit.json)."""
     return {
-        "gradcam": gradcam.__version__,
+        "gradcam": __version__,
         "python": platform.python_version(),
         "tensorflow": tf.__version__,
         "numpy": np.__version__,
