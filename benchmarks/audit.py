@@ -13,12 +13,14 @@
 import argparse
 import importlib.util
 import json
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+import skimage.data
 from PIL import Image
 
 from benchmarks.batch_mode import PeakRss, write_folder
@@ -44,8 +46,6 @@ def planted_script():
 
 def collection_speed(count, batch_size=8):
     """Images/s of ``run_batch`` (jsonl only) and of ``collect`` on one folder of JPEGs."""
-    import skimage.data
-
     model = Model("efficientnet_lite0")
     pictures = [getattr(skimage.data, name)() for name in PHOTOS]
     rows = {"batch_jsonl": [], "audit_collect": []}
@@ -78,8 +78,6 @@ def collection_speed(count, batch_size=8):
 def planted_folder(work, count):
     """The planted model (built in its own process) and a data set of ``count`` red images (40%
     tagged) and 100 green and 100 blue ones."""
-    import subprocess
-
     script = planted_script()
     subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "make_planted_shortcut.py"), str(work)],

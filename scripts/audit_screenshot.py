@@ -16,13 +16,13 @@ import sys
 import tempfile
 from pathlib import Path
 
+from playwright.sync_api import sync_playwright
+
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"]
 
 
 def screenshot(report, picture, width=1280, height=2000):
-    from playwright.sync_api import sync_playwright
-
     chromium = shutil.which("chromium")
     if not chromium:
         raise SystemExit("Debian's chromium is not installed: apt-get install -y chromium")

@@ -270,3 +270,37 @@ def test_report_opens_from_disk_in_chromium(audited):
     for src, _, _ in images:  # relative to the report, and there
         assert not src.startswith(("/", "http", "data:")) and (out / src).is_file()
     assert "not independent evidence" in text and "gallery" in text
+
+
+def test_maps_from_a_batch_run_are_the_collected_maps(planted, model, audited, tmp_path):
+    """The Beam route: ``gradcam batch``/``beam`` NPZ outputs with the lowres map read back as
+    the audit's maps (every planted image is classified right, so top class = true class)."""
+    from gradcam.auditing.collect import load_batch_outputs
+    from gradcam.batch import JobSettings, run_batch
+
+    _, out = audited
+    settings = JobSettings(outputs=("npz", "jsonl"), npz_maps="lowres")
+    run_batch(model, str(planted / "data"), tmp_path / "maps", settings, progress=False)
+    data = read_labelled_folder(planted / "data", model.labels)
+    loaded = load_batch_outputs(tmp_path / "maps", data)
+    full = np.load(out / "maps.npz")
+    assert list(loaded.paths) == list(full["paths"])
+    np.testing.assert_allclose(loaded.maps, full["maps"], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(loaded.logits, full["logits"], rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(loaded.target, full["true"])
+    with pytest.raises(UserError, match="no such file"):
+        load_batch_outputs(tmp_path / "nothing", data)
+
+
+def test_a_flat_folder_is_grouped_by_prediction(planted, model, tmp_path):
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    for path in (planted / "data").rglob("*.png"):
+        shutil.copyfile(path, flat / f"{path.parent.name}_{path.name}")
+    result = gradcam.audit(model, flat, classes="red", out=tmp_path / "AUDIT")
+    assert result.by == "predicted" and [c.name for c in result.classes] == ["red"]
+    red = result.of_class("red")
+    assert red.images == 60 and red.accuracy is None
+    marks = {m.replace("/", "_") for m in tagged(planted)}
+    (flagged,) = [k for k in red.clusters if k.suspicious]
+    assert len(marks & set(flagged.members)) >= 0.8 * len(marks)

@@ -24,6 +24,7 @@ import numpy as np
 import scipy
 import sklearn
 
+from gradcam import __version__
 from gradcam.arrays import probabilities_of
 from gradcam.auditing.collect import BY, Collected, collect, load_batch_outputs
 from gradcam.auditing.priors import CORNERS, map_priors
@@ -42,6 +43,7 @@ from gradcam.dataset import LabelledImages, read_labelled_folder
 from gradcam.errors import UserError
 from gradcam.postprocess import cam_map
 from gradcam.visualize import overlay
+from nets.tf_compat import tf
 
 __all__ = [
     "Audit",
@@ -202,11 +204,9 @@ class Audit:
 
 
 def versions() -> dict:
-    import gradcam
-    from nets.tf_compat import tf
-
+    """The versions an audit's numbers depend on (recorded in audit.json)."""
     return {
-        "gradcam": gradcam.__version__,
+        "gradcam": __version__,
         "python": platform.python_version(),
         "tensorflow": tf.__version__,
         "numpy": np.__version__,
@@ -321,13 +321,15 @@ def audit(
             by=by,
             k=k,
             max_clusters=max_clusters,
-            seed=seed,
-            area=area,
-            fill=fill,
-            max_images=max_images,
-            rule=rule,
-            batch_size=batch_size,
             out=Path(out) if out is not None else None,
+            settings=_TestSettings(
+                seed=seed,
+                max_images=max_images,
+                area=area,
+                fill=fill,
+                rule=rule,
+                batch_size=batch_size,
+            ),
         )
         if out is not None and report:
             write_report(result, folder, Pictures(model, collected, images))
@@ -402,7 +404,19 @@ def _sample(rng, indices, count):
     return np.sort(rng.choice(indices, count, replace=False))
 
 
-def _analyse(model, data, collected, images, *, by, k, max_clusters, seed, max_images, **kw):
+@dataclass(frozen=True, kw_only=True)
+class _TestSettings:
+    """How each cluster's shortcut test runs (``audit``'s arguments of the same names)."""
+
+    seed: int
+    max_images: int
+    area: float
+    fill: str
+    rule: ShortcutRule
+    batch_size: int
+
+
+def _analyse(model, data, collected, images, *, method, layer, by, k, max_clusters, out, settings):
     groups = collected.true if by == "true" else collected.predicted
     probabilities = probabilities_of(collected.logits, getattr(model, "activation", "softmax"))
     correct = collected.correct
@@ -417,36 +431,23 @@ def _analyse(model, data, collected, images, *, by, k, max_clusters, seed, max_i
         rows = np.flatnonzero(groups == c)
         accuracy = None if correct is None else float(correct[rows].mean())
         name = model.label(c)
+        strategies, clusters, skipped = None, (), None
         if len(rows) < min_maps(k):
-            classes.append(
-                ClassAudit(
-                    name=name,
-                    index=int(c),
-                    images=len(rows),
-                    accuracy=accuracy,
-                    strategies=None,
-                    skipped=f"{len(rows)} images: the clustering needs at least {min_maps(k)}",
-                )
+            skipped = f"{len(rows)} images: the clustering needs at least {min_maps(k)}"
+        else:
+            strategies = find_strategies(collected.maps[rows], k, max_clusters, settings.seed)
+            clusters = _clusters(
+                model,
+                collected,
+                images,
+                c,
+                rows,
+                groups,
+                strategies,
+                probabilities,
+                correct,
+                settings,
             )
-            continue
-        strategies = find_strategies(collected.maps[rows], k, max_clusters, seed)
-        clusters = _clusters(
-            model,
-            collected,
-            images,
-            c,
-            rows,
-            groups,
-            strategies,
-            probabilities,
-            correct,
-            seed=seed,
-            max_images=max_images,
-            area=kw["area"],
-            fill=kw["fill"],
-            rule=kw["rule"],
-            batch_size=kw["batch_size"],
-        )
         classes.append(
             ClassAudit(
                 name=name,
@@ -455,6 +456,7 @@ def _analyse(model, data, collected, images, *, by, k, max_clusters, seed, max_i
                 accuracy=accuracy,
                 strategies=strategies,
                 clusters=tuple(clusters),
+                skipped=skipped,
             )
         )
     if all(item.strategies is None for item in classes):
@@ -466,42 +468,44 @@ def _analyse(model, data, collected, images, *, by, k, max_clusters, seed, max_i
         )
     return Audit(
         classes=tuple(classes),
-        method=kw["method"],
-        layer=kw["layer"],
+        method=method,
+        layer=layer,
         by=by,
-        seed=seed,
+        seed=settings.seed,
         n_neighbors=k,
         max_clusters=max_clusters,
-        area=kw["area"],
-        fill=kw["fill"],
-        max_images=max_images,
-        rule=kw["rule"],
+        area=settings.area,
+        fill=settings.fill,
+        max_images=settings.max_images,
+        rule=settings.rule,
         data=str(data.root),
         errors=collected.errors,
         versions=versions(),
-        out=kw["out"],
+        out=out,
     )
 
 
-def _clusters(model, collected, images, c, rows, groups, strategies, probabilities, correct, **kw):
+def _clusters(
+    model, collected, images, c, rows, groups, strategies, probabilities, correct, settings
+):
     """The ClusterAudits of class ``c`` (its collected ``rows``)."""
-    rng = np.random.default_rng(kw["seed"] + int(c))
+    rng = np.random.default_rng(settings.seed + int(c))
     masses = normalise_maps(collected.maps[rows]).reshape(collected.maps[rows].shape)
     priors = map_priors(masses)
     size = model.image_size
     scores = collected.logits[:, c].astype(np.float64)
     outside = np.flatnonzero((groups != c) & (collected.predicted != c))
-    foreign_rows = _sample(rng, outside, kw["max_images"])
+    foreign_rows = _sample(rng, outside, settings.max_images)
     foreign = images([collected.paths[i] for i in foreign_rows]) if len(foreign_rows) else None
     out = []
     for cluster in range(strategies.n_clusters):
         local = strategies.members(cluster)
         members = rows[local]
         mean_map = masses[local].mean(axis=0)
-        mask = hot_region(mean_map, size, kw["area"])
-        chosen = _sample(rng, np.arange(len(local)), kw["max_images"])
+        mask = hot_region(mean_map, size, settings.area)
+        chosen = _sample(rng, np.arange(len(local)), settings.max_images)
         rest = np.setdiff1d(np.arange(len(rows)), local)
-        others = _sample(rng, rest, kw["max_images"])
+        others = _sample(rng, rest, settings.max_images)
         test = shortcut_test(
             model,
             c,
@@ -512,11 +516,11 @@ def _clusters(model, collected, images, c, rows, groups, strategies, probabiliti
             others=images([collected.paths[rows[j]] for j in others]) if len(others) else None,
             other_scores=scores[rows[others]] if len(others) else None,
             foreign=foreign,
-            fill=kw["fill"],
-            seed=kw["seed"] + 1000 * int(c) + cluster,
-            batch_size=kw["batch_size"],
+            fill=settings.fill,
+            seed=settings.seed + 1000 * int(c) + cluster,
+            batch_size=settings.batch_size,
         )
-        suspicious, reasons = judge(test, kw["rule"])
+        suspicious, reasons = judge(test, settings.rule)
         paths = [collected.paths[i] for i in members]
         out.append(
             ClusterAudit(

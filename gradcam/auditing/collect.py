@@ -225,25 +225,15 @@ def _write_chunk(path, records):
 def read_collection(folder, data) -> Collected:
     """The ``Collected`` of ``data``'s images from a collection folder's lines and chunks."""
     folder = Path(folder)
-    lines = {}
-    for text in (folder / RESULTS_FILE).read_text(encoding="utf-8").splitlines():
-        line = json.loads(text)
-        lines[os.path.realpath(line["path"])] = line
     chunks = {}
-    rows = []
-    errors = []
-    for index, path in enumerate(data.paths):
-        line = lines.get(os.path.realpath(path))
-        if line is None:
-            continue
-        if "error" in line:
-            errors.append({"path": data.relative(path), "error": line["error"]})
-            continue
+
+    def row(line):
         if line["chunk"] not in chunks:
             with np.load(folder / line["chunk"]) as arrays:
                 chunks[line["chunk"]] = {k: arrays[k] for k in arrays.files}
-        rows.append((index, chunks[line["chunk"]], line["row"]))
-    return _gathered(data, rows, errors)
+        return chunks[line["chunk"]], line["row"]
+
+    return _gathered(data, *_rows(folder / RESULTS_FILE, data, row))
 
 
 def load_batch_outputs(out_dir, data) -> Collected:
@@ -253,8 +243,31 @@ def load_batch_outputs(out_dir, data) -> Collected:
     results = out_dir / RESULTS_FILE
     if not results.is_file():
         raise UserError(f"{results}: no such file (give the --out folder of gradcam batch/beam)")
+
+    def row(line):
+        if "npz" not in line:
+            raise UserError(f"{results}: no npz outputs; run the batch with --outputs npz,jsonl")
+        with np.load(out_dir / line["npz"]) as arrays:
+            if "lowres" in arrays.files:
+                small = arrays["lowres"]
+            elif "map" in arrays.files:
+                small = pooled(arrays["map"])
+            else:
+                raise UserError(f"{out_dir / line['npz']}: holds no map")
+            logits = arrays["logits"]
+        return {"maps": small[None], "logits": logits[None], "target": [line["target"]["index"]]}, 0
+
+    rows, errors = _rows(results, data, row)
+    if not rows:
+        raise UserError(f"{results}: none of the data set's images were explained there")
+    return _gathered(data, rows, errors)
+
+
+def _rows(results, data, row):
+    """([(index in data, arrays, row in arrays)], errors) of ``data``'s images that have a line
+    in ``results`` (a results.jsonl), in data order; ``row(line)`` -> (arrays, row)."""
     lines = {}
-    for text in results.read_text(encoding="utf-8").splitlines():
+    for text in Path(results).read_text(encoding="utf-8").splitlines():
         if text.strip():
             line = json.loads(text)
             lines[os.path.realpath(line["path"])] = line
@@ -265,30 +278,9 @@ def load_batch_outputs(out_dir, data) -> Collected:
             continue
         if "error" in line:
             errors.append({"path": data.relative(path), "error": line["error"]})
-            continue
-        if "npz" not in line:
-            raise UserError(f"{results}: no npz outputs; run the batch with --outputs npz,jsonl")
-        with np.load(out_dir / line["npz"]) as arrays:
-            if "lowres" in arrays.files:
-                small = arrays["lowres"]
-            elif "map" in arrays.files:
-                small = pooled(arrays["map"])
-            else:
-                raise UserError(f"{out_dir / line['npz']}: holds no map")
-            rows.append(
-                (
-                    index,
-                    {
-                        "maps": small[None],
-                        "logits": arrays["logits"][None],
-                        "target": [line["target"]["index"]],
-                    },
-                    0,
-                )
-            )
-    if not rows:
-        raise UserError(f"{results}: none of the data set's images were explained there")
-    return _gathered(data, rows, errors)
+        else:
+            rows.append((index, *row(line)))
+    return rows, errors
 
 
 def _gathered(data, rows, errors):

@@ -16,11 +16,13 @@ from pathlib import Path
 
 import matplotlib
 import numpy as np
+from PIL import Image
 
 from gradcam.postprocess import upsample
 from gradcam.visualize import atomic_write, new_figure, save_figure, save_png
 
 GALLERY = 24
+THUMBNAIL = 128  # larger network inputs are shrunk to this many pixels a side in the gallery
 FOLDERS = ("figures", "thumbs", "suspicious")
 CLUSTER_COLOURS = matplotlib.colormaps["tab10"]
 
@@ -96,6 +98,14 @@ def mean_map_picture(mean_map, region, size=96):
     return np.repeat(np.repeat(picture, scale, axis=0), scale, axis=1)
 
 
+def thumbnail(picture, side=THUMBNAIL):
+    """uint8 ``picture`` shrunk (PIL, antialiased) to at most ``side`` pixels a side."""
+    image = Image.fromarray(np.asarray(picture, np.uint8))
+    if max(image.size) > side:
+        image.thumbnail((side, side), Image.LANCZOS)
+    return np.asarray(image)
+
+
 def _number(value, digits=3):
     if value is None:
         return "n/a"
@@ -167,7 +177,7 @@ def _cluster_block(out, stem, cluster, pictures, gallery, keep, audit):
     wrong = set(cluster.wrong)
     for j, (path, picture) in enumerate(zip(shown, pictures.overlays(shown))):
         name = keep(f"thumbs/{stem}-cluster{cluster.id}-{j:02d}.png")
-        save_png(out / name, picture)
+        save_png(out / name, thumbnail(picture))
         css = ' class="wrong"' if path in wrong else ""
         thumbs.append(
             f'<figure{css}><img src="{name}" alt="{html.escape(path)}" title="{html.escape(path)}">'

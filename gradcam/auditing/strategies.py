@@ -132,7 +132,7 @@ def embed(features, seed: int = 0) -> np.ndarray:
     if n > EMBEDDING_LIMIT:
         chosen = np.sort(np.random.default_rng(seed).choice(n, EMBEDDING_LIMIT, replace=False))
     perplexity = float(min(30.0, (len(chosen) - 1) / 3.0))
-    tsne = TSNE(2, perplexity=perplexity, init="pca", random_state=seed, max_iter=500)
+    tsne = TSNE(2, perplexity=perplexity, init="pca", random_state=seed, max_iter=250)
     out[chosen] = tsne.fit_transform(features[chosen])
     return out
 

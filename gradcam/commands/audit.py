@@ -106,10 +106,10 @@ def run(args):
         )
         for cls, cluster in flagged:
             test = cluster.test
+            other = "n/a" if test.other_images_drop is None else f"{test.other_images_drop:.3g}"
             print(
                 f"  suspicious: {cls.name} cluster {cluster.id} ({len(cluster.members)} images): "
-                f"drop {test.drop:.3g} vs controls {test.control_drop:.3g} / "
-                f"{test.other_images_drop if test.other_images_drop is not None else 'n/a'}, "
+                f"drop {test.drop:.3g} vs controls {test.control_drop:.3g} / {other}, "
                 f"p={test.p_value:.2g}; members: {args.out}/{cluster.members_file}"
             )
         for item in result.classes:
