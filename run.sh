@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # One entry point for newcomers and CI:
 #   ./run.sh demo   set up .venv, then Grad-CAM on the embedded EfficientNet-Lite0 -> results/
-#   ./run.sh test   set up .venv, then the test suite
+#   ./run.sh test   set up .venv, then the linters and the test suite (all but the slow tests)
+#   ./run.sh slow   set up .venv, then the slow tests (.ci/run runs both)
 set -euo pipefail
 cd "$(dirname "$0")"
 PY=.venv/bin/python
 
 setup() {  # quiet, and skipped when requirements did not change since the last install
   [ -x "$PY" ] || python3 -m venv .venv
-  stamp=$(cat requirements.txt pyproject.toml | sha256sum | cut -c1-16)
+  stamp=$(cat requirements.txt requirements-nodeps.txt pyproject.toml | sha256sum | cut -c1-16)
   [ "$(cat .venv/.installed 2>/dev/null)" = "$stamp" ] && return
   echo "run.sh: installing requirements into .venv (a few minutes the first time; log: .venv/setup.log)"
   if ! { "$PY" -m pip install --upgrade pip && "$PY" -m pip install -r requirements.txt &&
@@ -44,10 +45,15 @@ case "${1:-}" in
     browser
     .venv/bin/ruff check .
     .venv/bin/ruff format --check .
-    "$PY" -m pytest -q
+    "$PY" -m pytest -q -m "not slow"
+    ;;
+  slow)
+    setup
+    browser
+    "$PY" -m pytest -q -m slow
     ;;
   *)
-    echo "usage: ./run.sh demo|test" >&2
+    echo "usage: ./run.sh demo|test|slow" >&2
     exit 2
     ;;
 esac
