@@ -25,6 +25,7 @@ itself (benchmarks, adapters), ``build_once`` adds a piece the Model-layer way
 (``gradcam.objectives``).
 """
 
+import copy
 import threading
 import warnings
 from collections.abc import Sequence
@@ -187,6 +188,7 @@ class Model:
         built.restore(self._session)
         self._lock = threading.RLock()
         self._built = {}
+        self._feeds, self._owns_session = {}, True
         self.tensors(LAYER_KEYS)  # the default layer's gradient: checked and built up front
 
     def _build_score(self):
@@ -221,6 +223,11 @@ class Model:
     def target_tensor(self):
         """The target placeholder [N] (default: each image's top class)."""
         return self._target
+
+    @property
+    def logits_tensor(self):
+        """The logits [N, C] (pre-softmax, or pre-sigmoid)."""
+        return self._logits
 
     @property
     def image_size(self) -> int:
@@ -480,6 +487,7 @@ class Model:
         scoring = self._score_feeds(score)
         for s in batches:
             feed = {t: v[s] for t, v in (feeds or {}).items()}
+            feed.update(self._feeds)
             feed.update(scoring)
             if images is not None:
                 feed[self._images] = images[s]
@@ -534,5 +542,16 @@ class Model:
         min_height) to decode photos at (``gradcam.images.load_scaled(path, model.decode_size())``)."""
         return self.preprocessing.decode_size(max(self.input_size), central_fraction)
 
+    def with_feeds(self, feeds: dict) -> "Model":
+        """A view of this model (same graph, session, built pieces and labels) whose every run
+        also feeds ``feeds`` ({graph tensor: array}): other values for tensors of the graph, e.g.
+        random weights in place of a frozen graph's weight constants (the randomisation check of
+        ``gradcam.method_trust``). This model is left as it is; closing the view leaves the
+        session open."""
+        view = copy.copy(self)
+        view._feeds, view._owns_session = {**self._feeds, **feeds}, False
+        return view
+
     def close(self):
-        self._session.close()
+        if self._owns_session:
+            self._session.close()

@@ -8,7 +8,7 @@ fill in ``steps`` equal steps, once most relevant first (MoRF) and once least re
 AUC(MoRF) (trapezoid over the fraction removed in [0, 1]). A fill's own effect on the model hits
 both curves alike and cancels, which a MoRF curve alone does not.
 
-The fill is a blurred copy of the image (``gradcam.evaluation.perturbation.baseline_image``,
+The fill is a blurred copy of the image (``gradcam.evaluation.perturbation.substrate_image``,
 PIL Gaussian radius 5, RISE's insertion canvas). Pixel order follows
 ``gradcam.evaluation.perturbation.pixel_ranks`` (ties in seeded random order).
 
@@ -30,7 +30,7 @@ from typing import Optional
 import numpy as np
 import scipy.ndimage
 
-from gradcam.evaluation.perturbation import auc, baseline_image, pixel_ranks, step_counts
+from gradcam.evaluation.perturbation import auc, pixel_ranks, step_counts, substrate_image
 from gradcam.method_trust.protocol import THRESHOLDS
 
 MIN_IMAGES = 3  # a standard error needs a few images
@@ -52,7 +52,7 @@ def srg_curves(probability, image, maps, steps, fill=None, batch_size=32):
     fill are scored once for all maps.
     """
     image = np.asarray(image, np.float32)
-    fill = baseline_image(image, FILL) if fill is None else np.asarray(fill, np.float32)
+    fill = substrate_image(image, FILL) if fill is None else np.asarray(fill, np.float32)
     counts = step_counts(image.shape[0] * image.shape[1], steps)[1:-1]
     ends = probability(np.stack([image, fill]))
     copies = [

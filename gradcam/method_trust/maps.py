@@ -34,20 +34,13 @@ class MethodMaps:
     error: Optional[str] = None
 
 
-def absolute_map(raw, kind: str, size: int) -> np.ndarray:
-    """|map| [N, S, S] of a method's raw output (Adebayo et al. compare absolute values)."""
-    raw = np.asarray(raw, np.float32)
-    if kind == "cam":
-        return np.abs(postprocess.upsample(raw, size) if raw.shape[1] != size else raw)
-    return np.abs(raw).sum(axis=-1)
-
-
 def _maps(method, explanation, size):
-    kind = get_method(method).kind
+    display = get_method(method).display
     raw = np.asarray(explanation.raw, np.float32)
     return MethodMaps(
-        evidence=postprocess.magnitude(raw, kind, size).astype(np.float32),
-        absolute=absolute_map(raw, kind, size),
+        evidence=postprocess.evidence(raw, display, size).astype(np.float32),
+        # |map| unclipped: the absolute values Adebayo et al. compare
+        absolute=postprocess.evidence(raw, "magnitude", size, percentile=None),
         map=np.asarray(explanation.map, np.float32),
     )
 

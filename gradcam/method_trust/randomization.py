@@ -33,7 +33,6 @@ model lost what it learned, which a map that explains the model should.
 """
 
 import contextlib
-import copy
 import re
 import warnings
 from collections import OrderedDict
@@ -109,7 +108,7 @@ def weight_groups(model) -> "OrderedDict[str, list]":
     depth = {}
     for op in operations:  # the graph's op order is topological (ops are made after inputs)
         depth[op] = 1 + max((depth.get(t.op, 0) for t in op.inputs), default=0)
-    feeds_logits = reachable(model.logits.op, op_inputs)
+    feeds_logits = reachable(model.logits_tensor.op, op_inputs)
     groups, deepest = OrderedDict(), {}
     for op in operations:
         if op.type != "Const" or op not in feeds_logits or not op.name.startswith(f"{SCOPE}/"):
@@ -127,26 +126,10 @@ def weight_groups(model) -> "OrderedDict[str, list]":
     return OrderedDict((name, groups[name]) for name in order)
 
 
-class _FeedingSession:
-    """A session that feeds ``feeds`` (tensor -> array) with every run, besides the caller's."""
-
-    def __init__(self, session, feeds):
-        self._session, self._feeds = session, feeds
-        self.graph = session.graph
-
-    def run(self, fetches, feed_dict=None, **kwargs):
-        return self._session.run(fetches, {**self._feeds, **(feed_dict or {})}, **kwargs)
-
-    def close(self):
-        """The view does not own the session: closing the view leaves the model open."""
-
-
 def randomized_view(model, feeds: dict):
     """A view of ``model`` (same graph, built pieces, labels) whose every session run also feeds
-    ``feeds``: {graph tensor: value}; ``model`` itself is left as it is."""
-    view = copy.copy(model)
-    view.session = _FeedingSession(model.session, dict(feeds))
-    return view
+    ``feeds``: {graph tensor: value}; ``model`` itself is left as it is (``Model.with_feeds``)."""
+    return model.with_feeds(feeds)
 
 
 def randomization_kind(model) -> str:
