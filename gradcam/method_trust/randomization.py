@@ -45,7 +45,8 @@ import skimage.feature
 
 from gradcam.evaluation.randomization import cascading_randomization, layer_groups, random_like
 from gradcam.evaluation.similarity import spearman, ssim
-from gradcam.loaders.graph_file import SCOPE, op_inputs, reachable
+from gradcam.loaders.analysis import op_inputs, reachable
+from gradcam.loaders.graph_file import SCOPE
 from gradcam.method_trust.maps import method_maps
 from gradcam.method_trust.protocol import THRESHOLDS
 from gradcam.postprocess import normalize
