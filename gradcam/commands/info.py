@@ -58,7 +58,7 @@ def _print_file_layers(model):
     for record in model.layer_records:
         mark = "  (default)" if record.default else ""
         print(f"{record.name:60s} {record.text}{mark}")
-    if model.default_reason:
+    if any(r.default and r.tokens is not None for r in model.layer_records):  # a transformer's
         print(f"default layer {model.default_layer}: {model.default_reason}")
     if model.unguided:
         print(f"guided backprop: no rule for {', '.join(model.unguided)} (plain gradients pass)")
