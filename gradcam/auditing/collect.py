@@ -27,6 +27,7 @@ from tqdm import tqdm
 
 from gradcam.batch import (
     RESULTS_FILE,
+    Explained,
     ExplainStream,
     ImageJob,
     JobSettings,
@@ -108,22 +109,23 @@ class CollectJob(ImageJob):
 
     def explain(self, items):
         good = [item for item in items if item.image is not None]
-        if not good:
-            return items, None, 0.0
-        target = None if self.targets is None else [self.targets[item.path] for item in good]
-        settings = self.settings
-        result = explain(
-            self.model,
-            np.stack([item.image for item in good]),
-            target,
-            settings.method,
-            layer=settings.layer,
-            batch_size=settings.batch_size,
-            **dict(settings.options),
-        )
-        return items, result, 0.0
+        result = None
+        if good:
+            target = None if self.targets is None else [self.targets[item.path] for item in good]
+            settings = self.settings
+            result = explain(
+                self.model,
+                np.stack([item.image for item in good]),
+                target,
+                self.method,
+                layer=settings.layer,
+                batch_size=settings.batch_size,
+                **dict(settings.options),
+            )
+        return Explained(items=items, result=result, probabilities=None, seconds=0.0)
 
-    def write_one(self, item, result, i):
+    def write_one(self, item, explained, i):
+        result = explained.result
         small = result.lowres[i] if result.lowres is not None else pooled(result.map[i])
         record = {
             "path": item.path,
