@@ -257,7 +257,7 @@ def test_bad_input_is_one_line_and_writes_nothing(s3, tmp_path, capsys):
     client.put_object(Bucket="bad-inputs", Key="models/junk.h5", Body=b"this is not HDF5")
     folder = make_photos(tmp_path / "photos", count=1)
     cases = [
-        (["s3://no-such-bucket/in", "--out", str(tmp_path / "o1")], "cannot read s3://no-such-bucket/in"),
+        (["s3://no-such-bucket/in", "--out", str(tmp_path / "o1")], "s3://no-such-bucket/in/**: no files found"),
         ([str(folder), "--out", "s3://no-such-bucket/out"], "cannot write to s3://no-such-bucket/out"),
         (["nofs://somewhere/in", "--out", str(tmp_path / "o2")], "no filesystem for nofs://"),
         ([str(folder), "--out", "nofs://x/out"], "no filesystem for nofs://"),
