@@ -136,7 +136,12 @@ def check_readable(pattern):
     except Exception as exc:  # any filesystem's error: a missing bucket, credentials, endpoint
         raise UserError(f"cannot read {pattern}: {describe(exc)}") from None
     if not found:
-        raise UserError(f"{pattern}: no files found")
+        hint = (
+            " (is the bucket right, and readable with these credentials?)"
+            if is_url(pattern)
+            else ""
+        )
+        raise UserError(f"{pattern}: no files found{hint}")
 
 
 def check_writable(folder):

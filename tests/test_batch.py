@@ -359,7 +359,9 @@ def test_beam_pipeline_writes_the_same_maps_as_batch(lite0, beam_dir, tmp_path):
             record["target"]["probability"], abs=1e-5
         )
         ours, theirs = np.load(tmp_path / "beam" / record["npz"]), np.load(out / record["npz"])
-        np.testing.assert_allclose(ours["map"], theirs["map"], rtol=0, atol=1e-6)
+        # Beam's chunks group images by a hash of their path, so a batch holds other images than
+        # batch mode's: float32 sums then differ by an ulp or so (as in the test above, 1e-5)
+        np.testing.assert_allclose(ours["map"], theirs["map"], rtol=0, atol=1e-5)
         np.testing.assert_array_equal(ours["target"], theirs["target"])
 
 
