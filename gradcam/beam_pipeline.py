@@ -242,6 +242,7 @@ def plan_run(source, out_dir, settings, beam_flags=(), resume=False):
     pattern, root = input_pattern(source)
     storage.check_readable(pattern)
     out_dir = storage.location(out_dir).rstrip("/")
+    storage.filesystem_of(out_dir)  # one line for a scheme without a filesystem
     plan = BeamPlan(pattern=pattern, root=root, out_dir=out_dir, flags=flags)
     if not resume and _exists(plan.results):
         raise UserError(

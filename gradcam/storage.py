@@ -12,6 +12,7 @@ pipeline starts.
 """
 
 import glob
+import logging
 import os
 import shutil
 import uuid
@@ -148,6 +149,7 @@ def check_writable(folder):
     """UserError unless a small file can be written in ``folder`` (then deleted again)."""
     filesystem_of(folder)
     probe = join(folder, f".gradcam-probe-{uuid.uuid4().hex}")
+    logging.disable(logging.ERROR)  # Beam's S3 client logs the failed upload's traceback itself
     try:
         write_file(probe, lambda handle: handle.write(b"probe"))
         FileSystems.delete([probe])
@@ -155,3 +157,5 @@ def check_writable(folder):
         raise
     except Exception as exc:  # any filesystem's error: a missing bucket, credentials, endpoint
         raise UserError(f"cannot write to {folder}: {describe(exc)}") from None
+    finally:
+        logging.disable(logging.NOTSET)
