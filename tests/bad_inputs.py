@@ -646,6 +646,17 @@ def output_argv(argv, out):
     return ["explain", *argv, *extra]
 
 
+# Modules explain never imports: the web app and Beam's side (they import gradio or apache_beam,
+# whose import logs warnings of its own)
+BEAM_OR_SERVER = (
+    "gradcam.app",
+    "gradcam.beam_pipeline",
+    "gradcam.storage",
+    "gradcam.remote",
+    "gradcam.worker_options",
+)
+
+
 def _become_nobody(out):
     """Drop root privileges for the rest of the process (the interpreter under /root stays
     loaded; everything the case needs is imported before, since the checkout itself may not be
@@ -659,7 +670,7 @@ def _become_nobody(out):
 
     build_parser()
     for module in pkgutil.walk_packages(gradcam.__path__, "gradcam."):
-        if module.name not in ("gradcam.app", "gradcam.beam_pipeline"):  # servers, not explain
+        if module.name not in BEAM_OR_SERVER:
             importlib.import_module(module.name)
     Image.init()
     nobody = pwd.getpwnam("nobody")
