@@ -9,7 +9,7 @@ from PIL import Image
 
 import gradcam
 from gradcam.cli import main
-from gradcam.methods import METHODS
+from gradcam.methods import ATTENTION_METHODS, METHODS
 from gradcam.score import LOGIT
 
 from conftest import smoke_options
@@ -22,8 +22,9 @@ SCORELESS = [name for name, m in METHODS.items() if not m.uses_score]
 def test_list_methods_shows_every_method(capsys):
     assert main(["list", "methods"]) == 0
     rows = [line.split()[:2] for line in capsys.readouterr().out.splitlines()]
-    assert [name for name, _ in rows] == list(METHODS)
-    assert all(kind == METHODS[name].kind for name, kind in rows)
+    every = {**METHODS, **ATTENTION_METHODS}  # the vision-transformer methods listed after
+    assert [name for name, _ in rows] == list(every)
+    assert all(kind == every[name].kind for name, kind in rows)
 
 
 @pytest.mark.parametrize("method", list(METHODS))
