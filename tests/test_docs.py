@@ -102,6 +102,7 @@ def test_documented_command_parses(page, line, monkeypatch):
     args, extra = build_parser().parse_known_args(argv)
     if extra:  # only `gradcam beam` passes flags on, to Beam's PipelineOptions: are they Beam's?
         assert getattr(args, "pass_unknown_args", False), f"unknown flags {extra} in: {line}"
+        import apache_beam.runners.dask.dask_runner  # noqa: F401  (registers Dask's options)
         from apache_beam.options.pipeline_options import PipelineOptions
 
         every = PipelineOptions(extra).get_all_options(retain_unknown_options=True)
