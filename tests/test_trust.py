@@ -14,12 +14,13 @@ import numpy as np
 import pytest
 import scipy.ndimage
 from PIL import Image, ImageFilter
-from test_web_browser import CHROMIUM_ARGS
+from static_pages import CHROMIUM_ARGS
 
 import gradcam
 from gradcam import postprocess
 from gradcam.cli import main as cli_main
 from gradcam.evaluation.collage import benchmark_photos
+from gradcam.fetch_keys import ACTIVATIONS, LAYER_GRADIENTS, LOGITS
 from gradcam.method_trust import Budget
 from gradcam.method_trust.faithfulness import clearly_above, srg, srg_curves
 from gradcam.method_trust.focus import focus_check, make_mosaics
@@ -34,6 +35,7 @@ from gradcam.method_trust.randomization import (
 from gradcam.methods import METHODS, Attribution, Cost, register
 from gradcam.methods.cam_math import gradcam_weights, weighted_sum
 from gradcam.model import Model
+from gradcam.score import LOGIT
 from nets.tf_compat import tf
 
 from methods_toynet import SIZE, backward, forward, make_toy_model, toy_fixtures
@@ -299,25 +301,34 @@ def test_methods():
     """A method whose maps are random numbers and a blurred copy of Grad-CAM, registered for this
     module only."""
 
-    @register("test_random_map", kind="cam", title="random numbers", cost=Cost("forward"))
-    def random_map(model, images, target, layer=None, batch_size=32, seed=0):
+    @register("test_random_map", display="positive", title="random numbers", cost=Cost("forward"))
+    def random_map(model, images, target, layer=None, batch_size=32, score=LOGIT, seed=0):
         noise = np.random.default_rng(seed).random(
             (len(images), model.image_size, model.image_size)
         )
-        return Attribution(noise.astype(np.float32), model.predict(images, batch_size))
+        return Attribution(raw=noise.astype(np.float32), logits=model.predict(images, batch_size))
 
     @register(
-        "test_blurred_grad_cam", kind="cam", title="blurred Grad-CAM", cost=Cost("fwd_bwd_layer")
+        "test_blurred_grad_cam",
+        display="positive",
+        title="blurred Grad-CAM",
+        cost=Cost("fwd_bwd_layer"),
     )
-    def blurred_grad_cam(model, images, target, layer=None, batch_size=32):
+    def blurred_grad_cam(model, images, target, layer=None, batch_size=32, score=LOGIT):
         out = model.fetch(
-            images, target, ["logits", "activations", "layer_gradients"], layer, batch_size
+            images,
+            target,
+            [LOGITS, ACTIVATIONS, LAYER_GRADIENTS],
+            layer,
+            batch_size,
+            score=score,
         )
-        lowres = weighted_sum(out["activations"], gradcam_weights(out["layer_gradients"]))
-        full = postprocess.cam_magnitude(lowres, model.image_size)
+        lowres = weighted_sum(out[ACTIVATIONS], gradcam_weights(out[LAYER_GRADIENTS]))
+        full = postprocess.evidence(lowres, "positive", model.image_size)
         sigma = 0.125 * model.image_size
         return Attribution(
-            np.stack([scipy.ndimage.gaussian_filter(m, sigma) for m in full]), out["logits"]
+            raw=np.stack([scipy.ndimage.gaussian_filter(m, sigma) for m in full]),
+            logits=out[LOGITS],
         )
 
     yield
