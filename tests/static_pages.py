@@ -7,9 +7,10 @@ import shutil
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"]
 
 
-def read_page(path, counts=()) -> dict:
-    """{"images": [(src, loaded, natural width)], "text": str, "counts": {selector: n}} of the
-    page at ``path`` (a file), once it has loaded."""
+def read_page(path, counts=(), images_in=()) -> dict:
+    """{"images": [(src, loaded, natural width)], "text": str, "counts": {selector: n},
+    "images_in": {selector: [images inside each matching element]}} of the page at ``path`` (a
+    file), once it has loaded."""
     from playwright.sync_api import sync_playwright
 
     chromium = shutil.which("chromium")
@@ -27,6 +28,12 @@ def read_page(path, counts=()) -> dict:
                 "images": [tuple(i) for i in images],
                 "text": page.inner_text("body"),
                 "counts": {s: page.eval_on_selector_all(s, "els => els.length") for s in counts},
+                "images_in": {
+                    s: page.eval_on_selector_all(
+                        s, "els => els.map(e => e.querySelectorAll('img').length)"
+                    )
+                    for s in images_in
+                },
             }
         finally:
             browser.close()

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from static_pages import read_page
 
 import gradcam
 from gradcam.auditing import audit
@@ -236,32 +237,11 @@ def test_api_without_out_writes_nothing(planted, model, tmp_path, monkeypatch):
 
 
 # -- the report in a browser ------------------------------------------------------------------------
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"]
-
-
 def test_report_opens_from_disk_in_chromium(audited):
-    from playwright.sync_api import sync_playwright
-
     result, out = audited
-    chromium = shutil.which("chromium")
-    assert chromium, "Debian's chromium is not installed: apt-get install -y chromium"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page()
-            page.goto((out / "report.html").as_uri())
-            page.wait_for_load_state("load")
-            images = page.eval_on_selector_all(
-                "img",
-                "els => els.map(e => [e.getAttribute('src'), e.complete, e.naturalWidth])",
-            )
-            galleries = page.eval_on_selector_all(
-                ".gallery", "els => els.map(e => e.querySelectorAll('img').length)"
-            )
-            rows = page.eval_on_selector_all("#suspicious tr", "els => els.length")
-            text = page.inner_text("body")
-        finally:
-            browser.close()
+    seen = read_page(out / "report.html", counts=["#suspicious tr"], images_in=[".gallery"])
+    galleries = seen["images_in"][".gallery"]
+    images, rows, text = seen["images"], seen["counts"]["#suspicious tr"], seen["text"]
     clusters = [k for c in result.classes for k in c.clusters]
     assert len(galleries) == len(clusters)
     assert galleries == [min(24, len(k.members)) for k in clusters]
