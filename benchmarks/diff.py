@@ -4,7 +4,7 @@ and benchmarks/audit.py).
 
 What is timed is exactly what ``gradcam.model_diff`` does after the maps exist, for the default two
 methods: per image and method, A's map against B's and against A's floor run
-(``compare_batches`` in batches of 16, as ``collect`` calls it), then ``mark_changes`` and the
+(``compare_pair`` in batches of 16, as ``collect`` calls it), then ``mark_changes`` and the
 summaries. The maps are smooth random 224 x 224 maps (7 x 7 noise upsampled, rectified: the shape
 of CAM-family display maps, ties at zero included).
 
@@ -23,8 +23,7 @@ REPO = Path(__file__).resolve().parent.parent
 if __package__ in (None, ""):
     sys.path.insert(0, str(REPO))
 
-from gradcam.model_diff.compare import ImageDiff, _rows  # noqa: E402
-from gradcam.model_diff.metrics import compare_batches  # noqa: E402
+from gradcam.model_diff.compare import ImageDiff, PairMaps, compare_pair  # noqa: E402
 from gradcam.model_diff.summary import mark_changes, summarise  # noqa: E402
 
 METHODS = ("grad_cam", "layer_cam")
@@ -42,8 +41,17 @@ def compare_all(maps_a, maps_b, maps_floor):
     images = []
     for start in range(0, len(maps_a), BATCH):
         rows = slice(start, start + BATCH)
-        changes = {m: _rows(compare_batches(maps_a[rows], maps_b[rows])) for m in METHODS}
-        floors = {m: _rows(compare_batches(maps_a[rows], maps_floor[rows])) for m in METHODS}
+        pair = PairMaps(
+            a=maps_a[rows],
+            b=list(maps_b[rows]),
+            valid=[None] * len(maps_a[rows]),
+            floors=[maps_floor[rows]],
+            probabilities_a=None,
+            probabilities_b=None,
+        )
+        compared = {m: compare_pair(pair) for m in METHODS}
+        changes = {m: c for m, (c, _) in compared.items()}
+        floors = {m: f for m, (_, f) in compared.items()}
         for i in range(len(changes[METHODS[0]])):
             images.append(
                 ImageDiff(

@@ -20,7 +20,7 @@ from gradcam.cli import main
 from gradcam.commands.common import load_user_modules
 from gradcam.errors import UserError
 from gradcam.model_diff.gate import parse_gate
-from gradcam.model_diff.metrics import compare_maps, top_mask
+from gradcam.model_diff.metrics import compare_batches, compare_maps, compare_to_many, top_mask
 from gradcam.model_diff.summary import SUMMARY_FIGURES
 
 from conftest import make_random_checkpoint, photo
@@ -221,7 +221,48 @@ def test_rank_correlation_equals_scipy_spearman():
     for _ in range(4):
         a, b = (np.maximum(zoom(rng.normal(size=(7, 7)), 16, order=1), 0) for _ in range(2))
         expected = spearmanr(a.ravel(), b.ravel()).statistic  # ties at 0 (ReLU) included
-        assert compare_maps(a, b).spearman == pytest.approx(expected, abs=2e-3)
+        assert compare_maps(a, b, grid=None).spearman == pytest.approx(expected, abs=2e-3)
+
+
+def test_the_comparison_grid_keeps_the_figures_of_smooth_maps():
+    """At 224 px maps are compared as 4 x 4 block means (a 56 x 56 grid): boxes on the blocks give
+    the hand computation in pixels, and smooth maps (CAM-like, 7 x 7 upsampled) the figures of the
+    full-resolution comparison."""
+    a = boxes((224, 224), (1.0, (20, 8)), size=(64, 80))
+    b = boxes((224, 224), (1.0, (20, 48)), size=(64, 80))
+    change, full = compare_maps(a, b), compare_maps(a, b, grid=None)
+    assert change.peak_shift == full.peak_shift == 40.0
+    assert change.centroid_shift == pytest.approx(40.0) and full.centroid_shift == pytest.approx(40)
+    # the top 15% is each box (10.2% of the frame) and zeros taken in raster order: of blocks on
+    # the grid, of pixels without it, so the two IoUs differ by those zeros' placement only
+    assert change.iou == pytest.approx(full.iou, abs=1e-3)
+    rng = np.random.default_rng(5)
+    for _ in range(6):
+        a, b = (np.maximum(zoom(rng.normal(size=(7, 7)), 32, order=1), 0) for _ in range(2))
+        grid, full = compare_maps(a, b), compare_maps(a, b, grid=None)
+        assert grid.spearman == pytest.approx(full.spearman, abs=0.02)
+        assert grid.iou == pytest.approx(full.iou, abs=0.04)
+        assert grid.centroid_shift == pytest.approx(full.centroid_shift, abs=1.0)
+
+
+def test_one_stack_against_many_equals_each_pair_and_pads_the_grid():
+    """``compare_to_many`` (A's summary computed once) gives what each pair gives alone; a frame
+    that the blocks do not divide (226 px: 4 x 4 blocks, padded as invalid) and a valid mask keep
+    the figures of every-pixel comparison."""
+    rng = np.random.default_rng(7)
+    a, b, c = (
+        np.maximum(zoom(rng.normal(size=(3, 7, 7)), (1, 32, 32), order=1), 0)[:, :226, :226]
+        for _ in range(3)
+    )
+    valid = np.ones(a.shape, bool)
+    valid[:, :, 200:] = False
+    many = compare_to_many(a, [(b, None), (c, valid)])
+    for got, alone in zip(many, [compare_batches(a, b), compare_batches(a, c, valid=valid)]):
+        assert {k: list(v) for k, v in got.items()} == {k: list(v) for k, v in alone.items()}
+    full = compare_batches(a, c, valid=valid, grid=None)
+    assert many[1]["spearman"] == pytest.approx(full["spearman"], abs=0.02)
+    assert many[1]["iou"] == pytest.approx(full["iou"], abs=0.05)
+    assert many[1]["centroid_shift"] == pytest.approx(full["centroid_shift"], abs=1.5)
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,7 @@ from gradcam.errors import UserError
 from gradcam.explanation import explain
 from gradcam.images import load_image
 from gradcam.methods import get_method
-from gradcam.model_diff.metrics import TOP_FRACTION, MapChange, compare_batches
+from gradcam.model_diff.metrics import GRID, TOP_FRACTION, MapChange, compare_to_many
 from gradcam.preprocessing import crop_box, get_preprocessing
 
 DEFAULT_METHODS = ("grad_cam", "layer_cam")
@@ -227,8 +227,9 @@ def collect(
                 for m in chosen
             }
             first = pairs[chosen[0].name]
-            changes = {m: _changes(p, fraction) for m, p in pairs.items()}
-            floors = {m: _floors(p, fraction) for m, p in pairs.items()}
+            compared = {m: compare_pair(p, fraction) for m, p in pairs.items()}
+            changes = {m: c for m, (c, _) in compared.items()}
+            floors = {m: f for m, (_, f) in compared.items()}
             for i, (_, name, _) in enumerate(part):
                 out.append(
                     ImageDiff(
@@ -249,22 +250,22 @@ def collect(
 
 
 def _rows(figures) -> list:
-    """[MapChange] from ``compare_batches``' {figure: [N]}."""
+    """[MapChange] from ``compare_to_many``'s {figure: [N]}."""
     n = len(figures["iou"])
     return [MapChange(**{k: float(v[i]) for k, v in figures.items()}) for i in range(n)]
 
 
-def _changes(pair, fraction) -> list:
+def compare_pair(pair: PairMaps, fraction: float = TOP_FRACTION, grid=GRID) -> tuple:
+    """([MapChange] from A's maps to B's, [MapChange] of A against its floor runs: the larger
+    change of the perturbed and, for randomised methods, the re-seeded run), one pass over A."""
     valid = None
     if any(v is not None for v in pair.valid):
         valid = np.stack([np.ones(pair.a.shape[1:], bool) if v is None else v for v in pair.valid])
-    return _rows(compare_batches(pair.a, np.stack(pair.b), fraction, valid))
-
-
-def _floors(pair, fraction) -> list:
-    """A against A: the perturbed run, or the larger change of it and the re-seeded run."""
-    each = [_rows(compare_batches(pair.a, floor, fraction)) for floor in pair.floors]
-    return each[0] if len(each) == 1 else [_worse(*f) for f in zip(*each)]
+    change, *floors = compare_to_many(
+        pair.a, [(np.stack(pair.b), valid)] + [(f, None) for f in pair.floors], fraction, grid
+    )
+    each = [_rows(f) for f in floors]
+    return _rows(change), each[0] if len(each) == 1 else [_worse(*f) for f in zip(*each)]
 
 
 def target_in_b(model_a, mapping, class_a) -> np.ndarray:
