@@ -381,3 +381,42 @@ def test_documented_s3_example_runs_as_written(tmp_path):
     first, second = [line for line in ran.stdout.splitlines() if "images explained" in line]
     assert first.startswith("3 images explained, 0 unreadable, 0 already done")
     assert second.startswith("0 images explained, 0 unreadable, 3 already done")
+
+
+def test_documented_dask_commands_run_as_written(tmp_path):
+    """The docs' local-cluster commands (a scheduler and two workers started by ``dask``, then
+    ``gradcam beam --runner dask`` on a relative folder), run by bash as written (only the port
+    made free and the pip line left out); every process of the session is stopped afterwards."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    script = doc_block("Dask: a local cluster").replace("8786", str(port))
+    (tmp_path / "photos").mkdir()
+    for name in PHOTOS[:3]:
+        Image.fromarray(photo(name)).resize((96, 96)).save(tmp_path / "photos" / f"{name}.png")
+    bin_dir = Path(sys.executable).parent
+    shell = subprocess.Popen(
+        ["bash", "-euo", "pipefail", "-c", script],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        env=dict(os.environ, PATH=f"{bin_dir}:{os.environ['PATH']}", PYTHONPATH=str(REPO)),
+    )
+    try:
+        stdout, stderr = shell.communicate(timeout=900)
+    finally:
+        try:
+            os.killpg(shell.pid, signal.SIGKILL)  # the scheduler and workers, if still there
+        except ProcessLookupError:
+            pass
+    assert shell.returncode == 0, stderr[-3000:]
+    assert [line for line in stdout.splitlines() if "images explained" in line][0].startswith(
+        "3 images explained, 0 unreadable"
+    )
+    lines = records_of((tmp_path / "out" / "results.jsonl").read_text())
+    assert sorted(Path(r["path"]).name for r in lines) == sorted(f"{n}.png" for n in PHOTOS[:3])
+    assert not list((tmp_path / "out").glob("beam-temp-*"))
