@@ -53,10 +53,8 @@ def _sources(url, checkpoint):
     if not checkpoint:
         return [(url, name)]
     if FileSystems.get_scheme(url) in HTTP_SCHEMES:
-        return [
-            (f"{url}.index", f"{name}.index"),
-            (f"{url}.data-00000-of-00001", f"{name}.data-00000-of-00001"),
-        ]
+        suffixes = (".data-00000-of-00001", ".index")  # in name order, as matched files are
+        return [(f"{url}{suffix}", f"{name}{suffix}") for suffix in suffixes]
     filesystem_of(url)
     try:
         found = sorted(m.path for m in FileSystems.match([f"{url}.*"])[0].metadata_list)

@@ -1,6 +1,8 @@
 """Shared fixtures: the embedded model (built once per session), real photos, random Slim checkpoints."""
 
 import functools
+import http.server
+import threading
 
 import numpy as np
 import pytest
@@ -84,3 +86,19 @@ def smoke_options(method, scoped=False):
         for key, value in METHODS[method].smoke.items()
         for a in ("--option", f"{prefix}{key}={value!r}")
     ]
+
+
+@pytest.fixture
+def http_mirror(tmp_path):
+    """A folder served over HTTP on 127.0.0.1 (an ephemeral port) for the test's duration."""
+    folder = tmp_path / "mirror"
+    folder.mkdir()
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
+    handler.log_message = lambda *args: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield folder, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+    thread.join()

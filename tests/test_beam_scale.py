@@ -420,3 +420,39 @@ def test_documented_dask_commands_run_as_written(tmp_path):
     lines = records_of((tmp_path / "out" / "results.jsonl").read_text())
     assert sorted(Path(r["path"]).name for r in lines) == sorted(f"{n}.png" for n in PHOTOS[:3])
     assert not list((tmp_path / "out").glob("beam-temp-*"))
+
+
+def test_a_model_file_url_over_http_gives_the_local_files_maps(http_mirror, tmp_path):
+    """``--model-file http://...`` (a Keras file served on 127.0.0.1): the driver and the worker
+    fetch and check it, and the outputs equal a run on the local file."""
+    folder, base = http_mirror
+    subprocess.run(
+        [sys.executable, str(REPO / "tests" / "diff_models.py"), str(folder)],
+        check=True,
+        capture_output=True,
+    )
+    env = {"GRADCAM_HOME": str(tmp_path / "home")}
+    runs = {}
+    for name, model in (("url", f"{base}/red.keras"), ("local", str(folder / "red.keras"))):
+        argv = ["beam", str(folder / "boxes"), "--out", name, "--model-file", model,
+                "--outputs", "jsonl,npz"]  # fmt: skip
+        ran = subprocess.run(
+            [sys.executable, "-m", "gradcam.cli", *argv],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            env=dict(os.environ, PYTHONPATH=str(REPO), **env),
+        )
+        assert ran.returncode == 0, ran.stderr[-2000:]
+        assert "6 images explained, 0 unreadable" in ran.stdout
+        runs[name] = sorted((tmp_path / name).rglob("*.npz"))
+    assert len(runs["url"]) == len(runs["local"]) == 6
+    for url_npz, local_npz in zip(runs["url"], runs["local"]):
+        assert url_npz.relative_to(tmp_path / "url") == local_npz.relative_to(tmp_path / "local")
+        with np.load(url_npz) as a, np.load(local_npz) as b:
+            assert set(a.files) == set(b.files)
+            for key in a.files:
+                np.testing.assert_array_equal(a[key], b[key])
+    cached = list((tmp_path / "home" / "remote").rglob("red.keras"))
+    assert len(cached) == 1 and cached[0].read_bytes() == (folder / "red.keras").read_bytes()

@@ -2,12 +2,9 @@
 checkpoint and served through file:// URLs or a 127.0.0.1 HTTP server started here; unsafe or wrong
 tarballs are refused and leave nothing behind."""
 
-import functools
 import hashlib
-import http.server
 import io
 import tarfile
-import threading
 from pathlib import Path
 
 import numpy as np
@@ -194,22 +191,6 @@ def test_choices_come_from_the_registry(capsys):
     assert "efficientnet_lite0" not in listed and _downloadable() == listed
     assert main(["download", "efficientnet_lite0"]) == 2  # converted locally: not a choice
     assert "invalid choice: 'efficientnet_lite0'" in capsys.readouterr().err
-
-
-@pytest.fixture
-def http_mirror(tmp_path):
-    """A folder served over HTTP on 127.0.0.1 (an ephemeral port) for the test's duration."""
-    folder = tmp_path / "mirror"
-    folder.mkdir()
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
-    handler.log_message = lambda *args: None
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield folder, f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
-    thread.join()
 
 
 def test_download_over_http_from_the_library(checkpoint, tmp_path, http_mirror):
