@@ -98,7 +98,9 @@ def test_browser_picks_a_non_top_class(server, lite0):
             page.goto(url)
             page.locator("#upload input[type=file]").set_input_files(str(folder / "chelsea.png"))
             page.wait_for_function(
-                "document.querySelector('#top').innerText.includes('tiger cat')", timeout=120_000
+                "() => { const top = document.querySelector('#top');"  # absent while re-rendered
+                " return top !== null && top.innerText.includes('tiger cat'); }",
+                timeout=120_000,
             )
             page.wait_for_function(  # the upload box shows the photo itself, not only its name
                 "() => { const img = document.querySelector('#upload img');"
