@@ -91,6 +91,8 @@ class ClassifierGraph:
         tokens: {layer key: ``gradcam.loaders.tokens.TokenGrid``} of the layers that are a
             transformer's tokens shown as the map of their patch grid (their tensor in ``layers``
             is that map).
+        prefixes: {layer key: tensor N x k x C} of the token layers with k > 0 prefix tokens: the
+            part of the layer's output beside its map (fed with the map to feed the layer).
         attention: each transformer block's attention probabilities [N, heads, T, T], input side
             first (empty for other models).
         attention_tokens: the ``TokenGrid`` of the tokens the attention is over (None without).
@@ -112,6 +114,7 @@ class ClassifierGraph:
     unguided: tuple = ()
     default_reason: str = ""
     tokens: dict = field(default_factory=dict)
+    prefixes: dict = field(default_factory=dict)
     attention: tuple = ()
     attention_tokens: Optional[object] = None
 
@@ -147,8 +150,9 @@ class LayerRecord:
 
 
 def depends_only_through(fetch, tensor, images):
-    """True when ``fetch`` reaches the ``images`` placeholder only through ``tensor`` (so feeding
-    ``tensor`` computes ``fetch`` without the images)."""
+    """True when ``fetch`` reaches the ``images`` placeholder only through ``tensor`` (a tensor or
+    a tuple of them: so feeding them computes ``fetch`` without the images)."""
+    fed = set(tensor) if isinstance(tensor, tuple) else {tensor}
     seen, stack = set(), [fetch.op]
     while stack:
         op = stack.pop()
@@ -157,7 +161,7 @@ def depends_only_through(fetch, tensor, images):
         seen.add(op)
         if op is images.op:
             return False
-        stack.extend(t.op for t in op.inputs if t is not tensor)
+        stack.extend(t.op for t in op.inputs if t not in fed)
         stack.extend(op.control_inputs)
     return True
 

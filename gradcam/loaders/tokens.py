@@ -15,7 +15,8 @@ the grid is taken square. ``tokens`` / ``grid`` override k and (h, w).
 split into prefix and patches, the patches reshaped to the grid (the layer's map), and everything
 that read the tokens reads concat(prefix, reshape back) instead, which has the same values. So
 the gradient of the score with respect to the map is the gradient with respect to the patch
-tokens, reshaped the same way, and feeding the map feeds the tokens reassembled.
+tokens, reshaped the same way, and feeding the map feeds the tokens reassembled. With k > 0 the
+prefix part is a tensor of its own (N x k x C): feeding it with the map feeds the whole layer.
 """
 
 import math
@@ -102,12 +103,15 @@ def _grids(count, patches, tokens, grid):
 
 def as_maps(graph_def, grids: dict, scope: str = "gradcam_tokens"):
     """A copy of ``graph_def`` in which each token tensor of ``grids`` ({tensor name: TokenGrid})
-    is read through its map (see the module docstring), and {tensor name: map tensor name}."""
+    is read through its map (see the module docstring), {tensor name: map tensor name} and
+    {tensor name: prefix tensor name} of the layouts with prefix tokens."""
     out = type(graph_def)()
     out.CopyFrom(graph_def)
-    maps, joined = {}, {}
+    maps, joined, prefixes = {}, {}, {}
     for i, (name, layout) in enumerate(grids.items()):
-        nodes, maps[name], joined[name] = _map_nodes(name, layout, f"{scope}_{i}")
+        nodes, maps[name], joined[name], prefix = _map_nodes(name, layout, f"{scope}_{i}")
+        if prefix is not None:
+            prefixes[name] = prefix
         out.node.extend(nodes)
     added = {node.name for node in out.node} - {node.name for node in graph_def.node}
     for node in out.node:
@@ -117,12 +121,13 @@ def as_maps(graph_def, grids: dict, scope: str = "gradcam_tokens"):
             full = source if ":" in source or source.startswith("^") else f"{source}:0"
             if full in joined:
                 node.input[j] = joined[full]
-    return out, maps
+    return out, maps, prefixes
 
 
 def _map_nodes(name, layout, scope):
     """NodeDefs computing the map of the token tensor ``name`` and the tokens reassembled from it
-    (built in a scratch graph on a placeholder, which is then replaced by ``name``)."""
+    (built in a scratch graph on a placeholder, which is then replaced by ``name``), and the names
+    of the map, the reassembled tokens and the prefix tokens (None without)."""
     h, w = layout.grid
     with tf.Graph().as_default() as scratch:
         tokens = tf.placeholder(tf.float32, [None, layout.count, layout.channels], name=scope)
@@ -144,4 +149,4 @@ def _map_nodes(name, layout, scope):
             if source.split(":")[0] == tokens.op.name:
                 node.input[j] = name
         nodes.append(node)
-    return nodes, grid.name, joined.name
+    return nodes, grid.name, joined.name, None if prefix is None else prefix.name
