@@ -96,6 +96,9 @@ class ClassifierGraph:
         attention: each transformer block's attention probabilities [N, heads, T, T], input side
             first (empty for other models).
         attention_tokens: the ``TokenGrid`` of the tokens the attention is over (None without).
+        windowed_attention: how many attention blocks attend within windows (Swin), which the
+            attention methods cannot use (not in ``attention``).
+        windowed_layers: the keys of Keras layers inside windowed attention (refused by name).
     """
 
     graph: tf.Graph
@@ -117,6 +120,8 @@ class ClassifierGraph:
     prefixes: dict = field(default_factory=dict)
     attention: tuple = ()
     attention_tokens: Optional[object] = None
+    windowed_attention: int = 0
+    windowed_layers: tuple = ()
 
     def describe(self) -> tuple:
         """``LayerRecord`` of each explainable layer, input side first."""
@@ -166,9 +171,16 @@ def depends_only_through(fetch, tensor, images):
     return True
 
 
-def attention_pieces(score, attention, name) -> dict:
+def attention_pieces(score, attention, name, windowed=0) -> dict:
     """{ATTENTION, ATTENTION_GRADIENTS}: the blocks' attention probabilities stacked, and the
-    gradient of ``score`` with respect to each (UserError when the model has no attention)."""
+    gradient of ``score`` with respect to each (UserError when the model has no attention over
+    its tokens; ``windowed``: its count of windowed attention blocks, named in the error)."""
+    if windowed and not attention:
+        raise UserError(
+            f"{name}: its {windowed} attention blocks attend within windows (Swin), not over the "
+            "image's tokens; attention rollout and generic attention need every block's "
+            "attention over all tokens (use the CAM family)"
+        )
     if not attention:
         raise UserError(
             f"{name} has no attention blocks (softmax over N x heads x T x T); the attention "

@@ -63,6 +63,7 @@ from gradcam.loaders import is_model_file
 from gradcam.loaders.keras_trace import is_keras_model
 from gradcam.loaders.model_file import load_keras_model, load_model_file
 from gradcam.loaders.slim import load_slim
+from gradcam.loaders.tokens import inside_windows
 from gradcam.score import LOGIT, Score
 from nets.nets_factory import DEFAULT_NETWORK, NetworkSpec
 from nets.tf_compat import tf
@@ -165,6 +166,8 @@ class Model:
         self.source = built.source
         self._layers, self._head_weights = dict(built.layers), built.head_weights
         self._prefixes = dict(built.prefixes)
+        self._windowed_attention = built.windowed_attention
+        self._windowed_layers = frozenset(built.windowed_layers)
         self._extra_layers, self.unguided = dict(built.extra_layers), built.unguided
         self.layer_records, self.default_reason = built.describe(), built.default_reason
         self._attention, self.attention_tokens = built.attention, built.attention_tokens
@@ -270,7 +273,10 @@ class Model:
             return self._once(key, self._target_head_weights)
         if key in ATTENTION_KEYS:
             pieces = self._once(
-                "attention", lambda: attention_pieces(self._score, self._attention, self.name)
+                "attention",
+                lambda: attention_pieces(
+                    self._score, self._attention, self.name, self._windowed_attention
+                ),
             )
             return pieces[key]
         raise ValueError(f"unknown fetch key {key!r}; keys: {', '.join(FETCH_KEYS)}")
@@ -299,6 +305,8 @@ class Model:
     def _layer(self, name):
         name = name or self.default_layer
         activations = self._layers.get(name, self._extra_layers.get(name))
+        if activations is None and name in self._windowed_layers:
+            raise UserError(inside_windows(name))
         if activations is None:
             near = get_close_matches(name, self._layers, 5, 0.4) or list(self._layers)[-5:]
             raise UserError(

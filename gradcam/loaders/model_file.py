@@ -158,6 +158,8 @@ def _classifier_graph(source, path, origin, preprocessing, **overrides):
         },
         attention=tuple(imported(n) for n in found.attention),
         attention_tokens=found.attention_tokens,
+        windowed_attention=found.windowed_attention,
+        windowed_layers=found.windowed_layers,
         unguided=found.unguided,
     )
 
