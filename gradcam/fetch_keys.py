@@ -8,6 +8,7 @@ PROBABILITIES = "probabilities"
 SCORE = "score"
 ACTIVATIONS = "activations"
 LAYER_GRADIENTS = "layer_gradients"
+PREFIX_TOKENS = "prefix_tokens"
 INPUT_GRADIENTS = "input_gradients"
 GUIDED_INPUT_GRADIENTS = "guided_input_gradients"
 HEAD_WEIGHTS = "head_weights"
@@ -21,6 +22,8 @@ FETCH_KEYS = {
     "logit, minus the contrast class's, or the same of probabilities (gradcam.score.Score)",
     ACTIVATIONS: "the layer's feature map [N, h, w, c]",
     LAYER_GRADIENTS: "d score / d activations [N, h, w, c]",
+    PREFIX_TOKENS: "a token layer's prefix tokens (class, distillation) [N, k, c], the part of its "
+    "output beside the map; k = 0 for other layers",
     INPUT_GRADIENTS: "d score / d input pixels [N, S, S, 3]",
     GUIDED_INPUT_GRADIENTS: "guided-backprop d score / d input pixels [N, S, S, 3]",
     HEAD_WEIGHTS: "the target's column of the final linear layer, minus the contrast's [N, C_in] "
@@ -29,7 +32,7 @@ FETCH_KEYS = {
     "(vision transformers)",
     ATTENTION_GRADIENTS: "d score / d attention probabilities [N, blocks, heads, T, T]",
 }
-LAYER_KEYS = frozenset({ACTIVATIONS, LAYER_GRADIENTS})
+LAYER_KEYS = frozenset({ACTIVATIONS, LAYER_GRADIENTS, PREFIX_TOKENS})
 ATTENTION_KEYS = frozenset({ATTENTION, ATTENTION_GRADIENTS})
 # Keys that a layer's activations determine (with the target): rows repeating one image can run
 # the network below the layer once and feed the stored activations to the part above it.

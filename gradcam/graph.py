@@ -91,9 +91,14 @@ class ClassifierGraph:
         tokens: {layer key: ``gradcam.loaders.tokens.TokenGrid``} of the layers that are a
             transformer's tokens shown as the map of their patch grid (their tensor in ``layers``
             is that map).
+        prefixes: {layer key: tensor N x k x C} of the token layers with k > 0 prefix tokens: the
+            part of the layer's output beside its map (fed with the map to feed the layer).
         attention: each transformer block's attention probabilities [N, heads, T, T], input side
             first (empty for other models).
         attention_tokens: the ``TokenGrid`` of the tokens the attention is over (None without).
+        windowed_attention: how many attention blocks attend within windows (Swin), which the
+            attention methods cannot use (not in ``attention``).
+        windowed_layers: the keys of Keras layers inside windowed attention (refused by name).
     """
 
     graph: tf.Graph
@@ -112,8 +117,11 @@ class ClassifierGraph:
     unguided: tuple = ()
     default_reason: str = ""
     tokens: dict = field(default_factory=dict)
+    prefixes: dict = field(default_factory=dict)
     attention: tuple = ()
     attention_tokens: Optional[object] = None
+    windowed_attention: int = 0
+    windowed_layers: tuple = ()
 
     def describe(self) -> tuple:
         """``LayerRecord`` of each explainable layer, input side first."""
@@ -147,8 +155,9 @@ class LayerRecord:
 
 
 def depends_only_through(fetch, tensor, images):
-    """True when ``fetch`` reaches the ``images`` placeholder only through ``tensor`` (so feeding
-    ``tensor`` computes ``fetch`` without the images)."""
+    """True when ``fetch`` reaches the ``images`` placeholder only through ``tensor`` (a tensor or
+    a tuple of them: so feeding them computes ``fetch`` without the images)."""
+    fed = set(tensor) if isinstance(tensor, tuple) else {tensor}
     seen, stack = set(), [fetch.op]
     while stack:
         op = stack.pop()
@@ -157,14 +166,21 @@ def depends_only_through(fetch, tensor, images):
         seen.add(op)
         if op is images.op:
             return False
-        stack.extend(t.op for t in op.inputs if t is not tensor)
+        stack.extend(t.op for t in op.inputs if t not in fed)
         stack.extend(op.control_inputs)
     return True
 
 
-def attention_pieces(score, attention, name) -> dict:
+def attention_pieces(score, attention, name, windowed=0) -> dict:
     """{ATTENTION, ATTENTION_GRADIENTS}: the blocks' attention probabilities stacked, and the
-    gradient of ``score`` with respect to each (UserError when the model has no attention)."""
+    gradient of ``score`` with respect to each (UserError when the model has no attention over
+    its tokens; ``windowed``: its count of windowed attention blocks, named in the error)."""
+    if windowed and not attention:
+        raise UserError(
+            f"{name}: its {windowed} attention blocks attend within windows (Swin), not over the "
+            "image's tokens; attention rollout and generic attention need every block's "
+            "attention over all tokens (use the CAM family)"
+        )
     if not attention:
         raise UserError(
             f"{name} has no attention blocks (softmax over N x heads x T x T); the attention "

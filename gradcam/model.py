@@ -48,6 +48,7 @@ from gradcam.fetch_keys import (
     LAYER_GRADIENTS,
     LAYER_KEYS,
     LOGITS,
+    PREFIX_TOKENS,
     PROBABILITIES,
     SCORE,
 )
@@ -62,6 +63,7 @@ from gradcam.loaders import is_model_file
 from gradcam.loaders.keras_trace import is_keras_model
 from gradcam.loaders.model_file import load_keras_model, load_model_file
 from gradcam.loaders.slim import load_slim
+from gradcam.loaders.tokens import inside_windows
 from gradcam.score import LOGIT, Score
 from nets.nets_factory import DEFAULT_NETWORK, NetworkSpec
 from nets.tf_compat import tf
@@ -163,6 +165,9 @@ class Model:
         self.default_layer = built.default_layer
         self.source = built.source
         self._layers, self._head_weights = dict(built.layers), built.head_weights
+        self._prefixes = dict(built.prefixes)
+        self._windowed_attention = built.windowed_attention
+        self._windowed_layers = frozenset(built.windowed_layers)
         self._extra_layers, self.unguided = dict(built.extra_layers), built.unguided
         self.layer_records, self.default_reason = built.describe(), built.default_reason
         self._attention, self.attention_tokens = built.attention, built.attention_tokens
@@ -268,7 +273,10 @@ class Model:
             return self._once(key, self._target_head_weights)
         if key in ATTENTION_KEYS:
             pieces = self._once(
-                "attention", lambda: attention_pieces(self._score, self._attention, self.name)
+                "attention",
+                lambda: attention_pieces(
+                    self._score, self._attention, self.name, self._windowed_attention
+                ),
             )
             return pieces[key]
         raise ValueError(f"unknown fetch key {key!r}; keys: {', '.join(FETCH_KEYS)}")
@@ -297,6 +305,8 @@ class Model:
     def _layer(self, name):
         name = name or self.default_layer
         activations = self._layers.get(name, self._extra_layers.get(name))
+        if activations is None and name in self._windowed_layers:
+            raise UserError(inside_windows(name))
         if activations is None:
             near = get_close_matches(name, self._layers, 5, 0.4) or list(self._layers)[-5:]
             raise UserError(
@@ -308,8 +318,18 @@ class Model:
             lambda: {
                 ACTIVATIONS: activations,
                 LAYER_GRADIENTS: tf.gradients(self._score, activations)[0],
+                PREFIX_TOKENS: (
+                    self._prefixes[name] if name in self._prefixes else _no_prefix(activations)
+                ),
             },
         )
+
+    def _fed(self, layer):
+        """The tensors that feed ``layer``: its activations, and a token layer's prefix tokens."""
+        name = layer or self.default_layer
+        tensors = self.tensors([ACTIVATIONS], layer)
+        prefix = self._prefixes.get(name)
+        return (tensors[ACTIVATIONS],) if prefix is None else (tensors[ACTIVATIONS], prefix)
 
     def _target_head_weights(self):
         if self._head_weights is None:
@@ -322,15 +342,14 @@ class Model:
         return target - contrast * tf.cast(self._contrast >= 0, contrast.dtype)
 
     def _fed_by_layer(self, keys, layer):
-        """True when every key of ``keys`` reaches the pixels only through ``layer``."""
+        """True when every key of ``keys`` reaches the pixels only through ``layer`` (its
+        activations, and a token layer's prefix tokens: ``_fed``)."""
         tensors = self.tensors(keys | LAYER_KEYS, layer)
+        fed = self._fed(layer)
         with self._lock:
             return self._once(
                 ("fed_by_layer", layer or self.default_layer, frozenset(keys)),
-                lambda: all(
-                    depends_only_through(tensors[k], tensors[ACTIVATIONS], self._images)
-                    for k in keys
-                ),
+                lambda: all(depends_only_through(tensors[k], fed, self._images) for k in keys),
             )
 
     def _score_feeds(self, score):
@@ -404,23 +423,20 @@ class Model:
 
     def _fetch_through_layer(self, images, firsts, index, target, keys, layer, batch_size, score):
         tensors = self.tensors(set(keys) | {ACTIVATIONS}, layer)
-        activations = tensors[ACTIVATIONS]
-        once = self._run(
-            {ACTIVATIONS: activations},
-            images[firsts],
-            None,
-            batch_slices(len(firsts), batch_size),
-        )[ACTIVATIONS][index]
+        fed = self._fed(layer)
+        below = dict(enumerate(fed))
+        once = self._run(below, images[firsts], None, batch_slices(len(firsts), batch_size))
+        stored = {tensor: once[i][index] for i, tensor in below.items()}
         rest = {k: tensors[k] for k in keys if k != ACTIVATIONS}
         out = self._run(
             rest,
             None,
             target,
             batch_slices(len(index), batch_size),
-            feeds={activations: once},
+            feeds=stored,
             score=score,
         )
-        return {k: once if k == ACTIVATIONS else out[k] for k in keys}
+        return {k: stored[fed[0]] if k == ACTIVATIONS else out[k] for k in keys}
 
     def fetch_above(
         self,
@@ -431,6 +447,7 @@ class Model:
         batch_size: int = 32,
         *,
         score: Score = LOGIT,
+        prefix=None,
     ) -> dict:
         """Named quantities computed from the activations of ``layer`` by the part of the network
         above it (nothing below the layer runs): for edited feature maps, e.g. a channel zeroed.
@@ -443,13 +460,17 @@ class Model:
             layer: the layer fed (default: ``default_layer``).
             batch_size: rows per session run.
             score: the ``Score`` explained, as for ``fetch``.
+            prefix: [N, k, c] prefix tokens of a token layer with k > 0 (fetch key
+                ``prefix_tokens``), fed with its map: the layer's whole output; required there
+                (the class token also carries the image to the head), ignored when k = 0.
 
         Returns:
             {key: numpy array with one row per row of ``activations``}.
 
         Raises:
             UserError: a key the layer's output does not determine (the network also reaches the
-                pixels around the layer, e.g. through a skip connection), or a shape mismatch.
+                pixels around the layer, e.g. through a skip connection), a shape mismatch, or a
+                token layer's prefix tokens missing.
         """
         keys = list(keys)
         tensor = self.tensors([ACTIVATIONS], layer)[ACTIVATIONS]
@@ -469,17 +490,37 @@ class Model:
             raise UserError(
                 f"the output of layer {layer or self.default_layer!r} does not "
                 f"determine {what} of {self.name} (the network reaches the pixels "
-                "other than through it)"
+                "other than through it: a skip connection, a transformer block's residual)"
             )
+        feeds, fed = {tensor: activations}, self._fed(layer)
+        if len(fed) > 1:
+            feeds[fed[1]] = self._check_prefix(prefix, fed[1], len(activations), layer)
         target = None if target is None else self.check_target(target, len(activations))
         return self._run(
             self.tensors(keys, layer),
             None,
             target,
             batch_slices(len(activations), batch_size),
-            feeds={tensor: activations},
+            feeds=feeds,
             score=score,
         )
+
+    def _check_prefix(self, prefix, tensor, rows, layer):
+        """``prefix`` as float32 [rows, k, c] for the prefix tokens ``tensor`` (UserError)."""
+        count, channels = tensor.shape.as_list()[1:]
+        name = layer or self.default_layer
+        if prefix is None:
+            raise UserError(
+                f"layer {name!r} has {count} prefix tokens beside its map: give them "
+                f"(prefix=, fetch key {PREFIX_TOKENS})"
+            )
+        prefix = np.asarray(prefix, np.float32)
+        if prefix.shape != (rows, count, channels):
+            raise UserError(
+                f"prefix tokens of layer {name!r} must be {rows} x {count} x {channels}, "
+                f"got {prefix.shape}"
+            )
+        return prefix
 
     def _run(self, tensors, images, target, batches, feeds=None, score=LOGIT):
         """Session runs over ``batches`` (slices); ``feeds`` maps extra tensors to row arrays."""
@@ -555,3 +596,9 @@ class Model:
     def close(self):
         if self._owns_session:
             self._session.close()
+
+
+def _no_prefix(activations):
+    """The prefix tokens of a layer without any: N x 0 x c."""
+    shape = tf.shape(activations)
+    return tf.zeros(tf.stack([shape[0], 0, shape[-1]]), activations.dtype)

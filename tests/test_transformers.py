@@ -148,18 +148,42 @@ def test_attention_methods_equal_references_from_return_attention_scores(vits, r
 @pytest.mark.parametrize("name", sorted(PREFIX))
 def test_every_cam_method_works_on_a_token_layer(vits, ref, name, method):
     model = vits[name]
-    if method == "ablation_cam" and PREFIX[name]:
-        # the prefix tokens reach the pixels other than through the patch map: refused, one line
-        with pytest.raises(UserError, match="does not determine"):
-            explain(model, ref[f"{name}_images"][:1], 1, method, max_channels=4)
-        return
     options = {"max_channels": 4} if method in ("ablation_cam", "score_cam") else {}
+    if method == "ablation_cam" and PREFIX[name]:
+        # the last block's residual goes around its first normalisation: refused, one line; a
+        # block's output (map and prefix tokens) determines the logits
+        with pytest.raises(UserError, match="does not determine logits .* residual"):
+            explain(model, ref[f"{name}_images"][:1], 1, method, **options)
+        options["layer"] = "block_1"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # Score-CAM of random weights may find no evidence
         result = explain(model, ref[f"{name}_images"][:1], 1, method, **options)
     assert result.lowres.shape == (1, 6, 6) and np.isfinite(result.lowres).all()
     if method != "score_cam":
         assert np.abs(result.lowres).max() > 0
+
+
+@pytest.mark.parametrize("name", ["vit_cls", "vit_dist"])
+def test_ablation_cam_with_prefix_tokens_equals_numpy_over_eager_runs(vits, ref, name):
+    """Every channel of block_1 zeroed in the patch tokens only, the prefix tokens fed unchanged:
+    the map equals numpy over eager runs of the second block and the head, and differs from
+    zeroing the channel in the prefix tokens too."""
+    model, images = vits[name], ref[f"{name}_images"]
+    result = explain(model, images, TARGETS, "ablation_cam", layer="block_1")
+    _close(result.logits, ref[f"{name}_logits"])
+    _close(result.lowres, ref[f"{name}_ablation_cam"])
+    every = ref[f"{name}_ablation_all"]
+    assert np.abs(result.lowres - every).max() > 0.05 * np.abs(every).max()
+    out = model.fetch(images, None, ["activations", "prefix_tokens", "logits"], "block_1")
+    assert out["prefix_tokens"].shape == (2, PREFIX[name], 32)
+    above = model.fetch_above(
+        out["activations"], None, ["logits"], "block_1", prefix=out["prefix_tokens"]
+    )
+    _close(above["logits"], ref[f"{name}_logits"])
+    with pytest.raises(UserError, match=f"has {PREFIX[name]} prefix tokens beside its map"):
+        model.fetch_above(out["activations"], None, ["logits"], "block_1")
+    with pytest.raises(UserError, match="prefix tokens of layer 'block_1' must be"):
+        model.fetch_above(out["activations"], None, ["logits"], "block_1", prefix=np.zeros(3))
 
 
 def test_attention_methods_refuse_a_cnn(files):

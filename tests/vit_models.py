@@ -21,7 +21,10 @@ eagerly here and the test process's graph mode is untouched. It writes into OUT_
   computed under a ``tf.GradientTape`` on that layer's output with the prefix tokens dropped and
   the rest reshaped to the grid; for the plain ViTs also each block's attention probabilities
   from ``MultiHeadAttention(..., return_attention_scores=True)`` (``<name>_attention``
-  [N, blocks, heads, T, T]) and their gradients of the target logit (``<name>_attention_grads``).
+  [N, blocks, heads, T, T]) and their gradients of the target logit (``<name>_attention_grads``);
+  for the plain ViTs with prefix tokens Ablation-CAM at ``block_1`` (the first block's output:
+  the second block and the head run eagerly from it with channel c of the patch tokens zeroed,
+  ``<name>_ablation_cam``; the same with c zeroed in every token, ``<name>_ablation_all``).
 """
 
 import os
@@ -140,6 +143,42 @@ def attention_reference(model, images, targets):
     return np.stack([s.numpy() for s in scores], 1), np.stack([g.numpy() for g in gradients], 1)
 
 
+def from_block(model, tokens, first, blocks=2):
+    """Logits of the blocks ``first``..``blocks`` and the head run on ``tokens`` (the output of
+    block ``first - 1``), layer by layer."""
+    for i in range(first, blocks + 1):
+        h = model.get_layer(f"block_{i}_norm1")(tokens)
+        h = model.get_layer(f"block_{i}_attention")(h, h, training=False)
+        tokens = model.get_layer(f"block_{i}_residual")([tokens, h])
+        h = model.get_layer(f"block_{i}_norm2")(tokens)
+        h = model.get_layer(f"block_{i}_mlp2")(model.get_layer(f"block_{i}_mlp1")(h))
+        tokens = model.get_layer(f"block_{i}")([tokens, h])
+    h = model.get_layer("norm")(tokens)
+    if "prefix_tokens" in [layer.name for layer in model.layers]:
+        h = model.get_layer("prefix_tokens")(h)
+    return model.get_layer("head")(model.get_layer("pool")(h)).numpy()
+
+
+def ablation_reference(model, prefix, images, targets):
+    """Ablation-CAM at ``block_1`` in numpy over eager runs of the rest: w_c = (y - y_c) / |y|,
+    y_c the target logit with channel c of the patch tokens zeroed (``every``: of every token),
+    map sum_c w_c A_c of the patch tokens on the grid; (patch-token map, every-token map)."""
+    tokens = keras.Model(model.input, model.get_layer("block_1").output)(images).numpy()
+    rows = np.arange(len(images))
+    y = from_block(model, tokens, 2)[rows, targets].astype(np.float64)
+    maps = []
+    for every in (False, True):
+        ablated = np.empty((len(images), DIM))
+        for c in range(DIM):
+            copy = tokens.copy()
+            copy[:, 0 if every else prefix :, c] = 0
+            ablated[:, c] = from_block(model, copy, 2)[rows, targets]
+        weights = (y[:, None] - ablated) / np.abs(y)[:, None]
+        patches = tokens[:, prefix:].reshape(len(images), GRID, GRID, DIM).astype(np.float64)
+        maps.append(np.einsum("nhwc,nc->nhw", patches, weights))
+    return maps
+
+
 def hub_vit(out):
     try:
         import keras_hub
@@ -196,6 +235,9 @@ def main(out, only=()):
                 f"{name}_attention_grads": gradients,
             }
         )
+        if prefix:
+            patch, every = ablation_reference(model, prefix, images, TARGETS)
+            refs[f"{name}_ablation_cam"], refs[f"{name}_ablation_all"] = patch, every
         # Grad-CAM at the last block's output: what a class-token head gives no gradient to
         refs[f"{name}_grad_cam_block_2"] = grad_cam_reference(
             model, "block_2", prefix, images, TARGETS, (GRID, GRID)

@@ -13,9 +13,12 @@ Found automatically, each with an override:
 - token layers (``gradcam.loaders.tokens``): an N x T x C output of a vision transformer's
   layer, explained as the map of its T - k patch tokens on the patch grid; 4-D tensors computed
   from tokens that carry a token axis (attention projections N x T x heads x d, attention weights
-  N x heads x T x T) are not maps and are not offered;
+  N x heads x T x T) are not maps and are not offered; nor are the tensors of windowed attention
+  (Swin: windows of tokens folded into the batch, B*nW x T_w x C, ``tokens.windowed``), and a
+  layer named that is one is refused;
 - attention: each block's attention probabilities (a Softmax over the last axis of an
-  N x heads x T x T tensor), input side first, for the attention methods;
+  N x heads x T x T tensor), input side first, for the attention methods; windowed attention is
+  counted (``Found.windowed_attention``), not used: it attends within windows, not over the image;
 - the default layer, from what the head reads: a convolutional model's feature map nearest to
   the logits (the map its global pooling or flatten reads); of a transformer whose head reads
   prefix tokens (a class token), the output of the last block's first normalisation (the patch
@@ -43,10 +46,12 @@ from gradcam.loaders.graph_file import (
 from gradcam.loaders.sources import Source
 from gradcam.loaders.tokens import (
     TokenGrid,
+    inside_windows,
     is_token_axis_tensor,
     is_tokens,
     patch_grid,
     token_grid,
+    windowed,
 )
 from nets.tf_compat import tf
 
@@ -74,7 +79,9 @@ class Found:
 
     ``layers``: {key: tensor name} of 4-D maps and token layers; ``tokens``: {tensor name:
     TokenGrid} of the token layers (only these are rewired through their map); ``attention``: tensor names of each
-    block's attention probabilities; ``default_reason``: why the default layer is the default.
+    block's attention probabilities; ``windowed_attention``: how many attention blocks attend
+    within windows (Swin), left out of ``attention``; ``default_reason``: why the default layer
+    is the default.
     """
 
     input: str
@@ -91,6 +98,8 @@ class Found:
     attention: tuple
     attention_tokens: Optional[TokenGrid]
     unguided: tuple
+    windowed_attention: int = 0
+    windowed_layers: tuple = ()
 
 
 def reachable(op, neighbours):
@@ -156,7 +165,8 @@ def analyse(
         _check_single_input(feeds_logits, images, path)
         on_path = (feeds_logits & fed_by_input) - {images.op}
         ops = [op for op in graph.get_operations() if op in on_path]
-        token_tensors = [t for op in ops for t in op.outputs if is_tokens(t)]
+        windows = windowed(ops, images)
+        token_tensors = [t for op in ops for t in op.outputs if is_tokens(t) and t not in windows]
         token_land = set()
         for tensor in token_tensors:
             if tensor.op not in token_land:
@@ -166,7 +176,9 @@ def analyse(
             t
             for op in ops
             for t in op.outputs
-            if _is_map(t) and not (op in token_land and is_token_axis_tensor(t, counts))
+            if _is_map(t)
+            and t not in windows
+            and not (op in token_land and is_token_axis_tensor(t, counts))
         ]
         patches = patch_grid(token_tensors, token_land, on_path)
         grids = {t: token_grid(t, patches, tokens, grid) for t in dict.fromkeys(token_tensors)}
@@ -178,8 +190,12 @@ def analyse(
             else _scope_layers(candidates)
         )
         extra = {name: t for t in maps for name in _tensor_names(t)}
+        inside = _keras_layers(graph, source.layers, on_path, windows) if source.layers else {}
         if layer_tensor and layer_tensor not in layers:  # a tensor name: checked, then a layer
-            tensor = _named_layer(graph, layers, layer_tensor, path)
+            tensor = inside.get(layer_tensor)
+            if tensor is None:
+                tensor = _named_layer(graph, layers, layer_tensor, path)
+            _check_not_windowed(tensor, windows, layer_tensor)
             check_layer(
                 tensor,
                 tensor_name(layer_tensor),
@@ -191,11 +207,14 @@ def analyse(
             )
             layer_tensor = tensor_name(layer_tensor).removesuffix(":0")
             layers[layer_tensor] = tensor
-        attention = _attention(ops, counts)
+        attention = _attention(ops, counts, windows)
+        windowed_attention = sum(t in windows for t in _attention(ops, None, set()))
         if layer_tensor:
             default, reason = layer_tensor, "named"
         else:
-            default, reason = _found_layer(layers, logits, on_path, grids, attention, path)
+            default, reason = _found_layer(
+                layers, logits, on_path, grids, attention, path, set(maps)
+            )
         _check_grid(layers[default], token_tensors, grids, tokens, grid, default, path)
         return Found(
             input=images.name,
@@ -214,6 +233,8 @@ def analyse(
             unguided=tuple(
                 dict.fromkeys(UNGUIDED_OPS[op.type] for op in ops if op.type in UNGUIDED_OPS)
             ),
+            windowed_attention=windowed_attention,
+            windowed_layers=tuple(k for k in inside if k not in layers),
         )
 
 
@@ -353,9 +374,10 @@ def _layer_paths(scopes):
     return ["/".join(p) for p in parts]
 
 
-def _found_layer(layers, logits, on_path, grids, attention, path):
-    """(key, reason) of the default layer, from what the head reads (see the module docstring)."""
-    tensor = _nearest(logits, on_path, lambda t: t in grids or _is_spatial_map(t))
+def _found_layer(layers, logits, on_path, grids, attention, path, maps):
+    """(key, reason) of the default layer, from what the head reads (see the module docstring):
+    a token layer of ``grids`` or a spatial map of ``maps`` (not windowed, no token axis)."""
+    tensor = _nearest(logits, on_path, lambda t: t in grids or (t in maps and _is_spatial_map(t)))
     if tensor is None:
         raise UserError(f"{path}: no 4-D feature map lies between the input and the logits")
     reason = "the feature map nearest to the logits"
@@ -419,17 +441,24 @@ def _last_block_input(attention, token_layers, on_path):
     return _nearest(attention[-1], on_path, lambda t: t in token_layers)
 
 
-def _attention(ops, counts):
+def _attention(ops, counts, windows):
     """Each block's attention probabilities (input side first): Softmax outputs N x heads x T x T
-    over a token count T."""
+    over a token count T of ``counts`` (None: any T), not among ``windows``."""
     found = []
     for op in ops:
-        if op.type != "Softmax":
+        if op.type != "Softmax" or op.outputs[0] in windows:
             continue
         dims = op.outputs[0].shape.as_list() if op.outputs[0].shape.ndims == 4 else None
-        if dims and dims[2] is not None and dims[2] == dims[3] and dims[2] in counts:
-            found.append(op.outputs[0])
+        if dims and dims[2] is not None and dims[2] == dims[3]:
+            if counts is None or dims[2] in counts:
+                found.append(op.outputs[0])
     return found
+
+
+def _check_not_windowed(tensor, windows, name):
+    """UserError when the layer named ``name`` is inside windowed attention."""
+    if tensor in windows:
+        raise UserError(inside_windows(name, "{argument}"), "layer_tensor")
 
 
 def _attention_tokens(attention, grids):

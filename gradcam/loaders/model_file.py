@@ -116,7 +116,7 @@ def _classifier_graph(source, path, origin, preprocessing, **overrides):
     prep = get_preprocessing(preprocessing or DEFAULT_PREPROCESSING)
     _plain_gradients(source.graph_def)
     found = analyse(source, Path(str(path)), **overrides)
-    graph_def, maps = as_maps(source.graph_def, found.tokens)
+    graph_def, maps, prefixes = as_maps(source.graph_def, found.tokens)
     graph = tf.Graph()
     with building(graph):
         images = tf.placeholder(tf.float32, [None, *found.size, 3], name="images")
@@ -151,8 +151,15 @@ def _classifier_graph(source, path, origin, preprocessing, **overrides):
         activation=found.activation,
         extra_layers={k: imported(n) for k, n in found.extra.items()},
         tokens={k: found.tokens[n] for k, n in found.layers.items() if n in found.tokens},
+        prefixes={
+            k: graph.get_tensor_by_name(f"{SCOPE}/{prefixes[n]}")
+            for k, n in found.layers.items()
+            if n in prefixes
+        },
         attention=tuple(imported(n) for n in found.attention),
         attention_tokens=found.attention_tokens,
+        windowed_attention=found.windowed_attention,
+        windowed_layers=found.windowed_layers,
         unguided=found.unguided,
     )
 

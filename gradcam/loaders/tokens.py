@@ -11,15 +11,23 @@ computed from (a stride-p convolution gives (H / p, W / p)); a later stage that 
 (Swin) halves it; k = T - h * w must be small (at most ``MAX_PREFIX``). Without a patch embedding
 the grid is taken square. ``tokens`` / ``grid`` override k and (h, w).
 
+Windowed attention (Swin, Liu et al. 2021, "Swin Transformer: Hierarchical Vision Transformer
+using Shifted Windows") partitions the tokens into windows folded into the batch axis: B*nW x
+T_w x C, each row a window of T_w tokens, and reverses the partition after the attention.
+``windowed`` finds those tensors by their batch axis (a reshape that changes the elements per
+row changes what a row is); they are not maps of the image, nor attention over its tokens.
+
 ``as_maps`` makes the map part of the graph rather than a copy beside it: the token tensor is
 split into prefix and patches, the patches reshaped to the grid (the layer's map), and everything
 that read the tokens reads concat(prefix, reshape back) instead, which has the same values. So
 the gradient of the score with respect to the map is the gradient with respect to the patch
-tokens, reshaped the same way, and feeding the map feeds the tokens reassembled.
+tokens, reshaped the same way, and feeding the map feeds the tokens reassembled. With k > 0 the
+prefix part is a tensor of its own (N x k x C): feeding it with the map feeds the whole layer.
 """
 
 import math
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Optional
 
 from nets.tf_compat import tf
@@ -57,6 +65,52 @@ def is_token_axis_tensor(tensor, counts) -> bool:
     """A 4-D tensor with an axis of T tokens (attention projections N x T x heads x d, attention
     weights N x heads x T x T): not a map."""
     return any(d in counts for d in tensor.shape.as_list()[1:])
+
+
+def windowed(ops, images) -> set:
+    """The tensors among the outputs of ``ops`` (the ops on the path from ``images``, a
+    placeholder, in graph order, which is topological) whose rows are not images: each op has a
+    batch factor, the rows per image (1 for the input), carried from its first float input on
+    the path and changed by a reshape whose rows hold fewer or more elements than its input's
+    (windows partitioned into the batch: nW rows per image; reversed: one again). Where a row's
+    size is not fixed, the factor is kept."""
+    factors, found = {images.op: Fraction(1)}, set()
+    for op in ops:
+        if op in factors:
+            continue
+        known = next(
+            (
+                factors[t.op]
+                for t in op.inputs
+                if t.dtype.is_floating and factors.get(t.op) is not None
+            ),
+            None,
+        )
+        if known is not None and op.type == "Reshape":
+            before, after = _row_size(op.inputs[0]), _row_size(op.outputs[0])
+            if before and after:
+                known = known * Fraction(before, after)
+        factors[op] = known
+        if known is not None and known != 1:
+            found.update(t for t in op.outputs if t.dtype.is_floating)
+    return found
+
+
+def inside_windows(name, argument="layer") -> str:
+    """The one-line refusal of a layer ``name`` inside windowed attention."""
+    return (
+        f"{argument} {name!r} is inside windowed attention: its rows are windows of tokens "
+        "(Swin's window partition folds them into the batch), not images; pick a stage's "
+        "output tokens (gradcam list layers)"
+    )
+
+
+def _row_size(tensor):
+    """Elements per row of ``tensor`` (None when a size is not fixed)."""
+    dims = tensor.shape.as_list() if tensor.shape.ndims else None
+    if not dims or None in dims[1:]:
+        return None
+    return math.prod(dims[1:])
 
 
 def patch_grid(token_tensors, token_land, on_path) -> Optional[tuple]:
@@ -102,12 +156,15 @@ def _grids(count, patches, tokens, grid):
 
 def as_maps(graph_def, grids: dict, scope: str = "gradcam_tokens"):
     """A copy of ``graph_def`` in which each token tensor of ``grids`` ({tensor name: TokenGrid})
-    is read through its map (see the module docstring), and {tensor name: map tensor name}."""
+    is read through its map (see the module docstring), {tensor name: map tensor name} and
+    {tensor name: prefix tensor name} of the layouts with prefix tokens."""
     out = type(graph_def)()
     out.CopyFrom(graph_def)
-    maps, joined = {}, {}
+    maps, joined, prefixes = {}, {}, {}
     for i, (name, layout) in enumerate(grids.items()):
-        nodes, maps[name], joined[name] = _map_nodes(name, layout, f"{scope}_{i}")
+        nodes, maps[name], joined[name], prefix = _map_nodes(name, layout, f"{scope}_{i}")
+        if prefix is not None:
+            prefixes[name] = prefix
         out.node.extend(nodes)
     added = {node.name for node in out.node} - {node.name for node in graph_def.node}
     for node in out.node:
@@ -117,12 +174,13 @@ def as_maps(graph_def, grids: dict, scope: str = "gradcam_tokens"):
             full = source if ":" in source or source.startswith("^") else f"{source}:0"
             if full in joined:
                 node.input[j] = joined[full]
-    return out, maps
+    return out, maps, prefixes
 
 
 def _map_nodes(name, layout, scope):
     """NodeDefs computing the map of the token tensor ``name`` and the tokens reassembled from it
-    (built in a scratch graph on a placeholder, which is then replaced by ``name``)."""
+    (built in a scratch graph on a placeholder, which is then replaced by ``name``), and the names
+    of the map, the reassembled tokens and the prefix tokens (None without)."""
     h, w = layout.grid
     with tf.Graph().as_default() as scratch:
         tokens = tf.placeholder(tf.float32, [None, layout.count, layout.channels], name=scope)
@@ -144,4 +202,4 @@ def _map_nodes(name, layout, scope):
             if source.split(":")[0] == tokens.op.name:
                 node.input[j] = name
         nodes.append(node)
-    return nodes, grid.name, joined.name
+    return nodes, grid.name, joined.name, None if prefix is None else prefix.name

@@ -46,8 +46,10 @@ class Explainable(Protocol):
         batch_size: int = 32,
         *,
         score: Score = ...,
+        prefix=None,
     ) -> dict:
-        """The same, computed from (edited) activations of ``layer`` by the network above it."""
+        """The same, computed from (edited) activations of ``layer`` by the network above it (a
+        token layer's prefix tokens, fetch key ``prefix_tokens``, fed beside its map)."""
 
     def predict(self, images, batch_size: int = 32) -> np.ndarray:
         """Logits [N, C] of network-input images."""
