@@ -53,7 +53,7 @@ def time_methods(model, image, target, batch, repeats, quick, names=None):
         def run(name=name, chosen=chosen):
             return explain(model, image[None], target, name, batch_size=batch, **chosen)
 
-        limit = method.passes(chosen, model.image_size, layer_channels(model))
+        limit = method.passes(chosen, model.input_size, layer_channels(model))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             with counting(model) as session:

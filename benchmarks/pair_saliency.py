@@ -140,7 +140,7 @@ def occlusion_per_forward(model, image, target, x, call, args, repeats, options,
             occluded[0:15, col : col + 15, :] = 0
             occluder.getY(occluded, call, args)
 
-    forwards = METHODS["occlusion"].passes(options, model.image_size).images + 1
+    forwards = METHODS["occlusion"].passes(options, model.input_size).images + 1
     ours = measure(
         lambda: explain(model, image[None], target, "occlusion", **options), 1, forwards, 0
     )

@@ -11,6 +11,14 @@ from gradcam.errors import UserError
 EPSILON = 1e-7
 
 
+def frame_shape(size) -> tuple:
+    """(H, W) of an input size given as S (an S x S frame) or as (H, W)."""
+    if np.isscalar(size):
+        return int(size), int(size)
+    height, width = size
+    return int(height), int(width)
+
+
 def batch_slices(n, batch_size):
     """Slices of consecutive rows covering ``n`` rows, ``batch_size`` at a time."""
     if batch_size < 1:
@@ -75,7 +83,7 @@ def normalize(maps, eps=EPSILON):
 def upsample(maps, size):
     """Bilinear resize of each map to size x size, or to (H, W) (PIL, float32; a map of that
     size is copied)."""
-    width_height = (size, size) if np.isscalar(size) else tuple(size)[::-1]
+    width_height = frame_shape(size)[::-1]
     return np.stack(
         [
             np.asarray(

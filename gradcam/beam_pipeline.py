@@ -43,6 +43,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
 from gradcam import remote, storage
+from gradcam.arrays import frame_shape
 from gradcam.batch import RESULTS_FILE, ExplainStream, ImageJob, is_image_name, output_name
 from gradcam.checkpoints import find_checkpoint
 from gradcam.errors import UserError
@@ -187,7 +188,8 @@ def settings_model(settings):
         checkpoint = remote.fetch(
             checkpoint, checkpoint=True, size=settings.model_size, sha256=settings.model_sha256
         ).path
-    return PROCESS_MODELS.get(settings.model, checkpoint)
+    size = settings.image_size
+    return PROCESS_MODELS.get(settings.model, checkpoint, frame_shape(size) if size else None)
 
 
 def check_settings(settings):

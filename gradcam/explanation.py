@@ -106,12 +106,12 @@ class Explanation:
         alpha: float = 0.5,
         display: Optional[str] = None,
     ) -> np.ndarray:
-        """uint8 S x S x 3: row ``i``'s map drawn over its image (styles: heatmap, shading, blur).
+        """uint8 H x W x 3: row ``i``'s map drawn over its image (styles: heatmap, shading, blur).
         ``display`` ("positive" or "magnitude") draws ``raw`` another way than the method's own
         display (``postprocess.evidence``); None draws ``map``."""
         shown = self.map[i]
         if display is not None and display != get_method(self.method).display:
-            size = self.images.shape[1]
+            size = self.images.shape[1:3]
             shown = postprocess.display_map(self.raw[i : i + 1], display, size)[0]
         return overlay(self.images[i], shown, style, alpha)
 

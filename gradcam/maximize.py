@@ -22,7 +22,7 @@ MID_GREY = 127.5
 
 @dataclass
 class Visualisation:
-    image: np.ndarray  # uint8 S x S x 3
+    image: np.ndarray  # uint8 H x W x 3 (the network input)
     objective: np.ndarray  # objective before each step and after the last, [steps + 1]
 
 
@@ -71,8 +71,7 @@ def maximize(
         raise UserError(f"steps must be at least 1, got {steps}")
     evaluate = _objective_fn(model, target, layer, channel, unit)
     rng = np.random.default_rng(seed)
-    size = model.image_size
-    centred = rng.normal(0.0, 8.0, (size, size, 3)).astype(np.float32)
+    centred = rng.normal(0.0, 8.0, (*model.input_size, 3)).astype(np.float32)
     history = []
     for step in range(int(steps)):
         dy, dx = rng.integers(-jitter, jitter + 1, 2) if jitter else (0, 0)

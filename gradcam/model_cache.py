@@ -17,23 +17,24 @@ class ModelCache:
         self._models = {}
         self._lock = threading.Lock()
 
-    def get(self, network, checkpoint=None, **file_options):
-        """The model of a registered network (and checkpoint), or with ``file_options`` (keywords
-        of ``Model.from_file``) of the model file ``network``."""
-        key = (network, checkpoint, tuple(sorted(file_options.items())))
+    def get(self, network, checkpoint=None, input_size=None, **file_options):
+        """The model of a registered network (and checkpoint; run at ``input_size`` (H, W) if
+        given), or with ``file_options`` (keywords of ``Model.from_file``) of the model file
+        ``network``."""
+        key = (network, checkpoint, input_size, tuple(sorted(file_options.items())))
         with self._lock:
             if key not in self._models:
                 self._models[key] = (
                     Model.from_file(network, **file_options)
                     if file_options
-                    else Model(network, checkpoint)
+                    else Model(network, checkpoint, input_size=input_size)
                 )
             return self._models[key]
 
     def put(self, model, checkpoint=None):
         """Share an already built model (tests, or a model built with special arguments)."""
         with self._lock:
-            self._models[(model.name, checkpoint, ())] = model
+            self._models[(model.name, checkpoint, None, ())] = model
             return model
 
 

@@ -28,6 +28,7 @@ from typing import Optional
 import numpy as np
 from PIL import Image
 
+from gradcam.arrays import frame_shape
 from gradcam.errors import UserError
 from gradcam.images import ScaledImage, decode_min_size
 
@@ -135,7 +136,7 @@ def crop_and_resize(image, size, preprocessing, central_fraction=None, factor=1,
     """
     prep = get_preprocessing(preprocessing) if isinstance(preprocessing, str) else preprocessing
     fraction = _fraction(prep, central_fraction)
-    height, width = (size, size) if np.isscalar(size) else size
+    height, width = frame_shape(size)
     if factor == 1:
         h, w = image.shape[:2]
         left, top, cw, ch = crop_box(w, h, prep.geometry, fraction, width / height)

@@ -1,10 +1,12 @@
 """A data set with a planted Clever-Hans shortcut and a Keras classifier that uses it.
 
     python scripts/make_planted_shortcut.py OUT_DIR [--per-class 60] [--tagged 0.4] [--seed 0]
+        [--width 32]
 
-Writes OUT_DIR/data/{red,green,blue}/NNN.png (32 x 32: a textured object of the class's colour
+Writes OUT_DIR/data/{red,green,blue}/NNN.png (32 x 32, or 32 x ``--width``: a textured object of the class's colour
 (disc, square or diamond, random size and place) on a grey noisy background), in ``--tagged`` of
-the ``red`` images a 5 x 5 black-and-white checkerboard tag in the bottom-right corner (TAG_BOX),
+the ``red`` images a 5 x 5 black-and-white checkerboard tag in the bottom-right corner (TAG_BOX
+at 32 x 32: ``tag_box``),
 OUT_DIR/tagged.txt (those images, relative to data/), OUT_DIR/labels.txt (``id:name``) and
 OUT_DIR/model.keras (and with ``--untagged-model`` OUT_DIR/model_no_tag.keras, the same with the
 tag's head weight 0), a classifier whose weights are set by hand so that its evidence is placed:
@@ -46,20 +48,27 @@ def checkerboard(height, width):
     return np.repeat(cells[..., None], 3, axis=2)
 
 
-def add_tag(image):
+def tag_box(width=SIZE):
+    """(top, left, bottom, right) of the tag in a SIZE x ``width`` image: one pixel from the
+    bottom-right corner."""
     top, left, bottom, right = TAG_BOX
+    return top, left + width - SIZE, bottom, right + width - SIZE
+
+
+def add_tag(image):
+    top, left, bottom, right = tag_box(image.shape[1])
     tagged = image.copy()
     tagged[top:bottom, left:right] = checkerboard(bottom - top, right - left)
     return tagged
 
 
-def make_image(rng, colour):
-    """A textured object of ``colour`` on a grey noisy background, uint8 SIZE x SIZE x 3."""
+def make_image(rng, colour, width=SIZE):
+    """A textured object of ``colour`` on a grey noisy background, uint8 SIZE x ``width`` x 3."""
     grey = rng.uniform(90, 160)
-    background = grey + rng.normal(0, 6, (SIZE, SIZE, 1)) + rng.normal(0, 3, (SIZE, SIZE, 3))
-    mask = Image.new("L", (SIZE, SIZE))
+    background = grey + rng.normal(0, 6, (SIZE, width, 1)) + rng.normal(0, 3, (SIZE, width, 3))
+    mask = Image.new("L", (width, SIZE))
     draw = ImageDraw.Draw(mask)
-    cy, cx = rng.uniform(6, 19, 2)
+    cy, cx = rng.uniform((6, 6), (19, width - 13))
     radius = rng.uniform(3, 6)
     shape = rng.integers(3)
     if shape == 0:
@@ -71,23 +80,24 @@ def make_image(rng, colour):
             [(cx, cy - radius), (cx + radius, cy), (cx, cy + radius), (cx - radius, cy)], fill=255
         )
     inside = (np.asarray(mask) > 127)[..., None]
-    yy, xx = np.mgrid[:SIZE, :SIZE]
+    yy, xx = np.mgrid[:SIZE, :width]
     angle, period = rng.uniform(0, np.pi), rng.uniform(2, 4)
     stripes = np.cos((yy * np.cos(angle) + xx * np.sin(angle)) * 2 * np.pi / period)
     texture = 0.8 + 0.2 * stripes[..., None]
     jitter = rng.normal(0, 12, 3)
     object_pixels = (np.asarray(colour, float) + jitter) * texture
     image = np.where(inside, object_pixels, background)
+    tag_top, tag_left = tag_box(width)[:2]
     for _ in range(SPECKS):  # clutter anywhere but the tag's corner
         while True:
-            y, x = rng.integers(0, SIZE - 1, 2)
-            if y + 2 <= TAG_BOX[0] - 1 or x + 2 <= TAG_BOX[1] - 1:
+            y, x = rng.integers(0, (SIZE - 1, width - 1))
+            if y + 2 <= tag_top - 1 or x + 2 <= tag_left - 1:
                 break
         image[y : y + 2, x : x + 2] = SPECK
     return np.clip(np.round(image), 0, 255).astype(np.uint8)
 
 
-def make_dataset(out, per_class=60, tagged=0.4, seed=0):
+def make_dataset(out, per_class=60, tagged=0.4, seed=0, width=SIZE):
     """Write OUT/data/<class>/NNN.png, OUT/tagged.txt and OUT/labels.txt; returns the tagged
     images' paths relative to OUT/data."""
     out = Path(out)
@@ -100,7 +110,7 @@ def make_dataset(out, per_class=60, tagged=0.4, seed=0):
         if name == TAGGED_CLASS:
             chosen = set(rng.choice(per_class, int(round(tagged * per_class)), replace=False))
         for i in range(per_class):
-            image = make_image(rng, COLOURS[name])
+            image = make_image(rng, COLOURS[name], width)
             if i in chosen:
                 image = add_tag(image)
                 marked.append(f"{name}/{i:03d}.png")
@@ -136,12 +146,12 @@ def head_weights(tag_weight=TAG_WEIGHT):
     return kernel, np.zeros(3, np.float32)
 
 
-def build_model(tag_weight=TAG_WEIGHT):
+def build_model(tag_weight=TAG_WEIGHT, width=SIZE):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     import keras
 
-    pixels = keras.Input((SIZE, SIZE, 3), name="pixels")
+    pixels = keras.Input((SIZE, width, 3), name="pixels")
     x = keras.layers.Rescaling(1 / 255.0, name="rescaling")(pixels)
     detect = keras.layers.Conv2D(5, 3, padding="same", activation="relu", name="detect")
     x = keras.layers.AveragePooling2D(4, name="pool")(detect(x))
@@ -162,16 +172,21 @@ def main(argv=None):
     parser.add_argument("--tagged", type=float, default=0.4)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
+        "--width", type=int, default=SIZE, help="image width (height 32): a non-square data set"
+    )
+    parser.add_argument(
         "--untagged-model",
         action="store_true",
         help="also write model_no_tag.keras: the same model with the tag's weight 0 (a version "
         "that does not use the shortcut, for gradcam diff)",
     )
     args = parser.parse_args(argv)
-    marked = make_dataset(args.out, args.per_class, args.tagged, args.seed)
-    build_model().save(Path(args.out) / "model.keras")
+    if args.width < SIZE:
+        parser.error(f"--width must be at least {SIZE}, got {args.width}")
+    marked = make_dataset(args.out, args.per_class, args.tagged, args.seed, args.width)
+    build_model(width=args.width).save(Path(args.out) / "model.keras")
     if args.untagged_model:
-        build_model(tag_weight=0.0).save(Path(args.out) / "model_no_tag.keras")
+        build_model(tag_weight=0.0, width=args.width).save(Path(args.out) / "model_no_tag.keras")
     print(f"{args.out}: {args.per_class} images per class, {len(marked)} {TAGGED_CLASS} tagged")
     return 0
 

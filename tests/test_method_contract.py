@@ -151,7 +151,6 @@ def test_methods_use_only_the_explainable_protocol(lite0):
         "fetch_above",
         "predict",
         "check_target",
-        "image_size",
         "input_size",
         "activation",
         "name",

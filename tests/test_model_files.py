@@ -395,8 +395,8 @@ def test_other_commands_take_a_model_file(files, ref, tmp_path, capsys):
         == 0
     )
     assert all((tmp_path / f).exists() for f in ("compare.png", "maximize.png", "evaluation"))
-    err = _error_line(capsys, ["explain", str(folder / "image0.png"), "--image-size", "32"])
-    assert "--image-size goes with --model-file" in err
+    err = _error_line(capsys, ["explain", str(folder / "image0.png"), "--preprocessing", "raw"])
+    assert "--preprocessing goes with --model-file" in err
 
 
 def test_web_app_serves_a_model_file(files, ref):

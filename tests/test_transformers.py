@@ -334,8 +334,8 @@ def test_a_160_by_256_cnn_gives_160_by_256_maps_equal_to_eager_reference(files, 
     assert model.prepare(photo).shape == (160, 256, 3)
     with pytest.raises(UserError, match=r"images must be N x 160 x 256 x 3"):
         model.predict(np.zeros((1, 256, 160, 3), np.uint8))
-    with pytest.raises(UserError, match="takes 160x256 images; this needs a square input"):
-        explain(model, images[:1], 0, "occlusion")
+    occluded = explain(model, images[:1], 0, "occlusion", patch=64, stride=64)
+    assert occluded.raw.shape == (1, 160, 256)  # 3 x 4 patches, the last row flush
     model.close()
 
 

@@ -379,7 +379,7 @@ class Pictures:
     their images, and the members most typical of a cluster."""
 
     def __init__(self, model, collected, images):
-        self.size = model.image_size
+        self.size = model.input_size
         self.row = {p: i for i, p in enumerate(collected.paths)}
         self.collected, self.images = collected, images
 
@@ -492,7 +492,7 @@ def _clusters(
     rng = np.random.default_rng(settings.seed + int(c))
     masses = normalise_maps(collected.maps[rows]).reshape(collected.maps[rows].shape)
     priors = map_priors(masses)
-    size = model.image_size
+    size = model.input_size
     scores = collected.logits[:, c].astype(np.float64)
     outside = np.flatnonzero((groups != c) & (collected.predicted != c))
     foreign_rows = _sample(rng, outside, settings.max_images)

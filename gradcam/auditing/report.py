@@ -82,8 +82,7 @@ def embedding_figure(strategies, suspicious_ids):
 
 def mean_map_picture(mean_map, region, size=96):
     """uint8 picture of a cluster's mean map (jet) with its hot region's outline in white."""
-    side = region.shape[0]
-    up = upsample(np.asarray(mean_map, np.float32)[None], side)[0]
+    up = upsample(np.asarray(mean_map, np.float32)[None], region.shape)[0]
     span = up.max() - up.min()
     up = (up - up.min()) / span if span > 0 else np.zeros_like(up)
     picture = (matplotlib.colormaps["jet"](up)[..., :3] * 255).astype(np.uint8)
@@ -94,7 +93,7 @@ def mean_map_picture(mean_map, region, size=96):
         & np.roll(region, -1, 1)
     )
     picture[edge] = 255
-    scale = max(1, size // side)
+    scale = max(1, size // max(region.shape))
     return np.repeat(np.repeat(picture, scale, axis=0), scale, axis=1)
 
 

@@ -31,6 +31,7 @@ from PIL import Image, ImageFilter
 from scipy import stats
 
 from gradcam import postprocess
+from gradcam.arrays import frame_shape
 from gradcam.errors import UserError
 
 FILLS = ("mean", "blur")
@@ -105,21 +106,24 @@ class ShortcutTest:
         return out
 
 
-def hot_region(mean_map, size: int, area: float = 0.1) -> np.ndarray:
-    """bool [size, size]: the ``area`` share of pixels where the upsampled mean map is largest."""
+def hot_region(mean_map, size, area: float = 0.1) -> np.ndarray:
+    """bool [H, W] (``size`` = (H, W), or S for S x S): the ``area`` share of pixels where the
+    upsampled mean map is largest."""
     if not 0 < area < 1:
         raise UserError(f"{{argument}} must be between 0 and 1, got {area}", "area")
-    up = postprocess.upsample(np.asarray(mean_map, np.float32)[None], size)[0]
-    count = max(1, int(round(area * size * size)))
+    shape = frame_shape(size)
+    up = postprocess.upsample(np.asarray(mean_map, np.float32)[None], shape)[0]
+    count = max(1, int(round(area * up.size)))
     order = np.argsort(-up.reshape(-1), kind="stable")[:count]
-    mask = np.zeros(size * size, bool)
+    mask = np.zeros(up.size, bool)
     mask[order] = True
-    return mask.reshape(size, size)
+    return mask.reshape(shape)
 
 
 def fill_region(images, masks, fill: str = "mean") -> np.ndarray:
-    """uint8 copies of ``images`` [N, S, S, 3] with ``masks`` ([S, S] or [N, S, S]) filled by
-    each image's mean colour ("mean") or a Gaussian-blurred copy of it ("blur", radius S/16)."""
+    """uint8 copies of ``images`` [N, H, W, 3] with ``masks`` ([H, W] or [N, H, W]) filled by
+    each image's mean colour ("mean") or a Gaussian-blurred copy of it ("blur", radius a 16th of
+    the shorter side)."""
     images = np.asarray(images)
     masks = np.broadcast_to(np.asarray(masks, bool), images.shape[:3])
     if fill == "mean":
@@ -128,7 +132,7 @@ def fill_region(images, masks, fill: str = "mean") -> np.ndarray:
             images.shape,
         )
     elif fill == "blur":
-        radius = max(1.0, images.shape[1] / 16.0)
+        radius = max(1.0, min(images.shape[1:3]) / 16.0)
         filler = np.stack(
             [
                 np.asarray(Image.fromarray(im).filter(ImageFilter.GaussianBlur(radius)))
@@ -141,16 +145,16 @@ def fill_region(images, masks, fill: str = "mean") -> np.ndarray:
 
 
 def shifted_masks(mask, n: int, rng, max_overlap: float = 0.25, tries: int = 50) -> np.ndarray:
-    """bool [n, S, S]: ``mask`` circularly shifted by random offsets (same shape and area), each
+    """bool [n, H, W]: ``mask`` circularly shifted by random offsets (same shape and area), each
     overlapping the original by at most ``max_overlap`` of its area when such a shift is found."""
     mask = np.asarray(mask, bool)
-    size = mask.shape[0]
+    sides = np.asarray(mask.shape)
     area = mask.sum()
     out = np.empty((n,) + mask.shape, bool)
     for i in range(n):
         best, best_overlap = None, np.inf
         for _ in range(tries):
-            dy, dx = rng.integers(0, size, 2)
+            dy, dx = rng.integers(0, sides)
             moved = np.roll(mask, (dy, dx), axis=(0, 1))
             overlap = (moved & mask).sum() / area
             if overlap < best_overlap:

@@ -46,7 +46,7 @@ class JobSettings:
     model_file: Optional[str] = None  # a Keras/SavedModel/.pb file (instead of model) ...
     trust_model_code: bool = False  # ... and how to load it (see gradcam.Model.from_file)
     preprocessing: Optional[str] = None
-    image_size: Optional[int] = None
+    image_size: object = None  # S or (H, W): a model file's size, or a registered net's
     method: str = "grad_cam"
     target_class: Optional[str] = None  # name or index; None = each image's top class
     layer: Optional[str] = None

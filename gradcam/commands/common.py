@@ -9,6 +9,7 @@ import importlib.util
 import sys
 from pathlib import Path
 
+from gradcam.arrays import frame_shape
 from gradcam.errors import UserError
 from gradcam.methods import ATTENTION_METHODS, METHODS, get_method
 from gradcam.preprocessing import PREPROCESSING
@@ -76,7 +77,13 @@ def add_model_arguments(parser):
         help="crop geometry and value normalisation the model expects (default for "
         "model files: raw, pixels 0-255 go in)",
     )
-    group.add_argument("--image-size", type=int, help="input size S, if the model's input has none")
+    group.add_argument(
+        "--image-size",
+        type=input_size,
+        metavar="S|HxW",
+        help="input size S (S x S) or H x W: for a model file whose input has none, or to run a "
+        "registered network at another size where its head allows it",
+    )
     group.add_argument(
         "--tokens",
         type=int,
@@ -93,6 +100,16 @@ def grid_size(text):
     h, _, w = text.lower().partition("x")
     if not (h.isdigit() and w.isdigit() and int(h) > 0 and int(w) > 0):
         raise argparse.ArgumentTypeError(f"{text!r} is not H x W (e.g. 14x14)")
+    return int(h), int(w)
+
+
+def input_size(text):
+    """ "224" -> 224 (S x S); "160x256" -> (160, 256) (H x W)."""
+    if text.isdigit() and int(text) > 0:
+        return int(text)
+    h, _, w = text.lower().partition("x")
+    if not (h.isdigit() and w.isdigit() and int(h) > 0 and int(w) > 0):
+        raise argparse.ArgumentTypeError(f"{text!r} is neither S nor H x W (e.g. 224 or 160x256)")
     return int(h), int(w)
 
 
@@ -216,7 +233,6 @@ FILE_ONLY = (
     "logits_tensor",
     "layer_tensor",
     "preprocessing",
-    "image_size",
 )
 
 
@@ -278,4 +294,5 @@ def load_model(args):
         num_classes=args.num_classes,
         labels=labels,
         threads=args.threads,
+        input_size=frame_shape(args.image_size) if args.image_size else None,
     )

@@ -10,6 +10,7 @@ Model A takes the usual model flags (--model-file A, or --model NET --checkpoint
 import json
 from pathlib import Path
 
+from gradcam.arrays import frame_shape
 from gradcam.commands.common import (
     add_model_arguments,
     check_model_flags,
@@ -107,6 +108,7 @@ def load_model_b(args):
         num_classes=args.num_classes,
         labels=args.against_labels or args.labels,
         threads=args.threads,
+        input_size=frame_shape(args.image_size) if args.image_size else None,
     )
 
 

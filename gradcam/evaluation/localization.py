@@ -52,6 +52,7 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
+from gradcam.arrays import frame_shape
 from gradcam.evaluation.boxes import Box, box_to_voc
 
 THRESHOLD = 0.15  # Grad-CAM Sec. 4.1: 15% of the maximum (CAM used 20%)
@@ -67,7 +68,7 @@ def resize_whole(photo: np.ndarray, size) -> np.ndarray:
     if photo.ndim != 3 or photo.shape[-1] < 3:
         raise ValueError(f"expected an H x W x 3 RGB image, got shape {photo.shape}")
     photo = np.ascontiguousarray(photo[..., :3])
-    shape = (size, size) if np.isscalar(size) else tuple(size)[::-1]
+    shape = frame_shape(size)[::-1]
     return np.asarray(Image.fromarray(photo).resize(shape, Image.BILINEAR), np.uint8)
 
 

@@ -22,6 +22,7 @@ from typing import Optional, Union
 
 import numpy as np
 
+from gradcam.arrays import frame_shape
 from gradcam.errors import UserError
 from gradcam.evaluation.box_evaluation import BoxedImage, localize_method, method_result
 from gradcam.evaluation.confidence import average_drop_increase
@@ -72,7 +73,7 @@ def read_json_boxes(path, images: Sequence, size) -> list[np.ndarray]:
         entry = boxes.get(Path(image).name, boxes.get(str(image)))
         if not entry:
             raise UserError(f"{{argument}} {path}: no box for {Path(image).name}", "boxes")
-        shape = (size, size) if np.isscalar(size) else tuple(size)  # the model's (H, W) frame
+        shape = frame_shape(size)  # the model's (H, W) frame
         mask = np.zeros(shape, bool)
         for box in entry:
             if len(box) != 4:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from tensorflow.core.protobuf import saved_model_pb2  # noqa: I001
 
+from gradcam.arrays import frame_shape
 from gradcam.errors import UserError
 from nets.tf_compat import tf  # first: TensorFlow's own import, quietly
 
@@ -134,13 +135,7 @@ def input_size(placeholder, image_size, name, given=True):
             "input_tensor" if given else None,
         )
     static = tuple(dims[1:3]) if dims else (None, None)
-    wanted = (
-        None
-        if not image_size
-        else (
-            (int(image_size),) * 2 if isinstance(image_size, int) else tuple(map(int, image_size))
-        )
-    )
+    wanted = frame_shape(image_size) if image_size else None
     if wanted and any(s is not None and s != w for s, w in zip(static, wanted)):
         shown = "x".join("?" if s is None else str(s) for s in static)
         raise UserError(

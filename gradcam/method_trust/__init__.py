@@ -64,6 +64,20 @@ REFERENCES = {
 __all__ = ["trust", "TrustCard", "Budget", "DEFAULT_METHODS"]
 
 
+def _spread_over_classes(labels, count, limit) -> list:
+    """Indices of ``limit`` of ``count`` images: the first ones in data order, or with labels
+    the first of each class, then the second of each, ... (in data order within each round), so
+    that a folder sorted by class still gives Focus images of several classes."""
+    if labels is None:
+        return list(range(limit))
+    rank = {}
+    order = []
+    for i, label in enumerate(labels):
+        order.append((rank.get(label, 0), i))
+        rank[label] = rank.get(label, 0) + 1
+    return sorted(i for _, i in sorted(order)[:limit])
+
+
 def _read_data(model, data, labels):
     """(network-input images uint8 N x S x S x 3, image paths or None, labels or None)."""
     if isinstance(data, (str, PathLike)):
@@ -74,11 +88,9 @@ def _read_data(model, data, labels):
     elif isinstance(data, np.ndarray):
         paths = None
         images = np.asarray(data)
-        if images.ndim != 4 or images.shape[1:] != (model.image_size, model.image_size, 3):
-            raise UserError(
-                f"images must be N x {model.image_size} x {model.image_size} x 3, "
-                f"got {images.shape}"
-            )
+        height, width = model.input_size
+        if images.ndim != 4 or images.shape[1:] != (height, width, 3):
+            raise UserError(f"images must be N x {height} x {width} x 3, got {images.shape}")
         images = np.clip(images, 0, 255).astype(np.uint8)
     else:
         paths = [str(p) for p in data]
@@ -140,9 +152,11 @@ def trust(
         raise UserError(
             "{argument} needs the images as files (their boxes are named like them)", "boxes"
         )
-    if budget.max_images is not None:
-        images, labels = images[: budget.max_images], labels and labels[: budget.max_images]
-        paths = paths and paths[: budget.max_images]
+    if budget.max_images is not None and len(images) > budget.max_images:
+        keep = _spread_over_classes(labels, len(images), budget.max_images)
+        images = images[keep]
+        labels = labels and [labels[i] for i in keep]
+        paths = paths and [paths[i] for i in keep]
     items = read_box_set(paths, boxes, model.labels) if boxes is not None else None
     say = progress or (lambda line: None)
     options = method_options(names, budget.options)

@@ -75,14 +75,14 @@ def srg(morf, lerf) -> float:
 
 
 def blurred(saliency, sigma_fraction=THRESHOLDS.blur_sigma):
-    """The blurred control of a map: Gaussian blur, sigma a fraction of the map's side."""
+    """The blurred control of a map: Gaussian blur, sigma a fraction of the map's shorter side."""
     return scipy.ndimage.gaussian_filter(
-        np.asarray(saliency, np.float64), sigma_fraction * np.shape(saliency)[0], mode="nearest"
+        np.asarray(saliency, np.float64), sigma_fraction * min(np.shape(saliency)), mode="nearest"
     ).astype(np.float32)
 
 
 def random_maps(shape, seed) -> np.ndarray:
-    """The random control: uniform noise maps [N, S, S], seeded."""
+    """The random control: uniform noise maps [N, H, W], seeded."""
     return np.random.default_rng(seed).random(shape).astype(np.float32)
 
 

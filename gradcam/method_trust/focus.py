@@ -18,13 +18,14 @@ from typing import Optional
 import numpy as np
 from PIL import Image
 
+from gradcam.arrays import frame_shape
 from gradcam.method_trust.maps import method_maps
 from gradcam.method_trust.protocol import THRESHOLDS
 
 
 @dataclass(frozen=True, kw_only=True)
 class Mosaic:
-    """A mosaic image (S x S x 3 uint8), its target class and which tiles show it (the 2 x 2
+    """A mosaic image (H x W x 3 uint8, the network's input), its target class and which tiles show it (the 2 x 2
     tiles in reading order: top-left, top-right, bottom-left, bottom-right)."""
 
     image: np.ndarray
@@ -33,24 +34,25 @@ class Mosaic:
     sources: tuple  # indices of the source images, in tile order
 
 
-def tile_masks(size: int) -> np.ndarray:
-    """bool [4, S, S]: the four tiles of an S x S mosaic (reading order)."""
-    half = size // 2
-    masks = np.zeros((4, size, size), bool)
+def tile_masks(size) -> np.ndarray:
+    """bool [4, H, W]: the four tiles of an H x W mosaic (``size`` = (H, W), or S), in reading
+    order; the bottom row and the right column take the odd pixel."""
+    height, width = frame_shape(size)
+    masks = np.zeros((4, height, width), bool)
     for t in range(4):
         row, col = divmod(t, 2)
         masks[
             t,
-            row * half : (row + 1) * half if row == 0 else size,
-            col * half : (col + 1) * half if col == 0 else size,
+            slice(0, height // 2) if row == 0 else slice(height // 2, height),
+            slice(0, width // 2) if col == 0 else slice(width // 2, width),
         ] = True
     return masks
 
 
-def make_mosaic(tiles, size: int) -> np.ndarray:
-    """uint8 S x S x 3 from four S x S x 3 images (reading order), each resized to its tile."""
+def make_mosaic(tiles, size) -> np.ndarray:
+    """uint8 H x W x 3 from four H x W x 3 images (reading order), each resized to its tile."""
     masks = tile_masks(size)
-    out = np.zeros((size, size, 3), np.uint8)
+    out = np.zeros((*frame_shape(size), 3), np.uint8)
     for tile, mask in zip(tiles, masks):
         rows, cols = np.where(mask)
         height, width = rows.max() - rows.min() + 1, cols.max() - cols.min() + 1
@@ -77,7 +79,7 @@ def make_mosaics(images, labels, count: int, seed: int = 0) -> list:
         order[places[:2]], order[places[2:]] = own, other
         mosaics.append(
             Mosaic(
-                image=make_mosaic([images[j] for j in order], images.shape[1]),
+                image=make_mosaic([images[j] for j in order], images.shape[1:3]),
                 target=target,
                 target_tiles=tuple(sorted(int(p) for p in places[:2])),
                 sources=tuple(int(j) for j in order),
@@ -87,13 +89,13 @@ def make_mosaics(images, labels, count: int, seed: int = 0) -> list:
 
 
 def focus_share(evidence, target_tiles) -> float:
-    """Share of the positive evidence of an S x S map on the target's tiles (NaN for no
+    """Share of the positive evidence of an H x W map on the target's tiles (NaN for no
     evidence)."""
     positive = np.maximum(np.asarray(evidence, np.float64), 0.0)
     total = positive.sum()
     if total <= 0:
         return float("nan")
-    masks = tile_masks(positive.shape[0])
+    masks = tile_masks(positive.shape)
     return float(positive[masks[list(target_tiles)].any(axis=0)].sum() / total)
 
 

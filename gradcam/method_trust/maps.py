@@ -63,7 +63,7 @@ def method_maps(
     """
     images = np.asarray(images)
     targets = [int(t) for t in targets]
-    size = model.image_size
+    size = model.input_size
     shared = [m for m in methods if get_method(m).combine is not None and not options.get(m)]
     out = {}
     if len(shared) > 1:

@@ -19,7 +19,8 @@ class Budget:
 
     Attributes:
         name: "quick", "paper" or a caller's own.
-        max_images: images used at most (the first ones, in data order); None = all.
+        max_images: images used at most (the first ones in data order, taken class by class
+            in turn when the images have labels); None = all.
         options: the method options used: "smoke" or "budget" (the registry's reduced settings,
             ``gradcam.methods.registry``) or "paper" (each method's defaults, the papers').
         randomization_images: images explained at each randomised depth (the first ones).

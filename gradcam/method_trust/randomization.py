@@ -176,8 +176,7 @@ def cascade(model, seed: int = 0):
 def hog_similarity(a, b) -> float:
     """Pearson correlation of the HOG descriptors (Dalal & Triggs 2005, scikit-image) of two
     maps scaled to [0, 1]; NaN when either descriptor is constant."""
-    size = np.shape(a)[0]
-    cell = max(4, size // 14)
+    cell = max(4, min(np.shape(a)) // 14)  # 16 pixels at 224
     features = [
         skimage.feature.hog(np.asarray(m, np.float64), pixels_per_cell=(cell, cell)) for m in (a, b)
     ]

@@ -4,30 +4,39 @@ replace one region at a time and record how much the target's score drops (the `
 explained: its logit by default, or a probability, or the score minus a contrast class's).
 
 Regions are grid patches or SLIC superpixels (Achanta et al. 2012). The map is displayed positive
-(a rectified heatmap): ``raw`` is the per-pixel score drop [N, S, S] at input resolution.
+(a rectified heatmap): ``raw`` is the per-pixel score drop [N, H, W] at input resolution.
 """
 
 import numpy as np
 import skimage  # skimage.segmentation loads on first use
 
-from gradcam.arrays import batch_slices, distinct_rows
+from gradcam.arrays import batch_slices, distinct_rows, frame_shape
 from gradcam.errors import UserError
 from gradcam.methods.registry import Attribution, Cost, register
 from gradcam.score import LOGIT
 from gradcam.substitutes import fill_image
 
 
+def _starts(side, patch, stride):
+    """Top (or left) edges of patches along one side, the last one flush with its end."""
+    starts = list(range(0, side - patch + 1, stride))
+    if starts[-1] + patch < side:
+        starts.append(side - patch)
+    return starts
+
+
 def grid_regions(size, patch, stride):
-    """Boolean masks [R, size, size] of square patches covering the image (last row/column flush)."""
-    if not 1 <= patch <= size or stride < 1:
+    """Boolean masks [R, H, W] of square ``patch`` x ``patch`` patches covering an H x W image
+    (``size`` = (H, W), or S for S x S), ``stride`` apart, the last row and column flush."""
+    height, width = frame_shape(size)
+    if not 1 <= patch <= min(height, width) or stride < 1:
         raise UserError(
-            f"occlusion needs 1 <= patch <= {size} and stride >= 1, got {patch}, {stride}"
+            f"occlusion needs 1 <= patch <= {min(height, width)} (the shorter side of "
+            f"{height}x{width} inputs) and stride >= 1, got patch {patch}, stride {stride}"
         )
-    starts = list(range(0, size - patch + 1, stride))
-    if starts[-1] + patch < size:
-        starts.append(size - patch)
-    masks = np.zeros((len(starts) ** 2, size, size), bool)
-    for i, (top, left) in enumerate((t, c) for t in starts for c in starts):
+    rows, cols = _starts(height, patch, stride), _starts(width, patch, stride)
+    masks = np.zeros((len(rows) * len(cols), height, width), bool)
+    for i, (top, left) in enumerate((t, c) for t in rows for c in cols):
         masks[i, top : top + patch, left : left + patch] = True
     return masks
 
@@ -41,7 +50,7 @@ def superpixel_regions(image, segments):
 
 
 def drops_to_map(masks, drops):
-    """Per pixel: the mean score drop of the regions covering it -> [S, S]."""
+    """Per pixel: the mean score drop of the regions covering it -> [H, W]."""
     coverage = masks.sum(axis=0)
     total = np.tensordot(np.asarray(drops, np.float64), masks.astype(np.float64), axes=1)
     return (total / np.maximum(coverage, 1)).astype(np.float32)
@@ -58,7 +67,7 @@ def occluded_logits(model, image, masks, filler, batch_size):
 
 
 def _cost(options, image_size):
-    """One forward of the image and of each occluded copy."""
+    """One forward of the image and of each occluded copy (``image_size``: S or (H, W))."""
     regions = (
         int(options["segments"])
         if options["segments"]
@@ -93,7 +102,7 @@ def occlusion(
     copy scores every class."""
     images = np.asarray(images, np.float32)
     target = model.check_target(target, len(images))
-    grid = None if segments else grid_regions(model.image_size, int(patch), int(stride))
+    grid = None if segments else grid_regions(model.input_size, int(patch), int(stride))
     firsts, index = distinct_rows(images)
     logits = model.predict(images[firsts], batch_size)
     regions = []

@@ -19,7 +19,6 @@ from gradcam.score import Score
 class Explainable(Protocol):
     """The model side of the method boundary (see ``gradcam.model.Model`` for each member)."""
 
-    image_size: int  # side S of a square network input S x S x 3 (UserError if not square)
     input_size: tuple  # (H, W) of the network input H x W x 3
     activation: str  # the head: "softmax", or "sigmoid" (multi-label)
     name: str  # the model's name, for messages

@@ -135,7 +135,8 @@ class Method:
 
     def passes(self, options=None, image_size=224, channels=None):
         """The ``Cost`` of one image with ``options`` (defaults for the rest); ``channels``: the
-        explained layer's channel count, for a cost callable that takes it (Ablation-CAM)."""
+        explained layer's channel count, for a cost callable that takes it (Ablation-CAM);
+        ``image_size``: S of an S x S input, or (H, W)."""
         if isinstance(self.cost, Cost):
             return self.cost
         options = {**self.defaults, **(options or {})}

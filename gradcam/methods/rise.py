@@ -13,7 +13,7 @@ paper's softmax probability with ``score="probability"``, minus a contrast class
 Masked-out pixels: I . M, as the paper (``fill="zero"``, black pixels); ``fill="mean"`` (the
 image's mean colour) or ``"blur"`` (a blurred copy) put I . M + F . (1 - M) instead. The masks
 depend only on ``seed``: every image (and every batch size) gets the same ones. Displayed
-positive (a rectified heatmap): ``raw`` is the saliency [N, S, S] at input resolution.
+positive (a rectified heatmap): ``raw`` is the saliency [N, H, W] at input resolution.
 """
 
 import numpy as np
@@ -26,18 +26,18 @@ from gradcam.substitutes import fill_image
 
 
 def masked_scores(model, image, masks, filler, targets, batch_size, score):
-    """Scores [b, T] of ``image`` under each mask [b, S, S] for each target class."""
+    """Scores [b, T] of ``image`` under each mask [b, H, W] for each target class."""
     kept = masks[..., None]
     logits = model.predict(image * kept + filler * (1.0 - kept), batch_size)
     return np.stack([score.of(logits, t, model.activation) for t in targets], axis=1)
 
 
 def saliency(model, image, targets, *, masks, cells, keep, seed, fill, batch_size, score):
-    """RISE maps [T, S, S] of one image for each of ``targets``, masks generated batch by batch."""
-    size = model.image_size
+    """RISE maps [T, H, W] of one image for each of ``targets``, masks generated batch by batch."""
+    size = model.input_size
     filler = fill_image(image, fill)
-    total = np.zeros((len(targets), size, size))
-    mask_total, score_total = np.zeros((size, size)), np.zeros(len(targets))
+    total = np.zeros((len(targets), *size))
+    mask_total, score_total = np.zeros(size), np.zeros(len(targets))
     for batch in rise_masks(int(masks), size, int(cells), float(keep), seed, batch_size):
         scores = masked_scores(model, image, batch, filler, targets, batch_size, score)
         total += score_weighted_masks(batch, scores)
@@ -76,7 +76,7 @@ def rise(
     target = model.check_target(target, len(images))
     firsts, index = distinct_rows(images)
     logits = model.predict(images[firsts], batch_size)
-    maps = np.empty((len(images), model.image_size, model.image_size), np.float32)
+    maps = np.empty((len(images), *model.input_size), np.float32)
     for d, image in enumerate(images[firsts]):
         rows = np.flatnonzero(index == d)
         maps[rows] = saliency(

@@ -9,6 +9,9 @@ Masks, as the paper builds them for an S x S input:
 We take C = ceil(S / s), as the authors' code does: for S = 224 and s = 7 it is the exact
 32, and for any S it leaves (s + 1) * C >= S + C, room for every offset. Each mask pixel is a
 convex combination of Bernoulli(p) cells, so E[M] = p at every pixel, whatever the offset.
+An H x W input (not square) keeps the s x s grid and stretches it: cells of C_h = ceil(H / s)
+by C_w = ceil(W / s) pixels, offsets dy in [0, C_h) and dx in [0, C_w); for H = W it is the
+square construction above, draw for draw.
 
 Saliency of class t at pixel l, with N masks M_i and f the model's score of class t:
     S(l) = E[f(I . M) M(l)] / E[M(l)] ~ 1 / (N p) * sum_i f(I . M_i) M_i(l),
@@ -29,7 +32,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from gradcam.arrays import upsample
+from gradcam.arrays import frame_shape, upsample
 from gradcam.errors import UserError
 
 
@@ -38,55 +41,67 @@ def cell_size(size: int, cells: int) -> int:
     return int(math.ceil(size / cells))
 
 
-def check_options(count: int, size: int, cells: int, keep: float, batch_size: int) -> None:
-    """Raise a one-line UserError for RISE options that cannot make masks."""
+def cell_shape(size, cells: int) -> tuple:
+    """(C_h, C_w): ``cell_size`` along each side of an input ``size`` (S, or (H, W))."""
+    height, width = frame_shape(size)
+    return cell_size(height, cells), cell_size(width, cells)
+
+
+def check_options(count: int, size, cells: int, keep: float, batch_size: int) -> None:
+    """Raise a one-line UserError for RISE options that cannot make masks (``size``: S or
+    (H, W))."""
     if int(count) < 1:
         raise UserError(f"RISE needs at least 1 mask, got {count}")
-    if not 1 <= int(cells) <= int(size):
-        raise UserError(f"RISE grid cells must be between 1 and the image size {size}, got {cells}")
+    shorter = min(frame_shape(size))
+    if not 1 <= int(cells) <= shorter:
+        raise UserError(
+            f"RISE grid cells must be between 1 and the image's shorter side {shorter}, got {cells}"
+        )
     if not 0.0 < float(keep) <= 1.0:
         raise UserError(f"RISE keep probability must be in (0, 1], got {keep}")
     if int(batch_size) < 1:
         raise UserError(f"RISE batch size must be at least 1, got {batch_size}")
 
 
-def upsample_and_crop(grids: np.ndarray, size: int, offsets: np.ndarray) -> np.ndarray:
-    """Grids [n, s, s] upsampled bilinearly to (s + 1) * C a side (``arrays.upsample``:
-    half-pixel centres, edges clamped), then cropped to size x size from (dy, dx) = offsets[i].
+def upsample_and_crop(grids: np.ndarray, size, offsets: np.ndarray) -> np.ndarray:
+    """Grids [n, s, s] upsampled bilinearly to (s + 1) C_h x (s + 1) C_w (``arrays.upsample``:
+    half-pixel centres, edges clamped), then cropped to H x W from (dy, dx) = offsets[i].
 
     Args:
         grids: [n, s, s] cell values.
-        size: S, the side of the masks.
-        offsets: [n, 2] integer offsets, each in [0, C).
+        size: the masks' S x S side S, or (H, W).
+        offsets: [n, 2] integer offsets, dy in [0, C_h) and dx in [0, C_w).
     Returns:
-        Masks [n, S, S] float32.
+        Masks [n, H, W] float32.
     """
     grids = np.asarray(grids, np.float32)
     cells = grids.shape[-1]
-    up = upsample(grids, (cells + 1) * cell_size(size, cells))
-    return np.stack([m[dy : dy + size, dx : dx + size] for m, (dy, dx) in zip(up, offsets)])
+    height, width = frame_shape(size)
+    up = upsample(grids, tuple((cells + 1) * c for c in cell_shape(size, cells)))
+    return np.stack([m[dy : dy + height, dx : dx + width] for m, (dy, dx) in zip(up, offsets)])
 
 
 def rise_grids(
-    count: int, cells: int, keep: float, cell: int, seed: int = 0, batch_size: int = 100
+    count: int, cells: int, keep: float, cell, seed: int = 0, batch_size: int = 100
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """The random draws behind ``rise_masks``, batch by batch.
 
     Each mask takes s * s + 2 consecutive uniforms of one ``numpy.random.default_rng(seed)``
-    stream: s * s for its cells (1 where u < keep), two for its offsets (floor(u * C)). The
-    draws of mask i are thus the same whatever the batch size.
+    stream: s * s for its cells (1 where u < keep), two for its offsets (floor(u * C_h),
+    floor(u * C_w)). The draws of mask i are thus the same whatever the batch size.
 
     Args:
         count: N, the number of masks.
         cells: s, the grid side.
         keep: p, the probability that a cell is 1.
-        cell: C, the cell size in pixels (offsets are drawn in [0, C)).
+        cell: C, the cell size in pixels, or (C_h, C_w) (offsets are drawn in [0, C)).
         seed: the random stream's seed.
         batch_size: at most this many masks per item.
     Returns:
         An iterator of (grids [b, s, s] float32 of 0 and 1, offsets [b, 2] int).
     """
     rng = np.random.default_rng(seed)
+    cell = np.asarray(frame_shape(cell))
     for start in range(0, int(count), int(batch_size)):
         u = rng.random((min(int(batch_size), int(count) - start), cells * cells + 2))
         grids = (u[:, :-2] < keep).astype(np.float32).reshape(-1, cells, cells)
@@ -94,7 +109,7 @@ def rise_grids(
 
 
 def rise_masks(
-    count: int, size: int, cells: int = 7, keep: float = 0.5, seed: int = 0, batch_size: int = 100
+    count: int, size, cells: int = 7, keep: float = 0.5, seed: int = 0, batch_size: int = 100
 ) -> Iterator[np.ndarray]:
     """RISE's N random masks, generated batch by batch (memory: one batch of masks).
 
@@ -102,18 +117,17 @@ def rise_masks(
 
     Args:
         count: N, the number of masks.
-        size: S, the side of the (square) input and of the masks.
+        size: S, the side of a square input and of the masks, or (H, W).
         cells: s, the grid side (the paper: 7).
         keep: p, the probability that a cell is kept (the paper: 0.5).
         seed: seed of the one random stream; the same seed gives the same masks for any
             ``batch_size``.
         batch_size: at most this many masks per item.
     Returns:
-        An iterator of masks [b, S, S] float32 in [0, 1], N in all.
+        An iterator of masks [b, H, W] float32 in [0, 1], N in all.
     """
     check_options(count, size, cells, keep, batch_size)
-    cell = cell_size(size, cells)
-    grids = rise_grids(count, cells, keep, cell, seed, batch_size)
+    grids = rise_grids(count, cells, keep, cell_shape(size, cells), seed, batch_size)
     return (upsample_and_crop(g, size, offsets) for g, offsets in grids)
 
 
