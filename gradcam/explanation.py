@@ -53,7 +53,7 @@ class Explanation:
 
     Attributes:
         method: the registered method's name.
-        images: uint8 N x S x S x 3, the images the network saw.
+        images: uint8 N x H x W x 3, the images the network saw.
         target: int [N], the class explained in each row (model label space).
         logits: [N, C] of each row's image.
         map: [N, S, S] float32 in [0, 1] at network input resolution (all zeros when degenerate).
@@ -232,7 +232,7 @@ def explain(
     Args:
         model: a ``gradcam.Model``.
         images: a path, a list of paths, a PIL image, an H x W x 3 uint8 photo (prepared as the CLI
-            prepares it), or an N x S x S x 3 batch of network-input pixels.
+            prepares it), or an N x H x W x 3 batch of network-input pixels.
         target: a class name or index, a list of them (one per image, or several classes of one
             image), or None for each image's top class.
         method: a registered method (``gradcam list methods``), or its ``Method`` record when

@@ -1,6 +1,6 @@
 """Export a registered network as a frozen GraphDef (.pb) and as a SavedModel.
 
-Both take the network's input AFTER value normalisation (``input``, float32 N x S x S x 3) and
+Both take the network's input AFTER value normalisation (``input``, float32 N x H x W x 3) and
 give ``logits``; ``Model.from_file`` explains them (tensors found, or given as this module prints)::
 
     python -m gradcam.export efficientnet_lite0 exported/

@@ -1,5 +1,5 @@
 """What ``explain`` is given, made into what the network sees: images (paths, PIL images, photos,
-batches) into N x S x S x 3 network inputs, and targets (names, indices, lists) into one class
+batches) into N x H x W x 3 network inputs, and targets (names, indices, lists) into one class
 index per row."""
 
 from collections.abc import Sequence
@@ -19,8 +19,8 @@ TargetInput = Union[None, int, str, Sequence]
 def network_inputs(
     model, images: ImageInput, central_fraction: Optional[float] = None
 ) -> np.ndarray:
-    """N x S x S x 3 network-input pixels from a path, a PIL image, an H x W x 3 uint8 photo (each
-    prepared as the CLI prepares it), a list of those, or an N x S x S x 3 batch (used as given)."""
+    """N x H x W x 3 network-input pixels from a path, a PIL image, an H x W x 3 uint8 photo (each
+    prepared as the CLI prepares it), a list of those, or an N x H x W x 3 batch (used as given)."""
     if isinstance(images, np.ndarray) and images.ndim == 4:
         return images
     items = list(images) if isinstance(images, (list, tuple)) else [images]
@@ -38,7 +38,7 @@ def photo_array(item):
     photo = np.asarray(item)
     if photo.ndim != 3 or photo.shape[2] != 3 or photo.dtype != np.uint8:
         raise UserError(
-            f"an image array must be an H x W x 3 uint8 photo (or an N x S x S x 3 "
+            f"an image array must be an H x W x 3 uint8 photo (or an N x H x W x 3 "
             f"batch of network inputs), got {photo.dtype} {photo.shape}"
         )
     return photo

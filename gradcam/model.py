@@ -221,7 +221,7 @@ class Model:
 
     @property
     def input_tensor(self):
-        """The placeholder of network-input pixels N x S x S x 3 (0..255; normalised inside)."""
+        """The placeholder of network-input pixels N x H x W x 3 (0..255; normalised inside)."""
         return self._images
 
     @property
@@ -383,7 +383,7 @@ class Model:
         """Named quantities of ``images`` (see ``FETCH_KEYS``), one session run per batch.
 
         Args:
-            images: network-input pixels N x S x S x 3 (uint8 or float in [0, 255]).
+            images: network-input pixels N x H x W x 3 (uint8 or float in [0, 255]).
             target: one class index per image (or one for all); None = each image's top class.
             keys: names from ``FETCH_KEYS``.
             layer: the layer of "activations"/"layer_gradients" (default: ``default_layer``).
@@ -539,7 +539,7 @@ class Model:
         return {k: np.concatenate(v) for k, v in parts.items()}
 
     def check_images(self, images) -> np.ndarray:
-        """Network-input pixels N x S x S x 3 as float32; UserError for another shape or NaNs."""
+        """Network-input pixels N x H x W x 3 as float32; UserError for another shape or NaNs."""
         images = np.asarray(images)
         height, width = self.input_size
         if images.ndim != 4 or images.shape[1:] != (height, width, 3):

@@ -74,7 +74,7 @@ class ClusterAudit:
         accuracy: share of members whose top class is their true class (None: unlabelled).
         confidence: mean probability of the class over the members.
         test: the shortcut test; suspicious / reasons: ``shortcut.judge``'s verdict.
-        hot_region: bool [S, S] the region R the test masked.
+        hot_region: bool [H, W] the region R the test masked (the network input's frame).
         members_file: the file of member paths written for a suspicious cluster (else None).
     """
 

@@ -22,7 +22,7 @@ PNG_LEVEL = 3  # zlib level of the overlays, as visualize.save_png writes them
 @dataclass(kw_only=True)
 class Decoded:
     path: str
-    image: Optional[np.ndarray]  # uint8 S x S x 3 network input, or None when unreadable
+    image: Optional[np.ndarray]  # uint8 H x W x 3 network input, or None when unreadable
     error: Optional[str] = None
     seconds: float = 0.0
 

@@ -65,7 +65,7 @@ def add_model_arguments(parser):
         "code (refused otherwise; only for files you trust)",
     )
     group.add_argument(
-        "--input-tensor", help="override: the image input tensor (float32 N x S x S x 3)"
+        "--input-tensor", help="override: the image input tensor (float32 N x H x W x 3)"
     )
     group.add_argument(
         "--logits-tensor", help="override: the pre-softmax logits tensor [N, classes]"

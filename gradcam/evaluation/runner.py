@@ -91,7 +91,7 @@ def read_json_boxes(path, images: Sequence, size) -> list[np.ndarray]:
 
 
 def protocol_images(model, photos, protocol: PerturbationProtocol, central_fraction=None):
-    """The N x S x S x 3 images the network sees under a protocol's image geometry."""
+    """The N x H x W x 3 images the network sees under a protocol's image geometry."""
     if protocol.image_geometry == "whole":
         return np.stack([resize_whole(p, model.input_size) for p in photos])
     return np.stack([model.prepare(p, central_fraction) for p in photos])
@@ -126,7 +126,7 @@ def evaluate_method(
     tolerance: float = TOLERANCE,
 ):
     """Per-image metric values {metric: [N]} and the curves of one method on network-input
-    ``images`` (N x S x S x 3) and their ``targets``; with ``masks`` also the pointing game and
+    ``images`` (N x H x W x 3) and their ``targets``; with ``masks`` also the pointing game and
     energy in box."""
     maps = explain(
         model, images, targets, method, layer=layer, batch_size=batch_size, **(options or {})
@@ -198,7 +198,7 @@ def evaluate(
         layer, batch_size: as for ``gradcam.explain``.
         central_fraction: the crop of the model's preprocessing (protocols with geometry
             "model").
-        masks: per image a S x S bool object mask (``read_json_boxes``) for the pointing game.
+        masks: per image an H x W bool object mask (``read_json_boxes``) for the pointing game.
         boxes: where the masks came from, for the report.
         tolerance: the pointing-game tolerance in network-input pixels.
         names: the image names for the report (default: the paths, or "image i").

@@ -79,7 +79,7 @@ def _spread_over_classes(labels, count, limit) -> list:
 
 
 def _read_data(model, data, labels):
-    """(network-input images uint8 N x S x S x 3, image paths or None, labels or None)."""
+    """(network-input images uint8 N x H x W x 3, image paths or None, labels or None)."""
     if isinstance(data, (str, PathLike)):
         folder = read_labelled_folder(data, model.labels)
         paths = [str(p) for p in folder.paths]
@@ -124,7 +124,7 @@ def trust(
     Args:
         model: a ``gradcam.Model``.
         data: a folder of images (class-named subfolders give labels, ``gradcam.dataset``), a
-            list of image paths, or an N x S x S x 3 array of network-input pixels.
+            list of image paths, or an N x H x W x 3 array of network-input pixels.
         methods: registered method names (default: ``DEFAULT_METHODS``).
         labels: each image's true class (name or index), for Focus; default: from subfolders.
         boxes: a folder of Pascal VOC XML files named like the images (localisation).

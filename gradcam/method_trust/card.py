@@ -58,7 +58,7 @@ def method_verdict(cells: dict, error: Optional[str]) -> str:
 class MethodCard:
     cells: dict
     error: Optional[str] = None
-    sample: Optional[np.ndarray] = None  # overlay of the first image (uint8 S x S x 3)
+    sample: Optional[np.ndarray] = None  # overlay of the first image (uint8 H x W x 3)
 
     @property
     def verdict(self) -> str:

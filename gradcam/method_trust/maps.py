@@ -55,7 +55,7 @@ def method_maps(
     layer: Optional[str] = None,
     batch_size: int = 32,
 ) -> dict:
-    """{method: MethodMaps} of ``images`` (N x S x S x 3) for ``targets`` (one class per image).
+    """{method: MethodMaps} of ``images`` (N x H x W x 3) for ``targets`` (one class per image).
 
     One-pass methods given no options share one run of the network (``explain_many``); when that
     run fails (one of them cannot run), each method runs on its own, so only the failing ones

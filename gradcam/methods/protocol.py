@@ -57,7 +57,7 @@ class Explainable(Protocol):
         """``target`` as one range-checked int32 class index per row."""
 
     def prepare(self, photo, central_fraction: Optional[float] = None) -> np.ndarray:
-        """The uint8 S x S x 3 network input of an RGB photo (an image-file IG baseline)."""
+        """The uint8 H x W x 3 network input of an RGB photo (an image-file IG baseline)."""
 
 
 MEMBERS = frozenset(

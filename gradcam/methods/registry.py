@@ -5,7 +5,7 @@ Every method has the same call shape::
 
     fn(model, images, target, layer=None, batch_size=32, score=LOGIT, **options) -> Attribution
 
-``images`` are the pixels the network sees (N x S x S x 3), ``target`` one class index per image
+``images`` are the pixels the network sees (N x H x W x 3), ``target`` one class index per image
 (model label space), ``score`` the ``gradcam.score.Score`` explained. A method talks to the
 network only through the members of ``gradcam.methods.protocol.Explainable`` (``fetch`` of the
 keys of ``gradcam.fetch_keys``, ``fetch_above``, ``predict``, ``check_target`` and a few sizes;

@@ -144,7 +144,7 @@ class PairMaps:
     a: np.ndarray
     b: list
     valid: list
-    floors: list  # [N x S x S maps] of each floor run
+    floors: list  # [N x H x W maps] of each floor run
     probabilities_a: np.ndarray
     probabilities_b: np.ndarray
 
