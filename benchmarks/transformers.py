@@ -54,9 +54,9 @@ def run(quick=False):
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, (count, size, size, 3)).astype(np.float32)
     targets = np.arange(count, dtype=np.int32) % model.num_classes
-    feed = {model.images: images, model.target: targets}
+    feed = {model.input_tensor: images, model.target_tensor: targets}
     backward = pass_fetches(model)["fwd_bwd_layer"]
-    forward = [model.tensors(["attention"])["attention"], model.logits]
+    forward = [model.tensors(["attention"])["attention"], model.logits_tensor]
     rows = {}
     for name, fetches, method in (
         ("grad_cam", backward, "grad_cam"),

@@ -536,7 +536,7 @@ class Model:
                 feed[self._target] = target[s]
             for k, v in self._session.run(tensors, feed).items():
                 parts[k].append(v)
-        return {k: np.concatenate(v) for k, v in parts.items()}
+        return {k: v[0] if len(v) == 1 else np.concatenate(v) for k, v in parts.items()}
 
     def check_images(self, images) -> np.ndarray:
         """Network-input pixels N x H x W x 3 as float32; UserError for another shape or NaNs."""
