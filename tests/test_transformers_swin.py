@@ -95,8 +95,9 @@ def test_windowed_attention_and_impossible_grids_are_refused_in_one_line(swin, p
     args = ["list", "layers", "--model-file", str(path), "--grid", "5x5"]
     assert main(args) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "has 16/64 tokens: not prefix tokens and a 5x5 grid" in err, err
-    with pytest.raises(UserError, match="16/64 tokens: not 1 prefix tokens and a 4x4 grid"):
+    expected = "has prefix tokens and a 5x5 grid (--grid): its token layers have 16/64 tokens"
+    assert err.count("\n") == 1 and expected in err, err
+    with pytest.raises(UserError, match="has 1 prefix tokens and a 4x4 grid .*: its token layers"):
         Model.from_file(path, tokens=1, grid=(4, 4))
     assert main(["list", "layers", "--model-file", str(path), "--layer-tensor", WINDOWED[0]]) == 2
     err = capsys.readouterr().err

@@ -472,19 +472,22 @@ def _check_grid(tensor, token_tensors, grids, tokens, grid, name, path):
     token layer, every token layer) cannot take: never a silent fallback to another layer."""
     if tokens is None and grid is None:
         return
-    if is_tokens(tensor) and tensor not in grids:
-        count = tensor.shape[1]
-    elif not grids and token_tensors:
-        count = "/".join(str(c) for c in sorted({t.shape[1] for t in token_tensors}))
-    elif not token_tensors:
-        raise UserError(f"{path} has no token layers: {{argument}} does not apply", _given(tokens))
-    else:
-        return
     given = f"{tokens} prefix tokens" if tokens is not None else "prefix tokens"
     shape = f" and a {grid[0]}x{grid[1]} grid" if grid is not None else " and a patch grid"
-    raise UserError(
-        f"layer {name!r} has {count} tokens: not {given}{shape} ({{argument}})", _given(tokens)
-    )
+    if is_tokens(tensor) and tensor not in grids:
+        raise UserError(
+            f"layer {name!r} has {tensor.shape[1]} tokens: not {given}{shape} ({{argument}})",
+            _given(tokens),
+        )
+    if not grids and token_tensors:
+        counts = "/".join(str(c) for c in sorted({t.shape[1] for t in token_tensors}))
+        raise UserError(
+            f"no token layer of {path} has {given}{shape} ({{argument}}): its token layers have "
+            f"{counts} tokens",
+            _given(tokens),
+        )
+    if not token_tensors:
+        raise UserError(f"{path} has no token layers: {{argument}} does not apply", _given(tokens))
 
 
 def _given(tokens):
