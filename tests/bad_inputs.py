@@ -719,9 +719,18 @@ def reusing_model(lite0, real):
         num_classes=None,
         labels=None,
         threads=None,
+        input_size=None,
     ):
-        if (network, checkpoint, num_classes, labels) == ("efficientnet_lite0", None, None, None):
+        given = (network, checkpoint, num_classes, labels, input_size)
+        if given == ("efficientnet_lite0", None, None, None, None):
             return lite0
-        return real(network, checkpoint, num_classes=num_classes, labels=labels, threads=threads)
+        return real(
+            network,
+            checkpoint,
+            num_classes=num_classes,
+            labels=labels,
+            threads=threads,
+            input_size=input_size,
+        )
 
     return model
