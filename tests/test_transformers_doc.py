@@ -50,3 +50,7 @@ def test_transformers_doc_runs_as_written(tmp_path, monkeypatch, capsys):
     for name in ("hub_grad_cam", "hub_rollout", "plain_block_1", "plain_generic"):
         assert (tmp_path / f"{name}.png").exists()
     assert np.asarray(Image.open(tmp_path / "plain_block_1.png")).ndim == 3
+    (wide,) = [b for b in _blocks(text, "bash") if "--image-size" in b]  # "Non-square inputs"
+    for line in wide.strip().splitlines():
+        assert main(shlex.split(line)[1:]) == 0, line
+    assert np.asarray(Image.open(tmp_path / "wide.png")).ndim == 3
