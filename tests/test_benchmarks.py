@@ -5,6 +5,7 @@ import json
 import math
 
 import numpy as np
+import pytest
 
 from benchmarks.methods import describe
 from gradcam.methods import METHODS
@@ -14,6 +15,7 @@ def positive(summary):
     return all(math.isfinite(summary[k]) and summary[k] > 0 for k in ("median", "min", "max"))
 
 
+@pytest.mark.slow  # 45 s: every method timed a few times
 def test_quick_benchmark_covers_every_method(lite0, tmp_path):
     from benchmarks.run import run_all
 
