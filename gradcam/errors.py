@@ -5,6 +5,9 @@ import os
 import sys
 from pathlib import Path
 
+# API arguments whose command-line flag is not their name with dashes
+FLAGS = {"input_size": "--image-size"}
+
 
 class UserError(Exception):
     """A problem with what the user asked for or gave us: printed as one line, never a traceback.
@@ -21,7 +24,8 @@ class UserError(Exception):
         """The message with the argument written as its command-line flag."""
         if not self.argument:
             return str(self)
-        return self.template.replace("{argument}", "--" + self.argument.replace("_", "-"))
+        flag = FLAGS.get(self.argument, "--" + self.argument.replace("_", "-"))
+        return self.template.replace("{argument}", flag)
 
 
 def exit_status(run, prog=None):

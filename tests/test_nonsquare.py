@@ -244,3 +244,21 @@ def test_image_size_flag_runs_a_registered_net_at_h_by_w(tmp_path, capsys):
     assert main(["explain", str(path), "--image-size", "160x"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) >= 1 and "'160x' is neither S nor H x W" in err[-1]
+
+
+def test_a_registered_net_with_a_fixed_size_head_refuses_h_by_w_in_one_line(tmp_path, capsys):
+    """Inception v1's 7 x 7 average pool needs its 224 x 224 input: at 160 x 256 the last map is
+    5 x 8 and the pool does not fit; the error names the flag the user gave and the layer."""
+    from conftest import make_random_checkpoint, photo
+
+    checkpoint = make_random_checkpoint("inception_v1", tmp_path)
+    path = tmp_path / "cat.png"
+    Image.fromarray(photo("chelsea")).save(path)
+    argv = ["explain", str(path), "--model", "inception_v1", "--checkpoint", checkpoint]
+    assert main([*argv, "--image-size", "160x256"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0, err
+    assert "inception_v1 does not run at --image-size 160x256" in err
+    assert "InceptionV1/Logits/MaxPool_0a_7x7 needs its own 224x224 input" in err
+    with pytest.raises(UserError, match="does not run at input_size 160x256"):
+        gradcam.Model("inception_v1", checkpoint, input_size=(160, 256))

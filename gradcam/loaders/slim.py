@@ -6,6 +6,7 @@ session opens. A checkpoint of another network, or of another class count, is re
 first mismatching variables named before anything runs.
 """
 
+import re
 from difflib import get_close_matches
 
 from gradcam.checkpoints import find_checkpoint, restore_variables
@@ -58,6 +59,12 @@ def describe_network(network) -> tuple:
         )
 
 
+def _fixed_size_layer(error) -> str:
+    """ "its layer NAME" of the graph node TensorFlow's shape error names, else "a layer"."""
+    found = re.search(r"\{\{node ([^}]+)\}\}", str(error))
+    return f"its layer {found.group(1).rsplit('/', 1)[0]}" if found else "a fixed-size layer"
+
+
 def load_slim(network, checkpoint=None, num_classes=None, input_size=None):
     """``ClassifierGraph`` of a registered network name or a ``NetworkSpec``.
 
@@ -81,7 +88,8 @@ def load_slim(network, checkpoint=None, num_classes=None, input_size=None):
         except ValueError as exc:  # a fixed-size layer (a pooling kernel, a reshape)
             raise UserError(
                 f"{spec.name} does not run at {{argument}} {height}x{width}: "
-                f"{str(exc).splitlines()[0]}",
+                f"{_fixed_size_layer(exc)} needs its own {spec.image_size}x{spec.image_size} "
+                "input (a global-pooling head takes any size)",
                 "input_size",
             ) from None
         if logits.shape.ndims != 2:
