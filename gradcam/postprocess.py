@@ -3,7 +3,7 @@ its [0, 1] display map.
 
 A method declares its display (``gradcam.methods.registry``, captum's ``VisualizeSign`` idea):
 "positive" for a map [N, h, w], shown rectified (ReLU) and upsampled bilinearly to the input
-size; "magnitude" for a per-pixel attribution [N, S, S, C], shown as its absolute value summed
+size; "magnitude" for a per-pixel attribution [N, H, W, C], shown as its absolute value summed
 over colours. Resolution is read from the array: a map already at the input size is not resized
 (and a display may be asked of either shape: ``Explanation.overlay(display=)``).
 ``evidence`` is that one step (``gradcam.explain``, the comparison figures, the box evaluation and
@@ -15,7 +15,7 @@ import warnings
 
 import numpy as np
 
-from gradcam.arrays import EPSILON, normalize, relu, upsample
+from gradcam.arrays import EPSILON, frame_shape, normalize, relu, upsample
 
 STYLES = ("heatmap", "shading", "blur")  # how a map is drawn over its image (visualize.overlay)
 DISPLAYS = ("positive", "magnitude")
@@ -25,13 +25,13 @@ def evidence(raw, display, size=None, percentile=99.0):
     """A method's evidence before normalisation, one map [N, H, W] per row of ``raw``.
 
     Args:
-        raw: the method's output: maps [N, h, w], or per-pixel attributions [N, S, S, C] (the
+        raw: the method's output: maps [N, h, w], or per-pixel attributions [N, H, W, C] (the
             colour axis is read from the array).
         display: "positive": maps rectified (ReLU) before upsampling, per-pixel attributions
             summed over colours and rectified; "magnitude": per-pixel attributions as |.| summed
             over colours (clipped at ``percentile``), maps as |.| after upsampling.
-        size: the side maps are upsampled to (bilinear); None keeps their own resolution.
-            Per-pixel attributions are at input resolution already.
+        size: S or (H, W), the frame maps are upsampled to (bilinear); None keeps their own
+            resolution. Per-pixel attributions are at input resolution already.
         percentile: where a per-pixel magnitude is clipped (a few extreme pixels otherwise wash
             out the rest); None: unclipped (the absolute values Adebayo et al.'s sanity checks
             compare).
@@ -48,7 +48,7 @@ def evidence(raw, display, size=None, percentile=99.0):
         if percentile is None:
             return total
         return np.minimum(total, np.percentile(total, percentile, axis=(1, 2), keepdims=True))
-    resize = size is not None and raw.shape[1:3] != (size, size)
+    resize = size is not None and raw.shape[1:3] != frame_shape(size)
     if display == "magnitude":
         return np.abs(upsample(raw, size) if resize else raw)
     maps = relu(raw.sum(axis=-1) if pixels else raw)
