@@ -448,9 +448,14 @@ class Model:
         *,
         score: Score = LOGIT,
         prefix=None,
+        images=None,
     ) -> dict:
         """Named quantities computed from the activations of ``layer`` by the part of the network
         above it (nothing below the layer runs): for edited feature maps, e.g. a channel zeroed.
+        Where the network also reaches the pixels around the layer (a skip connection, a
+        transformer block's residual), ``images`` gives them: the bypass is computed from the
+        pixels and the layer's output is replaced by ``activations``, a whole forward pass with
+        that one layer edited.
 
         Args:
             activations: [N, h, w, c] feature maps of ``layer`` (e.g. from ``fetch``, edited).
@@ -463,14 +468,17 @@ class Model:
             prefix: [N, k, c] prefix tokens of a token layer with k > 0 (fetch key
                 ``prefix_tokens``), fed with its map: the layer's whole output; required there
                 (the class token also carries the image to the head), ignored when k = 0.
+            images: network-input pixels N x H x W x 3, the image of each row; fed only where the
+                layer's output does not determine ``keys`` (ignored elsewhere: nothing below the
+                layer runs there).
 
         Returns:
             {key: numpy array with one row per row of ``activations``}.
 
         Raises:
-            UserError: a key the layer's output does not determine (the network also reaches the
-                pixels around the layer, e.g. through a skip connection), a shape mismatch, or a
-                token layer's prefix tokens missing.
+            UserError: a key the layer's output does not determine and ``images`` not given (the
+                network also reaches the pixels around the layer, e.g. through a skip
+                connection), a shape mismatch, or a token layer's prefix tokens missing.
         """
         keys = list(keys)
         tensor = self.tensors([ACTIVATIONS], layer)[ACTIVATIONS]
@@ -485,14 +493,18 @@ class Model:
                 f"N x {shape}, got {activations.shape}"
             )
         unknown = [k for k in keys if k not in ABOVE_LAYER_KEYS]
-        if unknown or not self._fed_by_layer(set(keys), layer):
+        around = not unknown and not self._fed_by_layer(set(keys), layer)
+        if unknown or (around and images is None):
             what = unknown[0] if unknown else ", ".join(keys)
             raise UserError(
                 f"the output of layer {layer or self.default_layer!r} does not "
                 f"determine {what} of {self.name} (the network reaches the pixels "
                 "other than through it: a skip connection, a transformer block's residual)"
+                + ("" if unknown else "; give the pixels too (images=)")
             )
         feeds, fed = {tensor: activations}, self._fed(layer)
+        if around:
+            feeds[self._images] = self._check_bypass(images, len(activations))
         if len(fed) > 1:
             feeds[fed[1]] = self._check_prefix(prefix, fed[1], len(activations), layer)
         target = None if target is None else self.check_target(target, len(activations))
@@ -504,6 +516,15 @@ class Model:
             feeds=feeds,
             score=score,
         )
+
+    def _check_bypass(self, images, rows):
+        """``images`` as the network-input pixels of ``rows`` rows (UserError)."""
+        images = self.check_images(images)
+        if len(images) != rows:
+            raise UserError(
+                f"images= must give one image per row of activations ({rows}), got {len(images)}"
+            )
+        return images
 
     def _check_prefix(self, prefix, tensor, rows, layer):
         """``prefix`` as float32 [rows, k, c] for the prefix tokens ``tensor`` (UserError)."""

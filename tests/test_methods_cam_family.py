@@ -170,7 +170,20 @@ def skip_network(images, num_classes, is_training=False, scope="skip"):
     return logits, {"conv1": a, "conv2": b}
 
 
-def test_fetch_above_and_ablation_refuse_a_layer_the_network_goes_around(tmp_path, images):
+def skip_numpy(w, images, conv1=None, conv2=None):
+    """Numpy logits of ``skip_network`` (weights ``w`` from its checkpoint); ``conv1`` /
+    ``conv2``: edited outputs of that layer used in place of its own, the pixels still feeding
+    the bypass."""
+    x = np.asarray(images, np.float64)
+    a = relu(x @ w["skip/conv1/weights"][0, 0] + w["skip/conv1/biases"]) if conv1 is None else conv1
+    b = relu(a @ w["skip/conv2/weights"][0, 0] + w["skip/conv2/biases"]) if conv2 is None else conv2
+    head = b.mean(axis=(1, 2)) @ w["skip/logits/weights"] + w["skip/logits/biases"]
+    return head + x.mean(axis=(1, 2)) @ w["skip/skip/weights"] + w["skip/skip/biases"]
+
+
+@pytest.fixture(scope="module")
+def skip_toy(tmp_path_factory):
+    """(Model, numpy weights) of ``skip_network`` with random weights."""
     spec = NetworkSpec(
         name="skip_toy",
         network_fn=skip_network,
@@ -179,20 +192,61 @@ def test_fetch_above_and_ablation_refuse_a_layer_the_network_goes_around(tmp_pat
         num_classes=3,
         default_layer="conv2",
     )
+    path = str(tmp_path_factory.mktemp("skip") / "skip.ckpt")
     with tf.Graph().as_default() as graph:
+        tf.set_random_seed(0)
         skip_network(tf.placeholder(tf.float32, [None, SIZE, SIZE, 3]), 3)
         with tf.Session(graph=graph) as session:
             session.run(tf.global_variables_initializer())
-            path = tf.train.Saver().save(session, str(tmp_path / "skip.ckpt"))
+            tf.train.Saver().save(session, path)
+    reader = tf.train.load_checkpoint(path)
+    w = {
+        name: reader.get_tensor(name).astype(np.float64)
+        for name in reader.get_variable_to_shape_map()
+    }
     model = Model(spec, checkpoint=path)
-    try:
-        a = model.fetch(images, keys=["activations"], layer="conv1")["activations"]
-        with pytest.raises(UserError, match="does not determine logits"):
-            model.fetch_above(a, None, ["logits"], "conv1")
-        with pytest.raises(UserError, match="does not determine"):
-            explain(model, images, 0, "ablation_cam", layer="conv2")
-    finally:
-        model.close()
+    yield model, w
+    model.close()
+
+
+def test_fetch_above_a_layer_the_network_goes_around_takes_the_pixels(skip_toy, images):
+    """Without the pixels the layer's output does not give the logits: one line; with them the
+    logits are the network's with that layer's output replaced, as numpy computes them."""
+    model, w = skip_toy
+    a = model.fetch(images, keys=["activations"], layer="conv1")["activations"]
+    edited = a.copy()
+    edited[..., a.mean(axis=(0, 1, 2)).argmax()] = 0  # the most active channel
+    with pytest.raises(UserError, match="does not determine logits .* give the pixels too"):
+        model.fetch_above(edited, None, ["logits"], "conv1")
+    out = model.fetch_above(edited, None, ["logits"], "conv1", images=images)["logits"]
+    expected = skip_numpy(w, images, conv1=edited)
+    np.testing.assert_allclose(out, expected, rtol=1e-4, atol=1e-5 * np.abs(expected).max())
+    assert np.abs(out - skip_numpy(w, images)).max() > 1e-3  # the edit shows in the logits
+    with pytest.raises(UserError, match="one image per row of activations"):
+        model.fetch_above(edited, None, ["logits"], "conv1", images=images[:1])
+
+
+def test_ablation_cam_at_a_layer_the_network_goes_around_matches_numpy(skip_toy, images):
+    """Each channel of conv2 zeroed, the bypass of the pixels kept: y_c and the map by hand."""
+    model, w = skip_toy
+    x = np.asarray(images, np.float64)
+    b = relu(
+        relu(x @ w["skip/conv1/weights"][0, 0] + w["skip/conv1/biases"])
+        @ w["skip/conv2/weights"][0, 0]
+        + w["skip/conv2/biases"]
+    )
+    rows, targets = np.arange(len(images)), np.array([0, 2, 1])
+    y = skip_numpy(w, images)[rows, targets]
+    expected = np.zeros(b.shape[:3])
+    for c in range(b.shape[-1]):
+        copy = b.copy()
+        copy[..., c] = 0
+        drop = (y - skip_numpy(w, images, conv2=copy)[rows, targets]) / np.abs(y)
+        expected += drop[:, None, None] * b[..., c]
+    result = run(model, "ablation_cam", images, targets, layer="conv2", batch_size=3)
+    np.testing.assert_allclose(result.raw, expected, rtol=1e-4, atol=1e-5 * np.abs(expected).max())
+    logits = skip_numpy(w, images)
+    np.testing.assert_allclose(result.logits, logits, rtol=1e-4, atol=1e-5 * np.abs(logits).max())
 
 
 # -- RISE ------------------------------------------------------------------------------------------

@@ -149,12 +149,6 @@ def test_attention_methods_equal_references_from_return_attention_scores(vits, r
 def test_every_cam_method_works_on_a_token_layer(vits, ref, name, method):
     model = vits[name]
     options = {"max_channels": 4} if method in ("ablation_cam", "score_cam") else {}
-    if method == "ablation_cam" and PREFIX[name]:
-        # the last block's residual goes around its first normalisation: refused, one line; a
-        # block's output (map and prefix tokens) determines the logits
-        with pytest.raises(UserError, match="does not determine logits .* residual"):
-            explain(model, ref[f"{name}_images"][:1], 1, method, **options)
-        options["layer"] = "block_1"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # Score-CAM of random weights may find no evidence
         result = explain(model, ref[f"{name}_images"][:1], 1, method, **options)
@@ -184,6 +178,19 @@ def test_ablation_cam_with_prefix_tokens_equals_numpy_over_eager_runs(vits, ref,
         model.fetch_above(out["activations"], None, ["logits"], "block_1")
     with pytest.raises(UserError, match="prefix tokens of layer 'block_1' must be"):
         model.fetch_above(out["activations"], None, ["logits"], "block_1", prefix=np.zeros(3))
+
+
+@pytest.mark.parametrize("name", ["vit_cls", "vit_dist"])
+def test_ablation_cam_at_the_default_layer_the_residual_goes_around_equals_eager(vits, ref, name):
+    """At the last block's first normalisation the copies replace its output while the pixels
+    feed the residual: equal to eager runs of that block with the attention's input ablated."""
+    model, images = vits[name], ref[f"{name}_images"]
+    assert model.default_layer == "block_2_norm1"
+    result = explain(model, images, TARGETS, "ablation_cam")
+    _close(result.lowres, ref[f"{name}_ablation_cam_norm1"])
+    out = model.fetch(images, None, ["activations", "prefix_tokens"])
+    with pytest.raises(UserError, match="does not determine logits .* residual.*images="):
+        model.fetch_above(out["activations"], None, ["logits"], prefix=out["prefix_tokens"])
 
 
 def test_attention_methods_refuse_a_cnn(files):

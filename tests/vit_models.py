@@ -24,7 +24,9 @@ eagerly here and the test process's graph mode is untouched. It writes into OUT_
   [N, blocks, heads, T, T]) and their gradients of the target logit (``<name>_attention_grads``);
   for the plain ViTs with prefix tokens Ablation-CAM at ``block_1`` (the first block's output:
   the second block and the head run eagerly from it with channel c of the patch tokens zeroed,
-  ``<name>_ablation_cam``; the same with c zeroed in every token, ``<name>_ablation_all``).
+  ``<name>_ablation_cam``; the same with c zeroed in every token, ``<name>_ablation_all``),
+  and at ``block_2_norm1``, the default, which the block's residual goes around (the attention
+  fed the ablated copy, the residual block 1's output: ``<name>_ablation_cam_norm1``).
 """
 
 import os
@@ -179,6 +181,35 @@ def ablation_reference(model, prefix, images, targets):
     return maps
 
 
+def norm1_ablation_reference(model, prefix, images, targets):
+    """Ablation-CAM at ``block_2_norm1`` (the default of a class-token ViT: the block's residual
+    goes around it) in numpy over eager runs: block 2 run layer by layer from block 1's output,
+    its first normalisation's output with channel c of the patch tokens zeroed in the attention's
+    input while the residual keeps block 1's output; w_c = (y - y_c) / |y|, map sum_c w_c A_c."""
+    tokens = keras.Model(model.input, model.get_layer("block_1").output)(images)
+    norm1 = model.get_layer("block_2_norm1")(tokens).numpy()
+    rows = np.arange(len(images))
+
+    def logits(h):
+        h = model.get_layer("block_2_attention")(h, h, training=False)
+        x = model.get_layer("block_2_residual")([tokens, h])
+        h = model.get_layer("block_2_norm2")(x)
+        h = model.get_layer("block_2_mlp2")(model.get_layer("block_2_mlp1")(h))
+        h = model.get_layer("norm")(model.get_layer("block_2")([x, h]))
+        h = model.get_layer("prefix_tokens")(h)
+        return model.get_layer("head")(model.get_layer("pool")(h)).numpy()
+
+    y = logits(norm1)[rows, targets].astype(np.float64)
+    ablated = np.empty((len(images), DIM))
+    for c in range(DIM):
+        copy = norm1.copy()
+        copy[:, prefix:, c] = 0
+        ablated[:, c] = logits(copy)[rows, targets]
+    weights = (y[:, None] - ablated) / np.abs(y)[:, None]
+    patches = norm1[:, prefix:].reshape(len(images), GRID, GRID, DIM).astype(np.float64)
+    return np.einsum("nhwc,nc->nhw", patches, weights)
+
+
 def hub_vit(out):
     try:
         import keras_hub
@@ -238,6 +269,9 @@ def main(out, only=()):
         if prefix:
             patch, every = ablation_reference(model, prefix, images, TARGETS)
             refs[f"{name}_ablation_cam"], refs[f"{name}_ablation_all"] = patch, every
+            refs[f"{name}_ablation_cam_norm1"] = norm1_ablation_reference(
+                model, prefix, images, TARGETS
+            )
         # Grad-CAM at the last block's output: what a class-token head gives no gradient to
         refs[f"{name}_grad_cam_block_2"] = grad_cam_reference(
             model, "block_2", prefix, images, TARGETS, (GRID, GRID)

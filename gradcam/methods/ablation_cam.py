@@ -17,9 +17,14 @@ dy/dA_c * A_c, uses the same gradient with respect to the patch tokens that Grad
 layer does. Zeroing c in the prefix tokens too (pytorch-grad-cam's ``AblationLayerVit`` ablates
 the channel in every token, class token included, and uses min - 1e7 rather than 0 when the
 activations are not non-negative) would credit the patch map with evidence that the class
-token carries and the map does not show. Of a class-token ViT the layer must still determine
-the logits: a block's output does; its first normalisation (the Grad-CAM default) does not, as
-the block's residual goes around it, and is refused like a CNN layer a skip connection bypasses.
+token carries and the map does not show.
+
+Where the network reaches the pixels around the layer (a CNN's skip connection; the residual
+around a block's first normalisation, a class-token ViT's default layer), the layer's output
+alone does not give the logits: each ablated copy is then fed in place of the layer's output
+while the pixels feed the bypass, so the copy costs one forward of the whole network rather than
+one of the head. The score y_c is then exactly the network's with channel c of that one layer
+zeroed, as pytorch-grad-cam's ablation layer computes it by replacing a module's output.
 """
 
 import numpy as np
@@ -34,7 +39,8 @@ from gradcam.score import LOGIT
 
 
 def _cost(options, image_size, channels=None):
-    """One head evaluation per ablated channel (the one forward below the layer comes on top)."""
+    """One head evaluation per ablated channel (the one forward below the layer comes on top; at
+    a layer the pixels also reach around, each evaluation is a whole forward)."""
     limit = options["max_channels"]
     if limit is None and channels is None:
         raise ValueError("ablation_cam's cost needs the layer's channel count (channels=)")
@@ -42,15 +48,21 @@ def _cost(options, image_size, channels=None):
     return Cost("head", count if channels is None else min(count, channels))
 
 
-def ablated_scores(model, activations, targets, channels, layer, batch_size, score, prefix=None):
+def ablated_scores(
+    model, activations, targets, channels, layer, batch_size, score, prefix=None, image=None
+):
     """Scores [len(targets), len(channels)] of one image's activations [h, w, c] with each of
     ``channels`` zeroed, for each target class (one head evaluation per channel); ``prefix``: a
-    token layer's prefix tokens [k, c] of the image, fed unchanged with every copy."""
+    token layer's prefix tokens [k, c] of the image, fed unchanged with every copy; ``image``:
+    its pixels [H, W, 3], for the paths around the layer (``Model.fetch_above``)."""
     scores = np.empty((len(targets), len(channels)), np.float64)
     done = 0
     for indices, copies in ablated_copies(activations, batch_size, channels):
         same = None if prefix is None else np.broadcast_to(prefix, (len(copies), *prefix.shape))
-        logits = model.fetch_above(copies, None, [LOGITS], layer, batch_size, prefix=same)[LOGITS]
+        pixels = None if image is None else np.broadcast_to(image, (len(copies), *image.shape))
+        logits = model.fetch_above(
+            copies, None, [LOGITS], layer, batch_size, prefix=same, images=pixels
+        )[LOGITS]
         for row, t in enumerate(targets):
             scores[row, done : done + len(indices)] = score.of(logits, t, model.activation)
         done += len(indices)
@@ -67,8 +79,9 @@ def ablated_scores(model, activations, targets, channels, layer, batch_size, sco
 )
 def ablation_cam(model, images, target, layer=None, batch_size=32, score=LOGIT, max_channels=None):
     """``max_channels``: ablate only that many channels (highest mean activation; the others weigh
-    0); None = every channel, as the paper. Needs a layer whose output alone determines the
-    logits (refused otherwise); of a token layer, its map and prefix tokens (module docstring)."""
+    0); None = every channel, as the paper. Of a token layer, channels are zeroed in its map and
+    the prefix tokens fed unchanged; at a layer the pixels also reach around, the network runs
+    whole per copy (module docstring)."""
     if max_channels is not None and int(max_channels) < 1:
         raise UserError(f"ablation_cam: max_channels must be at least 1, got {max_channels}")
     images = np.asarray(images, np.float32)
@@ -94,6 +107,7 @@ def ablation_cam(model, images, target, layer=None, batch_size=32, score=LOGIT, 
             batch_size,
             score,
             prefix if len(prefix) else None,
+            images[firsts[d]],
         )
     lowres = weighted_sum(out[ACTIVATIONS][index], ablation_weights(scores, ablated))
     return Attribution(raw=lowres, logits=out[LOGITS][index], lowres=lowres)

@@ -46,9 +46,11 @@ class Explainable(Protocol):
         *,
         score: Score = ...,
         prefix=None,
+        images=None,
     ) -> dict:
         """The same, computed from (edited) activations of ``layer`` by the network above it (a
-        token layer's prefix tokens, fetch key ``prefix_tokens``, fed beside its map)."""
+        token layer's prefix tokens, fetch key ``prefix_tokens``, fed beside its map; the pixels,
+        ``images``, for the paths around the layer)."""
 
     def predict(self, images, batch_size: int = 32) -> np.ndarray:
         """Logits [N, C] of network-input images."""
