@@ -170,15 +170,20 @@ def skip_network(images, num_classes, is_training=False, scope="skip"):
     return logits, {"conv1": a, "conv2": b}
 
 
-def skip_numpy(w, images, conv1=None, conv2=None):
-    """Numpy logits of ``skip_network`` (weights ``w`` from its checkpoint); ``conv1`` /
-    ``conv2``: edited outputs of that layer used in place of its own, the pixels still feeding
-    the bypass."""
+def skip_layers(w, images, conv1=None, conv2=None):
+    """Numpy (conv1, conv2, logits) of ``skip_network`` (weights ``w`` from its checkpoint);
+    ``conv1`` / ``conv2``: edited outputs of that layer used in place of its own, the pixels
+    still feeding the bypass."""
     x = np.asarray(images, np.float64)
     a = relu(x @ w["skip/conv1/weights"][0, 0] + w["skip/conv1/biases"]) if conv1 is None else conv1
     b = relu(a @ w["skip/conv2/weights"][0, 0] + w["skip/conv2/biases"]) if conv2 is None else conv2
     head = b.mean(axis=(1, 2)) @ w["skip/logits/weights"] + w["skip/logits/biases"]
-    return head + x.mean(axis=(1, 2)) @ w["skip/skip/weights"] + w["skip/skip/biases"]
+    return a, b, head + x.mean(axis=(1, 2)) @ w["skip/skip/weights"] + w["skip/skip/biases"]
+
+
+def skip_numpy(w, images, conv1=None, conv2=None):
+    """Numpy logits of ``skip_network`` (``skip_layers``)."""
+    return skip_layers(w, images, conv1, conv2)[2]
 
 
 @pytest.fixture(scope="module")
@@ -229,14 +234,9 @@ def test_fetch_above_a_layer_the_network_goes_around_takes_the_pixels(skip_toy, 
 def test_ablation_cam_at_a_layer_the_network_goes_around_matches_numpy(skip_toy, images):
     """Each channel of conv2 zeroed, the bypass of the pixels kept: y_c and the map by hand."""
     model, w = skip_toy
-    x = np.asarray(images, np.float64)
-    b = relu(
-        relu(x @ w["skip/conv1/weights"][0, 0] + w["skip/conv1/biases"])
-        @ w["skip/conv2/weights"][0, 0]
-        + w["skip/conv2/biases"]
-    )
+    _, b, logits = skip_layers(w, images)
     rows, targets = np.arange(len(images)), np.array([0, 2, 1])
-    y = skip_numpy(w, images)[rows, targets]
+    y = logits[rows, targets]
     expected = np.zeros(b.shape[:3])
     for c in range(b.shape[-1]):
         copy = b.copy()
@@ -245,7 +245,6 @@ def test_ablation_cam_at_a_layer_the_network_goes_around_matches_numpy(skip_toy,
         expected += drop[:, None, None] * b[..., c]
     result = run(model, "ablation_cam", images, targets, layer="conv2", batch_size=3)
     np.testing.assert_allclose(result.raw, expected, rtol=1e-4, atol=1e-5 * np.abs(expected).max())
-    logits = skip_numpy(w, images)
     np.testing.assert_allclose(result.logits, logits, rtol=1e-4, atol=1e-5 * np.abs(logits).max())
 
 

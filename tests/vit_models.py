@@ -145,11 +145,16 @@ def attention_reference(model, images, targets):
     return np.stack([s.numpy() for s in scores], 1), np.stack([g.numpy() for g in gradients], 1)
 
 
-def from_block(model, tokens, first, blocks=2):
+def from_block(model, tokens, first, blocks=2, norm1=None):
     """Logits of the blocks ``first``..``blocks`` and the head run on ``tokens`` (the output of
-    block ``first - 1``), layer by layer."""
+    block ``first - 1``), layer by layer; ``norm1``: an output of block ``first``'s first
+    normalisation used in place of its own (the attention's input), the residual still taking
+    ``tokens``."""
     for i in range(first, blocks + 1):
-        h = model.get_layer(f"block_{i}_norm1")(tokens)
+        if i == first and norm1 is not None:
+            h = norm1
+        else:
+            h = model.get_layer(f"block_{i}_norm1")(tokens)
         h = model.get_layer(f"block_{i}_attention")(h, h, training=False)
         tokens = model.get_layer(f"block_{i}_residual")([tokens, h])
         h = model.get_layer(f"block_{i}_norm2")(tokens)
@@ -161,53 +166,40 @@ def from_block(model, tokens, first, blocks=2):
     return model.get_layer("head")(model.get_layer("pool")(h)).numpy()
 
 
+def ablation_map(features, prefix, logits_of, targets, every=False):
+    """Ablation-CAM in numpy over a layer's token output ``features`` [N, T, C]: w_c =
+    (y - y_c) / |y|, y the target logit ``logits_of(features)`` gives and y_c the same with
+    channel c of the patch tokens zeroed (``every``: of every token); the map sum_c w_c A_c of
+    the patch tokens on the grid."""
+    rows = np.arange(len(features))
+    y = logits_of(features)[rows, targets].astype(np.float64)
+    ablated = np.empty((len(features), DIM))
+    for c in range(DIM):
+        copy = features.copy()
+        copy[:, 0 if every else prefix :, c] = 0
+        ablated[:, c] = logits_of(copy)[rows, targets]
+    weights = (y[:, None] - ablated) / np.abs(y)[:, None]
+    patches = features[:, prefix:].reshape(len(features), GRID, GRID, DIM).astype(np.float64)
+    return np.einsum("nhwc,nc->nhw", patches, weights)
+
+
 def ablation_reference(model, prefix, images, targets):
-    """Ablation-CAM at ``block_1`` in numpy over eager runs of the rest: w_c = (y - y_c) / |y|,
-    y_c the target logit with channel c of the patch tokens zeroed (``every``: of every token),
-    map sum_c w_c A_c of the patch tokens on the grid; (patch-token map, every-token map)."""
+    """Ablation-CAM at ``block_1``, the second block and the head run eagerly from its ablated
+    copies; (patch-token map, every-token map)."""
     tokens = keras.Model(model.input, model.get_layer("block_1").output)(images).numpy()
-    rows = np.arange(len(images))
-    y = from_block(model, tokens, 2)[rows, targets].astype(np.float64)
-    maps = []
-    for every in (False, True):
-        ablated = np.empty((len(images), DIM))
-        for c in range(DIM):
-            copy = tokens.copy()
-            copy[:, 0 if every else prefix :, c] = 0
-            ablated[:, c] = from_block(model, copy, 2)[rows, targets]
-        weights = (y[:, None] - ablated) / np.abs(y)[:, None]
-        patches = tokens[:, prefix:].reshape(len(images), GRID, GRID, DIM).astype(np.float64)
-        maps.append(np.einsum("nhwc,nc->nhw", patches, weights))
-    return maps
+    return [
+        ablation_map(tokens, prefix, lambda t: from_block(model, t, 2), targets, every)
+        for every in (False, True)
+    ]
 
 
 def norm1_ablation_reference(model, prefix, images, targets):
     """Ablation-CAM at ``block_2_norm1`` (the default of a class-token ViT: the block's residual
-    goes around it) in numpy over eager runs: block 2 run layer by layer from block 1's output,
-    its first normalisation's output with channel c of the patch tokens zeroed in the attention's
-    input while the residual keeps block 1's output; w_c = (y - y_c) / |y|, map sum_c w_c A_c."""
+    goes around it): block 2 run eagerly from block 1's output with the ablated copy as its
+    attention's input while the residual keeps block 1's output."""
     tokens = keras.Model(model.input, model.get_layer("block_1").output)(images)
     norm1 = model.get_layer("block_2_norm1")(tokens).numpy()
-    rows = np.arange(len(images))
-
-    def logits(h):
-        h = model.get_layer("block_2_attention")(h, h, training=False)
-        x = model.get_layer("block_2_residual")([tokens, h])
-        h = model.get_layer("block_2_norm2")(x)
-        h = model.get_layer("block_2_mlp2")(model.get_layer("block_2_mlp1")(h))
-        h = model.get_layer("norm")(model.get_layer("block_2")([x, h]))
-        h = model.get_layer("prefix_tokens")(h)
-        return model.get_layer("head")(model.get_layer("pool")(h)).numpy()
-
-    y = logits(norm1)[rows, targets].astype(np.float64)
-    ablated = np.empty((len(images), DIM))
-    for c in range(DIM):
-        copy = norm1.copy()
-        copy[:, prefix:, c] = 0
-        ablated[:, c] = logits(copy)[rows, targets]
-    weights = (y[:, None] - ablated) / np.abs(y)[:, None]
-    patches = norm1[:, prefix:].reshape(len(images), GRID, GRID, DIM).astype(np.float64)
-    return np.einsum("nhwc,nc->nhw", patches, weights)
+    return ablation_map(norm1, prefix, lambda h: from_block(model, tokens, 2, norm1=h), targets)
 
 
 def hub_vit(out):
